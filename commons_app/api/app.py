@@ -1,0 +1,199 @@
+"""The REST API: a FastAPI app mounted on Reflex's backend (``rx.App(api_transformer=...)``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from commons_app import metrics
+from commons_app.api.routes import accounts, admin, polls, votes
+from commons_app.api.schemas import Health
+from commons_app.db import get_engine
+from commons_app.redis_client import get_redis
+from commons_app.services.errors import RateLimited, ServiceError
+
+logger = logging.getLogger("commons.api")
+MAX_BODY_BYTES = 1_000_000
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "x-frame-options": "DENY",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    # Reflex's compiled pages use inline bootstrapping scripts and styles; no other origin is needed.
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+class RequestGuard:
+    """Pure ASGI middleware: request ids, size cap, security headers, metrics and one log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+        received = 0
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise _BodyTooLarge()
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                raw = list(message.get("headers", []))
+                present = {k.lower() for k, _ in raw}
+                for name, value in SECURITY_HEADERS.items():
+                    if name.encode() not in present:
+                        raw.append((name.encode(), value.encode()))
+                raw.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": raw}
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response = JSONResponse({"detail": f"Request body larger than {MAX_BODY_BYTES} bytes."}, status_code=413)
+            await response(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, capped_receive, send_with_headers)
+        except _BodyTooLarge:
+            response = JSONResponse({"detail": f"Request body larger than {MAX_BODY_BYTES} bytes."}, status_code=413)
+            await response(scope, receive, send_with_headers)
+        finally:
+            path = scope.get("path", "")
+            if path.startswith("/api") or path == "/metrics":
+                route = scope.get("route")
+                route_path = getattr(route, "path", None) or ("/api/*" if path.startswith("/api") else path)
+                if path.startswith("/api/") and not route_path.startswith("/api"):
+                    # Routers included with prefix="/api" keep their own, unprefixed paths.
+                    route_path = "/api" + route_path
+                elapsed = time.perf_counter() - started
+                metrics.REQUESTS.labels(scope["method"], route_path, str(status_holder["status"])).inc()
+                metrics.REQUEST_SECONDS.labels(scope["method"], route_path).observe(elapsed)
+                logger.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status_holder["status"],
+                        "ms": round(elapsed * 1000, 2),
+                    },
+                )
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised while reading a body past the cap. An HTTPException, so that FastAPI's body parsing
+    passes it on (it turns other exceptions into a 400) and the handler answers 413."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail=f"Request body larger than {MAX_BODY_BYTES} bytes.")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:10]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return "; ".join(parts) or "Invalid request."
+
+
+def create_api() -> FastAPI:
+    """Build the FastAPI app holding the REST API, health and metrics."""
+    api = FastAPI(
+        title="The Commons API",
+        version="1.0.0",
+        description="Polls, ballots and live results. Errors are JSON {\"detail\": \"...\"}.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+
+    @api.exception_handler(ServiceError)
+    async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if exc.status_code == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(DBAPIError)
+    async def database_down(_request: Request, exc: Exception) -> JSONResponse:
+        logger.error("database error", exc_info=exc)
+        return JSONResponse({"detail": "The database is unavailable; try again shortly."}, status_code=503)
+
+    for router in (accounts.router, polls.router, votes.router, admin.router):
+        api.include_router(router, prefix="/api")
+
+    @api.get("/api/health", response_model=Health, tags=["operations"], responses={503: {"model": Health}})
+    def health() -> JSONResponse:
+        """Readiness: the database and (when configured) Redis answer."""
+        database = "ok"
+        try:
+            with get_engine().connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            database = f"down: {type(exc).__name__}"
+        client = get_redis()
+        redis_state = "not configured"
+        if client is not None:
+            try:
+                client.ping()
+                redis_state = "ok"
+            except Exception as exc:  # noqa: BLE001
+                redis_state = f"down: {type(exc).__name__}"
+        ok = database == "ok" and redis_state in {"ok", "not configured"}
+        body = {"status": "ok" if ok else "degraded", "database": database, "redis": redis_state}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @api.get("/api/health/live", tags=["operations"])
+    def liveness() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @api.get("/metrics", tags=["operations"], response_class=Response)
+    def metrics_page() -> Response:
+        """Prometheus text format."""
+        body, content_type = metrics.render()
+        return Response(content=body, media_type=content_type)
+
+    return api
+
+
+def wrap_with_guard(app: ASGIApp) -> ASGIApp:
+    """The outermost layer around the whole backend (pages, websocket and API)."""
+    return RequestGuard(app)

@@ -1,0 +1,44 @@
+"""Dependencies of the API routes: a database session and the caller's identity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from commons_app.db import session_scope
+from commons_app.models import User
+from commons_app.services import auth
+from commons_app.services.errors import NotAuthenticated
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
+
+
+def get_db() -> Iterator[Session]:
+    """One session per request."""
+    with session_scope() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def get_identity(db: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]) -> auth.Identity:
+    """The caller, from a bearer token whose session is still live."""
+    if not token:
+        raise NotAuthenticated("Not authenticated: send a bearer token.")
+    return auth.identify(session=db, token=token)
+
+
+CurrentIdentity = Annotated[auth.Identity, Depends(get_identity)]
+
+
+def get_user(identity: CurrentIdentity) -> User:
+    """The calling user."""
+    return identity.user
+
+
+CurrentUser = Annotated[User, Depends(get_user)]

@@ -1,0 +1,119 @@
+"""Polls and their voter rolls."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from commons_app.api.deps import CurrentUser, DbSession
+from commons_app.api.schemas import (
+    ErrorOut,
+    OptionOut,
+    PollCreate,
+    PollOut,
+    PollPage,
+    PollUpdate,
+    RollEntryOut,
+    RollIn,
+    RollOut,
+)
+from commons_app.services import polls
+from commons_app.services.polls import PollSpec, PollView, RollEntry
+
+router = APIRouter(prefix="/polls", tags=["polls"])
+ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422, 429)}
+
+
+def poll_out(view: PollView) -> PollOut:
+    """The API form of a poll."""
+    p = view.poll
+    return PollOut(
+        id=p.id,  # type: ignore[arg-type]
+        title=p.title,
+        description=p.description,
+        created_by=p.created_by,
+        method=p.method,  # type: ignore[arg-type]
+        max_choices=p.max_choices,
+        visibility=p.visibility,  # type: ignore[arg-type]
+        results_visibility=p.results_visibility,  # type: ignore[arg-type]
+        opens_at=p.opens_at,
+        closes_at=p.closes_at,
+        closed_at=p.closed_at,
+        anonymous=p.anonymous,
+        status=view.status,  # type: ignore[arg-type]
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+        options=[OptionOut(id=o.id, text=o.text, position=o.position) for o in view.options],  # type: ignore[arg-type]
+    )
+
+
+@router.post("/", status_code=status.HTTP_201_CREATED, response_model=PollOut, responses=ERRORS)
+def create_poll(body: PollCreate, user: CurrentUser, db: DbSession) -> PollOut:
+    """Create a poll; the caller owns it."""
+    spec = PollSpec(**body.model_dump(exclude_none=False) | {"description": body.description or ""})
+    return poll_out(polls.create_poll(session=db, user=user, spec=spec))
+
+
+@router.get("/", response_model=PollPage, responses=ERRORS)
+def list_polls(
+    user: CurrentUser,
+    db: DbSession,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    search: Annotated[str, Query(max_length=200)] = "",
+    mine: bool = False,
+) -> PollPage:
+    """Public polls, the caller's own and private polls the caller is on the roll of (newest first)."""
+    views, total = polls.list_polls(session=db, user=user, skip=skip, limit=limit, search=search, mine=mine)
+    return PollPage(items=[poll_out(v) for v in views], total=total, skip=skip, limit=limit)
+
+
+@router.get("/{poll_id}", response_model=PollOut, responses=ERRORS)
+def get_poll(poll_id: int, user: CurrentUser, db: DbSession) -> PollOut:
+    """A poll the caller may see (404 otherwise)."""
+    poll = polls.get_visible_poll(session=db, poll_id=poll_id, user=user)
+    return poll_out(polls.view_poll(session=db, poll=poll))
+
+
+@router.patch("/{poll_id}", response_model=PollOut, responses=ERRORS)
+def update_poll(poll_id: int, body: PollUpdate, user: CurrentUser, db: DbSession) -> PollOut:
+    """Change a poll (owner or admin). Options, method and anonymity are fixed once a ballot exists."""
+    return poll_out(polls.update_poll(session=db, user=user, poll_id=poll_id, changes=body.model_dump(exclude_unset=True)))
+
+
+@router.post("/{poll_id}/close", response_model=PollOut, responses=ERRORS)
+def close_poll(poll_id: int, user: CurrentUser, db: DbSession) -> PollOut:
+    """Close a poll now (owner or admin)."""
+    return poll_out(polls.close_poll(session=db, user=user, poll_id=poll_id))
+
+
+@router.delete("/{poll_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+def delete_poll(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+    """Delete a poll with its ballots (owner or admin)."""
+    polls.delete_poll(session=db, user=user, poll_id=poll_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _roll_out(poll_id: int, rows: list) -> RollOut:
+    return RollOut(
+        poll_id=poll_id,
+        voters=[
+            RollEntryOut(user_id=u.id, username=u.username, weight=v.weight, has_voted=voted) for u, v, voted in rows
+        ],
+    )
+
+
+@router.put("/{poll_id}/voters", response_model=RollOut, responses=ERRORS)
+def set_voters(poll_id: int, body: RollIn, user: CurrentUser, db: DbSession) -> RollOut:
+    """Replace the roll: who may vote in a private poll, and the weight of each voter's ballot."""
+    polls.set_roll(
+        session=db, user=user, poll_id=poll_id, voters=[RollEntry(v.username, v.weight) for v in body.voters]
+    )
+    return _roll_out(poll_id, polls.get_roll(session=db, user=user, poll_id=poll_id))
+
+
+@router.get("/{poll_id}/voters", response_model=RollOut, responses=ERRORS)
+def get_voters(poll_id: int, user: CurrentUser, db: DbSession) -> RollOut:
+    """The roll, with who has voted (never how). Owner or admin."""
+    return _roll_out(poll_id, polls.get_roll(session=db, user=user, poll_id=poll_id))

@@ -1,0 +1,82 @@
+"""Ballots and results."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from commons_app.api.deps import CurrentUser, DbSession
+from commons_app.api.schemas import BallotChoice, ErrorOut, ResultsOut, VoteCreate, VoteOut
+from commons_app.models import Ballot, Poll
+from commons_app.services import ratelimit, results, votes
+from commons_app.services.votes import BallotInput
+
+router = APIRouter(tags=["ballots"])
+ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422, 429)}
+
+
+def vote_out(row: Ballot, method: str) -> VoteOut:
+    """The API form of the caller's own ballot."""
+    return VoteOut(
+        id=row.id,  # type: ignore[arg-type]
+        poll_id=row.poll_id,
+        weight=row.weight,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        **votes.ballot_fields(row, method),
+    )
+
+
+def _ballot(body: BallotChoice) -> BallotInput:
+    return BallotInput(option_id=body.option_id, option_ids=body.option_ids, ranking=body.ranking, scores=body.scores)
+
+
+@router.post("/votes/", status_code=status.HTTP_201_CREATED, response_model=VoteOut, responses=ERRORS)
+def cast_vote(body: VoteCreate, user: CurrentUser, db: DbSession, request: Request) -> VoteOut:
+    """Cast a ballot. The weight comes from the poll's roll, never from the body."""
+    ratelimit.hit("ballot", str(user.id))
+    row = votes.cast_ballot(session=db, user=user, poll_id=body.poll_id, ballot=_ballot(body))
+    return vote_out(row, db.get(Poll, body.poll_id).method)  # type: ignore[union-attr]
+
+
+@router.get("/polls/{poll_id}/my-vote", response_model=VoteOut, responses=ERRORS)
+def my_vote(poll_id: int, user: CurrentUser, db: DbSession) -> VoteOut:
+    """The caller's ballot in this poll."""
+    row = votes.get_my_ballot(session=db, user=user, poll_id=poll_id)
+    return vote_out(row, db.get(Poll, poll_id).method)  # type: ignore[union-attr]
+
+
+@router.put("/polls/{poll_id}/my-vote", response_model=VoteOut, responses=ERRORS)
+def change_vote(poll_id: int, body: BallotChoice, user: CurrentUser, db: DbSession) -> VoteOut:
+    """Replace the caller's ballot while the poll is open."""
+    ratelimit.hit("ballot", str(user.id))
+    row = votes.change_ballot(session=db, user=user, poll_id=poll_id, ballot=_ballot(body))
+    return vote_out(row, db.get(Poll, poll_id).method)  # type: ignore[union-attr]
+
+
+@router.delete("/polls/{poll_id}/my-vote", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+def retract_vote(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+    """Withdraw the caller's ballot while the poll is open."""
+    ratelimit.hit("ballot", str(user.id))
+    votes.retract_ballot(session=db, user=user, poll_id=poll_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/polls/{poll_id}/results", response_model=ResultsOut, response_model_exclude_none=True, responses=ERRORS)
+def poll_results(poll_id: int, user: CurrentUser, db: DbSession) -> ResultsOut:
+    """The tally, with winners and method-specific rounds; 403 while results are hidden from the caller."""
+    return ResultsOut.model_validate(results.poll_results(session=db, user=user, poll_id=poll_id).as_dict())
+
+
+@router.get(
+    "/polls/{poll_id}/results.csv",
+    responses={200: {"content": {"text/csv": {}}}, **ERRORS},
+    response_class=Response,
+)
+def poll_results_csv(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+    """The results table as CSV."""
+    table = results.results_csv(results.poll_results(session=db, user=user, poll_id=poll_id))
+    return Response(
+        content=table,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="poll-{poll_id}-results.csv"'},
+    )

@@ -1,0 +1,231 @@
+"""Request and response shapes of the REST API. Requests reject unknown fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from commons_app.models import as_utc
+
+Method = Literal["single", "approval", "irv", "schulze", "borda", "score", "star"]
+Visibility = Literal["public", "unlisted", "private"]
+ResultsVisibility = Literal["live", "after_vote", "after_close", "creator"]
+Status = Literal["scheduled", "open", "closed"]
+OptionText = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+# Every timestamp leaves the API in UTC with its offset (SQLite hands back naive values).
+Timestamp = Annotated[datetime, AfterValidator(as_utc)]
+OptionId = Annotated[StrictInt, Field(ge=1, le=2**53)]
+
+
+class Request(BaseModel):
+    """Base of every request body: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserCreate(Request):
+    username: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    email: Annotated[StrictStr, Field(min_length=3, max_length=254)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    email: str
+    role: str
+    created_at: Timestamp
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    email: str
+    role: str
+
+
+class AdminUser(UserPublic):
+    is_active: bool
+
+
+class AdminUserUpdate(Request):
+    role: Literal["admin", "member"] | None = None
+    is_active: StrictBool | None = None
+
+
+class UserPage(BaseModel):
+    items: list[AdminUser]
+    total: int
+    skip: int
+    limit: int
+
+
+class TokenPairOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class RefreshIn(Request):
+    refresh_token: Annotated[StrictStr, Field(min_length=1, max_length=512)]
+
+
+class PasswordChange(Request):
+    current_password: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    new_password: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class PollCreate(Request):
+    title: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    description: Annotated[StrictStr, Field(max_length=5000)] | None = None
+    options: Annotated[list[OptionText], Field(min_length=2, max_length=50)]
+    method: Method = "single"
+    max_choices: Annotated[StrictInt, Field(ge=1, le=50)] | None = None
+    visibility: Visibility = "public"
+    results_visibility: ResultsVisibility = "live"
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
+    anonymous: StrictBool = False
+
+
+class PollUpdate(Request):
+    title: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    description: Annotated[StrictStr, Field(max_length=5000)] | None = None
+    options: Annotated[list[OptionText], Field(min_length=2, max_length=50)] | None = None
+    method: Method | None = None
+    max_choices: Annotated[StrictInt, Field(ge=1, le=50)] | None = None
+    visibility: Visibility | None = None
+    results_visibility: ResultsVisibility | None = None
+    opens_at: AwareDatetime | None = None
+    closes_at: AwareDatetime | None = None
+    anonymous: StrictBool | None = None
+
+
+class OptionOut(BaseModel):
+    id: int
+    text: str
+    position: int
+
+
+class PollOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    created_by: int
+    method: Method
+    max_choices: int | None
+    visibility: Visibility
+    results_visibility: ResultsVisibility
+    opens_at: Timestamp | None
+    closes_at: Timestamp | None
+    closed_at: Timestamp | None
+    anonymous: bool
+    status: Status
+    created_at: Timestamp
+    updated_at: Timestamp
+    options: list[OptionOut]
+
+
+class PollPage(BaseModel):
+    items: list[PollOut]
+    total: int
+    skip: int
+    limit: int
+
+
+class RollEntryIn(Request):
+    username: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    weight: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = 1.0
+
+
+class RollIn(Request):
+    voters: Annotated[list[RollEntryIn], Field(max_length=10_000)]
+
+
+class RollEntryOut(BaseModel):
+    user_id: int
+    username: str
+    weight: float
+    has_voted: bool
+
+
+class RollOut(BaseModel):
+    poll_id: int
+    voters: list[RollEntryOut]
+
+
+class BallotChoice(Request):
+    option_id: OptionId | None = None
+    option_ids: Annotated[list[OptionId], Field(max_length=50)] | None = None
+    ranking: Annotated[list[OptionId], Field(max_length=50)] | None = None
+    scores: Annotated[dict[Annotated[str, Field(max_length=20)], StrictInt], Field(max_length=50)] | None = None
+
+
+class VoteCreate(BallotChoice):
+    poll_id: OptionId
+
+
+class VoteOut(BaseModel):
+    id: int
+    poll_id: int
+    weight: float
+    created_at: Timestamp
+    updated_at: Timestamp
+    option_id: int | None = None
+    option_ids: list[int] | None = None
+    ranking: list[int] | None = None
+    scores: dict[str, int] | None = None
+
+
+class OptionResultOut(BaseModel):
+    option_id: int
+    text: str
+    votes: int
+    weight: float
+    score: float | None = None
+    mean: float | None = None
+    points: float | None = None
+
+
+class ResultsOut(BaseModel):
+    poll_id: int
+    method: Method
+    status: Status
+    total_ballots: int
+    total_weight: float
+    options: list[OptionResultOut]
+    winners: list[int]
+    rounds: list[dict]
+    detail: dict = {}
+    tie: bool = False
+    notes: list[str] = []
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: Timestamp
+    actor_id: int | None
+    action: str
+    target_type: str
+    target_id: str | None
+    detail: dict
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    total: int
+    skip: int
+    limit: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+    redis: str
+
+
+class ErrorOut(BaseModel):
+    detail: str

@@ -1,0 +1,127 @@
+"""Settings read from the environment, with safe defaults for the embedded (SQLite) mode."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'commons.db'}"
+# Any of these as SECRET_KEY in production is refused at start-up.
+INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
+SECRET_FILE = PROJECT_ROOT / ".commons-secret"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the settings cannot be used (for example a default secret in production)."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _development_secret() -> str:
+    """A per-checkout random secret, kept in a git-ignored file so tokens survive restarts."""
+    try:
+        value = SECRET_FILE.read_text().strip()
+        if value:
+            return value
+    except OSError:
+        pass
+    value = secrets.token_urlsafe(48)
+    try:
+        SECRET_FILE.write_text(value)
+        SECRET_FILE.chmod(0o600)
+    except OSError:
+        pass
+    return value
+
+
+def normalize_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgresql://`` URLs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the app reads; build one with :func:`load_settings`."""
+
+    environment: str = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: str = ""
+    access_token_minutes: int = 15
+    refresh_token_days: int = 14
+    jwt_issuer: str = "the-commons"
+    jwt_audience: str = "the-commons-api"
+    cors_origins: list[str] = field(default_factory=list)
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment.
+
+    Raises:
+        ConfigError: In production, when ``SECRET_KEY`` is missing, short or a known default.
+    """
+    environment = os.environ.get("COMMONS_ENV", "development").strip().lower()
+    if environment not in {"development", "production", "test"}:
+        raise ConfigError(f"COMMONS_ENV must be development, production or test, not {environment!r}")
+    secret = os.environ.get("SECRET_KEY", "")
+    if environment == "production":
+        if secret.strip().lower() in INSECURE_SECRETS or len(secret) < 32:
+            raise ConfigError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+    elif not secret:
+        secret = _development_secret()
+    redis_url = os.environ.get("REDIS_URL") or None
+    return Settings(
+        environment=environment,
+        database_url=normalize_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+        redis_url=redis_url,
+        secret_key=secret,
+        access_token_minutes=_env_int("ACCESS_TOKEN_MINUTES", 15),
+        refresh_token_days=_env_int("REFRESH_TOKEN_DAYS", 14),
+        jwt_issuer=os.environ.get("JWT_ISSUER", "the-commons"),
+        jwt_audience=os.environ.get("JWT_AUDIENCE", "the-commons-api"),
+        cors_origins=_env_list("CORS_ORIGINS", []),
+        db_pool_size=_env_int("DB_POOL_SIZE", 10),
+        db_max_overflow=_env_int("DB_MAX_OVERFLOW", 20),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return load_settings()

@@ -1,0 +1,171 @@
+"""Every table of The Commons (SQLModel). Alembic builds them; nothing calls create_all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ROLES = ("admin", "member")
+METHODS = ("single", "approval", "irv", "schulze", "borda", "score", "star")
+RANKED_METHODS = ("irv", "schulze", "borda")
+SCORED_METHODS = ("score", "star")
+VISIBILITIES = ("public", "unlisted", "private")
+RESULTS_VISIBILITIES = ("live", "after_vote", "after_close", "creator")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Treat naive datetimes (SQLite hands those back) as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _fk(target: str, *, nullable: bool = False, index: bool = True, ondelete: str = "CASCADE") -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),
+    )
+
+
+class User(SQLModel, table=True):
+    """An account. ``username_key`` and ``email_key`` are the lower-cased forms that must be unique."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=32)
+    username_key: str = Field(max_length=32, unique=True)
+    email: str = Field(max_length=254)
+    email_key: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default="member", max_length=16)
+    is_active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class AuthSession(SQLModel, table=True):
+    """One signed-in session: access tokens name it, refresh tokens rotate within it."""
+
+    __tablename__ = "auth_sessions"
+
+    id: str = Field(primary_key=True, max_length=36)
+    user_id: int = _fk("users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    revoked_reason: str | None = Field(default=None, max_length=64)
+    # Browser sessions carry a non-rotating credential (SHA-256 here); API sessions leave it empty.
+    browser_key_hash: str | None = Field(default=None, max_length=64, unique=True)
+
+
+class RefreshToken(SQLModel, table=True):
+    """A refresh token, stored only as its SHA-256; ``used_at`` is set when it is rotated away."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(
+        sa_column=Column(ForeignKey("auth_sessions.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class Poll(SQLModel, table=True):
+    """A poll. Its status (scheduled/open/closed) follows from the times, see ``services.polls``."""
+
+    __tablename__ = "polls"
+    __table_args__ = (
+        Index("ix_polls_visibility_created", "visibility", "created_at"),
+        Index("ix_polls_creator_created", "created_by", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=5000)
+    created_by: int = _fk("users.id", index=False)
+    method: str = Field(default="single", max_length=16)
+    max_choices: int | None = Field(default=None)
+    visibility: str = Field(default="public", max_length=16)
+    results_visibility: str = Field(default="live", max_length=16)
+    opens_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    closes_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    anonymous: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class PollOption(SQLModel, table=True):
+    """One option of a poll, shown in ``position`` order."""
+
+    __tablename__ = "poll_options"
+
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = _fk("polls.id")
+    text: str = Field(max_length=200)
+    position: int = Field(default=0)
+
+
+class Ballot(SQLModel, table=True):
+    """One user's ballot in one poll; the unique constraint makes a second one impossible.
+
+    ``option_id`` is the single choice (or the first preference of a ranking, for fast counts);
+    ``choices`` holds approved ids or a ranking in order; ``scores`` maps option id to 0..5.
+    """
+
+    __tablename__ = "ballots"
+    __table_args__ = (
+        UniqueConstraint("poll_id", "user_id", name="uq_ballots_poll_user"),
+        Index("ix_ballots_poll_option", "poll_id", "option_id"),
+        Index("ix_ballots_user", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = _fk("polls.id", index=False)
+    user_id: int = _fk("users.id", index=False)
+    option_id: int | None = _fk("poll_options.id", nullable=True, index=False, ondelete="SET NULL")
+    choices: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    scores: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    weight: float = Field(default=1.0)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class PollVoter(SQLModel, table=True):
+    """The roll of a private poll: who may vote, and with what weight."""
+
+    __tablename__ = "poll_voters"
+    __table_args__ = (UniqueConstraint("poll_id", "user_id", name="uq_poll_voters_poll_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = _fk("polls.id", index=False)
+    user_id: int = _fk("users.id")
+    weight: float = Field(default=1.0)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which object, and when. Never holds the content of a ballot."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    actor_id: int | None = _fk("users.id", nullable=True, ondelete="SET NULL")
+    action: str = Field(max_length=64, index=True)
+    target_type: str = Field(max_length=32)
+    target_id: str | None = Field(default=None, max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,199 @@
+"""``/dashboard``: the creator's polls, their turnout over time, and close/delete/share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from commons_app import routes
+from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
+from commons_app.pages.polls import poll_rows
+from commons_app.services import polls
+from commons_app.services.errors import NotAuthenticated, ServiceError
+from commons_app.state.session import SessionState, login_redirect, private_state
+
+DASHBOARD_LIMIT = 100
+
+
+@private_state
+class DashboardState(SessionState):
+    """The signed-in creator's polls."""
+
+    rows: list[dict[str, Any]] = []
+    total: int = 0
+    selected: int = 0
+    selected_title: str = ""
+    series: list[dict[str, Any]] = []
+    loading: bool = False
+    error: str = ""
+
+    async def _load(self) -> Any:
+        self.loading = True
+        try:
+            data = await self._call(poll_rows, skip=0, limit=DASHBOARD_LIMIT, mine=True)
+        except NotAuthenticated:
+            self.loading = False
+            return login_redirect(routes.DASHBOARD)
+        self.rows, self.total = data["rows"], data["total"]
+        self.loading = False
+        ids = [r["id"] for r in self.rows]
+        if self.selected not in ids:
+            self.selected = ids[0] if ids else 0
+        if self.selected:
+            return await self._load_series()
+        self.series = []
+        return None
+
+    async def _load_series(self) -> Any:
+        try:
+            self.series = await self._call(polls.turnout, poll_id=self.selected)
+        except NotAuthenticated:
+            return login_redirect(routes.DASHBOARD)
+        except ServiceError as exc:
+            self.error = exc.message
+            self.series = []
+        self.selected_title = next((r["title"] for r in self.rows if r["id"] == self.selected), "")
+        return None
+
+    @rx.event
+    async def on_load(self):  # noqa: ANN201 - Reflex event return
+        """Load the creator's polls."""
+        self.error = ""
+        return await self._load()
+
+    @rx.event
+    async def select(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+        """Show the turnout of another poll."""
+        self.selected = int(poll_id)
+        return await self._load_series()
+
+    @rx.event
+    async def close_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+        """Close a poll now (the service checks ownership)."""
+        self.error = ""
+        try:
+            await self._call(polls.close_poll, poll_id=int(poll_id))
+        except NotAuthenticated:
+            return login_redirect(routes.DASHBOARD)
+        except ServiceError as exc:
+            self.error = exc.message
+            return rx.toast.error(exc.message)
+        await self._load()
+        return rx.toast.success("Poll closed.")
+
+    @rx.event
+    async def delete_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+        """Delete a poll (the service checks ownership)."""
+        self.error = ""
+        try:
+            await self._call(polls.delete_poll, poll_id=int(poll_id))
+        except NotAuthenticated:
+            return login_redirect(routes.DASHBOARD)
+        except ServiceError as exc:
+            self.error = exc.message
+            return rx.toast.error(exc.message)
+        await self._load()
+        return rx.toast.success("Poll deleted.")
+
+    @rx.event
+    def share(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+        """Copy the poll's link."""
+        origin = self.router.url.origin or ""
+        link = f"{origin}{routes.vote_url(int(poll_id))}"
+        return [rx.set_clipboard(link), rx.toast.info(f"Link copied: {link}")]
+
+
+def _confirm_delete(row: rx.Var) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button("Delete", color_scheme="red", variant="soft", size="2")),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete this poll?"),
+            rx.alert_dialog.description("“" + row["title"].to(str) + "” and all its ballots will be deleted. This cannot be undone."),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button("Delete poll", color_scheme="red", on_click=DashboardState.delete_poll(row["id"]))),
+                spacing="3",
+                justify="end",
+                margin_top="1rem",
+            ),
+        ),
+    )
+
+
+def _poll_row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(rx.link(row["title"], href="/polls/" + row["id"].to_string())),
+        rx.table.cell(status_badge(row["status"])),
+        rx.table.cell(row["method"]),
+        rx.table.cell(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to_string()}),
+        rx.table.cell(
+            rx.hstack(
+                rx.button("Turnout", on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
+                link_button("Results", "/polls/" + row["id"].to_string() + "/results"),
+                rx.button("Share", on_click=DashboardState.share(row["id"]), variant="soft", size="2"),
+                rx.cond(row["status"] != "closed", rx.button("Close", on_click=DashboardState.close_poll(row["id"]), variant="soft", color_scheme="amber", size="2")),
+                _confirm_delete(row),
+                spacing="2",
+                wrap="wrap",
+            )
+        ),
+    )
+
+
+def dashboard_page() -> rx.Component:
+    """``/dashboard``"""
+    return page(
+        error_callout(DashboardState.error),
+        rx.cond(
+            DashboardState.loading & (DashboardState.rows.length() == 0),
+            spinner_block(),
+            rx.cond(
+                DashboardState.rows.length() == 0,
+                rx.vstack(
+                    rx.text("You have not created any polls yet."),
+                    link_button("Create a poll", routes.NEW_POLL),
+                ),
+                rx.vstack(
+                    rx.card(
+                        rx.vstack(
+                            rx.heading("Turnout: " + DashboardState.selected_title, size="4", as_="h2"),
+                            rx.recharts.area_chart(
+                                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                                rx.recharts.x_axis(data_key="time"),
+                                rx.recharts.y_axis(allow_decimals=False),
+                                rx.recharts.graphing_tooltip(),
+                                rx.recharts.area(data_key="ballots", name="Ballots", stroke="var(--accent-9)", fill="var(--accent-5)", is_animation_active=False),
+                                data=DashboardState.series,
+                                width="100%",
+                                height=220,
+                            ),
+                            width="100%",
+                        ),
+                        width="100%",
+                    ),
+                    rx.box(
+                        rx.table.root(
+                            rx.table.header(
+                                rx.table.row(
+                                    rx.table.column_header_cell("Poll"),
+                                    rx.table.column_header_cell("Status"),
+                                    rx.table.column_header_cell("Method"),
+                                    rx.table.column_header_cell("Ballots"),
+                                    rx.table.column_header_cell("Actions"),
+                                )
+                            ),
+                            rx.table.body(rx.foreach(DashboardState.rows, _poll_row)),
+                            variant="surface",
+                            width="100%",
+                        ),
+                        overflow_x="auto",
+                        width="100%",
+                    ),
+                    spacing="4",
+                    width="100%",
+                ),
+            ),
+        ),
+        title="Dashboard",
+    )

@@ -1,0 +1,320 @@
+"""``/polls/new``: the poll creation form. Every rule is checked by ``services.polls``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import reflex as rx
+
+from commons_app import routes
+from commons_app.components.layout import error_callout, page
+from commons_app.pages.polls import METHOD_NAMES
+from commons_app.services import polls
+from commons_app.services.errors import InvalidInput, NotAuthenticated, ServiceError
+from commons_app.services.polls import MAX_OPTIONS, PollSpec
+from commons_app.state.session import SessionState, login_redirect, private_state
+
+VISIBILITY_LABELS = {
+    "public": "Public — listed for everyone",
+    "unlisted": "Unlisted — only people with the link",
+    "private": "Private — only the voters on the roll",
+}
+RESULTS_LABELS = {
+    "live": "Live — everyone sees results as votes arrive",
+    "after_vote": "After voting — each voter sees results once they have voted",
+    "after_close": "After closing — results appear when the poll closes",
+    "creator": "Creator only",
+}
+
+
+def parse_local_time(value: str, tz_name: str, field: str) -> datetime | None:
+    """A ``datetime-local`` value read in the browser's time zone."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("Enter a valid date and time.", field=field) from None
+    try:
+        zone = ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return naive.replace(tzinfo=zone)
+
+
+@private_state
+class NewPollState(SessionState):
+    """The creation form; nothing is saved until the service accepts all of it."""
+
+    title: str = ""
+    description: str = ""
+    options: list[str] = ["", ""]
+    method: str = "single"
+    max_choices: str = ""
+    visibility: str = "public"
+    results_visibility: str = "live"
+    opens_at: str = ""
+    closes_at: str = ""
+    anonymous: bool = False
+    time_zone: str = "UTC"
+    field_errors: dict[str, str] = {}
+    error: str = ""
+    saving: bool = False
+
+    @rx.event
+    async def on_load(self):  # noqa: ANN201 - Reflex event return
+        """Guard the page and learn the browser's time zone."""
+        self.field_errors = {}
+        self.error = ""
+        await self.check_session()
+        if not self.signed_in:
+            return login_redirect(routes.NEW_POLL)
+        return rx.call_script("Intl.DateTimeFormat().resolvedOptions().timeZone", callback=NewPollState.set_time_zone)
+
+    @rx.event
+    def set_time_zone(self, value: str) -> None:
+        """Remember the browser's IANA time zone."""
+        self.time_zone = str(value or "UTC")[:64]
+
+    @rx.event
+    def set_title(self, value: str) -> None:
+        """Title input."""
+        self.title = value[:400]
+
+    @rx.event
+    def set_description(self, value: str) -> None:
+        """Description input."""
+        self.description = value[:10000]
+
+    @rx.event
+    def set_method(self, value: str) -> None:
+        """Method select."""
+        self.method = value if value in METHOD_NAMES else "single"
+
+    @rx.event
+    def set_max_choices(self, value: str) -> None:
+        """Max approvals input."""
+        self.max_choices = value[:4]
+
+    @rx.event
+    def set_visibility(self, value: str) -> None:
+        """Visibility select."""
+        self.visibility = value
+
+    @rx.event
+    def set_results_visibility(self, value: str) -> None:
+        """Results visibility select."""
+        self.results_visibility = value
+
+    @rx.event
+    def set_opens_at(self, value: str) -> None:
+        """Opening time."""
+        self.opens_at = value[:32]
+
+    @rx.event
+    def set_closes_at(self, value: str) -> None:
+        """Closing time."""
+        self.closes_at = value[:32]
+
+    @rx.event
+    def set_anonymous(self, value: bool) -> None:
+        """Anonymity switch."""
+        self.anonymous = bool(value)
+
+    @rx.event
+    def set_option(self, index: int, value: str) -> None:
+        """Edit one option's text."""
+        if 0 <= index < len(self.options):
+            self.options[index] = value[:400]
+
+    @rx.event
+    def add_option(self) -> None:
+        """Add an empty option (up to the limit)."""
+        if len(self.options) < MAX_OPTIONS:
+            self.options.append("")
+
+    @rx.event
+    def remove_option(self, index: int) -> None:
+        """Remove an option (a poll keeps at least two)."""
+        if len(self.options) > 2 and 0 <= index < len(self.options):
+            self.options.pop(index)
+
+    @rx.event
+    def move_option(self, index: int, delta: int) -> None:
+        """Move an option up (-1) or down (+1)."""
+        target = index + delta
+        if 0 <= index < len(self.options) and 0 <= target < len(self.options):
+            self.options[index], self.options[target] = self.options[target], self.options[index]
+
+    def _spec(self) -> PollSpec:
+        max_choices = None
+        if self.method == "approval" and self.max_choices.strip():
+            if not self.max_choices.strip().isdigit():
+                raise InvalidInput("Enter a whole number.", field="max_choices")
+            max_choices = int(self.max_choices.strip())
+        return PollSpec(
+            title=self.title,
+            description=self.description,
+            options=[o for o in self.options],
+            method=self.method,
+            max_choices=max_choices,
+            visibility=self.visibility,
+            results_visibility=self.results_visibility,
+            opens_at=parse_local_time(self.opens_at, self.time_zone, "opens_at"),
+            closes_at=parse_local_time(self.closes_at, self.time_zone, "closes_at"),
+            anonymous=self.anonymous,
+        )
+
+    @rx.event
+    async def submit(self, _form: dict[str, Any] | None = None):  # noqa: ANN201 - Reflex event return
+        """Create the poll, or show what is wrong beside the field."""
+        self.field_errors = {}
+        self.error = ""
+        try:
+            spec = self._spec()
+        except InvalidInput as exc:
+            self.field_errors = {exc.field or "form": exc.message}
+            return
+        self.saving = True
+        yield
+        try:
+            view = await self._call(polls.create_poll, spec=spec)
+        except NotAuthenticated:
+            self.saving = False
+            yield login_redirect(routes.NEW_POLL)
+            return
+        except InvalidInput as exc:
+            self.saving = False
+            if exc.field:
+                self.field_errors = {exc.field: exc.message}
+            else:
+                self.error = exc.message
+            return
+        except ServiceError as exc:
+            self.saving = False
+            self.error = exc.message
+            return
+        poll_id = view.poll.id
+        self.reset()
+        yield [rx.redirect(routes.vote_url(poll_id)), rx.toast.success("Poll created.")]
+
+
+def _error_for(field: str) -> rx.Component:
+    return rx.cond(
+        NewPollState.field_errors.contains(field),
+        rx.text(NewPollState.field_errors[field], color_scheme="red", size="2", role="alert", id=f"{field}-error"),
+    )
+
+
+def _labelled(label: str, control: rx.Component, field: str, hint: str = "") -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=field, font_weight="500"),
+        control,
+        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        _error_for(field),
+        spacing="1",
+        width="100%",
+        align="stretch",
+    )
+
+
+def _native_select(field: str, value: rx.Var, on_change: Any, choices: dict[str, str]) -> rx.Component:
+    return rx.el.select(
+        *[rx.el.option(label, value=key) for key, label in choices.items()],
+        id=field,
+        name=field,
+        value=value,
+        on_change=on_change,
+        class_name="commons-select",
+    )
+
+
+def _option_row(text: rx.Var, index: rx.Var) -> rx.Component:
+    number = (index + 1).to_string()
+    return rx.hstack(
+        rx.el.label("Option " + number, html_for="option-" + number, style={"minWidth": "5.5rem"}),
+        rx.input(
+            id="option-" + number,
+            name="option-" + number,
+            value=text,
+            on_change=lambda value: NewPollState.set_option(index, value),
+            placeholder="Option text",
+            flex="1",
+            min_width="8rem",
+        ),
+        rx.icon_button(rx.icon("arrow_up"), on_click=NewPollState.move_option(index, -1), variant="soft", aria_label="Move option " + number + " up", type="button"),
+        rx.icon_button(rx.icon("arrow_down"), on_click=NewPollState.move_option(index, 1), variant="soft", aria_label="Move option " + number + " down", type="button"),
+        rx.icon_button(rx.icon("trash_2"), on_click=NewPollState.remove_option(index), variant="soft", color_scheme="red", aria_label="Remove option " + number, type="button"),
+        width="100%",
+        align="center",
+        wrap="wrap",
+    )
+
+
+def new_poll_page() -> rx.Component:
+    """``/polls/new``"""
+    return page(
+        error_callout(NewPollState.error),
+        rx.cond(
+            NewPollState.field_errors.contains("form"),
+            rx.callout(NewPollState.field_errors["form"], color_scheme="red", role="alert"),
+        ),
+        rx.form(
+            rx.vstack(
+                _labelled("Title", rx.input(id="title", name="title", value=NewPollState.title, on_change=NewPollState.set_title, size="3", width="100%"), "title"),
+                _labelled(
+                    "Description",
+                    rx.text_area(id="description", name="description", value=NewPollState.description, on_change=NewPollState.set_description, rows="3", width="100%"),
+                    "description",
+                ),
+                rx.el.fieldset(
+                    rx.el.legend("Options", style={"fontWeight": 500, "marginBottom": "0.5rem"}),
+                    rx.vstack(rx.foreach(NewPollState.options, _option_row), spacing="2", width="100%"),
+                    rx.button(rx.icon("plus"), "Add option", on_click=NewPollState.add_option, variant="soft", type="button", margin_top="0.5rem"),
+                    _error_for("options"),
+                    style={"border": "none", "padding": 0, "margin": 0, "width": "100%"},
+                ),
+                rx.grid(
+                    _labelled("Voting method", _native_select("method", NewPollState.method, NewPollState.set_method, METHOD_NAMES), "method"),
+                    rx.cond(
+                        NewPollState.method == "approval",
+                        _labelled(
+                            "Most approvals per ballot",
+                            rx.input(id="max_choices", name="max_choices", type="number", min=1, value=NewPollState.max_choices, on_change=NewPollState.set_max_choices, width="100%"),
+                            "max_choices",
+                            hint="Leave empty for no limit.",
+                        ),
+                    ),
+                    _labelled("Visibility", _native_select("visibility", NewPollState.visibility, NewPollState.set_visibility, VISIBILITY_LABELS), "visibility"),
+                    _labelled(
+                        "Results visibility",
+                        _native_select("results_visibility", NewPollState.results_visibility, NewPollState.set_results_visibility, RESULTS_LABELS),
+                        "results_visibility",
+                    ),
+                    _labelled("Opens at", rx.input(id="opens_at", name="opens_at", type="datetime-local", value=NewPollState.opens_at, on_change=NewPollState.set_opens_at, width="100%"), "opens_at", hint="Empty: open now."),
+                    _labelled("Closes at", rx.input(id="closes_at", name="closes_at", type="datetime-local", value=NewPollState.closes_at, on_change=NewPollState.set_closes_at, width="100%"), "closes_at", hint="Empty: open until you close it."),
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="4",
+                    width="100%",
+                ),
+                rx.text("Times are in your time zone: " + NewPollState.time_zone, size="1", color_scheme="gray"),
+                rx.el.label(
+                    rx.hstack(
+                        rx.checkbox(id="anonymous", name="anonymous", checked=NewPollState.anonymous, on_change=NewPollState.set_anonymous),
+                        rx.text("Anonymous ballots — nobody, not even you, can see how a person voted"),
+                        align="center",
+                    ),
+                ),
+                rx.button("Create poll", type="submit", size="3", loading=NewPollState.saving),
+                spacing="5",
+                width="100%",
+                align="stretch",
+            ),
+            on_submit=NewPollState.submit,
+            width="100%",
+        ),
+        title="New poll",
+    )

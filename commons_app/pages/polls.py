@@ -1,0 +1,220 @@
+"""``/polls``: the polls a user may see, paginated and searchable; and the home page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session
+
+from commons_app import routes
+from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
+from commons_app.models import User
+from commons_app.services import polls
+from commons_app.services.errors import NotAuthenticated, ServiceError
+from commons_app.state.session import SessionState, login_redirect, private_state
+
+PAGE_SIZE = 10
+METHOD_NAMES = {
+    "single": "Single choice",
+    "approval": "Approval",
+    "irv": "Instant runoff",
+    "schulze": "Schulze (Condorcet)",
+    "borda": "Borda count",
+    "score": "Score",
+    "star": "STAR",
+}
+
+
+def poll_rows(*, session: Session, user: User, skip: int, limit: int, search: str = "", mine: bool = False) -> dict[str, Any]:
+    """Polls as plain rows for the list pages."""
+    views, total = polls.list_polls(session=session, user=user, skip=skip, limit=limit, search=search, mine=mine)
+    return {
+        "total": total,
+        "rows": [
+            {
+                "id": v.poll.id,
+                "title": v.poll.title,
+                "method": METHOD_NAMES.get(v.poll.method, v.poll.method),
+                "status": v.status,
+                "visibility": v.poll.visibility,
+                "ballots": v.ballot_count,
+                "options": len(v.options),
+                "mine": v.poll.created_by == user.id,
+            }
+            for v in views
+        ],
+    }
+
+
+@private_state
+class PollListState(SessionState):
+    """The list of polls with its page and search text."""
+
+    rows: list[dict[str, Any]] = []
+    total: int = 0
+    page_index: int = 0
+    search: str = ""
+    loading: bool = False
+    error: str = ""
+
+    @rx.var
+    def page_count(self) -> int:
+        """How many pages there are (at least one)."""
+        return max(1, (self.total + PAGE_SIZE - 1) // PAGE_SIZE)
+
+    @rx.var
+    def page_label(self) -> str:
+        """"Page 2 of 5"."""
+        return f"Page {self.page_index + 1} of {max(1, (self.total + PAGE_SIZE - 1) // PAGE_SIZE)}"
+
+    async def _load(self):  # noqa: ANN202 - Reflex event return
+        self.loading = True
+        self.error = ""
+        try:
+            data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, search=self.search)
+        except NotAuthenticated:
+            self.loading = False
+            return login_redirect(routes.POLLS)
+        except ServiceError as exc:
+            self.error = exc.message
+            self.loading = False
+            return None
+        self.rows, self.total = data["rows"], data["total"]
+        self.loading = False
+        return None
+
+    @rx.event
+    async def on_load(self):  # noqa: ANN201 - Reflex event return
+        """Load the first page."""
+        self.page_index = 0
+        return await self._load()
+
+    @rx.event
+    async def set_search(self, value: str):  # noqa: ANN201 - Reflex event return
+        """Search titles as the user types (debounced in the page)."""
+        self.search = value[:200]
+        self.page_index = 0
+        return await self._load()
+
+    @rx.event
+    async def next_page(self):  # noqa: ANN201 - Reflex event return
+        """Show the next page."""
+        if (self.page_index + 1) * PAGE_SIZE < self.total:
+            self.page_index += 1
+        return await self._load()
+
+    @rx.event
+    async def previous_page(self):  # noqa: ANN201 - Reflex event return
+        """Show the previous page."""
+        self.page_index = max(0, self.page_index - 1)
+        return await self._load()
+
+
+def poll_card(row: rx.Var) -> rx.Component:
+    """One poll in the list."""
+    return rx.card(
+        rx.flex(
+            rx.vstack(
+                rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to_string()),
+                rx.hstack(
+                    status_badge(row["status"]),
+                    rx.badge(row["method"], variant="soft"),
+                    rx.cond(row["visibility"] != "public", rx.badge(row["visibility"], color_scheme="violet", variant="soft")),
+                    rx.text(row["ballots"].to_string() + " ballots", size="2", color_scheme="gray"),
+                    wrap="wrap",
+                    spacing="2",
+                ),
+                spacing="2",
+                align="start",
+            ),
+            rx.spacer(),
+            rx.hstack(
+                link_button("Vote", "/polls/" + row["id"].to_string()),
+                link_button("Results", "/polls/" + row["id"].to_string() + "/results"),
+                spacing="2",
+            ),
+            wrap="wrap",
+            gap="3",
+            align="center",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def polls_page() -> rx.Component:
+    """``/polls``"""
+    return page(
+        rx.flex(
+            rx.el.label("Search polls", html_for="poll-search", class_name="sr-only", style={"position": "absolute", "left": "-9999px"}),
+            rx.input(
+                id="poll-search",
+                placeholder="Search by title…",
+                value=PollListState.search,
+                on_change=PollListState.set_search.debounce(300),
+                size="3",
+                flex="1",
+                min_width="12rem",
+            ),
+            link_button("New poll", routes.NEW_POLL, solid=True),
+            gap="3",
+            wrap="wrap",
+            width="100%",
+        ),
+        error_callout(PollListState.error),
+        rx.cond(
+            PollListState.loading & (PollListState.rows.length() == 0),
+            spinner_block(),
+            rx.cond(
+                PollListState.rows.length() == 0,
+                rx.text("No polls yet. Create the first one!", color_scheme="gray"),
+                rx.vstack(rx.foreach(PollListState.rows, poll_card), spacing="3", width="100%"),
+            ),
+        ),
+        rx.hstack(
+            rx.button("Previous", on_click=PollListState.previous_page, disabled=PollListState.page_index == 0, variant="soft"),
+            rx.text(PollListState.page_label, size="2"),
+            rx.button(
+                "Next",
+                on_click=PollListState.next_page,
+                disabled=PollListState.page_index + 1 >= PollListState.page_count,
+                variant="soft",
+            ),
+            align="center",
+            spacing="3",
+        ),
+        title="Polls",
+    )
+
+
+def index_page() -> rx.Component:
+    """``/``"""
+    return page(
+        rx.vstack(
+            rx.heading("Decide together.", size="9", as_="h1"),
+            rx.text(
+                "The Commons is an open voting system: create a poll, share the link, and watch the results "
+                "move live. Single choice, approval, instant runoff, Schulze, Borda, score and STAR voting; "
+                "public, unlisted or private polls with weighted rolls.",
+                size="4",
+                color_scheme="gray",
+                max_width="44rem",
+            ),
+            rx.cond(
+                SessionState.signed_in,
+                rx.hstack(
+                    link_button("Browse polls", routes.POLLS),
+                    link_button("Create a poll", routes.NEW_POLL),
+                    wrap="wrap",
+                ),
+                rx.hstack(
+                    link_button("Create an account", routes.REGISTER),
+                    link_button("Log in", routes.LOGIN),
+                    wrap="wrap",
+                ),
+            ),
+            spacing="5",
+            padding_y="3rem",
+        ),
+    )

@@ -1,0 +1,351 @@
+"""``/polls/[poll_id]``: the ballot for the poll's method, and the user's current ballot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+from sqlmodel import Session, select
+
+from commons_app.components.layout import error_callout, page, spinner_block, status_badge
+from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, User
+from commons_app.pages.polls import METHOD_NAMES
+from commons_app.services import polls, votes
+from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
+from commons_app.services.results import results_refusal
+from commons_app.services.votes import BallotInput
+from commons_app.state.session import SessionState, login_redirect, private_state
+
+INSTRUCTIONS = {
+    "single": "Choose one option.",
+    "approval": "Tick every option you approve of.",
+    "irv": "Rank the options: 1 is your first choice. You may leave options unranked.",
+    "schulze": "Rank the options: 1 is your first choice. Equal ranks are not allowed; unranked options come last.",
+    "borda": "Rank the options: 1 is your first choice. Unranked options get no points.",
+    "score": "Give each option a score from 0 (worst) to 5 (best).",
+    "star": "Score each option from 0 to 5; the two highest-scored go to an automatic runoff.",
+}
+
+
+def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
+    """Everything the vote page shows, checked for this user."""
+    poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
+    options = polls.options_of(session=session, poll_id=poll_id)
+    status = polls.poll_status(poll)
+    weight = polls.voter_weight(session=session, poll=poll, user=user)
+    ballot = session.exec(select(Ballot).where(Ballot.poll_id == poll_id, Ballot.user_id == user.id)).first()
+    if status == "scheduled":
+        reason = "This poll is not open yet."
+    elif status == "closed":
+        reason = "This poll is closed."
+    elif weight is None:
+        reason = "You are not on this poll's roll of voters."
+    else:
+        reason = ""
+    texts = {o.id: o.text for o in options}
+    summary = ""
+    chosen: list[int] = []
+    ranks: dict[str, str] = {}
+    scores: dict[str, str] = {}
+    if ballot is not None:
+        if poll.method in SCORED_METHODS:
+            scores = {str(k): str(v) for k, v in ballot.scores.items()}
+            summary = ", ".join(f"{texts.get(int(k), k)}: {v}" for k, v in ballot.scores.items())
+        else:
+            chosen = list(ballot.choices)
+            ranks = {str(oid): str(i + 1) for i, oid in enumerate(chosen)}
+            joiner = " > " if poll.method in RANKED_METHODS else ", "
+            summary = joiner.join(texts.get(i, "?") for i in chosen)
+    return {
+        "poll_id": poll.id,
+        "title": poll.title,
+        "description": poll.description,
+        "method": poll.method,
+        "method_name": METHOD_NAMES.get(poll.method, poll.method),
+        "max_choices": poll.max_choices or 0,
+        "status": status,
+        "anonymous": poll.anonymous,
+        "options": [{"id": o.id, "text": o.text} for o in options],
+        "reason": reason,
+        "weight": weight or 0,
+        "has_voted": ballot is not None,
+        "summary": summary,
+        "chosen": chosen,
+        "ranks": ranks,
+        "scores": scores,
+        "can_manage": polls.is_manager(poll, user),
+        "results_hidden": results_refusal(session=session, poll=poll, user=user) or "",
+    }
+
+
+def ballot_from_form(method: str, form: dict[str, Any]) -> BallotInput:
+    """Read the submitted form into the ballot fields of ``method``.
+
+    Raises:
+        InvalidInput: Nothing chosen, or a rank used twice.
+    """
+    if method == "single":
+        choice = str(form.get("choice", "")).strip()
+        if not choice.isdigit():
+            raise InvalidInput("Choose an option.")
+        return BallotInput(option_id=int(choice))
+    if method == "approval":
+        ids = [int(k.split("-", 1)[1]) for k, v in form.items() if k.startswith("approve-") and k.split("-", 1)[1].isdigit() and v not in ("", None, False)]
+        if not ids:
+            raise InvalidInput("Approve at least one option.")
+        return BallotInput(option_ids=sorted(ids))
+    if method in RANKED_METHODS:
+        ranked: list[tuple[int, int]] = []
+        for key, value in form.items():
+            if key.startswith("rank-") and str(value).strip().isdigit():
+                ranked.append((int(str(value).strip()), int(key.split("-", 1)[1])))
+        if not ranked:
+            raise InvalidInput("Rank at least one option.")
+        positions = [r for r, _ in ranked]
+        if len(set(positions)) != len(positions):
+            raise InvalidInput("Each rank can be given to one option only.")
+        return BallotInput(ranking=[oid for _, oid in sorted(ranked)])
+    scores = {
+        key.split("-", 1)[1]: int(str(value))
+        for key, value in form.items()
+        if key.startswith("score-") and str(value).strip().isdigit()
+    }
+    if not scores:
+        raise InvalidInput("Score at least one option.")
+    return BallotInput(scores=scores)
+
+
+@private_state
+class VoteState(SessionState):
+    """The ballot page of one poll."""
+
+    loaded: bool = False
+    not_found: bool = False
+    ctx: dict[str, Any] = {}
+    options: list[dict[str, Any]] = []
+    chosen: list[int] = []
+    ranks: dict[str, str] = {}
+    scores: dict[str, str] = {}
+    error: str = ""
+    busy: bool = False
+    form_key: int = 0
+
+    def _poll_id(self) -> int:
+        raw = str(self.router.url.path).rstrip("/").split("/")[-1]
+        return int(raw) if raw.isdigit() else 0
+
+    async def _refresh(self) -> Any:
+        poll_id = self._poll_id()
+        try:
+            ctx = await self._call(vote_context, poll_id=poll_id)
+        except NotAuthenticated:
+            return login_redirect(self.router.url.path)
+        except NotFound:
+            self.not_found, self.loaded = True, True
+            return None
+        self.ctx = {k: v for k, v in ctx.items() if k not in {"options", "chosen", "ranks", "scores"}}
+        self.options = ctx["options"]
+        self.chosen, self.ranks, self.scores = ctx["chosen"], ctx["ranks"], ctx["scores"]
+        self.not_found, self.loaded = False, True
+        self.form_key += 1
+        return None
+
+    @rx.event
+    async def on_load(self):  # noqa: ANN201 - Reflex event return
+        """Load the poll and the user's ballot."""
+        self.loaded, self.not_found, self.error, self.ctx, self.options = False, False, "", {}, []
+        return await self._refresh()
+
+    @rx.event
+    async def submit(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
+        """Cast the ballot, or change it when the user has one."""
+        self.error = ""
+        method = str(self.ctx.get("method", ""))
+        try:
+            ballot = ballot_from_form(method, form)
+        except InvalidInput as exc:
+            self.error = exc.message
+            return
+        self.busy = True
+        yield
+        changing = bool(self.ctx.get("has_voted"))
+        try:
+            if changing:
+                await self._call(votes.change_ballot, poll_id=self._poll_id(), ballot=ballot)
+            else:
+                await self._call(votes.cast_ballot, poll_id=self._poll_id(), ballot=ballot)
+        except NotAuthenticated:
+            self.busy = False
+            yield login_redirect(self.router.url.path)
+            return
+        except ServiceError as exc:
+            self.busy = False
+            self.error = exc.message
+            await self._refresh()
+            return
+        self.busy = False
+        await self._refresh()
+        yield rx.toast.success("Your vote was changed." if changing else "Your vote was recorded.")
+
+    @rx.event
+    async def retract(self):  # noqa: ANN201 - Reflex event return
+        """Withdraw the user's ballot."""
+        self.error = ""
+        self.busy = True
+        yield
+        try:
+            await self._call(votes.retract_ballot, poll_id=self._poll_id())
+        except NotAuthenticated:
+            self.busy = False
+            yield login_redirect(self.router.url.path)
+            return
+        except ServiceError as exc:
+            self.error = exc.message
+            self.busy = False
+            return
+        self.busy = False
+        await self._refresh()
+        yield rx.toast.info("Your vote was retracted.")
+
+
+def _input_id(option: rx.Var) -> rx.Var:
+    return "option-input-" + option["id"].to_string()
+
+
+def _choice_single(option: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.el.input(
+            type="radio", name="choice", id=_input_id(option), value=option["id"].to_string(),
+            default_checked=VoteState.chosen.contains(option["id"]), style={"width": "1.2rem", "height": "1.2rem"},
+        ),
+        rx.el.label(option["text"], html_for=_input_id(option)),
+        align="center",
+        spacing="3",
+    )
+
+
+def _choice_approval(option: rx.Var) -> rx.Component:
+    return rx.hstack(
+        rx.el.input(
+            type="checkbox", name="approve-" + option["id"].to_string(), id=_input_id(option),
+            default_checked=VoteState.chosen.contains(option["id"]), style={"width": "1.2rem", "height": "1.2rem"},
+        ),
+        rx.el.label(option["text"], html_for=_input_id(option)),
+        align="center",
+        spacing="3",
+    )
+
+
+def _select(option: rx.Var, name_prefix: str, choices: rx.Var | list, default: rx.Var, blank: str) -> rx.Component:
+    return rx.hstack(
+        rx.el.select(
+            rx.el.option(blank, value=""),
+            rx.foreach(choices, lambda c: rx.el.option(c, value=c)),
+            name=name_prefix + option["id"].to_string(),
+            id=_input_id(option),
+            default_value=default,
+            class_name="commons-select",
+            style={"minWidth": "5rem"},
+        ),
+        rx.el.label(option["text"], html_for=_input_id(option)),
+        align="center",
+        spacing="3",
+    )
+
+
+def _rank_numbers() -> rx.Var:
+    return rx.Var.range(1, VoteState.options.length() + 1).map(lambda n: n.to_string())
+
+
+def ballot_form() -> rx.Component:
+    """The ballot for the poll's method."""
+    method = VoteState.ctx["method"].to(str)
+    return rx.form(
+        rx.vstack(
+            rx.text(rx.match(method, *[(k, v) for k, v in INSTRUCTIONS.items()], ""), color_scheme="gray"),
+            rx.cond(
+                (method == "approval") & (VoteState.ctx["max_choices"].to(int) > 0),
+                rx.text("At most " + VoteState.ctx["max_choices"].to_string() + " approvals.", size="2"),
+            ),
+            rx.el.fieldset(
+                rx.el.legend("Options", style={"position": "absolute", "left": "-9999px"}),
+                rx.vstack(
+                    rx.match(
+                        method,
+                        ("single", rx.foreach(VoteState.options, _choice_single)),
+                        ("approval", rx.foreach(VoteState.options, _choice_approval)),
+                        ("score", rx.foreach(VoteState.options, lambda o: _select(o, "score-", ["0", "1", "2", "3", "4", "5"], VoteState.scores.get(o["id"].to_string(), ""), "–"))),
+                        ("star", rx.foreach(VoteState.options, lambda o: _select(o, "score-", ["0", "1", "2", "3", "4", "5"], VoteState.scores.get(o["id"].to_string(), ""), "–"))),
+                        rx.foreach(VoteState.options, lambda o: _select(o, "rank-", _rank_numbers(), VoteState.ranks.get(o["id"].to_string(), ""), "not ranked")),
+                    ),
+                    spacing="3",
+                    align="start",
+                ),
+                style={"border": "none", "padding": 0, "margin": 0},
+            ),
+            rx.hstack(
+                rx.cond(
+                    VoteState.ctx["has_voted"].to(bool),
+                    rx.button("Change vote", type="submit", loading=VoteState.busy, size="3"),
+                    rx.button("Submit vote", type="submit", loading=VoteState.busy, size="3"),
+                ),
+                rx.cond(
+                    VoteState.ctx["has_voted"].to(bool),
+                    rx.button("Retract vote", type="button", on_click=VoteState.retract, variant="outline", color_scheme="red", size="3", disabled=VoteState.busy),
+                ),
+                spacing="3",
+                wrap="wrap",
+            ),
+            spacing="4",
+            align="start",
+        ),
+        on_submit=VoteState.submit,
+        key=VoteState.form_key.to_string(),
+    )
+
+
+def vote_page() -> rx.Component:
+    """``/polls/[poll_id]``"""
+    ctx = VoteState.ctx
+    return page(
+        rx.cond(
+            ~VoteState.loaded,
+            spinner_block(),
+            rx.cond(
+                VoteState.not_found,
+                rx.callout("Poll not found, or you may not see it.", icon="circle_alert", color_scheme="gray", role="alert"),
+                rx.vstack(
+                    rx.heading(ctx["title"].to(str), size="7", as_="h1"),
+                    rx.hstack(
+                        status_badge(ctx["status"].to(str)),
+                        rx.badge(ctx["method_name"].to(str), variant="soft"),
+                        rx.cond(ctx["anonymous"].to(bool), rx.badge("anonymous", color_scheme="violet", variant="soft")),
+                        wrap="wrap",
+                    ),
+                    rx.cond(ctx["description"].to(str) != "", rx.text(ctx["description"].to(str), white_space="pre-wrap")),
+                    error_callout(VoteState.error),
+                    rx.cond(
+                        ctx["has_voted"].to(bool),
+                        rx.callout(
+                            "Your ballot: " + ctx["summary"].to(str),
+                            icon="circle_check", color_scheme="green", id="my-ballot",
+                        ),
+                    ),
+                    rx.cond(
+                        ctx["reason"].to(str) != "",
+                        rx.callout(ctx["reason"].to(str), icon="info", color_scheme="amber", role="status", id="vote-closed-reason"),
+                        rx.card(ballot_form(), width="100%"),
+                    ),
+                    rx.hstack(
+                        rx.link("See results", href="/polls/" + ctx["poll_id"].to_string() + "/results"),
+                        rx.cond(ctx["results_hidden"].to(str) != "", rx.text("(" + ctx["results_hidden"].to(str) + ")", size="2", color_scheme="gray")),
+                        spacing="2",
+                        wrap="wrap",
+                    ),
+                    spacing="4",
+                    width="100%",
+                    align="start",
+                ),
+            ),
+        ),
+    )

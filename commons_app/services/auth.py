@@ -1,0 +1,518 @@
+"""Accounts, passwords and tokens.
+
+Access tokens are short-lived JWTs naming a session; refresh tokens are opaque, stored hashed,
+rotated on every use, and a second use of one revokes its whole session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import jwt
+from email_validator import EmailNotValidError, validate_email
+from passlib.context import CryptContext
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from commons_app.config import Settings, get_settings
+from commons_app.models import ROLES, AuthSession, RefreshToken, User, as_utc, utcnow
+from commons_app.services.audit import record_event
+from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+
+# OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
+PASSWORD_CONTEXT = CryptContext(
+    schemes=["argon2"],
+    argon2__type="ID",
+    argon2__memory_cost=19456,
+    argon2__time_cost=2,
+    argon2__parallelism=1,
+)
+JWT_ALGORITHM = "HS256"
+ALLOWED_JWT_ALGORITHMS = [JWT_ALGORITHM]
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt"
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return PASSWORD_CONTEXT.hash(secrets.token_urlsafe(16))
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The list of common passwords shipped with the project, lower-cased."""
+    try:
+        lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a successful log-in or refresh hands back."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+    token_type: str = "bearer"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The user behind a live access token, and the session it belongs to."""
+
+    user: User
+    session_id: str
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with the current argon2id parameters."""
+    return PASSWORD_CONTEXT.hash(password)
+
+
+def check_username(username: str) -> str:
+    """Return the username stripped, or raise InvalidInput."""
+    username = username.strip()
+    if not USERNAME_RE.fullmatch(username):
+        raise InvalidInput(
+            "Username must be 3 to 32 characters: letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    return username
+
+
+def check_email(email: str) -> str:
+    """Return the normalised email address, or raise InvalidInput."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"Email address is not valid: {exc}") from None
+    return result.normalized
+
+
+def check_password(password: str, *, username: str | None = None) -> None:
+    """Raise InvalidInput unless the password is acceptable (length, not common, not the username)."""
+    if not (PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
+        raise InvalidInput(f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long.")
+    lowered = password.lower()
+    if lowered in common_passwords():
+        raise InvalidInput("This password is too common; choose another.")
+    if username and lowered == username.lower():
+        raise InvalidInput("Password must not be the same as the username.")
+
+
+def register_user(
+    *, session: Session, username: str, email: str, password: str, role: str = "member"
+) -> User:
+    """Create an account.
+
+    Raises:
+        InvalidInput: A username, email or password that does not fit.
+        Conflict: The username or email is taken (case-insensitively).
+    """
+    username = check_username(username)
+    email = check_email(email)
+    check_password(password, username=username)
+    if role not in ROLES:
+        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
+    _raise_if_taken(session=session, username_key=username.lower(), email_key=email.lower())
+    user = User(
+        username=username,
+        username_key=username.lower(),
+        email=email,
+        email_key=email.lower(),
+        password_hash=hash_password(password),
+        role=role,
+    )
+    session.add(user)
+    try:
+        session.flush()
+        record_event(
+            session=session, actor_id=user.id, action="user.register", target_type="user", target_id=user.id
+        )
+        session.commit()
+    except IntegrityError:
+        # Two registrations raced past the check above: the unique constraints decide.
+        session.rollback()
+        _raise_if_taken(session=session, username_key=username.lower(), email_key=email.lower())
+        raise Conflict("Username or email is already registered.") from None
+    session.refresh(user)
+    return user
+
+
+def _raise_if_taken(*, session: Session, username_key: str, email_key: str) -> None:
+    if session.exec(select(User.id).where(User.username_key == username_key)).first() is not None:
+        raise Conflict("Username is already taken.")
+    if session.exec(select(User.id).where(User.email_key == email_key)).first() is not None:
+        raise Conflict("Email is already registered.")
+
+
+def authenticate(*, session: Session, username: str, password: str) -> User:
+    """Check a username (or email) and password.
+
+    A missing user is verified against a dummy hash so that timing does not tell which
+    usernames exist. The hash is upgraded when the hashing parameters have changed.
+
+    Raises:
+        NotAuthenticated: Wrong credentials, or a disabled account.
+    """
+    key = username.strip().lower()
+    if len(password) > PASSWORD_MAX or len(key) > 254:
+        PASSWORD_CONTEXT.verify("x", _dummy_hash())
+        raise NotAuthenticated("Incorrect username or password.")
+    user = session.exec(select(User).where((User.username_key == key) | (User.email_key == key))).first()
+    if user is None:
+        PASSWORD_CONTEXT.verify(password, _dummy_hash())
+        raise NotAuthenticated("Incorrect username or password.")
+    valid, new_hash = PASSWORD_CONTEXT.verify_and_update(password, user.password_hash)
+    if not valid:
+        raise NotAuthenticated("Incorrect username or password.")
+    if not user.is_active:
+        raise NotAuthenticated("This account is disabled.")
+    if new_hash is not None:
+        user.password_hash = new_hash
+        session.add(user)
+        session.commit()
+    return user
+
+
+def _hash_refresh(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _encode_access(user: User, session_id: str, settings: Settings) -> tuple[str, int]:
+    now = utcnow()
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    claims = {
+        "sub": str(user.id),
+        "sid": session_id,
+        "role": user.role,
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+    }
+    token = jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM)
+    return token, int(lifetime.total_seconds())
+
+
+def _new_refresh(*, session: Session, session_id: str) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(RefreshToken(session_id=session_id, token_hash=_hash_refresh(token)))
+    return token
+
+
+def start_session(*, session: Session, user: User, settings: Settings | None = None) -> TokenPair:
+    """Open a new session for ``user`` and return its first token pair."""
+    settings = settings or get_settings()
+    auth_session = AuthSession(
+        id=uuid.uuid4().hex,
+        user_id=user.id,  # type: ignore[arg-type]
+        expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+        last_used_at=utcnow(),
+    )
+    session.add(auth_session)
+    session.flush()
+    refresh = _new_refresh(session=session, session_id=auth_session.id)
+    session.commit()
+    access, expires_in = _encode_access(user, auth_session.id, settings)
+    return TokenPair(access, refresh, expires_in, auth_session.id)
+
+
+def log_in(*, session: Session, username: str, password: str, settings: Settings | None = None) -> TokenPair:
+    """Authenticate and open a session."""
+    user = authenticate(session=session, username=username, password=password)
+    return start_session(session=session, user=user, settings=settings)
+
+
+def refresh_session(*, session: Session, refresh_token: str, settings: Settings | None = None) -> TokenPair:
+    """Rotate a refresh token: the presented one dies, a new pair is returned.
+
+    Presenting a token that was already used revokes the whole session (it has leaked).
+
+    Raises:
+        NotAuthenticated: Unknown, used, expired or revoked token.
+    """
+    settings = settings or get_settings()
+    token_hash = _hash_refresh(refresh_token)
+    now = utcnow()
+    # One UPDATE decides which of two racing refreshes wins.
+    claimed = session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.token_hash) == token_hash, col(RefreshToken.used_at).is_(None))
+        .values(used_at=now)
+    ).rowcount
+    row = session.exec(select(RefreshToken).where(RefreshToken.token_hash == token_hash)).first()
+    if row is None:
+        session.rollback()
+        raise NotAuthenticated("Refresh token is not valid.")
+    auth_session = session.get(AuthSession, row.session_id)
+    if claimed != 1:
+        if auth_session is not None and auth_session.revoked_at is None:
+            auth_session.revoked_at = now
+            auth_session.revoked_reason = "refresh_reuse"
+            session.add(auth_session)
+            record_event(
+                session=session,
+                actor_id=auth_session.user_id,
+                action="session.revoked_reuse",
+                target_type="session",
+                target_id=auth_session.id,
+            )
+        session.commit()
+        raise NotAuthenticated("Refresh token was already used; the session has been revoked.")
+    user = session.get(User, auth_session.user_id) if auth_session else None
+    if (
+        auth_session is None
+        or user is None
+        or auth_session.revoked_at is not None
+        or as_utc(auth_session.expires_at) <= now  # type: ignore[operator]
+        or not user.is_active
+    ):
+        session.rollback()
+        raise NotAuthenticated("Session has ended; log in again.")
+    auth_session.last_used_at = now
+    session.add(auth_session)
+    new_refresh = _new_refresh(session=session, session_id=auth_session.id)
+    session.commit()
+    access, expires_in = _encode_access(user, auth_session.id, settings)
+    return TokenPair(access, new_refresh, expires_in, auth_session.id)
+
+
+def start_browser_session(*, session: Session, user: User, settings: Settings | None = None) -> tuple[str, str]:
+    """Open a session for the browser app; returns ``(session_id, credential)``.
+
+    The browser keeps the credential in local storage and every event handler verifies it here.
+    It does not rotate (tabs share it), but it names a session that logout, password change and
+    disabling end at once, exactly like API sessions.
+    """
+    settings = settings or get_settings()
+    credential = secrets.token_urlsafe(32)
+    auth_session = AuthSession(
+        id=uuid.uuid4().hex,
+        user_id=user.id,  # type: ignore[arg-type]
+        expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
+        last_used_at=utcnow(),
+        browser_key_hash=_hash_refresh(credential),
+    )
+    session.add(auth_session)
+    session.commit()
+    return auth_session.id, credential
+
+
+def identify_browser(*, session: Session, credential: str) -> Identity:
+    """The user behind a browser credential whose session is still live.
+
+    Raises:
+        NotAuthenticated: Unknown credential, ended session or disabled user.
+    """
+    if not credential or len(credential) > 512:
+        raise NotAuthenticated("Please log in.")
+    auth_session = session.exec(
+        select(AuthSession).where(AuthSession.browser_key_hash == _hash_refresh(credential))
+    ).first()
+    if (
+        auth_session is None
+        or auth_session.revoked_at is not None
+        or as_utc(auth_session.expires_at) <= utcnow()  # type: ignore[operator]
+    ):
+        raise NotAuthenticated("Your session has ended; please log in again.")
+    user = session.get(User, auth_session.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("This account is disabled.")
+    return Identity(user=user, session_id=auth_session.id)
+
+
+def revoke_session(*, session: Session, session_id: str, reason: str) -> None:
+    """End a session at once: its access and refresh tokens stop working."""
+    auth_session = session.get(AuthSession, session_id)
+    if auth_session is not None and auth_session.revoked_at is None:
+        auth_session.revoked_at = utcnow()
+        auth_session.revoked_reason = reason
+        session.add(auth_session)
+        session.commit()
+
+
+def log_out(*, session: Session, identity: Identity, refresh_token: str | None = None) -> None:
+    """End the caller's session, and the session of ``refresh_token`` if it is the caller's too."""
+    revoke_session(session=session, session_id=identity.session_id, reason="logout")
+    if refresh_token:
+        row = session.exec(
+            select(RefreshToken).where(RefreshToken.token_hash == _hash_refresh(refresh_token))
+        ).first()
+        if row is not None and row.session_id != identity.session_id:
+            other = session.get(AuthSession, row.session_id)
+            if other is not None and other.user_id == identity.user.id:
+                revoke_session(session=session, session_id=other.id, reason="logout")
+
+
+def revoke_all_sessions(*, session: Session, user_id: int, reason: str) -> int:
+    """End every live session of a user; returns how many were ended."""
+    result = session.execute(
+        update(AuthSession)
+        .where(col(AuthSession.user_id) == user_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+    session.commit()
+    return int(result.rowcount or 0)
+
+
+def decode_access_token(token: str, settings: Settings | None = None) -> dict:
+    """Verify a JWT's signature, algorithm, times, issuer and audience.
+
+    Raises:
+        NotAuthenticated: Whatever is wrong with it.
+    """
+    settings = settings or get_settings()
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=ALLOWED_JWT_ALGORITHMS,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "sid"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("Access token has expired.") from None
+    except jwt.PyJWTError:
+        raise NotAuthenticated("Access token is not valid.") from None
+    if claims.get("typ") != "access":
+        raise NotAuthenticated("Access token is not valid.")
+    return claims
+
+
+def identify(*, session: Session, token: str, settings: Settings | None = None) -> Identity:
+    """The user behind an access token, checking that its session is still live.
+
+    Raises:
+        NotAuthenticated: Invalid token, ended session, or disabled user.
+    """
+    claims = decode_access_token(token, settings)
+    auth_session = session.get(AuthSession, str(claims["sid"]))
+    if (
+        auth_session is None
+        or auth_session.revoked_at is not None
+        or as_utc(auth_session.expires_at) <= utcnow()  # type: ignore[operator]
+        or str(auth_session.user_id) != str(claims["sub"])
+    ):
+        raise NotAuthenticated("Session has ended; log in again.")
+    user = session.get(User, auth_session.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("This account is disabled.")
+    return Identity(user=user, session_id=auth_session.id)
+
+
+def change_password(*, session: Session, user: User, current_password: str, new_password: str) -> None:
+    """Change a password after checking the current one; every session of the user ends."""
+    if not PASSWORD_CONTEXT.verify(current_password, user.password_hash):
+        raise InvalidInput("Current password is incorrect.")
+    check_password(new_password, username=user.username)
+    user.password_hash = hash_password(new_password)
+    user.updated_at = utcnow()
+    session.add(user)
+    record_event(session=session, actor_id=user.id, action="user.password_change", target_type="user", target_id=user.id)
+    session.commit()
+    revoke_all_sessions(session=session, user_id=user.id, reason="password_change")  # type: ignore[arg-type]
+
+
+def require_admin(user: User) -> None:
+    """Raise Forbidden unless ``user`` is an admin."""
+    if user.role != "admin":
+        raise Forbidden("Only administrators may do this.")
+
+
+def list_users(
+    *, session: Session, actor: User, skip: int = 0, limit: int = 50, search: str = ""
+) -> tuple[list[User], int]:
+    """Users for the admin page, with the total; admins only."""
+    require_admin(actor)
+    query = select(User)
+    count = select(func.count()).select_from(User)
+    if search.strip():
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(col(User.username_key).like(pattern) | col(User.email_key).like(pattern))
+        count = count.where(col(User.username_key).like(pattern) | col(User.email_key).like(pattern))
+    rows = session.exec(query.order_by(col(User.id)).offset(skip).limit(limit)).all()
+    return list(rows), int(session.exec(count).one())
+
+
+def set_role(*, session: Session, actor: User, user_id: int, role: str) -> User:
+    """Give a user a role; admins only, and the last active admin cannot step down."""
+    require_admin(actor)
+    if role not in ROLES:
+        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    if user.role == "admin" and role != "admin" and _active_admins(session) <= 1:
+        raise Conflict("The last administrator cannot lose the admin role.")
+    user.role = role
+    user.updated_at = utcnow()
+    session.add(user)
+    record_event(
+        session=session, actor_id=actor.id, action="user.role", target_type="user", target_id=user.id,
+        detail={"role": role},
+    )
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def set_active(*, session: Session, actor: User, user_id: int, active: bool) -> User:
+    """Enable or disable an account; disabling ends its sessions at once. Admins only."""
+    require_admin(actor)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    if not active and user.id == actor.id:
+        raise Conflict("You cannot disable your own account.")
+    if not active and user.role == "admin" and user.is_active and _active_admins(session) <= 1:
+        raise Conflict("The last administrator cannot be disabled.")
+    user.is_active = active
+    user.updated_at = utcnow()
+    session.add(user)
+    record_event(
+        session=session, actor_id=actor.id, action="user.enable" if active else "user.disable",
+        target_type="user", target_id=user.id,
+    )
+    session.commit()
+    if not active:
+        revoke_all_sessions(session=session, user_id=user.id, reason="disabled")  # type: ignore[arg-type]
+    session.refresh(user)
+    return user
+
+
+def _active_admins(session: Session) -> int:
+    return int(
+        session.exec(
+            select(func.count()).select_from(User).where(User.role == "admin", col(User.is_active).is_(True))
+        ).one()
+    )
+
+
+def get_user(*, session: Session, user_id: int) -> User:
+    """A user by id, or NotFound."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def find_user_by_username(*, session: Session, username: str) -> User | None:
+    """A user by username, case-insensitively."""
+    return session.exec(select(User).where(User.username_key == username.strip().lower())).first()

@@ -1,0 +1,91 @@
+"""Rate limits with the ``limits`` library: Redis storage when REDIS_URL is set, memory otherwise.
+
+Each named limit can be changed with an environment variable ``RATELIMIT_<NAME>`` (for example
+``RATELIMIT_LOGIN_ACCOUNT="5/minute"``); ``RATELIMIT_ENABLED=0`` turns them all off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from functools import cache, lru_cache
+
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from commons_app.config import get_settings
+from commons_app.services.errors import RateLimited
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = {
+    "login_address": "30/minute",
+    "login_account": "10/minute",
+    "register": "20/hour",
+    "refresh": "60/minute",
+    "ballot": "60/minute",
+    "api": "1200/minute",
+}
+MESSAGES = {
+    "login_address": "Too many log-in attempts from this address; try again later.",
+    "login_account": "Too many log-in attempts for this account; try again later.",
+    "register": "Too many accounts created from this address; try again later.",
+    "refresh": "Too many token refreshes; try again later.",
+    "ballot": "Too many ballots in a short time; try again later.",
+    "api": "Too many requests; slow down.",
+}
+
+
+def enabled() -> bool:
+    """Whether limits are enforced at all."""
+    return os.environ.get("RATELIMIT_ENABLED", "1").lower() not in {"0", "false", "no"}
+
+
+@lru_cache(maxsize=1)
+def _limiter() -> tuple[MovingWindowRateLimiter, Storage]:
+    url = get_settings().redis_url
+    storage: Storage = storage_from_string(url) if url else MemoryStorage()
+    return MovingWindowRateLimiter(storage), storage
+
+
+@cache
+def limit_for(name: str) -> RateLimitItem:
+    """The configured limit called ``name``."""
+    return parse(os.environ.get(f"RATELIMIT_{name.upper()}", DEFAULT_LIMITS[name]))
+
+
+def _prefix() -> str:
+    return os.environ.get("RATELIMIT_PREFIX", "commons")
+
+
+def hit(name: str, key: str) -> None:
+    """Count one request against limit ``name`` for ``key``.
+
+    The moving-window count is atomic (a Lua script on Redis, a lock in memory). When Redis is
+    unreachable the request is let through and the failure logged: a limiter outage must not
+    stop people from voting.
+
+    Raises:
+        RateLimited: The limit is exhausted; ``retry_after`` says when a slot frees up.
+    """
+    if not enabled():
+        return
+    limiter, _ = _limiter()
+    item = limit_for(name)
+    try:
+        allowed = limiter.hit(item, _prefix(), name, key)
+        if allowed:
+            return
+        reset_at, _remaining = limiter.get_window_stats(item, _prefix(), name, key)
+    except Exception:
+        logger.warning("rate limiter storage unavailable; letting %s through", name, exc_info=True)
+        return
+    raise RateLimited(MESSAGES[name], retry_after=int(reset_at - time.time()) + 1)
+
+
+def reset() -> None:
+    """Forget every count (tests use this)."""
+    _, storage = _limiter()
+    storage.reset()

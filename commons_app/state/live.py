@@ -1,0 +1,249 @@
+"""Live results: one ``rx.SharedState`` per poll, and a coalescing pusher that refreshes it.
+
+A committed ballot change calls :func:`on_poll_changed` (through ``services.notify``). The first
+change in a quiet poll claims a short window (in Redis when configured, so all workers and
+instances share it, else in memory); when the window ends, the claimer releases it, re-tallies the
+poll from the database and writes the result into the poll's shared state once, and Reflex fans
+that single update out to every linked viewer. Changes during the window ride along: the release
+happens before the database is read, so nothing committed before the release is missed, and a
+change after it claims a new window. Pushes per poll are thus bounded by the window, whatever the
+vote rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Any
+
+import reflex as rx
+from reflex.istate.manager.token import BaseStateToken
+from sqlmodel import Session
+
+from commons_app import metrics
+from commons_app.models import Poll
+from commons_app.redis_client import get_redis
+from commons_app.services import notify
+from commons_app.services.polls import options_of
+from commons_app.services.results import PollResults, compute_results, format_number
+
+logger = logging.getLogger(__name__)
+
+PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
+CLAIM_TTL_MS = 5000
+_loop: asyncio.AbstractEventLoop | None = None
+_app: Any = None
+_local_claims: set[int] = set()
+_claims_lock = threading.Lock()
+_tasks: set[asyncio.Task] = set()
+
+
+def poll_token(poll_id: int) -> str:
+    """The shared-state token of a poll (Reflex forbids '_' in it)."""
+    return f"poll-{poll_id}"
+
+
+def _claim_key(poll_id: int) -> str:
+    return f"commons:live:claim:{poll_id}"
+
+
+def _claim(poll_id: int) -> bool:
+    client = get_redis()
+    if client is not None:
+        try:
+            return bool(client.set(_claim_key(poll_id), "1", nx=True, px=CLAIM_TTL_MS))
+        except Exception:
+            logger.warning("live claim fell back to memory for poll %s", poll_id, exc_info=True)
+    with _claims_lock:
+        if poll_id in _local_claims:
+            return False
+        _local_claims.add(poll_id)
+        return True
+
+
+def _release(poll_id: int) -> None:
+    with _claims_lock:
+        _local_claims.discard(poll_id)
+    client = get_redis()
+    if client is not None:
+        try:
+            client.delete(_claim_key(poll_id))
+        except Exception:
+            logger.warning("could not release live claim for poll %s", poll_id, exc_info=True)
+
+
+def on_poll_changed(poll_id: int) -> None:
+    """Listener for ``services.notify``: schedule one coalesced push (callable from any thread)."""
+    loop = _loop
+    if loop is None or loop.is_closed():
+        return
+    if not _claim(poll_id):
+        return
+    loop.call_soon_threadsafe(_spawn_push, poll_id)
+
+
+def _spawn_push(poll_id: int) -> None:
+    task = asyncio.create_task(_push(poll_id))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+def _load_results(*, session: Session, poll_id: int) -> PollResults | None:
+    poll = session.get(Poll, poll_id)
+    if poll is None:
+        return None
+    return compute_results(session=session, poll=poll, options=options_of(session=session, poll_id=poll_id))
+
+
+async def _push(poll_id: int) -> None:
+    from commons_app.state.session import run_service
+
+    try:
+        await asyncio.sleep(PUSH_INTERVAL)
+        await asyncio.to_thread(_release, poll_id)
+        results = await run_service(_load_results, poll_id=poll_id)
+        await publish(poll_id, results)
+    except Exception:
+        _release(poll_id)
+        logger.exception("live push failed for poll %s", poll_id)
+
+
+async def publish(poll_id: int, results: PollResults | None) -> None:
+    """Write a tally into the poll's shared state; Reflex sends it to every linked viewer."""
+    if _app is None:
+        return
+    async with _app.modify_state(BaseStateToken(ident=poll_token(poll_id), cls=LiveResults)) as root:
+        live = await root.get_state(LiveResults)
+        live.apply(poll_id, results)
+    metrics.LIVE_PUSHES.inc()
+
+
+def install(app: Any) -> None:
+    """Hook the pusher into the app: call once where the app is built."""
+    global _app
+    _app = app
+
+    async def _capture_loop() -> None:
+        global _loop
+        _loop = asyncio.get_running_loop()
+        notify.add_listener(on_poll_changed)
+
+    app.register_lifespan_task(_capture_loop)
+
+
+def results_display(results: PollResults) -> dict[str, Any]:
+    """Turn a tally into the plain values the results page shows."""
+    texts = {o.option_id: o.text for o in results.options}
+    winners = set(results.winners)
+    rows = [
+        {
+            "option_id": o.option_id,
+            "text": o.text,
+            "votes": o.votes,
+            "weight": float(o.weight),
+            "weight_label": format_number(o.weight),
+            "score_label": "" if o.score is None else format_number(o.score),
+            "mean_label": "" if o.mean is None else f"{o.mean:.2f}",
+            "points_label": "" if o.points is None else format_number(o.points),
+            "chart_value": float(o.score if o.score is not None else o.points if o.points is not None else o.weight),
+            "is_winner": o.option_id in winners,
+        }
+        for o in results.options
+    ]
+    rounds_header: list[str] = []
+    rounds_rows: list[list[str]] = []
+    if results.method == "irv" and results.rounds:
+        rounds_header = ["Option"] + [f"Round {r.get('round', i + 1)}" for i, r in enumerate(results.rounds)]
+        out: set[str] = set()
+        for o in results.options:
+            cells = [o.text]
+            for r in results.rounds:
+                key = str(o.option_id)
+                tallies = r.get("tallies", {})
+                if key in out or key not in tallies:
+                    cells.append("—")
+                else:
+                    cells.append(format_number(float(tallies[key])))
+                if o.option_id in r.get("eliminated", []):
+                    out.add(key)
+                    cells[-1] += " ✗"
+            rounds_rows.append(cells)
+        rounds_rows.append(["Exhausted"] + [format_number(float(r.get("exhausted", 0))) for r in results.rounds])
+    matrix_header: list[str] = []
+    matrix_rows: list[list[str]] = []
+    pairwise = results.detail.get("pairwise") if results.method == "schulze" else None
+    if pairwise:
+        ids = [o.option_id for o in results.options]
+        matrix_header = ["Preferred over →"] + [texts[i] for i in ids]
+        for a in ids:
+            matrix_rows.append(
+                [texts[a]] + ["—" if a == b else format_number(float(pairwise.get(str(a), {}).get(str(b), 0))) for b in ids]
+            )
+    runoff_label = ""
+    if results.method == "star" and results.detail.get("finalists"):
+        finalists = results.detail["finalists"]
+        runoff = results.detail.get("runoff", {})
+        parts = [f"{texts.get(int(f), f)}: {format_number(float(runoff.get(str(f), 0)))}" for f in finalists]
+        runoff_label = "Automatic runoff — " + " vs ".join(parts)
+        if runoff.get("no_preference"):
+            runoff_label += f" (no preference: {format_number(float(runoff['no_preference']))})"
+    winner_names = [texts[w] for w in results.winners if w in texts]
+    if not winner_names:
+        winners_label = "No ballots yet" if results.total_ballots == 0 else "No winner"
+    elif len(winner_names) == 1:
+        winners_label = ("Winner: " if results.status == "closed" else "Leading: ") + winner_names[0]
+    else:
+        winners_label = "Tie: " + ", ".join(winner_names)
+    return {
+        "method": results.method,
+        "status": results.status,
+        "rows": rows,
+        "total_ballots": results.total_ballots,
+        "total_weight_label": format_number(results.total_weight),
+        "winners_label": winners_label,
+        "rounds_header": rounds_header,
+        "rounds_rows": rounds_rows,
+        "matrix_header": matrix_header,
+        "matrix_rows": matrix_rows,
+        "runoff_label": runoff_label,
+        "notes": list(results.notes),
+    }
+
+
+class LiveResults(rx.SharedState):
+    """The tally of one poll, shared by every viewer linked to ``poll-<id>``.
+
+    It has no event handlers of its own: only the server (after checking who may see results)
+    links a viewer, and only the pusher writes the tally.
+    """
+
+    poll_id: int = 0
+    deleted: bool = False
+    method: str = ""
+    status: str = ""
+    rows: list[dict[str, Any]] = []
+    total_ballots: int = 0
+    total_weight_label: str = "0"
+    winners_label: str = ""
+    rounds_header: list[str] = []
+    rounds_rows: list[list[str]] = []
+    matrix_header: list[str] = []
+    matrix_rows: list[list[str]] = []
+    runoff_label: str = ""
+    notes: list[str] = []
+    version: int = 0
+
+    def apply(self, poll_id: int, results: PollResults | None) -> None:
+        """Replace the shared tally (None: the poll was deleted)."""
+        self.poll_id = poll_id
+        self.version += 1
+        if results is None:
+            self.deleted = True
+            self.rows = []
+            self.total_ballots = 0
+            return
+        self.deleted = False
+        for key, value in results_display(results).items():
+            setattr(self, key, value)
