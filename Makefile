@@ -30,9 +30,12 @@ run: install
 	$(PY) -m commons_app seed-demo
 	$(VENV)/bin/reflex run --env prod --single-port --frontend-port $(PORT) --backend-host 127.0.0.1
 
-## make test: install test dependencies (and Debian's chromium if missing), run every test
+## make test: install test dependencies (and Debian's chromium if missing), run every test.
+## The suite also runs against PostgreSQL and Redis when they answer (CI=true makes them required).
+TEST_DATABASE_URL ?= postgresql://127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 test: install-dev chromium
-	$(PY) -m pytest
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" $(PY) -m pytest
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

@@ -4,6 +4,7 @@ import reflex as rx
 
 from commons_app import routes
 from commons_app.api.app import create_api, wrap_with_guard
+from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
 from commons_app.pages.auth import LoginState, login_page, register_page
 from commons_app.pages.dashboard import DashboardState, dashboard_page
@@ -26,6 +27,8 @@ STYLE = {
     },
     "input[type=radio], input[type=checkbox]": {"accentColor": "var(--accent-9)"},
 }
+
+configure_logging()
 
 app = rx.App(
     theme=rx.theme(accent_color="teal", radius="medium"),

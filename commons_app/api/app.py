@@ -6,15 +6,16 @@ import logging
 import time
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commons_app import metrics
+from commons_app.api.deps import api_rate_limit
 from commons_app.api.routes import accounts, admin, polls, votes
 from commons_app.api.schemas import Health
 from commons_app.db import get_engine
@@ -156,8 +157,16 @@ def create_api() -> FastAPI:
         logger.error("database error", exc_info=exc)
         return JSONResponse({"detail": "The database is unavailable; try again shortly."}, status_code=503)
 
+    @api.exception_handler(DataError)
+    @api.exception_handler(OverflowError)
+    async def value_refused(_request: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value from the request (an id beyond its integer range, a NUL
+        # byte in text on PostgreSQL; SQLite raises OverflowError for ids >= 2**63): bad input.
+        logger.info("database refused a value: %s", type(exc).__name__)
+        return JSONResponse({"detail": "A value in the request is out of range or not allowed."}, status_code=422)
+
     for router in (accounts.router, polls.router, votes.router, admin.router):
-        api.include_router(router, prefix="/api")
+        api.include_router(router, prefix="/api", dependencies=[Depends(api_rate_limit)])
 
     @api.get("/api/health", response_model=Health, tags=["operations"], responses={503: {"model": Health}})
     def health() -> JSONResponse:

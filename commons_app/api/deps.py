@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from commons_app.db import session_scope
 from commons_app.models import User
-from commons_app.services import auth
+from commons_app.services import auth, ratelimit
 from commons_app.services.errors import NotAuthenticated
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
@@ -42,3 +42,8 @@ def get_user(identity: CurrentIdentity) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_user)]
+
+
+def api_rate_limit(request: Request) -> None:
+    """The limit on the API as a whole, per client address."""
+    ratelimit.hit("api", request.client.host if request.client else "unknown")

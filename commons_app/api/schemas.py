@@ -180,6 +180,18 @@ class VoteOut(BaseModel):
     scores: dict[str, int] | None = None
 
 
+class BallotExportOut(BaseModel):
+    ballot_id: int
+    username: str
+    weight: float
+    created_at: Timestamp
+    updated_at: Timestamp
+    option_id: int | None = None
+    option_ids: list[int] | None = None
+    ranking: list[int] | None = None
+    scores: dict[str, int] | None = None
+
+
 class OptionResultOut(BaseModel):
     option_id: int
     text: str

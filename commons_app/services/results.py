@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -119,8 +120,24 @@ def compute_results(*, session: Session, poll: Poll, options: list[PollOption] |
         rounds=list(outcome.rounds),
         detail=dict(outcome.detail),
         tie=outcome.tie,
-        notes=list(outcome.notes),
+        notes=[name_options(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
     )
+
+
+_OPTION_REFS = re.compile(r"(?i)\boptions? (\d+(?:(?:, | and )\d+)*)")
+
+
+def name_options(note: str, texts: dict[int, str]) -> str:
+    """Replace the tally's "option 3" / "options 1, 2 and 4" by the options' texts."""
+
+    def named(match: re.Match[str]) -> str:
+        ids = [int(n) for n in re.findall(r"\d+", match.group(1))]
+        if not all(i in texts for i in ids):
+            return match.group(0)
+        names = [f"“{texts[i]}”" for i in ids]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    return _OPTION_REFS.sub(named, note)
 
 
 def poll_results(*, session: Session, user: User, poll_id: int) -> PollResults:
@@ -171,3 +188,53 @@ def results_csv(results: PollResults) -> str:
 def _csv_safe(text: str) -> str:
     """Keep spreadsheet programs from reading option texts as formulas (CSV injection)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_ballots(*, session: Session, user: User, poll_id: int) -> list[dict[str, Any]]:
+    """Every ballot of a non-anonymous poll with its voter, for the owner or an admin.
+
+    Raises:
+        NotFound, Forbidden: Not visible / not a manager.
+        Forbidden: The poll is anonymous: nobody may learn how a given user voted.
+    """
+    from commons_app.services.polls import get_managed_poll
+    from commons_app.services.votes import ballot_fields
+
+    poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
+    if poll.anonymous:
+        raise Forbidden("Ballots of an anonymous poll cannot be exported.")
+    rows = session.exec(
+        select(Ballot, User.username).join(User, User.id == Ballot.user_id).where(Ballot.poll_id == poll_id).order_by(Ballot.id)  # type: ignore[arg-type]
+    ).all()
+    return [
+        {
+            "ballot_id": b.id,
+            "username": name,
+            "weight": b.weight,
+            "created_at": b.created_at,
+            "updated_at": b.updated_at,
+            **ballot_fields(b, poll.method),
+        }
+        for b, name in rows
+    ]
+
+
+def ballots_csv(poll_method: str, ballots: list[dict[str, Any]], texts: dict[int, str]) -> str:
+    """Exported ballots as CSV: one row per ballot, choices named by option text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["ballot_id", "username", "weight", "choice", "created_at", "updated_at"])
+    for b in ballots:
+        if "scores" in b:
+            choice = "; ".join(f"{texts.get(int(k), k)}={v}" for k, v in b["scores"].items())
+        elif "ranking" in b:
+            choice = " > ".join(texts.get(i, str(i)) for i in b["ranking"])
+        elif "option_ids" in b:
+            choice = "; ".join(texts.get(i, str(i)) for i in b["option_ids"])
+        else:
+            choice = texts.get(b.get("option_id") or 0, "")
+        writer.writerow([
+            b["ballot_id"], _csv_safe(b["username"]), format_number(b["weight"]), _csv_safe(choice),
+            b["created_at"].isoformat(), b["updated_at"].isoformat(),
+        ])
+    return buffer.getvalue()

@@ -20,18 +20,19 @@ from typing import Any
 
 import reflex as rx
 from reflex.istate.manager.token import BaseStateToken
-from sqlmodel import Session
+from sqlmodel import Session, col, or_, select
 
 from commons_app import metrics
-from commons_app.models import Poll
+from commons_app.models import Poll, utcnow
 from commons_app.redis_client import get_redis
 from commons_app.services import notify
 from commons_app.services.polls import options_of
 from commons_app.services.results import PollResults, compute_results, format_number
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("commons.live")
 
 PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
+SCHEDULE_CHECK_SECONDS = float(os.environ.get("SCHEDULE_CHECK_SECONDS", "2"))
 CLAIM_TTL_MS = 5000
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
@@ -131,6 +132,35 @@ def install(app: Any) -> None:
         notify.add_listener(on_poll_changed)
 
     app.register_lifespan_task(_capture_loop)
+    app.register_lifespan_task(watch_schedules)
+
+
+def _polls_crossing(*, session: Session, since: Any, until: Any) -> list[int]:
+    """Polls that opened or closed on schedule in ``(since, until]``."""
+    query = select(Poll.id).where(
+        col(Poll.closed_at).is_(None),
+        or_(
+            (col(Poll.opens_at) > since) & (col(Poll.opens_at) <= until),
+            (col(Poll.closes_at) > since) & (col(Poll.closes_at) <= until),
+        ),
+    )
+    return [int(i) for i in session.exec(query).all()]
+
+
+async def watch_schedules() -> None:
+    """Push the new status of polls that open or close on time, without anyone's action."""
+    from commons_app.state.session import run_service
+
+    since = utcnow()
+    while True:
+        await asyncio.sleep(SCHEDULE_CHECK_SECONDS)
+        until = utcnow()
+        try:
+            for poll_id in await run_service(_polls_crossing, since=since, until=until):
+                on_poll_changed(poll_id)
+            since = until
+        except Exception:
+            logger.warning("schedule watch failed", exc_info=True)
 
 
 def results_display(results: PollResults) -> dict[str, Any]:
@@ -235,15 +265,22 @@ class LiveResults(rx.SharedState):
     notes: list[str] = []
     version: int = 0
 
-    def apply(self, poll_id: int, results: PollResults | None) -> None:
-        """Replace the shared tally (None: the poll was deleted)."""
-        self.poll_id = poll_id
-        self.version += 1
+    def apply(self, poll_id: int, results: PollResults | None) -> bool:
+        """Replace the shared tally (None: the poll was deleted); returns whether anything changed.
+
+        Only fields whose values differ are assigned, so a viewer linking to an up-to-date tally
+        sends nothing to the other viewers.
+        """
+        values: dict[str, Any] = {"poll_id": poll_id}
         if results is None:
-            self.deleted = True
-            self.rows = []
-            self.total_ballots = 0
-            return
-        self.deleted = False
-        for key, value in results_display(results).items():
-            setattr(self, key, value)
+            values.update(deleted=True, rows=[], total_ballots=0)
+        else:
+            values.update(deleted=False, **results_display(results))
+        changed = False
+        for key, value in values.items():
+            if getattr(self, key) != value:
+                setattr(self, key, value)
+                changed = True
+        if changed:
+            self.version += 1
+        return changed

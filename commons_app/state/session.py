@@ -7,6 +7,7 @@ handler that needs a user (``as_user``); page guards only redirect, they protect
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from commons_app.services import auth
 from commons_app.services.errors import NotAuthenticated
 
 T = TypeVar("T")
+logger = logging.getLogger("commons.events")
 # Page states holding private data; logout resets every one of them.
 PRIVATE_STATES: list[type[rx.State]] = []
 
@@ -55,10 +57,17 @@ async def as_user(credential: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
         NotAuthenticated: The credential is missing, unknown, ended, or its user disabled.
     """
     started = time.perf_counter()
+    name = getattr(fn, "__name__", "service")
+    outcome = "ok"
     try:
         return await asyncio.to_thread(_as_user, credential, fn, kwargs)
+    except Exception as exc:
+        outcome = type(exc).__name__
+        raise
     finally:
-        metrics.EVENT_SECONDS.labels(getattr(fn, "__name__", "service")).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.EVENT_SECONDS.labels(name).observe(elapsed)
+        logger.info("event", extra={"handler": name, "outcome": outcome, "ms": round(elapsed * 1000, 2)})
 
 
 def _whoami(*, session: Session, user: User) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from commons_app.api.deps import CurrentUser, DbSession
-from commons_app.api.schemas import BallotChoice, ErrorOut, ResultsOut, VoteCreate, VoteOut
+from commons_app.api.schemas import BallotChoice, BallotExportOut, ErrorOut, ResultsOut, VoteCreate, VoteOut
 from commons_app.models import Ballot, Poll
-from commons_app.services import ratelimit, results, votes
+from commons_app.services import polls, ratelimit, results, votes
 from commons_app.services.votes import BallotInput
 
 router = APIRouter(tags=["ballots"])
@@ -79,4 +79,27 @@ def poll_results_csv(poll_id: int, user: CurrentUser, db: DbSession) -> Response
         content=table,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="poll-{poll_id}-results.csv"'},
+    )
+
+
+@router.get("/polls/{poll_id}/ballots", response_model=list[BallotExportOut], response_model_exclude_none=True, responses=ERRORS)
+def export_ballots(poll_id: int, user: CurrentUser, db: DbSession) -> list[BallotExportOut]:
+    """Every ballot with its voter (owner or admin; 403 for anonymous polls)."""
+    return [BallotExportOut.model_validate(b) for b in results.export_ballots(session=db, user=user, poll_id=poll_id)]
+
+
+@router.get(
+    "/polls/{poll_id}/ballots.csv",
+    responses={200: {"content": {"text/csv": {}}}, **ERRORS},
+    response_class=Response,
+)
+def export_ballots_csv(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+    """The ballots as CSV (owner or admin; 403 for anonymous polls)."""
+    rows = results.export_ballots(session=db, user=user, poll_id=poll_id)
+    poll = db.get(Poll, poll_id)
+    texts = {o.id: o.text for o in polls.options_of(session=db, poll_id=poll_id)}
+    return Response(
+        content=results.ballots_csv(poll.method, rows, texts),  # type: ignore[union-attr,arg-type]
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="poll-{poll_id}-ballots.csv"'},
     )
