@@ -75,6 +75,7 @@ class Settings:
     jwt_issuer: str = "the-commons"
     jwt_audience: str = "the-commons-api"
     cors_origins: list[str] = field(default_factory=list)
+    trusted_proxies: list[str] = field(default_factory=list)
     db_pool_size: int = 10
     db_max_overflow: int = 20
 
@@ -116,6 +117,7 @@ def load_settings() -> Settings:
         jwt_issuer=os.environ.get("JWT_ISSUER", "the-commons"),
         jwt_audience=os.environ.get("JWT_AUDIENCE", "the-commons-api"),
         cors_origins=_env_list("CORS_ORIGINS", []),
+        trusted_proxies=_env_list("TRUSTED_PROXIES", []),
         db_pool_size=_env_int("DB_POOL_SIZE", 10),
         db_max_overflow=_env_int("DB_MAX_OVERFLOW", 20),
     )

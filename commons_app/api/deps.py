@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
+from commons_app.config import get_settings
 from commons_app.db import session_scope
 from commons_app.models import User
 from commons_app.services import auth, ratelimit
@@ -44,6 +45,19 @@ def get_user(identity: CurrentIdentity) -> User:
 CurrentUser = Annotated[User, Depends(get_user)]
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the peer, or, behind a proxy listed in TRUSTED_PROXIES, the last
+    address that proxy saw in X-Forwarded-For (earlier entries can be forged by the client)."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = get_settings().trusted_proxies
+    if peer in trusted:
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in trusted:
+                return hop[:64]
+    return peer
+
+
 def api_rate_limit(request: Request) -> None:
     """The limit on the API as a whole, per client address."""
-    ratelimit.hit("api", request.client.host if request.client else "unknown")
+    ratelimit.hit("api", client_address(request))

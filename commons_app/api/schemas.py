@@ -168,28 +168,26 @@ class VoteCreate(BallotChoice):
     poll_id: OptionId
 
 
-class VoteOut(BaseModel):
+class ChoiceOut(BaseModel):
+    """The choice field of a stored ballot: the one its poll's method takes is set."""
+
+    weight: float
+    created_at: Timestamp
+    updated_at: Timestamp
+    option_id: int | None = None
+    option_ids: list[int] | None = None
+    ranking: list[int] | None = None
+    scores: dict[str, int] | None = None
+
+
+class VoteOut(ChoiceOut):
     id: int
     poll_id: int
-    weight: float
-    created_at: Timestamp
-    updated_at: Timestamp
-    option_id: int | None = None
-    option_ids: list[int] | None = None
-    ranking: list[int] | None = None
-    scores: dict[str, int] | None = None
 
 
-class BallotExportOut(BaseModel):
+class BallotExportOut(ChoiceOut):
     ballot_id: int
     username: str
-    weight: float
-    created_at: Timestamp
-    updated_at: Timestamp
-    option_id: int | None = None
-    option_ids: list[int] | None = None
-    ranking: list[int] | None = None
-    scores: dict[str, int] | None = None
 
 
 class OptionResultOut(BaseModel):

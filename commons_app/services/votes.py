@@ -155,7 +155,8 @@ def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInp
     except IntegrityError:
         session.rollback()
         raise Conflict("You have already voted in this poll.") from None
-    session.refresh(row)
+    # No refresh: every column was set here (the id by the flush), and a retraction racing in
+    # right after the commit would make a refresh fail although the ballot was recorded.
     notify.poll_changed(poll_id)
     return row
 

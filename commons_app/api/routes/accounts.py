@@ -7,16 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from commons_app.api.deps import CurrentIdentity, CurrentUser, DbSession
+from commons_app.api.deps import CurrentIdentity, CurrentUser, DbSession, client_address
 from commons_app.api.schemas import ErrorOut, Me, PasswordChange, RefreshIn, TokenPairOut, UserCreate, UserPublic
 from commons_app.services import auth, ratelimit
 
 router = APIRouter(tags=["accounts"])
 ERRORS = {code: {"model": ErrorOut} for code in (401, 409, 422, 429)}
-
-
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _pair(pair: auth.TokenPair) -> TokenPairOut:
@@ -26,7 +22,7 @@ def _pair(pair: auth.TokenPair) -> TokenPairOut:
 @router.post("/users/", status_code=status.HTTP_201_CREATED, response_model=UserPublic, responses=ERRORS)
 def register(body: UserCreate, db: DbSession, request: Request) -> UserPublic:
     """Create an account (role ``member``)."""
-    ratelimit.hit("register", _client_address(request))
+    ratelimit.hit("register", client_address(request))
     user = auth.register_user(session=db, username=body.username, email=body.email, password=body.password)
     return UserPublic.model_validate(user, from_attributes=True)
 
@@ -34,7 +30,7 @@ def register(body: UserCreate, db: DbSession, request: Request) -> UserPublic:
 @router.post("/token", response_model=TokenPairOut, responses=ERRORS)
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession, request: Request) -> TokenPairOut:
     """OAuth2 password flow: form fields ``username`` and ``password``."""
-    ratelimit.hit("login_address", _client_address(request))
+    ratelimit.hit("login_address", client_address(request))
     ratelimit.hit("login_account", form.username.strip().lower()[:254])
     return _pair(auth.log_in(session=db, username=form.username, password=form.password))
 
@@ -42,7 +38,7 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession, 
 @router.post("/token/refresh", response_model=TokenPairOut, responses=ERRORS)
 def refresh(body: RefreshIn, db: DbSession, request: Request) -> TokenPairOut:
     """Trade a refresh token for a new pair; the presented one dies, and reuse revokes the session."""
-    ratelimit.hit("refresh", _client_address(request))
+    ratelimit.hit("refresh", client_address(request))
     return _pair(auth.refresh_session(session=db, refresh_token=body.refresh_token))
 
 
