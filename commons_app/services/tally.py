@@ -12,10 +12,11 @@ Conventions shared by all methods:
   ballot only counts the first time, and scores are clamped to
   ``0..MAX_SCORE``. A ballot weight that is not a finite number greater than
   zero, or a repeated id in ``option_ids``, raises :class:`ValueError`.
-* Every count honours the ballot weights. Weighted sums use
-  :func:`math.fsum`, so results do not depend on the order of the ballots, and
-  two weighted totals are treated as equal when they agree to a relative
-  tolerance of 1e-9 (so ``0.1 + 0.2`` ties with ``0.3``).
+* Every count honours the ballot weights. Weighted sums are exact, rounded
+  once to a float (the value :func:`math.fsum` gives), so results do not
+  depend on the order of the ballots, and two weighted totals are treated as
+  equal when they agree to a relative tolerance of 1e-9 (so ``0.1 + 0.2``
+  ties with ``0.3``).
 * ``winners`` lists option ids in the order of ``option_ids``. It is empty when
   there are no ballots, and also when no ballot supports any option at all
   (nothing chosen, approved, ranked or scored above zero).
@@ -23,14 +24,26 @@ Conventions shared by all methods:
   decide something; ``notes`` then explains, in plain sentences, what happened.
 * ``rounds`` and ``detail`` only hold JSON-serialisable values: string keys
   (``str(option_id)``), numbers, lists and dicts.
+
+How the counting is done: the ballots are flattened once into numpy arrays (a
+ballots x options matrix of rank positions or of scores) and each method
+counts whole columns at a time; see :class:`_Weights` for how weighted sums
+stay exact. ``bench/tallies.py`` times the methods on large elections and
+checks them against a straightforward per-ballot reference implementation.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from itertools import chain, repeat
+from operator import attrgetter, methodcaller
 from typing import Any
+
+import numpy as np
 
 __all__ = [
     "MAX_SCORE",
@@ -140,27 +153,310 @@ class TallyResult:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Ballot:
-    """A ballot reduced to what the tallies need: known ids only, no repeats."""
+# --------------------------------------------------------------------------
+# Exact weighted sums
+# --------------------------------------------------------------------------
+#
+# The counts below work on whole columns of ballots at once (numpy) instead of
+# one ballot at a time. To keep every weighted total exactly what math.fsum of
+# the individual weights would give (the correctly rounded exact sum, whatever
+# the ballot order), weights are never added as floats: each distinct weight
+# ``w`` is written as ``units / den`` with integer ``units`` and a power-of-two
+# ``den`` shared by all weights, sums are taken in integers (in float64 only
+# where every partial sum is an integer below 2**53, hence exact), and a total
+# becomes a float by one correctly rounded integer division.
 
-    weight: float
-    ranking: tuple[int, ...]
-    scores: dict[int, int]
+
+def _exact_column_sums(values: np.ndarray) -> list[float]:
+    """Sum each column of a matrix of non-negative floats exactly.
+
+    Args:
+        values: A 2-D float64 array of finite numbers >= 0.
+
+    Returns:
+        Per column, the exact sum rounded once to the nearest float: the same
+        number :func:`math.fsum` gives for that column.
+    """
+    rows, cols = values.shape
+    if rows == 0 or cols == 0:
+        return [0.0] * cols
+    mantissa, exponent = np.frexp(values)  # value = mantissa * 2**exponent, 0.5 <= mantissa < 1
+    digits = np.ldexp(mantissa, 53).astype(np.int64)  # value = digits * 2**(exponent - 53), exactly
+    nonzero = digits != 0
+    if not nonzero.any():
+        return [0.0] * cols
+    exponent = exponent.astype(np.int64)
+    low_exp = int(exponent[nonzero].min())
+    span = int(exponent[nonzero].max()) - low_exp + 1
+    slots = (exponent - low_exp + np.arange(cols, dtype=np.int64) * span)[nonzero]
+    digits = digits[nonzero]
+    # Split the 53-bit digits in two halves so that each slot sum stays an exact float64.
+    high = np.bincount(slots, weights=(digits >> 26).astype(np.float64), minlength=cols * span)
+    low = np.bincount(slots, weights=(digits & 0x3FFFFFF).astype(np.float64), minlength=cols * span)
+    high_sums = high.astype(np.int64).reshape(cols, span).tolist()
+    low_sums = low.astype(np.int64).reshape(cols, span).tolist()
+    scale = low_exp - 53
+    sums: list[float] = []
+    for high_row, low_row in zip(high_sums, low_sums, strict=True):
+        total = sum(((h << 26) + lo) << shift for shift, (h, lo) in enumerate(zip(high_row, low_row, strict=True)))
+        sums.append(float(total << scale) if scale >= 0 else total / (1 << -scale))
+    return sums
 
 
-@dataclass(frozen=True)
-class _Election:
-    """Prepared input shared by all methods."""
+_CLASS_LIMIT = 64
+"""Up to this many distinct ballot weights, sums are taken per weight class."""
 
-    ids: tuple[int, ...]
-    ballots: tuple[_Ballot, ...]
-    total_weight: float
+
+class _Weights:
+    """The ballot weights of an election, in a form that allows exact sums.
+
+    Every distinct weight is a *class*; ballot ``i`` is in class ``cls[i]``
+    and weighs ``units[cls[i]] / den``, with integer ``units`` and a
+    power-of-two ``den``. A weighted sum is computed as integers: the number
+    of ballots (or of ballots times a small integer) per class, times the
+    class's units. With many distinct weights (more than ``_CLASS_LIMIT``)
+    each weight's units are instead split into "limbs" of a few bits and the
+    sums are taken per limb in float64, every partial sum an integer below
+    2**53 and so exact.
+
+    Methods taking a ballots x columns matrix (:meth:`dot`, :meth:`gram`,
+    :meth:`products`) need the rows grouped by class: call :meth:`grouped`
+    first and use the matrices it returns (row ``i`` of them is ballot
+    ``perm[i]``).
+    """
+
+    def __init__(self, values: list[float], cls: np.ndarray | None, count: int, factor: int) -> None:
+        """Prepare the weights.
+
+        Args:
+            values: The distinct weights (finite floats > 0).
+            cls: Index into ``values`` of each ballot's weight; None when there
+                is at most one distinct weight.
+            count: Number of ballots.
+            factor: Largest integer a weight will be multiplied by in
+                :meth:`dot` (sizes the limbs).
+        """
+        ratios = [value.as_integer_ratio() for value in values]
+        self.den = max((den for _, den in ratios), default=1)
+        self.units = [num * (self.den // den) for num, den in ratios]
+        self.values = values
+        self.count = count
+        self.factor = max(1, factor)
+        self.cls = cls if len(values) > 1 else None
+        self.limbs = self.cls is not None and len(values) > _CLASS_LIMIT
+        # Class blocks of grouped rows: start row and class of each (see grouped()).
+        self.starts: np.ndarray | None = None if self.cls is not None else np.zeros(len(values), dtype=np.intp)
+        self.blocks: list[int] = [] if self.cls is not None else list(range(len(values)))
+        per_class = [count] if self.cls is None else np.bincount(self.cls, minlength=len(values)).tolist()
+        self.sum = sum(n * unit for n, unit in zip(per_class, self.units, strict=False))
+        self._basis: np.ndarray | None = None
+        self._scales: list[int] = []
+
+    # -- set-up ---------------------------------------------------------------
+
+    def grouped(self, *matrices: np.ndarray) -> tuple[_Weights, list[np.ndarray]]:
+        """Reorder the ballots so that each weight class is a block of rows.
+
+        Args:
+            matrices: Per-ballot arrays (first axis: ballots, in the order of
+                ``cls``).
+
+        Returns:
+            Weights describing the reordered ballots, and the arrays reordered
+            the same way.
+        """
+        if self.cls is None or self.limbs:
+            return self, list(matrices)
+        perm = np.argsort(self.cls, kind="stable")
+        grouped = copy.copy(self)
+        grouped.cls = self.cls[perm]
+        grouped.starts = np.flatnonzero(np.diff(grouped.cls, prepend=-1))
+        grouped.blocks = grouped.cls[grouped.starts].tolist()
+        return grouped, [matrix[perm] for matrix in matrices]
+
+    def _limb_basis(self) -> np.ndarray:
+        """The per-ballot limbs (ballots x limbs, float64), built on first use."""
+        if self._basis is None:
+            # Limbs small enough that ``count`` of them times ``factor`` stay exact in float64.
+            bits = max(1, 52 - self.count.bit_length() - self.factor.bit_length())
+            limbs = max(1, -(-max(self.units).bit_length() // bits))
+            mask = (1 << bits) - 1
+            table = np.array(
+                [[(unit >> (bits * limb)) & mask for limb in range(limbs)] for unit in self.units],
+                dtype=np.float64,
+            )
+            assert self.cls is not None
+            self._basis = table[self.cls]
+            self._scales = [1 << (bits * limb) for limb in range(limbs)]
+        return self._basis
+
+    # -- combining --------------------------------------------------------------
+
+    def value(self, units: int) -> float:
+        """Turn a sum of weights (in ``1/den``) into the correctly rounded float."""
+        return units / self.den
+
+    def _by_class(self, sums: np.ndarray, classes: Sequence[int]) -> list[int]:
+        """Combine per-class integer sums (classes x columns) into weighted sums."""
+        if sums.size == 0:
+            return [0] * sums.shape[1]
+        units = [self.units[c] for c in classes]
+        if max(units) * max(1, int(sums.max())) * len(units) < 2**62:
+            return (np.asarray(units, dtype=np.int64) @ sums.astype(np.int64)).tolist()
+        rows = sums.tolist()
+        return [sum(unit * row[c] for unit, row in zip(units, rows, strict=True)) for c in range(sums.shape[1])]
+
+    def _by_limb(self, sums: np.ndarray) -> list[int]:
+        """Combine per-limb sums (limbs x columns, exact float64 integers) into weighted sums."""
+        rows = sums.astype(np.int64).tolist()
+        return [
+            sum(scale * row[c] for scale, row in zip(self._scales, rows, strict=True)) for c in range(sums.shape[1])
+        ]
+
+    # -- sums ---------------------------------------------------------------------
+
+    def total(self, rows: np.ndarray | None = None) -> int:
+        """Sum the weights of all ballots, or of those ``rows`` selects (index array or mask)."""
+        if rows is None:
+            return self.sum
+        if self.cls is None:
+            return (int(np.count_nonzero(rows)) if rows.dtype == np.bool_ else len(rows)) * self.unit
+        if self.limbs:
+            return self._by_limb(self._limb_basis()[rows].sum(axis=0)[:, None])[0]
+        counts = np.bincount(self.cls[rows], minlength=len(self.units))
+        return self._by_class(counts[:, None], range(len(self.units)))[0]
 
     @property
-    def order(self) -> dict[int, int]:
-        """Position of each option id in the option order."""
-        return {option_id: index for index, option_id in enumerate(self.ids)}
+    def unit(self) -> int:
+        """Units of the only weight (uniform weights)."""
+        return self.units[0] if self.units else 1
+
+    def bincount(self, bins: np.ndarray, rows: np.ndarray | None, length: int) -> list[int]:
+        """Sum the weights of ballots per bin.
+
+        Args:
+            bins: Bin (option index) of each selected ballot.
+            rows: Which ballots ``bins`` describes (index array or boolean
+                mask), or None for all of them in order.
+            length: Number of bins.
+
+        Returns:
+            The summed weight (in ``1/den``) of each bin.
+        """
+        if self.cls is None:
+            return [self.unit * c for c in np.bincount(bins, minlength=length).tolist()]
+        if self.limbs:
+            part = self._limb_basis() if rows is None else self._limb_basis()[rows]
+            return self._by_limb(
+                np.array([np.bincount(bins, weights=part[:, limb], minlength=length) for limb in range(part.shape[1])])
+            )
+        classes = self.cls if rows is None else self.cls[rows]
+        kinds = len(self.units)
+        counts = np.bincount(classes * length + bins, minlength=kinds * length).reshape(kinds, length)
+        return self._by_class(counts, range(kinds))
+
+    def _blocks_of(self, matrix: np.ndarray) -> list[tuple[np.ndarray, int]]:
+        """Split a grouped matrix into its class blocks: (rows of the block, class)."""
+        assert self.starts is not None, "call grouped() first"
+        bounds = [*self.starts.tolist(), len(matrix)]
+        return [(matrix[bounds[i] : bounds[i + 1]], kind) for i, kind in enumerate(self.blocks)]
+
+    def _block_sums(self, matrix: np.ndarray) -> np.ndarray:
+        """Column sums of each class block of a grouped matrix (blocks x columns, int64)."""
+        assert self.starts is not None, "call grouped() first"
+        if len(matrix) == 0:
+            return np.zeros((0, matrix.shape[1]), dtype=np.int64)
+        return np.add.reduceat(matrix, self.starts, axis=0, dtype=np.int64)
+
+    def dot(self, matrix: np.ndarray) -> list[int]:
+        """Weighted column sums of a grouped ballots x columns matrix of small integers.
+
+        Args:
+            matrix: One row per ballot (see :meth:`grouped`); booleans or
+                integers in ``0..factor``.
+
+        Returns:
+            Per column, the sum of weight times entry (in ``1/den``).
+        """
+        if self.limbs:
+            return self._by_limb(self._limb_basis().T @ matrix.astype(np.float64))
+        return self._by_class(self._block_sums(matrix), self.blocks)
+
+    def gram(self, matrix: np.ndarray) -> list[list[int]]:
+        """Weighted co-occurrence: ``sum(weight * matrix[:, a] * matrix[:, b])`` per pair.
+
+        Args:
+            matrix: A grouped ballots x columns boolean matrix.
+
+        Returns:
+            A columns x columns nested list of sums (in ``1/den``).
+        """
+        cols = matrix.shape[1]
+        if self.limbs:
+            rows = matrix.any(axis=1)
+            ones = matrix[rows].astype(np.float64)
+            basis = self._limb_basis()[rows]
+            blocks = np.array([((ones * basis[:, limb, None]).T @ ones) for limb in range(basis.shape[1])])
+            flat = self._by_limb(blocks.reshape(len(blocks), cols * cols))
+        else:
+            counts = []
+            for block, _ in self._blocks_of(matrix):
+                ones = block[block.any(axis=1)].astype(np.float64)  # rows with no entry add nothing
+                counts.append((ones.T @ ones).reshape(cols * cols))
+            sums = np.array(counts).reshape(len(counts), cols * cols)
+            flat = self._by_class(sums.astype(np.int64), self.blocks)
+        return [flat[a * cols : (a + 1) * cols] for a in range(cols)]
+
+    def products(self, matrix: np.ndarray) -> list[float]:
+        """Sum ``weight * entry`` per column, each product rounded as a float.
+
+        This is :func:`math.fsum` over the float products ``ballot.weight *
+        value``, as the per-ballot code computed them.
+
+        Args:
+            matrix: A grouped ballots x columns matrix of numbers >= 0 (the
+                numbers the weights are multiplied by).
+
+        Returns:
+            Per column, the correctly rounded sum of the products.
+        """
+        cols = matrix.shape[1]
+        if self.limbs:
+            weights = np.asarray(self.values, dtype=np.float64)[self.cls]
+            return _exact_column_sums(weights[:, None] * matrix.astype(np.float64))
+        whole = matrix.dtype.kind in "biu"
+        exact = [0] * cols  # sum of the blocks whose products are exact, in 1/den
+        extra = [Fraction(0)] * cols  # sum of the other blocks, exactly
+        for block, kind in self._blocks_of(matrix):
+            weight = self.values[kind]
+            if whole:
+                factors = np.arange(int(block.max()) + 1 if block.size else 0)
+                codes = block.astype(np.intp)
+            else:
+                factors, codes = np.unique(block, return_inverse=True)
+                codes = codes.reshape(block.shape)
+            factor_list = factors.tolist()
+            if whole and all(Fraction(weight * f) == Fraction(weight) * f for f in factor_list):
+                # weight * f is exact: the sum is the class's units times the sum of the entries
+                unit = self.units[kind]
+                sums = block.sum(axis=0, dtype=np.int64).tolist()
+                exact = [total + unit * s for total, s in zip(exact, sums, strict=True)]
+                continue
+            # Otherwise count each entry value per column and add the rounded products exactly.
+            width = len(factor_list)
+            counts = (
+                np.bincount((codes + np.arange(cols, dtype=np.intp) * width).ravel(), minlength=cols * width)
+                .reshape(cols, width)
+                .tolist()
+            )
+            rounded = [Fraction(weight * f) for f in factor_list]
+            extra = [
+                total + sum((r * n for r, n in zip(rounded, row, strict=True) if n), Fraction(0))
+                for total, row in zip(extra, counts, strict=True)
+            ]
+        if not any(extra):
+            return [self.value(total) for total in exact]
+        return [float(Fraction(total, self.den) + more) for total, more in zip(exact, extra, strict=True)]
 
 
 # --------------------------------------------------------------------------
@@ -224,44 +520,183 @@ def _names(option_ids: Iterable[int]) -> str:
     return f"options {', '.join(ids[:-1])} and {ids[-1]}"
 
 
-def _prepare(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> _Election:
-    """Check the options and reduce the ballots to known, de-duplicated ids.
+# --------------------------------------------------------------------------
+# Preparing the ballots
+# --------------------------------------------------------------------------
+
+_weight_of = attrgetter("weight")
+_choices_of = attrgetter("choices")
+_scores_of = attrgetter("scores")
+_values_of = methodcaller("values")
+_EMPTY: Mapping[int, int] = {}
+
+
+@dataclass(frozen=True)
+class _Election:
+    """What every method needs: the options, the ballot count and the weights."""
+
+    ids: tuple[int, ...]
+    index: dict[int, int]
+    ballots: int
+    weights: _Weights
+    total_weight: float
+
+    @property
+    def order(self) -> dict[int, int]:
+        """Position of each option id in the option order."""
+        return self.index
+
+
+def _prepare(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> tuple[_Election, Sequence[TallyBallot]]:
+    """Check the options and the ballot weights.
 
     Args:
         option_ids: The poll's option ids in display order.
         ballots: The ballots to count.
 
     Returns:
-        The prepared election.
+        The election and the ballots as a sequence.
 
     Raises:
         ValueError: If ``option_ids`` repeats an id or a ballot weight is not a
             finite number greater than zero.
     """
     ids = tuple(option_ids)
-    known = set(ids)
-    if len(known) != len(ids):
+    index = {option_id: position for position, option_id in enumerate(ids)}
+    if len(index) != len(ids):
         raise ValueError("option_ids must not contain duplicates")
-    prepared: list[_Ballot] = []
-    for ballot in ballots:
-        weight = float(ballot.weight)
-        if not math.isfinite(weight) or weight <= 0:
-            raise ValueError(
-                f"ballot weight must be a finite number > 0, got {ballot.weight!r}"
-            )
-        ranking: list[int] = []
-        seen: set[int] = set()
-        for option_id in ballot.choices:
-            if option_id in known and option_id not in seen:
-                seen.add(option_id)
-                ranking.append(option_id)
-        scores: dict[int, int] = {}
-        for option_id, value in (ballot.scores or {}).items():
-            if option_id in known:
-                scores[option_id] = max(0, min(MAX_SCORE, value))
-        prepared.append(_Ballot(weight=weight, ranking=tuple(ranking), scores=scores))
-    total_weight = math.fsum(ballot.weight for ballot in prepared)
-    return _Election(ids=ids, ballots=tuple(prepared), total_weight=total_weight)
+    if not isinstance(ballots, (list, tuple)):
+        ballots = list(ballots)
+    count = len(ballots)
+    raw = list(map(_weight_of, ballots))
+    distinct: dict[Any, float] = {}
+    try:
+        for weight in set(raw):
+            value = float(weight)
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError
+            distinct[weight] = value
+    except (TypeError, ValueError):
+        for weight in raw:  # raise what the first offending ballot raises
+            value = float(weight)
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"ballot weight must be a finite number > 0, got {weight!r}") from None
+        raise
+    values = list(dict.fromkeys(distinct.values()))
+    cls: np.ndarray | None = None
+    if len(values) > 1:
+        position = {value: number for number, value in enumerate(values)}
+        if all(type(weight) is float for weight in distinct):
+            floats = np.fromiter(raw, dtype=np.float64, count=count)
+            if len(values) <= 16:
+                cls = np.zeros(count, dtype=np.intp)
+                for number, value in enumerate(values[1:], start=1):
+                    cls[floats == value] = number
+            else:
+                found, inverse = np.unique(floats, return_inverse=True)
+                cls = np.array([position[value] for value in found.tolist()], dtype=np.intp)[inverse.ravel()]
+        else:
+            by_raw = {weight: position[value] for weight, value in distinct.items()}
+            cls = np.fromiter(map(by_raw.__getitem__, raw), dtype=np.intp, count=count)
+    weights = _Weights(values, cls, count, max(len(ids), MAX_SCORE))
+    election = _Election(ids=ids, index=index, ballots=count, weights=weights, total_weight=weights.value(weights.sum))
+    return election, ballots
+
+
+def _grouped(election: _Election, *matrices: np.ndarray) -> tuple[_Election, list[np.ndarray]]:
+    """Reorder per-ballot arrays so that each weight class is a block (see :meth:`_Weights.grouped`).
+
+    Args:
+        election: The election.
+        matrices: Per-ballot arrays, in ballot order.
+
+    Returns:
+        The election with weights matching the new order, and the reordered arrays.
+    """
+    weights, arrays = election.weights.grouped(*matrices)
+    return replace(election, weights=weights), arrays
+
+
+def _option_indices(election: _Election, groups: Sequence[Iterable[Any]], total: int) -> np.ndarray:
+    """Look up the option index of every id in a list of id collections, flattened.
+
+    Args:
+        election: The election.
+        groups: Collections of option ids (choices, or score maps' keys).
+        total: Number of ids in all of them together.
+
+    Returns:
+        The option index of each id, -1 for an id that is not an option
+        (compared as Python compares them, so ``1.0`` is option ``1``).
+    """
+    return np.fromiter(map(election.index.get, chain.from_iterable(groups), repeat(-1)), dtype=np.intp, count=total)
+
+
+def _choice_entries(election: _Election, ballots: Sequence[TallyBallot]) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """Flatten the ``choices`` of every ballot.
+
+    Returns:
+        The choices of each ballot, the number of entries of each ballot and
+        the option index of every entry (-1 for an unknown id); the entries of
+        ballot ``i`` follow those of ballot ``i - 1``.
+    """
+    choices = list(map(_choices_of, ballots))
+    lengths = np.fromiter(map(len, choices), dtype=np.intp, count=len(choices))
+    entries = _option_indices(election, choices, int(lengths.sum()))
+    return choices, lengths, entries
+
+
+def _owners(lengths: np.ndarray) -> np.ndarray:
+    """The ballot of every entry, given the number of entries of each ballot."""
+    return np.repeat(np.arange(len(lengths)), lengths)
+
+
+def _rank_matrix(election: _Election, ballots: Sequence[TallyBallot]) -> tuple[_Election, np.ndarray, np.ndarray]:
+    """Reduce the rankings to a ballots x options matrix of positions.
+
+    Unknown ids are dropped and a repeated id only counts the first time, as
+    if the ballot had not carried them. The rows are grouped by weight class
+    (see :func:`_grouped`).
+
+    Returns:
+        The election with weights matching the rows; ``ranks[i, a]``: position
+        (0 = first choice) of option ``a`` on ballot ``i``, or ``len(ids)`` when
+        the ballot leaves it unranked; and the number of options each ballot
+        ranks.
+    """
+    n = len(election.ids)
+    choices, lengths, entries = _choice_entries(election, ballots)
+    owners = _owners(lengths)
+    longest = int(lengths.max()) if len(lengths) else 0
+    dtype = np.int8 if max(n, longest) < 127 else np.int16 if max(n, longest) < 32_767 else np.int64
+    ranks = np.full((len(choices), n), n, dtype=dtype)
+    starts = np.cumsum(lengths) - lengths
+    places = np.arange(len(entries)) - np.repeat(starts, lengths)
+    cells = owners * n + entries
+    known = entries >= 0
+    if not known.all():
+        cells, places = cells[known], places[known]
+    np.put(ranks, cells, places)
+    ranked = np.count_nonzero(ranks < n, axis=1)
+    # A ballot with an unknown or repeated id fills fewer cells than it has entries: redo it by hand.
+    for row in np.flatnonzero(ranked != lengths).tolist():
+        ranks[row] = n
+        place = 0
+        for option_id in choices[row]:
+            option = election.index.get(option_id)
+            if option is not None and ranks[row, option] == n:
+                ranks[row, option] = place
+                place += 1
+        ranked[row] = place
+    election, (ranks, ranked) = _grouped(election, ranks, ranked)
+    return election, ranks, ranked
+
+
+def _first_choices(ranks: np.ndarray, ranked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each ballot's first choice (option index) and whether it ranks anything."""
+    if ranks.shape[1] == 0:
+        return np.zeros(len(ranks), dtype=np.intp), np.zeros(len(ranks), dtype=bool)
+    return ranks.argmin(axis=1), ranked > 0
 
 
 def _top(values: Mapping[int, float], ids: Sequence[int]) -> list[int]:
@@ -297,30 +732,38 @@ def _top_positive(values: Mapping[int, float], ids: Sequence[int]) -> list[int]:
     return winners
 
 
-def _first_preferences(election: _Election) -> list[OptionTally]:
+def _count_options(election: _Election, bins: np.ndarray, rows: np.ndarray | None) -> list[OptionTally]:
+    """One :class:`OptionTally` per option from the option each selected ballot counts for.
+
+    Args:
+        election: The election.
+        bins: Option index counted by each selected ballot.
+        rows: Which ballots ``bins`` describes (None: all, in order).
+
+    Returns:
+        Ballots (``votes``) and their weight per option, in option order.
+    """
+    n = len(election.ids)
+    votes = np.bincount(bins, minlength=n).tolist()
+    weights = election.weights.bincount(bins, rows, n)
+    return [
+        OptionTally(option_id=option_id, votes=votes[a], weight=election.weights.value(weights[a]))
+        for a, option_id in enumerate(election.ids)
+    ]
+
+
+def _first_preferences(election: _Election, first: np.ndarray, has: np.ndarray) -> list[OptionTally]:
     """Count first preferences (the first valid id on each ballot).
 
     Args:
-        election: The prepared election.
+        election: The election.
+        first: First choice (option index) of each ballot.
+        has: Whether each ballot ranks anything.
 
     Returns:
         One :class:`OptionTally` per option, in option order.
     """
-    counts = dict.fromkeys(election.ids, 0)
-    weights: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
-    for ballot in election.ballots:
-        if ballot.ranking:
-            first = ballot.ranking[0]
-            counts[first] += 1
-            weights[first].append(ballot.weight)
-    return [
-        OptionTally(
-            option_id=option_id,
-            votes=counts[option_id],
-            weight=math.fsum(weights[option_id]),
-        )
-        for option_id in election.ids
-    ]
+    return _count_options(election, first[has], has)
 
 
 def _result(
@@ -354,12 +797,11 @@ def _result(
     all_notes = list(notes or [])
     if len(winners) > 1:
         all_notes.append(
-            f"{_names(winners).capitalize()} tied with {what}; "
-            "no tie-break rule applies, so all of them are winners."
+            f"{_names(winners).capitalize()} tied with {what}; no tie-break rule applies, so all of them are winners."
         )
     return TallyResult(
         method=method,
-        total_ballots=len(election.ballots),
+        total_ballots=election.ballots,
         total_weight=election.total_weight,
         options=options,
         winners=winners,
@@ -375,9 +817,7 @@ def _result(
 # --------------------------------------------------------------------------
 
 
-def tally_single(
-    option_ids: Sequence[int], ballots: Iterable[TallyBallot]
-) -> TallyResult:
+def tally_single(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     """Count a single-choice (plurality) poll.
 
     Each ballot counts for its chosen option, ``choices[0]`` (should a ballot
@@ -392,8 +832,24 @@ def tally_single(
     Returns:
         The tally result; ``rounds`` and ``detail`` are empty.
     """
-    election = _prepare(option_ids, ballots)
-    options = _first_preferences(election)
+    election, ballots = _prepare(option_ids, ballots)
+    choices, lengths, entries = _choice_entries(election, ballots)
+    # Each ballot counts for its first known id: usually its first entry.
+    first = np.full(election.ballots, -1, dtype=np.intp)
+    filled = lengths > 0
+    first[filled] = entries[(np.cumsum(lengths) - lengths)[filled]]
+    unknown_first = np.flatnonzero(filled & (first < 0))
+    if len(unknown_first) > 64:  # many: find the first known entry of every ballot at once
+        known = entries >= 0
+        owners = _owners(lengths)[known]
+        starts = np.flatnonzero(np.diff(owners, prepend=-1))
+        first[:] = -1
+        first[owners[starts]] = entries[known][starts]
+    else:
+        for row in unknown_first.tolist():
+            first[row] = next((option for option in map(election.index.get, choices[row]) if option is not None), -1)
+    counted = first >= 0
+    options = _count_options(election, first[counted], counted)
     weights = {option.option_id: option.weight for option in options}
     winners = _top_positive(weights, election.ids)
     return _result(
@@ -405,9 +861,7 @@ def tally_single(
     )
 
 
-def tally_approval(
-    option_ids: Sequence[int], ballots: Iterable[TallyBallot]
-) -> TallyResult:
+def tally_approval(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     """Count an approval poll.
 
     Each ballot approves every option listed in ``choices``. The option with
@@ -421,20 +875,18 @@ def tally_approval(
     Returns:
         The tally result; ``rounds`` and ``detail`` are empty.
     """
-    election = _prepare(option_ids, ballots)
-    counts = dict.fromkeys(election.ids, 0)
-    weights: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
-    for ballot in election.ballots:
-        for option_id in ballot.ranking:
-            counts[option_id] += 1
-            weights[option_id].append(ballot.weight)
+    election, ballots = _prepare(option_ids, ballots)
+    _, lengths, entries = _choice_entries(election, ballots)
+    owners = _owners(lengths)
+    approves = np.zeros((election.ballots, len(election.ids)), dtype=bool)
+    known = entries >= 0
+    approves[owners[known], entries[known]] = True  # a repeated id approves once
+    election, (approves,) = _grouped(election, approves)
+    counts = np.count_nonzero(approves, axis=0).tolist()
+    weights = election.weights.dot(approves)
     options = [
-        OptionTally(
-            option_id=option_id,
-            votes=counts[option_id],
-            weight=math.fsum(weights[option_id]),
-        )
-        for option_id in election.ids
+        OptionTally(option_id=option_id, votes=counts[a], weight=election.weights.value(weights[a]))
+        for a, option_id in enumerate(election.ids)
     ]
     totals = {option.option_id: option.weight for option in options}
     winners = _top_positive(totals, election.ids)
@@ -450,22 +902,6 @@ def tally_approval(
 # --------------------------------------------------------------------------
 # Instant runoff
 # --------------------------------------------------------------------------
-
-
-def _top_continuing(ranking: Sequence[int], continuing: set[int]) -> int | None:
-    """Return the highest-ranked option of a ballot that is still continuing.
-
-    Args:
-        ranking: The ballot's ranking.
-        continuing: Option ids still in the count.
-
-    Returns:
-        The option id, or None when the ballot is exhausted.
-    """
-    for option_id in ranking:
-        if option_id in continuing:
-            return option_id
-    return None
 
 
 def _irv_tie_break(
@@ -495,9 +931,7 @@ def _irv_tie_break(
     for earlier in range(len(history) - 2, -1, -1):
         tallies = history[earlier]
         fewest = min(tallies[option_id] for option_id in candidates)
-        narrowed = [
-            option_id for option_id in candidates if _same(tallies[option_id], fewest)
-        ]
+        narrowed = [option_id for option_id in candidates if _same(tallies[option_id], fewest)]
         if len(narrowed) == 1:
             loser = narrowed[0]
             return loser, (
@@ -553,36 +987,34 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
         The tally result. ``OptionTally.votes``/``weight`` are first
         preferences.
     """
-    election = _prepare(option_ids, ballots)
-    order = election.order
-    options = _first_preferences(election)
+    election, ballots = _prepare(option_ids, ballots)
+    election, ranks, ranked = _rank_matrix(election, ballots)
+    ids, index, weights = election.ids, election.index, election.weights
+    n = len(ids)
+    top, has = _first_choices(ranks, ranked)
+    options = _first_preferences(election, top, has)
     rounds: list[dict[str, Any]] = []
     notes: list[str] = []
     winners: list[int] = []
     tie_broken = False
     history: list[dict[int, float]] = []
-    continuing = list(election.ids)
+    continuing = list(ids)
+    # Each ballot sits on the pile of its top continuing option (``top``, while
+    # ``has``); piles and exhausted weight are kept as exact integer sums, and
+    # an elimination only re-examines the ballots on the eliminated piles.
+    piles = weights.bincount(top[has], has, n) if election.ballots else [0] * n
+    exhausted = weights.total() - sum(piles) if election.ballots else 0
+    out = np.zeros(n, dtype=bool)
 
     while continuing and election.ballots:
         round_number = len(rounds) + 1
-        in_count = set(continuing)
-        piles: dict[int, list[float]] = {option_id: [] for option_id in continuing}
-        exhausted: list[float] = []
-        for ballot in election.ballots:
-            top = _top_continuing(ballot.ranking, in_count)
-            if top is None:
-                exhausted.append(ballot.weight)
-            else:
-                piles[top].append(ballot.weight)
-        tallies = {option_id: math.fsum(piles[option_id]) for option_id in continuing}
-        active = math.fsum(
-            weight for option_id in continuing for weight in piles[option_id]
-        )
+        tallies = {option_id: weights.value(piles[index[option_id]]) for option_id in continuing}
+        active = weights.value(sum(piles[index[option_id]] for option_id in continuing))
         history.append(tallies)
         entry: dict[str, Any] = {
             "round": round_number,
             "tallies": {str(option_id): tallies[option_id] for option_id in continuing},
-            "exhausted": math.fsum(exhausted),
+            "exhausted": weights.value(exhausted),
             "eliminated": [],
             "transfers": {},
             "tie_break": None,
@@ -603,34 +1035,38 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
             eliminated = zero
         else:
             fewest = min(tallies.values())
-            tied = [
-                option_id
-                for option_id in continuing
-                if _same(tallies[option_id], fewest)
-            ]
+            tied = [option_id for option_id in continuing if _same(tallies[option_id], fewest)]
             if len(tied) == 1:
                 eliminated = tied
             else:
-                loser, explanation = _irv_tie_break(tied, history, order, round_number)
+                loser, explanation = _irv_tie_break(tied, history, index, round_number)
                 eliminated = [loser]
                 entry["tie_break"] = explanation
                 notes.append(explanation)
                 tie_broken = True
 
         gone = set(eliminated)
-        remaining = in_count - gone
-        moved: dict[int, list[float]] = {}
-        for ballot in election.ballots:
-            if _top_continuing(ballot.ranking, in_count) in gone:
-                target = _top_continuing(ballot.ranking, remaining)
-                if target is not None:
-                    moved.setdefault(target, []).append(ballot.weight)
+        out[[index[option_id] for option_id in eliminated]] = True
+        moving = np.flatnonzero(has & out[top])
+        moved = [0] * n
+        if len(moving):
+            choices = ranks[moving]
+            choices[:, out] = n
+            target = choices.argmin(axis=1)
+            kept = choices[np.arange(len(moving)), target] < n
+            moved = weights.bincount(target[kept], moving[kept], n)
+            exhausted += weights.total(moving[~kept])
+            top[moving] = target
+            has[moving] = kept
+        for option_id in eliminated:
+            piles[index[option_id]] = 0
+        piles = [pile + extra for pile, extra in zip(piles, moved, strict=True)]
         continuing = [option_id for option_id in continuing if option_id not in gone]
         entry["eliminated"] = eliminated
         entry["transfers"] = {
-            str(option_id): math.fsum(moved[option_id])
+            str(option_id): weights.value(moved[index[option_id]])
             for option_id in continuing
-            if option_id in moved
+            if moved[index[option_id]]
         }
 
     if not election.ballots:
@@ -652,29 +1088,35 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
 # --------------------------------------------------------------------------
 
 
-def _pairwise(election: _Election) -> dict[int, dict[int, float]]:
+def _pairwise(election: _Election, ranks: np.ndarray) -> dict[int, dict[int, float]]:
     """Compute the weighted pairwise preference matrix.
 
     ``d[a][b]`` is the weight of the ballots ranking ``a`` above ``b``. An
     unranked option ranks below every ranked one; two unranked options are
-    equal.
+    equal. Every ballot either prefers ``a``, prefers ``b`` or leaves both
+    unranked, so only ``a`` over ``b`` for ``a`` before ``b`` in the option
+    order and the weight leaving both unranked are counted; the rest follows
+    exactly.
 
     Args:
-        election: The prepared election.
+        election: The election.
+        ranks: The rank matrix of :func:`_rank_matrix`.
 
     Returns:
         ``d[a][b]`` for every ordered pair of distinct options.
     """
-    parts: dict[int, dict[int, list[float]]] = {
-        a: {b: [] for b in election.ids if b != a} for a in election.ids
-    }
-    for ballot in election.ballots:
-        below = set(election.ids)
-        for a in ballot.ranking:
-            below.discard(a)
-            for b in below:
-                parts[a][b].append(ballot.weight)
-    return {a: {b: math.fsum(parts[a][b]) for b in parts[a]} for a in parts}
+    ids, weights = election.ids, election.weights
+    n = len(ids)
+    above = [[0] * n for _ in range(n)]
+    for a in range(n - 1):
+        row = weights.dot(ranks[:, a, None] < ranks[:, a + 1 :])
+        above[a][a + 1 :] = row
+    both_unranked = weights.gram(ranks == n) if n else []
+    total = weights.total()
+    for a in range(n):
+        for b in range(a + 1, n):
+            above[b][a] = total - above[a][b] - both_unranked[a][b]
+    return {a: {b: weights.value(above[i][j]) for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)}
 
 
 def _strongest_paths(
@@ -695,24 +1137,22 @@ def _strongest_paths(
         ``p[a][b]`` for every ordered pair of distinct options.
     """
     beats = (lambda x, y: x > y) if exact else _greater
-    p = {
-        a: {b: (d[a][b] if beats(d[a][b], d[b][a]) else 0.0) for b in ids if b != a}
-        for a in ids
-    }
+    p = {a: {b: (d[a][b] if beats(d[a][b], d[b][a]) else 0.0) for b in ids if b != a} for a in ids}
     for i in ids:
+        p_i = p[i]
         for j in ids:
             if j == i:
                 continue
+            p_j = p[j]
+            p_ji = p_j[i]
             for k in ids:
                 if k in (i, j):
                     continue
-                p[j][k] = max(p[j][k], min(p[j][i], p[i][k]))
+                p_j[k] = max(p_j[k], min(p_ji, p_i[k]))
     return p
 
 
-def tally_schulze(
-    option_ids: Sequence[int], ballots: Iterable[TallyBallot]
-) -> TallyResult:
+def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     """Count a ranked poll with the Schulze (beatpath) method.
 
     ``d[a][b]`` is the weighted count of ballots ranking ``a`` above ``b`` (an
@@ -734,31 +1174,28 @@ def tally_schulze(
         The tally result. ``OptionTally.votes``/``weight`` are first
         preferences; ``rounds`` is empty.
     """
-    election = _prepare(option_ids, ballots)
+    election, ballots = _prepare(option_ids, ballots)
     ids = election.ids
-    options = _first_preferences(election)
-    d = _pairwise(election)
+    election, ranks, ranked = _rank_matrix(election, ballots)
+    first, has = _first_choices(ranks, ranked)
+    options = _first_preferences(election, first, has)
+    d = _pairwise(election, ranks)
     p = _strongest_paths(ids, d)
+    any_ranked = bool(has.any())
 
     condorcet: int | None = None
-    if any(ballot.ranking for ballot in election.ballots):
+    if any_ranked:
         for a in ids:
             if all(_greater(d[a][b], d[b][a]) for b in ids if b != a):
                 condorcet = a
                 break
 
     winners: list[int] = []
-    if any(ballot.ranking for ballot in election.ballots):
-        winners = [
-            a for a in ids if all(not _greater(p[b][a], p[a][b]) for b in ids if b != a)
-        ]
-        if (
-            not winners
-        ):  # pragma: no cover - only conceivable through the rounding tolerance
+    if any_ranked:
+        winners = [a for a in ids if all(not _greater(p[b][a], p[a][b]) for b in ids if b != a)]
+        if not winners:  # pragma: no cover - only conceivable through the rounding tolerance
             exact = _strongest_paths(ids, d, exact=True)
-            winners = [
-                a for a in ids if all(exact[a][b] >= exact[b][a] for b in ids if b != a)
-            ]
+            winners = [a for a in ids if all(exact[a][b] >= exact[b][a] for b in ids if b != a)]
 
     detail = {
         "pairwise": {str(a): {str(b): d[a][b] for b in d[a]} for a in ids},
@@ -780,9 +1217,7 @@ def tally_schulze(
 # --------------------------------------------------------------------------
 
 
-def tally_borda(
-    option_ids: Sequence[int], ballots: Iterable[TallyBallot]
-) -> TallyResult:
+def tally_borda(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     """Count a ranked poll with the Borda count (truncated variant).
 
     With ``n`` options a ballot gives ``n - 1`` points to its first choice,
@@ -801,19 +1236,17 @@ def tally_borda(
         preferences and ``points`` the weighted Borda points; ``rounds`` and
         ``detail`` are empty.
     """
-    election = _prepare(option_ids, ballots)
+    election, ballots = _prepare(option_ids, ballots)
     n = len(election.ids)
-    parts: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
-    for ballot in election.ballots:
-        for position, option_id in enumerate(ballot.ranking):
-            parts[option_id].append(ballot.weight * (n - 1 - position))
-    points = {option_id: math.fsum(parts[option_id]) for option_id in election.ids}
-    options = _first_preferences(election)
+    election, ranks, ranked = _rank_matrix(election, ballots)
+    first, has = _first_choices(ranks, ranked)
+    gains = np.where(ranks < n, (n - 1) - ranks, 0)  # same dtype as ranks: n - 1 fits
+    values = election.weights.products(gains)
+    points = dict(zip(election.ids, values, strict=True))
+    options = _first_preferences(election, first, has)
     for option in options:
         option.points = points[option.option_id]
-    winners = (
-        _top(points, election.ids) if any(b.ranking for b in election.ballots) else []
-    )
+    winners = _top(points, election.ids) if has.any() else []
     return _result(
         "borda",
         election,
@@ -828,35 +1261,69 @@ def tally_borda(
 # --------------------------------------------------------------------------
 
 
-def _score_options(election: _Election) -> list[OptionTally]:
+def _clamp(value: Any) -> Any:
+    """Clamp a score to ``0..MAX_SCORE``."""
+    return max(0, min(MAX_SCORE, value))
+
+
+def _score_matrix(election: _Election, ballots: Sequence[TallyBallot]) -> tuple[_Election, np.ndarray]:
+    """Reduce the score maps to a ballots x options matrix of clamped scores.
+
+    Ids that are not options are ignored; a missing option scores 0. The rows
+    are grouped by weight class (see :func:`_grouped`).
+
+    Returns:
+        The election with weights matching the rows, and ``scores[i, a]``: the
+        score ballot ``i`` gives option ``a``; int8 unless some score is not a
+        whole number.
+    """
+    maps = [scores or _EMPTY for scores in map(_scores_of, ballots)]
+    lengths = np.fromiter(map(len, maps), dtype=np.intp, count=len(maps))
+    total = int(lengths.sum())
+    options = _option_indices(election, maps, total)
+    raw = list(chain.from_iterable(map(_values_of, maps)))
+    distinct = set(raw)
+    if all(type(value) is int and abs(value) < 2**62 for value in distinct):  # the usual case
+        values = np.clip(np.fromiter(raw, dtype=np.int64, count=total), 0, MAX_SCORE)
+        whole = True
+    else:
+        clamped = {value: _clamp(value) for value in distinct}
+        values = np.fromiter(map(clamped.__getitem__, raw), dtype=np.float64, count=total)
+        whole = bool(np.array_equal(values, np.rint(values)))
+    scores = np.zeros((len(maps), len(election.ids)), dtype=np.int8 if whole else np.float64)
+    owners = np.repeat(np.arange(len(maps)), lengths)
+    known = options >= 0
+    scores[owners[known], options[known]] = values[known]
+    election, (scores,) = _grouped(election, scores)
+    return election, scores
+
+
+def _score_options(election: _Election, scores: np.ndarray) -> list[OptionTally]:
     """Compute the scoring figures shared by the score and STAR methods.
 
     Args:
-        election: The prepared election.
+        election: The election.
+        scores: The score matrix of :func:`_score_matrix`.
 
     Returns:
         One :class:`OptionTally` per option with ``votes``/``weight`` (ballots
         scoring it above zero), ``score`` (weighted sum) and ``mean``
         (``score / total_weight``, 0 when there are no ballots).
     """
-    counts = dict.fromkeys(election.ids, 0)
-    supporters: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
-    parts: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
-    for ballot in election.ballots:
-        for option_id, value in ballot.scores.items():
-            if value > 0:
-                counts[option_id] += 1
-                supporters[option_id].append(ballot.weight)
-                parts[option_id].append(ballot.weight * value)
+    weights = election.weights
+    positive = scores > 0
+    counts = np.count_nonzero(positive, axis=0).tolist()
+    supporters = weights.dot(positive)
+    sums = weights.products(scores)
     options: list[OptionTally] = []
-    for option_id in election.ids:
-        score = math.fsum(parts[option_id])
+    for a, option_id in enumerate(election.ids):
+        score = sums[a]
         mean = score / election.total_weight if election.total_weight > 0 else 0.0
         options.append(
             OptionTally(
                 option_id=option_id,
-                votes=counts[option_id],
-                weight=math.fsum(supporters[option_id]),
+                votes=counts[a],
+                weight=weights.value(supporters[a]),
                 score=score,
                 mean=mean,
             )
@@ -864,9 +1331,7 @@ def _score_options(election: _Election) -> list[OptionTally]:
     return options
 
 
-def tally_score(
-    option_ids: Sequence[int], ballots: Iterable[TallyBallot]
-) -> TallyResult:
+def tally_score(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     """Count a score (range) poll.
 
     Each ballot scores options from 0 to :data:`MAX_SCORE`; an option missing
@@ -881,8 +1346,9 @@ def tally_score(
     Returns:
         The tally result; ``rounds`` and ``detail`` are empty.
     """
-    election = _prepare(option_ids, ballots)
-    options = _score_options(election)
+    election, ballots = _prepare(option_ids, ballots)
+    election, score_matrix = _score_matrix(election, ballots)
+    options = _score_options(election, score_matrix)
     scores = {option.option_id: option.score or 0.0 for option in options}
     winners = _top_positive(scores, election.ids)
     return _result(
@@ -894,11 +1360,12 @@ def tally_score(
     )
 
 
-def _head_to_head(election: _Election, a: int, b: int) -> tuple[float, float, float]:
+def _head_to_head(election: _Election, scores: np.ndarray, a: int, b: int) -> tuple[float, float, float]:
     """Compare two options on every ballot by score.
 
     Args:
-        election: The prepared election.
+        election: The election.
+        scores: The score matrix of :func:`_score_matrix`.
         a: First option.
         b: Second option.
 
@@ -906,23 +1373,17 @@ def _head_to_head(election: _Election, a: int, b: int) -> tuple[float, float, fl
         Weight preferring ``a``, weight preferring ``b`` and weight scoring
         them equally.
     """
-    prefer_a: list[float] = []
-    prefer_b: list[float] = []
-    equal: list[float] = []
-    for ballot in election.ballots:
-        score_a = ballot.scores.get(a, 0)
-        score_b = ballot.scores.get(b, 0)
-        if score_a > score_b:
-            prefer_a.append(ballot.weight)
-        elif score_b > score_a:
-            prefer_b.append(ballot.weight)
-        else:
-            equal.append(ballot.weight)
-    return math.fsum(prefer_a), math.fsum(prefer_b), math.fsum(equal)
+    weights = election.weights
+    column_a = scores[:, election.index[a]]
+    column_b = scores[:, election.index[b]]
+    prefer_a = weights.total(column_a > column_b)
+    prefer_b = weights.total(column_b > column_a)
+    equal = weights.total() - prefer_a - prefer_b
+    return weights.value(prefer_a), weights.value(prefer_b), weights.value(equal)
 
 
 def _star_finalists(
-    election: _Election, scores: Mapping[int, float]
+    election: _Election, score_matrix: np.ndarray, scores: Mapping[int, float]
 ) -> tuple[list[int], str | None]:
     """Pick the two STAR finalists from the scoring round.
 
@@ -934,8 +1395,9 @@ def _star_finalists(
     with support, so the first of them in option order is taken quietly.
 
     Args:
-        election: The prepared election (at least two options, some score
-            above zero).
+        election: The election (at least two options, some score above
+            zero).
+        score_matrix: The score matrix of :func:`_score_matrix`.
         scores: Weighted score per option.
 
     Returns:
@@ -961,9 +1423,9 @@ def _star_finalists(
         return chosen + group[:slots], None
 
     wins: dict[int, int] = dict.fromkeys(group, 0)
-    for index, a in enumerate(group):
-        for b in group[index + 1 :]:
-            prefer_a, prefer_b, _ = _head_to_head(election, a, b)
+    for position, a in enumerate(group):
+        for b in group[position + 1 :]:
+            prefer_a, prefer_b, _ = _head_to_head(election, score_matrix, a, b)
             if _greater(prefer_a, prefer_b):
                 wins[a] += 1
             elif _greater(prefer_b, prefer_a):
@@ -974,35 +1436,23 @@ def _star_finalists(
     advancing = _names(sorted(picked, key=order.__getitem__))
     verb = "advances" if slots == 1 else "advance"
     if len(group) == 2 and by_order:
-        outcome = (
-            f"they were also tied head-to-head, so {advancing}, earlier in the option "
-            f"order, {verb} to the runoff"
-        )
+        outcome = f"they were also tied head-to-head, so {advancing}, earlier in the option order, {verb} to the runoff"
     elif len(group) == 2:
-        outcome = (
-            f"{advancing} {verb} to the runoff because more ballot weight prefers it "
-            "head-to-head"
-        )
+        outcome = f"{advancing} {verb} to the runoff because more ballot weight prefers it head-to-head"
     elif by_order:
         outcome = (
             "head-to-head preference among them did not settle it, so the option order "
             f"did: {advancing} {verb} to the runoff"
         )
     else:
-        outcome = (
-            f"{advancing} {verb} to the runoff, being preferred head-to-head over more "
-            "of the tied options"
-        )
+        outcome = f"{advancing} {verb} to the runoff, being preferred head-to-head over more of the tied options"
     explanation = (
-        f"Scoring round: {_names(group)} tied for {place} place with "
-        f"{_fmt(scores[group[0]])} points; {outcome}."
+        f"Scoring round: {_names(group)} tied for {place} place with {_fmt(scores[group[0]])} points; {outcome}."
     )
     return chosen + picked, explanation
 
 
-def tally_star(
-    option_ids: Sequence[int], ballots: Iterable[TallyBallot]
-) -> TallyResult:
+def tally_star(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     """Count a STAR (Score Then Automatic Runoff) poll.
 
     Scoring round as in :func:`tally_score`; the two highest-scoring options
@@ -1030,9 +1480,10 @@ def tally_star(
     Returns:
         The tally result.
     """
-    election = _prepare(option_ids, ballots)
+    election, ballots = _prepare(option_ids, ballots)
     ids = election.ids
-    options = _score_options(election)
+    election, score_matrix = _score_matrix(election, ballots)
+    options = _score_options(election, score_matrix)
     scores = {option.option_id: option.score or 0.0 for option in options}
     detail: dict[str, Any] = {"finalists": [], "runoff": {}}
     rounds: list[dict[str, Any]] = []
@@ -1044,12 +1495,12 @@ def tally_star(
         winners = [ids[0]]
         detail["finalists"] = [ids[0]]
     elif len(ids) >= 2 and any(value > 0 for value in scores.values()):
-        finalists, explanation = _star_finalists(election, scores)
+        finalists, explanation = _star_finalists(election, score_matrix, scores)
         if explanation:
             notes.append(explanation)
             tie_broken = True
         a, b = finalists
-        prefer_a, prefer_b, equal = _head_to_head(election, a, b)
+        prefer_a, prefer_b, equal = _head_to_head(election, score_matrix, a, b)
         runoff = {str(a): prefer_a, str(b): prefer_b, "no_preference": equal}
         runoff_note: str | None = None
         if _greater(prefer_a, prefer_b):
@@ -1114,9 +1565,7 @@ _TALLIES: dict[str, Callable[[Sequence[int], Iterable[TallyBallot]], TallyResult
 }
 
 
-def tally(
-    method: str, option_ids: Sequence[int], ballots: Iterable[TallyBallot]
-) -> TallyResult:
+def tally(method: str, option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     """Count a poll with the named voting method.
 
     Args:
@@ -1134,7 +1583,5 @@ def tally(
     try:
         function = _TALLIES[method]
     except KeyError:
-        raise ValueError(
-            f"unknown voting method {method!r}; expected one of {', '.join(METHODS)}"
-        ) from None
+        raise ValueError(f"unknown voting method {method!r}; expected one of {', '.join(METHODS)}") from None
     return function(option_ids, ballots)
