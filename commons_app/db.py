@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 from commons_app.config import get_settings
+
+logger = logging.getLogger(__name__)
 
 _engine: Engine | None = None
 
@@ -68,5 +72,14 @@ def set_engine(engine: Engine | None) -> None:
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session that commits nothing by itself: services commit what they change."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except DBAPIError:
+            # The rollback in close() met a connection the database dropped (a restart): SQLAlchemy
+            # has already discarded it, and raising here would hide the request's own error (a
+            # 503) behind an unhandled one.
+            logger.warning("database connection lost while closing a session", exc_info=True)

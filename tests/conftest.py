@@ -419,3 +419,38 @@ def run_in_threads() -> Callable[..., list[Any]]:
         return outcomes
 
     return run
+
+
+# --- Chromium: one Playwright driver per test session ---------------------------------------------
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright's sync API, shared by every browser test.
+
+    The sync API refuses a second driver in the same thread while one is running, so the suites
+    that open pages (tests/browser, tests/security/test_xss.py) must all take this one.
+    """
+    import shutil
+
+    path = CHROMIUM if os.path.exists(CHROMIUM) else (shutil.which("chromium") or CHROMIUM)
+    if not os.path.exists(path):
+        unavailable(f"Chromium not found at {path} (install Debian's chromium, or set CHROMIUM_PATH)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - a broken environment
+        unavailable(f"playwright is not installed: {exc}")
+    manager = sync_playwright().start()
+    try:
+        browser = manager.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    except Exception as exc:  # noqa: BLE001 - any launch failure means no browser
+        manager.stop()
+        unavailable(f"Chromium at {path} does not start: {type(exc).__name__}: {exc}")
+    yield browser
+    browser.close()
+    manager.stop()

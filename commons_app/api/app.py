@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,9 +31,11 @@ SECURITY_HEADERS = {
     "referrer-policy": "strict-origin-when-cross-origin",
     "x-frame-options": "DENY",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
-    # Reflex's compiled pages use inline bootstrapping scripts and styles; no other origin is needed.
+    # Reflex's compiled pages use inline bootstrapping scripts and styles, and Reflex runs the
+    # client actions a handler sends back (toasts, clipboard) through eval(); no other origin is
+    # needed. User text is rendered by React as text, never as markup or script.
     "content-security-policy": (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     ),
@@ -77,7 +80,7 @@ class RequestGuard:
             await send(message)
 
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        if length is not None and (not length.isdigit() or len(length) > 12 or int(length) > MAX_BODY_BYTES):
             response = JSONResponse({"detail": f"Request body larger than {MAX_BODY_BYTES} bytes."}, status_code=413)
             await response(scope, receive, send_with_headers)
             return
@@ -153,6 +156,7 @@ def create_api() -> FastAPI:
 
     @api.exception_handler(OperationalError)
     @api.exception_handler(DBAPIError)
+    @api.exception_handler(PoolTimeoutError)  # every pooled connection busy for pool_timeout seconds
     async def database_down(_request: Request, exc: Exception) -> JSONResponse:
         logger.error("database error", exc_info=exc)
         return JSONResponse({"detail": "The database is unavailable; try again shortly."}, status_code=503)

@@ -43,7 +43,7 @@ class ResultsState(SessionState):
     def _poll_id(self) -> int:
         parts = str(self.router.url.path).rstrip("/").split("/")
         raw = parts[-2] if len(parts) >= 2 else ""
-        return int(raw) if raw.isdigit() else 0
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import reflex as rx
@@ -15,6 +16,8 @@ from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound
 from commons_app.services.results import results_refusal
 from commons_app.services.votes import BallotInput
 from commons_app.state.session import SessionState, login_redirect, private_state
+
+_WHOLE = re.compile(r"[0-9]{1,18}")
 
 INSTRUCTIONS = {
     "single": "Choose one option.",
@@ -78,6 +81,13 @@ def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any
     }
 
 
+def _whole(value: Any) -> int | None:
+    """A form value as a whole number, or None. ASCII digits only: ``int()`` refuses "²", which
+    ``isdigit()`` accepts, and a crafted event must not crash the handler."""
+    text = str(value).strip()
+    return int(text) if _WHOLE.fullmatch(text) else None
+
+
 def ballot_from_form(method: str, form: dict[str, Any]) -> BallotInput:
     """Read the submitted form into the ballot fields of ``method``.
 
@@ -85,20 +95,23 @@ def ballot_from_form(method: str, form: dict[str, Any]) -> BallotInput:
         InvalidInput: Nothing chosen, or a rank used twice.
     """
     if method == "single":
-        choice = str(form.get("choice", "")).strip()
-        if not choice.isdigit():
+        choice = _whole(form.get("choice", ""))
+        if choice is None:
             raise InvalidInput("Choose an option.")
-        return BallotInput(option_id=int(choice))
+        return BallotInput(option_id=choice)
     if method == "approval":
-        ids = [int(k.split("-", 1)[1]) for k, v in form.items() if k.startswith("approve-") and k.split("-", 1)[1].isdigit() and v not in ("", None, False)]
-        if not ids:
+        ids = [_whole(k.split("-", 1)[1]) for k, v in form.items() if k.startswith("approve-") and v not in ("", None, False)]
+        approved = [i for i in ids if i is not None]
+        if not approved:
             raise InvalidInput("Approve at least one option.")
-        return BallotInput(option_ids=sorted(ids))
+        return BallotInput(option_ids=sorted(approved))
     if method in RANKED_METHODS:
         ranked: list[tuple[int, int]] = []
         for key, value in form.items():
-            if key.startswith("rank-") and str(value).strip().isdigit():
-                ranked.append((int(str(value).strip()), int(key.split("-", 1)[1])))
+            if key.startswith("rank-"):
+                rank, option_id = _whole(value), _whole(key.split("-", 1)[1])
+                if rank is not None and option_id is not None:
+                    ranked.append((rank, option_id))
         if not ranked:
             raise InvalidInput("Rank at least one option.")
         positions = [r for r, _ in ranked]
@@ -106,9 +119,9 @@ def ballot_from_form(method: str, form: dict[str, Any]) -> BallotInput:
             raise InvalidInput("Each rank can be given to one option only.")
         return BallotInput(ranking=[oid for _, oid in sorted(ranked)])
     scores = {
-        key.split("-", 1)[1]: int(str(value))
+        key.split("-", 1)[1]: score
         for key, value in form.items()
-        if key.startswith("score-") and str(value).strip().isdigit()
+        if key.startswith("score-") and (score := _whole(value)) is not None
     }
     if not scores:
         raise InvalidInput("Score at least one option.")
@@ -132,7 +145,7 @@ class VoteState(SessionState):
 
     def _poll_id(self) -> int:
         raw = str(self.router.url.path).rstrip("/").split("/")[-1]
-        return int(raw) if raw.isdigit() else 0
+        return _whole(raw) or 0
 
     async def _refresh(self) -> Any:
         poll_id = self._poll_id()

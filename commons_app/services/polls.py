@@ -195,7 +195,10 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
         raise InvalidInput(
             f"{name} must include a time-zone offset (ISO 8601, e.g. 2026-12-01T18:00:00+01:00).", field=name
         )
-    return as_utc(value)
+    try:
+        return as_utc(value)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
+        raise InvalidInput(f"{name} is out of range.", field=name) from None
 
 
 def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool = True) -> PollSpec:

@@ -19,6 +19,7 @@ from commons_app.config import get_settings
 from commons_app.services.errors import RateLimited
 
 logger = logging.getLogger(__name__)
+REDIS_TIMEOUT = 0.5  # seconds, per Redis call of the limiter
 
 DEFAULT_LIMITS = {
     "login_address": "30/minute",
@@ -46,7 +47,12 @@ def enabled() -> bool:
 @lru_cache(maxsize=1)
 def _limiter() -> tuple[MovingWindowRateLimiter, Storage]:
     url = get_settings().redis_url
-    storage: Storage = storage_from_string(url) if url else MemoryStorage()
+    # Bounded waits: a hung Redis (the port open, nothing answering) must end in the fail-open
+    # path of hit(), not hold every request forever.
+    storage: Storage = (
+        storage_from_string(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+        if url else MemoryStorage()
+    )
     return MovingWindowRateLimiter(storage), storage
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFo
 from commons_app.services.polls import get_visible_poll, options_of, poll_status, voter_weight
 
 MAX_SCORE = 5
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
 
 
 @dataclass
@@ -52,7 +54,9 @@ def _as_int(value: Any, what: str) -> int:
         raise InvalidInput(f"{what} must be an option id (an integer).")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # ASCII digits only, and few enough for int(): "--1", "²" or 5000 nines pass isdigit() but
+    # make int() raise ValueError (a 500 through the API).
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
         return int(value.strip())
     raise InvalidInput(f"{what} must be an option id (an integer).")
 
