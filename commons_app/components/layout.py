@@ -19,7 +19,9 @@ def link_button(text: str, href: str, *, solid: bool = False) -> rx.Component:
         text,
         href=href,
         underline="none",
-        padding="0.45rem 0.9rem",
+        padding="0.3rem 0.75rem",
+        font_size="var(--font-size-2)",
+        line_height="1.4",
         border_radius="var(--radius-2)",
         border="1px solid var(--accent-8)",
         background=("var(--accent-9)" if solid else "transparent"),
@@ -126,4 +128,19 @@ def error_callout(message: rx.Var) -> rx.Component:
     return rx.cond(
         message != "",
         rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
+    )
+
+
+def data_table(headers: list[str], rows: rx.Component, *, size: str = "2") -> rx.Component:
+    """A table with a header row, scrolling sideways inside its box on narrow screens."""
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(rows),
+            variant="surface",
+            size=size,
+            width="100%",
+        ),
+        overflow_x="auto",
+        width="100%",
     )

@@ -8,7 +8,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from commons_app import routes
-from commons_app.components.layout import error_callout, page, spinner_block
+from commons_app.components.layout import data_table, error_callout, page, spinner_block
 from commons_app.models import User, as_utc
 from commons_app.services import audit, auth
 from commons_app.services.errors import Forbidden, NotAuthenticated, ServiceError
@@ -158,50 +158,18 @@ def admin_page() -> rx.Component:
                         on_change=AdminState.set_search.debounce(300), aria_label="Search users", width="100%",
                     ),
                     rx.text(AdminState.total.to_string() + " users", size="2", color_scheme="gray"),
-                    rx.box(
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    rx.table.column_header_cell("Username"),
-                                    rx.table.column_header_cell("Email"),
-                                    rx.table.column_header_cell("Role"),
-                                    rx.table.column_header_cell("Active"),
-                                    rx.table.column_header_cell("Joined"),
-                                )
-                            ),
-                            rx.table.body(rx.foreach(AdminState.users, _user_row)),
-                            variant="surface",
-                            width="100%",
-                        ),
-                        overflow_x="auto",
-                        width="100%",
-                    ),
+                    data_table(["Username", "Email", "Role", "Active", "Joined"], rx.foreach(AdminState.users, _user_row)),
                     rx.heading("Audit log", size="5", as_="h2"),
-                    rx.box(
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    rx.table.column_header_cell("When (UTC)"),
-                                    rx.table.column_header_cell("Who"),
-                                    rx.table.column_header_cell("Action"),
-                                    rx.table.column_header_cell("Target"),
-                                )
+                    data_table(
+                        ["When (UTC)", "Who", "Action", "Target"],
+                        rx.foreach(
+                            AdminState.events,
+                            lambda e: rx.table.row(
+                                rx.table.cell(e["at"]), rx.table.cell(e["actor"]),
+                                rx.table.cell(e["action"]), rx.table.cell(e["target"]),
                             ),
-                            rx.table.body(
-                                rx.foreach(
-                                    AdminState.events,
-                                    lambda e: rx.table.row(
-                                        rx.table.cell(e["at"]), rx.table.cell(e["actor"]),
-                                        rx.table.cell(e["action"]), rx.table.cell(e["target"]),
-                                    ),
-                                )
-                            ),
-                            variant="surface",
-                            size="1",
-                            width="100%",
                         ),
-                        overflow_x="auto",
-                        width="100%",
+                        size="1",
                     ),
                     spacing="4",
                     width="100%",

@@ -68,33 +68,28 @@ class DashboardState(SessionState):
         self.selected = int(poll_id)
         return await self._load_series()
 
-    @rx.event
-    async def close_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
-        """Close a poll now (the service checks ownership)."""
+    async def _manage(self, fn: Any, done: str, poll_id: int) -> Any:
+        """Run a poll action as the signed-in user (the service checks ownership)."""
         self.error = ""
         try:
-            await self._call(polls.close_poll, poll_id=int(poll_id))
+            await self._call(fn, poll_id=int(poll_id))
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
             self.error = exc.message
             return rx.toast.error(exc.message)
         await self._load()
-        return rx.toast.success("Poll closed.")
+        return rx.toast.success(done)
+
+    @rx.event
+    async def close_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+        """Close a poll now."""
+        return await self._manage(polls.close_poll, "Poll closed.", poll_id)
 
     @rx.event
     async def delete_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
-        """Delete a poll (the service checks ownership)."""
-        self.error = ""
-        try:
-            await self._call(polls.delete_poll, poll_id=int(poll_id))
-        except NotAuthenticated:
-            return login_redirect(routes.DASHBOARD)
-        except ServiceError as exc:
-            self.error = exc.message
-            return rx.toast.error(exc.message)
-        await self._load()
-        return rx.toast.success("Poll deleted.")
+        """Delete a poll."""
+        return await self._manage(polls.delete_poll, "Poll deleted.", poll_id)
 
     @rx.event
     def share(self, poll_id: int):  # noqa: ANN201 - Reflex event return
@@ -121,23 +116,47 @@ def _confirm_delete(row: rx.Var) -> rx.Component:
     )
 
 
-def _poll_row(row: rx.Var) -> rx.Component:
-    return rx.table.row(
-        rx.table.row_header_cell(rx.link(row["title"], href="/polls/" + row["id"].to_string())),
-        rx.table.cell(status_badge(row["status"])),
-        rx.table.cell(row["method"]),
-        rx.table.cell(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to_string()}),
-        rx.table.cell(
-            rx.hstack(
+def _poll_card(row: rx.Var) -> rx.Component:
+    """One of the creator's polls: its state, turnout and actions (wrapping on a phone)."""
+    return rx.card(
+        rx.flex(
+            rx.vstack(
+                rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to_string()),
+                rx.hstack(
+                    status_badge(row["status"]),
+                    rx.badge(row["method"], variant="soft"),
+                    rx.text(
+                        rx.el.span(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to_string()}),
+                        " ballots",
+                        size="2",
+                    ),
+                    wrap="wrap",
+                    align="center",
+                ),
+                spacing="2",
+                align="start",
+            ),
+            rx.spacer(),
+            rx.flex(
                 rx.button("Turnout", on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
                 link_button("Results", "/polls/" + row["id"].to_string() + "/results"),
                 rx.button("Share", on_click=DashboardState.share(row["id"]), variant="soft", size="2"),
-                rx.cond(row["status"] != "closed", rx.button("Close", on_click=DashboardState.close_poll(row["id"]), variant="soft", color_scheme="amber", size="2")),
+                rx.cond(
+                    row["status"] != "closed",
+                    rx.button("Close", on_click=DashboardState.close_poll(row["id"]), variant="soft", color_scheme="amber", size="2"),
+                ),
                 _confirm_delete(row),
-                spacing="2",
+                gap="2",
                 wrap="wrap",
-            )
+                align="center",
+            ),
+            gap="3",
+            wrap="wrap",
+            align="center",
+            width="100%",
         ),
+        width="100%",
+        class_name="dashboard-poll",
     )
 
 
@@ -172,24 +191,7 @@ def dashboard_page() -> rx.Component:
                         ),
                         width="100%",
                     ),
-                    rx.box(
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    rx.table.column_header_cell("Poll"),
-                                    rx.table.column_header_cell("Status"),
-                                    rx.table.column_header_cell("Method"),
-                                    rx.table.column_header_cell("Ballots"),
-                                    rx.table.column_header_cell("Actions"),
-                                )
-                            ),
-                            rx.table.body(rx.foreach(DashboardState.rows, _poll_row)),
-                            variant="surface",
-                            width="100%",
-                        ),
-                        overflow_x="auto",
-                        width="100%",
-                    ),
+                    rx.vstack(rx.foreach(DashboardState.rows, _poll_card), spacing="3", width="100%"),
                     spacing="4",
                     width="100%",
                 ),

@@ -42,7 +42,7 @@ def test_member_cannot_manage_others_polls_or_reach_admin(new_page, app_server, 
 
     # The dashboard lists only the member's own poll: nothing to close or delete of the owner's.
     goto(page, base + "/dashboard")
-    expect(page.get_by_role("row").filter(has_text=own["title"])).to_have_count(1, timeout=UI_TIMEOUT)
+    expect(page.locator(".dashboard-poll").filter(has_text=own["title"])).to_have_count(1, timeout=UI_TIMEOUT)
     expect(page.get_by_text(victim["title"])).to_have_count(0)
     # The owner's ballot page offers no management either.
     goto(page, f"{base}/polls/{victim['id']}")
@@ -52,7 +52,7 @@ def test_member_cannot_manage_others_polls_or_reach_admin(new_page, app_server, 
 
     # Crafted events, sent through the member's own websocket from the dashboard.
     goto(page, base + "/dashboard")
-    expect(page.get_by_role("row").filter(has_text=own["title"])).to_have_count(1, timeout=UI_TIMEOUT)
+    expect(page.locator(".dashboard-poll").filter(has_text=own["title"])).to_have_count(1, timeout=UI_TIMEOUT)
     before = send_event(page, handler(DashboardState, "close_poll"), {"poll_id": victim["id"]})
     wait_for_message(page, before, NOT_MANAGER)
     expect(page.locator("main").get_by_role("alert")).to_have_text(NOT_MANAGER)
@@ -79,7 +79,7 @@ def test_member_cannot_manage_others_polls_or_reach_admin(new_page, app_server, 
     owner_page = new_page()
     ui_login(owner_page, base, owner)
     goto(owner_page, base + "/dashboard")
-    expect(owner_page.get_by_role("row").filter(has_text=victim["title"])).to_have_count(1, timeout=UI_TIMEOUT)
+    expect(owner_page.locator(".dashboard-poll").filter(has_text=victim["title"])).to_have_count(1, timeout=UI_TIMEOUT)
     send_event(owner_page, handler(DashboardState, "close_poll"), {"poll_id": victim["id"]})
-    expect(owner_page.get_by_role("row").filter(has_text=victim["title"]).get_by_text("closed")).to_be_visible()
+    expect(owner_page.locator(".dashboard-poll").filter(has_text=victim["title"]).get_by_text("closed")).to_be_visible()
     assert api.get(f"/polls/{victim['id']}", owner).json()["status"] == "closed"

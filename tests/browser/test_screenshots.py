@@ -73,7 +73,7 @@ def test_screenshots_of_every_page(width, new_page, app_server, api):
         )),
         ("dashboard", "/dashboard", lambda p: (
             expect(p.get_by_role("heading", name="Dashboard")).to_be_visible(),
-            expect(p.get_by_role("row").filter(has_text="Board election 2026")).to_have_count(1),
+            expect(p.locator(".dashboard-poll").filter(has_text="Board election 2026")).to_have_count(1),
         )),
         ("admin", "/admin", lambda p: (
             expect(p.get_by_role("columnheader", name="Username")).to_be_visible(),
