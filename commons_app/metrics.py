@@ -8,7 +8,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -25,9 +24,6 @@ EVENT_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 LIVE_PUSHES = Counter("commons_live_pushes_total", "Coalesced live-result pushes to a poll's viewers")
-CONNECTED_VIEWERS = Gauge(
-    "commons_live_viewers", "Viewers linked to live results", multiprocess_mode="livesum"
-)
 
 
 def render() -> tuple[bytes, str]:

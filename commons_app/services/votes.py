@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from commons_app import metrics
 from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, Poll, PollOption, User, utcnow
 from commons_app.services import notify
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -159,6 +160,7 @@ def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInp
     except IntegrityError:
         session.rollback()
         raise Conflict("You have already voted in this poll.") from None
+    metrics.BALLOTS.labels("cast").inc()
     # No refresh: every column was set here (the id by the flush), and a retraction racing in
     # right after the commit would make a refresh fail although the ballot was recorded.
     notify.poll_changed(poll_id)
@@ -205,6 +207,7 @@ def change_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotI
         session.rollback()
         raise NotFound("You have not voted in this poll.")
     session.commit()
+    metrics.BALLOTS.labels("change").inc()
     notify.poll_changed(poll_id)
     return get_my_ballot(session=session, user=user, poll_id=poll_id)
 
@@ -226,6 +229,7 @@ def retract_ballot(*, session: Session, user: User, poll_id: int) -> None:
         session.rollback()
         raise NotFound("You have not voted in this poll.")
     session.commit()
+    metrics.BALLOTS.labels("retract").inc()
     notify.poll_changed(poll_id)
 
 
