@@ -19,7 +19,6 @@ import asyncio
 import os
 import re
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,7 @@ from commons_app.services.polls import PollSpec  # noqa: E402
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def make_database(server_url: str) -> str:
@@ -177,8 +176,9 @@ def main() -> int:
     server = None
     try:
         engine = make_engine(url)
-        from alembic import command
         from alembic.config import Config
+
+        from alembic import command
 
         cfg = Config(str(ROOT / "alembic.ini"))
         cfg.attributes["database_url"] = url
