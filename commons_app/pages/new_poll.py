@@ -236,7 +236,7 @@ def _native_select(field: str, value: rx.Var, on_change: Any, choices: dict[str,
 def _option_row(text: rx.Var, index: rx.Var) -> rx.Component:
     number = (index + 1).to_string()
     return rx.hstack(
-        rx.el.label("Option " + number, html_for="option-" + number, style={"minWidth": "5.5rem"}),
+        rx.el.label("Option " + number, html_for="option-" + number, style={"minWidth": "4.5rem", "whiteSpace": "nowrap"}),
         rx.input(
             id="option-" + number,
             name="option-" + number,
@@ -244,14 +244,14 @@ def _option_row(text: rx.Var, index: rx.Var) -> rx.Component:
             on_change=lambda value: NewPollState.set_option(index, value),
             placeholder="Option text",
             flex="1",
-            min_width="8rem",
+            min_width="0",
         ),
         rx.icon_button(rx.icon("arrow_up"), on_click=NewPollState.move_option(index, -1), variant="soft", aria_label="Move option " + number + " up", type="button"),
         rx.icon_button(rx.icon("arrow_down"), on_click=NewPollState.move_option(index, 1), variant="soft", aria_label="Move option " + number + " down", type="button"),
         rx.icon_button(rx.icon("trash_2"), on_click=NewPollState.remove_option(index), variant="soft", color_scheme="red", aria_label="Remove option " + number, type="button"),
         width="100%",
         align="center",
-        wrap="wrap",
+        spacing="2",
     )
 
 

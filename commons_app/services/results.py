@@ -16,9 +16,9 @@ from sqlmodel import Session, select
 
 from commons_app.models import Ballot, Poll, PollOption, User
 from commons_app.services.errors import Forbidden
-from commons_app.services.polls import get_visible_poll, is_manager, options_of, poll_status
+from commons_app.services.polls import get_managed_poll, get_visible_poll, is_manager, options_of, poll_status
 from commons_app.services.tally import TallyBallot, tally
-from commons_app.services.votes import has_voted
+from commons_app.services.votes import ballot_fields, has_voted
 
 
 @dataclass
@@ -197,9 +197,6 @@ def export_ballots(*, session: Session, user: User, poll_id: int) -> list[dict[s
         NotFound, Forbidden: Not visible / not a manager.
         Forbidden: The poll is anonymous: nobody may learn how a given user voted.
     """
-    from commons_app.services.polls import get_managed_poll
-    from commons_app.services.votes import ballot_fields
-
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     if poll.anonymous:
         raise Forbidden("Ballots of an anonymous poll cannot be exported.")
@@ -219,7 +216,7 @@ def export_ballots(*, session: Session, user: User, poll_id: int) -> list[dict[s
     ]
 
 
-def ballots_csv(poll_method: str, ballots: list[dict[str, Any]], texts: dict[int, str]) -> str:
+def ballots_csv(ballots: list[dict[str, Any]], texts: dict[int, str]) -> str:
     """Exported ballots as CSV: one row per ballot, choices named by option text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)

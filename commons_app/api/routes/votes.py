@@ -96,10 +96,9 @@ def export_ballots(poll_id: int, user: CurrentUser, db: DbSession) -> list[Ballo
 def export_ballots_csv(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
     """The ballots as CSV (owner or admin; 403 for anonymous polls)."""
     rows = results.export_ballots(session=db, user=user, poll_id=poll_id)
-    poll = db.get(Poll, poll_id)
     texts = {o.id: o.text for o in polls.options_of(session=db, poll_id=poll_id)}
     return Response(
-        content=results.ballots_csv(poll.method, rows, texts),  # type: ignore[union-attr,arg-type]
+        content=results.ballots_csv(rows, texts),  # type: ignore[arg-type]
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="poll-{poll_id}-ballots.csv"'},
     )
