@@ -9,22 +9,19 @@ from sqlmodel import Session
 
 from commons_app import routes
 from commons_app.components.layout import error_callout, page
-from commons_app.services import auth, ratelimit
+from commons_app.services import auth
 from commons_app.services.errors import ServiceError
 from commons_app.state.session import SessionState, private_state, run_service
 
 
 def _browser_login(*, session: Session, username: str, password: str, address: str) -> dict[str, Any]:
-    ratelimit.hit("login_address", address)
-    ratelimit.hit("login_account", username.strip().lower()[:254])
-    user = auth.authenticate(session=session, username=username, password=password)
+    user = auth.authenticate(session=session, username=username, password=password, address=address)
     _sid, credential = auth.start_browser_session(session=session, user=user)
     return {"credential": credential, "username": user.username, "role": user.role, "id": user.id}
 
 
 def _browser_register(*, session: Session, username: str, email: str, password: str, address: str) -> dict[str, Any]:
-    ratelimit.hit("register", address)
-    user = auth.register_user(session=session, username=username, email=email, password=password)
+    user = auth.register_user(session=session, username=username, email=email, password=password, address=address)
     _sid, credential = auth.start_browser_session(session=session, user=user)
     return {"credential": credential, "username": user.username, "role": user.role, "id": user.id}
 

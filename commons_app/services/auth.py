@@ -24,6 +24,7 @@ from sqlmodel import Session, col, func, select
 
 from commons_app.config import Settings, get_settings
 from commons_app.models import ROLES, AuthSession, RefreshToken, User, as_utc, utcnow
+from commons_app.services import ratelimit
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 
@@ -113,14 +114,17 @@ def check_password(password: str, *, username: str | None = None) -> None:
 
 
 def register_user(
-    *, session: Session, username: str, email: str, password: str, role: str = "member"
+    *, session: Session, username: str, email: str, password: str, role: str = "member", address: str | None = None
 ) -> User:
-    """Create an account.
+    """Create an account; ``address`` (the caller's, for self-registration) counts against its limit.
 
     Raises:
+        RateLimited: Too many registrations from ``address``.
         InvalidInput: A username, email or password that does not fit.
         Conflict: The username or email is taken (case-insensitively).
     """
+    if address is not None:
+        ratelimit.hit("register", address)
     username = check_username(username)
     email = check_email(email)
     check_password(password, username=username)
@@ -158,16 +162,21 @@ def _raise_if_taken(*, session: Session, username_key: str, email_key: str) -> N
         raise Conflict("Email is already registered.")
 
 
-def authenticate(*, session: Session, username: str, password: str) -> User:
-    """Check a username (or email) and password.
+def authenticate(*, session: Session, username: str, password: str, address: str | None = None) -> User:
+    """Check a username (or email) and password, counting the attempt against the limits per
+    account and (when given) per caller address.
 
     A missing user is verified against a dummy hash so that timing does not tell which
     usernames exist. The hash is upgraded when the hashing parameters have changed.
 
     Raises:
+        RateLimited: Too many attempts for the account or from the address.
         NotAuthenticated: Wrong credentials, or a disabled account.
     """
     key = username.strip().lower()
+    if address is not None:
+        ratelimit.hit("login_address", address)
+    ratelimit.hit("login_account", key[:254])
     if len(password) > PASSWORD_MAX or len(key) > 254:
         PASSWORD_CONTEXT.verify("x", _dummy_hash())
         raise NotAuthenticated("Incorrect username or password.")
@@ -233,9 +242,11 @@ def start_session(*, session: Session, user: User, settings: Settings | None = N
     return TokenPair(access, refresh, expires_in, auth_session.id)
 
 
-def log_in(*, session: Session, username: str, password: str, settings: Settings | None = None) -> TokenPair:
+def log_in(
+    *, session: Session, username: str, password: str, address: str | None = None, settings: Settings | None = None
+) -> TokenPair:
     """Authenticate and open a session."""
-    user = authenticate(session=session, username=username, password=password)
+    user = authenticate(session=session, username=username, password=password, address=address)
     return start_session(session=session, user=user, settings=settings)
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from commons_app import metrics
 from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, Poll, PollOption, User, utcnow
-from commons_app.services import notify
+from commons_app.services import notify, ratelimit
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from commons_app.services.polls import get_visible_poll, options_of, poll_status, voter_weight
 
@@ -144,6 +144,7 @@ def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInp
         InvalidInput: The ballot does not fit the poll.
         Conflict: The user has already voted (the database constraint decides races).
     """
+    ratelimit.hit("ballot", str(user.id))
     poll, weight = _open_poll_for_voting(session=session, poll_id=poll_id, user=user)
     clean = validate_ballot(poll=poll, options=options_of(session=session, poll_id=poll_id), ballot=ballot)
     row = Ballot(
@@ -195,6 +196,7 @@ def change_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotI
         NotFound: No ballot to change.
         Forbidden, InvalidInput: As for casting.
     """
+    ratelimit.hit("ballot", str(user.id))
     poll, weight = _open_poll_for_voting(session=session, poll_id=poll_id, user=user)
     clean = validate_ballot(poll=poll, options=options_of(session=session, poll_id=poll_id), ballot=ballot)
     # One UPDATE, so that a retraction racing with this change leaves either no ballot or this one.
@@ -219,6 +221,7 @@ def retract_ballot(*, session: Session, user: User, poll_id: int) -> None:
         NotFound: No ballot to retract.
         Forbidden: The poll is not open.
     """
+    ratelimit.hit("ballot", str(user.id))
     poll = get_visible_poll(session=session, poll_id=poll_id, user=user)
     if poll_status(poll) != "open":
         raise Forbidden("Ballots can be retracted only while the poll is open.")

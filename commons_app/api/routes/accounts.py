@@ -22,17 +22,18 @@ def _pair(pair: auth.TokenPair) -> TokenPairOut:
 @router.post("/users/", status_code=status.HTTP_201_CREATED, response_model=UserPublic, responses=ERRORS)
 def register(body: UserCreate, db: DbSession, request: Request) -> UserPublic:
     """Create an account (role ``member``)."""
-    ratelimit.hit("register", client_address(request))
-    user = auth.register_user(session=db, username=body.username, email=body.email, password=body.password)
+    user = auth.register_user(
+        session=db, username=body.username, email=body.email, password=body.password, address=client_address(request)
+    )
     return UserPublic.model_validate(user, from_attributes=True)
 
 
 @router.post("/token", response_model=TokenPairOut, responses=ERRORS)
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], db: DbSession, request: Request) -> TokenPairOut:
     """OAuth2 password flow: form fields ``username`` and ``password``."""
-    ratelimit.hit("login_address", client_address(request))
-    ratelimit.hit("login_account", form.username.strip().lower()[:254])
-    return _pair(auth.log_in(session=db, username=form.username, password=form.password))
+    return _pair(
+        auth.log_in(session=db, username=form.username, password=form.password, address=client_address(request))
+    )
 
 
 @router.post("/token/refresh", response_model=TokenPairOut, responses=ERRORS)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from commons_app.api.deps import CurrentUser, DbSession
 from commons_app.api.schemas import BallotChoice, BallotExportOut, ErrorOut, ResultsOut, VoteCreate, VoteOut
 from commons_app.models import Ballot, Poll
-from commons_app.services import polls, ratelimit, results, votes
+from commons_app.services import polls, results, votes
 from commons_app.services.votes import BallotInput
 
 router = APIRouter(tags=["ballots"])
@@ -33,7 +33,6 @@ def _ballot(body: BallotChoice) -> BallotInput:
 @router.post("/votes/", status_code=status.HTTP_201_CREATED, response_model=VoteOut, responses=ERRORS)
 def cast_vote(body: VoteCreate, user: CurrentUser, db: DbSession, request: Request) -> VoteOut:
     """Cast a ballot. The weight comes from the poll's roll, never from the body."""
-    ratelimit.hit("ballot", str(user.id))
     row = votes.cast_ballot(session=db, user=user, poll_id=body.poll_id, ballot=_ballot(body))
     return vote_out(row, db.get(Poll, body.poll_id).method)  # type: ignore[union-attr]
 
@@ -48,7 +47,6 @@ def my_vote(poll_id: int, user: CurrentUser, db: DbSession) -> VoteOut:
 @router.put("/polls/{poll_id}/my-vote", response_model=VoteOut, responses=ERRORS)
 def change_vote(poll_id: int, body: BallotChoice, user: CurrentUser, db: DbSession) -> VoteOut:
     """Replace the caller's ballot while the poll is open."""
-    ratelimit.hit("ballot", str(user.id))
     row = votes.change_ballot(session=db, user=user, poll_id=poll_id, ballot=_ballot(body))
     return vote_out(row, db.get(Poll, poll_id).method)  # type: ignore[union-attr]
 
@@ -56,7 +54,6 @@ def change_vote(poll_id: int, body: BallotChoice, user: CurrentUser, db: DbSessi
 @router.delete("/polls/{poll_id}/my-vote", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
 def retract_vote(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
     """Withdraw the caller's ballot while the poll is open."""
-    ratelimit.hit("ballot", str(user.id))
     votes.retract_ballot(session=db, user=user, poll_id=poll_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
