@@ -118,9 +118,32 @@ def load_settings() -> Settings:
         jwt_audience=os.environ.get("JWT_AUDIENCE", "the-commons-api"),
         cors_origins=_env_list("CORS_ORIGINS", []),
         trusted_proxies=_env_list("TRUSTED_PROXIES", []),
-        db_pool_size=_env_int("DB_POOL_SIZE", 10),
-        db_max_overflow=_env_int("DB_MAX_OVERFLOW", 20),
+        db_pool_size=_env_int("DB_POOL_SIZE", default_pool_size(redis_url)),
+        db_max_overflow=_env_int("DB_MAX_OVERFLOW", 0),
     )
+
+
+def backend_workers(redis_url: str | None) -> int:
+    """How many worker processes ``reflex run --env prod`` starts: ``GRANIAN_WORKERS``, else (as
+    Reflex 0.10 decides) one without Redis and ``2 × cores + 1`` (at most 8) with it."""
+    configured = os.environ.get("GRANIAN_WORKERS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    if not redis_url:
+        return 1
+    return min((os.cpu_count() or 1) * 2 + 1, 8)
+
+
+def default_pool_size(redis_url: str | None) -> int:
+    """Connections each worker keeps: ``DB_CONNECTIONS`` (the instance's share of the database's
+    connections, default 40, so two instances stay well inside PostgreSQL's default of 100)
+    divided among the workers, at least 2.
+
+    There is no overflow by default: connections opened beyond the pool would be closed again
+    after each burst, and opening one costs PostgreSQL a new process every time. A request that
+    finds every connection busy waits for one (up to 10 s, then 503).
+    """
+    return max(2, _env_int("DB_CONNECTIONS", 40) // backend_workers(redis_url))
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "member")
@@ -169,3 +169,26 @@ class AuditEvent(SQLModel, table=True):
     target_type: str = Field(max_length=32)
     target_id: str | None = Field(default=None, max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class BallotCount(SQLModel, table=True):
+    """Running counts of ballots per option and weight, kept in the same transaction as the ballots.
+
+    Each ballot with an ``option_id`` (a single choice, or a ranking's first preference) adds one
+    to the row of its (poll, option, weight) in one of a few shards (the voter's id picks it, so
+    concurrent ballots rarely wait on the same row). Weights are kept apart rather than summed so
+    that the weighted totals come out exactly as the tally computes them. ``services.counts``
+    reconciles the rows with the ballots table on a schedule and when a poll closes.
+    """
+
+    __tablename__ = "ballot_counts"
+
+    poll_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    option_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("poll_options.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    weight: float = Field(sa_column=Column(Float, primary_key=True))
+    shard: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    ballots: int = Field(default=0, sa_column=Column(Integer, nullable=False))

@@ -8,7 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from alembic import command
@@ -104,3 +104,37 @@ def test_the_check_can_fail(empty_database_url):
         engine.dispose()
     differences = schema_differences(empty_database_url)
     assert [d[0] for d in differences] == ["add_index"]
+
+
+def test_0002_counts_the_ballots_already_cast(empty_database_url):
+    cfg = alembic_config(url=empty_database_url)
+    command.upgrade(cfg, "0001")
+    engine = make_engine(empty_database_url)
+    now = "2026-01-01 00:00:00"
+    try:
+        with engine.begin() as conn:
+            for uid in range(1, 6):
+                conn.execute(text(
+                    "INSERT INTO users (id, username, username_key, email, email_key, password_hash, role, is_active, "
+                    "created_at, updated_at) VALUES (:i, :n, :n, :e, :e, 'x', 'member', true, :t, :t)"
+                ), {"i": uid, "n": f"u{uid}", "e": f"u{uid}@x.org", "t": now})
+            conn.execute(text(
+                "INSERT INTO polls (id, title, description, created_by, method, visibility, results_visibility, "
+                "anonymous, created_at, updated_at) VALUES (1, 'p', '', 1, 'single', 'public', 'live', false, :t, :t)"
+            ), {"t": now})
+            for oid in (1, 2):
+                conn.execute(text("INSERT INTO poll_options (id, poll_id, text, position) VALUES (:o, 1, :x, :o)"),
+                             {"o": oid, "x": f"o{oid}"})
+            for uid, oid, weight in ((1, 1, 1.0), (2, 1, 1.0), (3, 2, 2.5), (4, 1, 2.5), (5, 2, 1.0)):
+                conn.execute(text(
+                    "INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, created_at, updated_at) "
+                    "VALUES (1, :u, :o, '[]', '{}', :w, :t, :t)"
+                ), {"u": uid, "o": oid, "w": weight, "t": now})
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT option_id, weight, sum(ballots) FROM ballot_counts WHERE poll_id = 1 GROUP BY option_id, weight"
+            )).all()
+        assert sorted((o, w, int(n)) for o, w, n in rows) == [(1, 1.0, 2), (1, 2.5, 1), (2, 1.0, 1), (2, 2.5, 1)]
+    finally:
+        engine.dispose()

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from commons_app.config import get_settings
 from commons_app.db import session_scope
@@ -27,18 +28,26 @@ def get_db() -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def get_identity(db: DbSession, token: Annotated[str | None, Depends(oauth2_scheme)]) -> auth.Identity:
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
+def identify(db: Session, token: str | None) -> auth.Identity:
     """The caller, from a bearer token whose session is still live."""
     if not token:
         raise NotAuthenticated("Not authenticated: send a bearer token.")
     return auth.identify(session=db, token=token)
 
 
+def get_identity(db: DbSession, token: BearerToken) -> auth.Identity:
+    """The caller, from a bearer token whose session is still live."""
+    return identify(db, token)
+
+
 CurrentIdentity = Annotated[auth.Identity, Depends(get_identity)]
 
 
-def get_user(identity: CurrentIdentity) -> User:
-    """The calling user."""
+async def get_user(identity: CurrentIdentity) -> User:
+    """The calling user (async: nothing to wait for, so no trip to the thread pool)."""
     return identity.user
 
 
@@ -58,6 +67,8 @@ def client_address(request: Request) -> str:
     return peer
 
 
-def api_rate_limit(request: Request) -> None:
-    """The limit on the API as a whole, per client address."""
-    ratelimit.hit("api", client_address(request))
+async def api_rate_limit(request: Request) -> None:
+    """The limit on the API as a whole, per client address (counted in a worker thread: the
+    limiter's storage may be Redis)."""
+    if ratelimit.enabled():
+        await run_in_threadpool(ratelimit.hit, "api", client_address(request))

@@ -27,7 +27,7 @@ from commons_app.models import (
     as_utc,
     utcnow,
 )
-from commons_app.services import notify
+from commons_app.services import counts, notify
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -38,6 +38,7 @@ MIN_OPTIONS, MAX_OPTIONS = 2, 50
 MAX_ROLL = 10_000
 MAX_WEIGHT = 1_000_000.0
 LIST_LIMIT_MAX = 100
+ROLL_PAGE_MAX = 1000
 
 
 @dataclass
@@ -438,6 +439,8 @@ def close_poll(*, session: Session, user: User, poll_id: int) -> PollView:
         session.add(poll)
         record_event(session=session, actor_id=user.id, action="poll.close", target_type="poll", target_id=poll_id)
         session.commit()
+        # The final figures: make sure the counts agree with the ballots (see services.counts).
+        counts.reconcile(session=session, poll_id=poll_id)
         session.refresh(poll)
         notify.poll_changed(poll_id)
     return view_poll(session=session, poll=poll)
@@ -501,11 +504,16 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
         entry_row = PollVoter(poll_id=poll_id, user_id=users[key].id, weight=weight)  # type: ignore[arg-type]
         session.add(entry_row)
         rows.append((users[key], entry_row))
+    reweighted = False
     for ballot in ballots:
         weight = new_ids.get(ballot.user_id, 1.0)
         if ballot.weight != weight:
             ballot.weight = weight
             session.add(ballot)
+            reweighted = True
+    if reweighted:
+        session.flush()
+        counts.rebuild(session=session, poll_id=poll_id)
     record_event(
         session=session, actor_id=user.id, action="poll.roll", target_type="poll", target_id=poll_id,
         detail={"voters": len(keys)},
@@ -515,14 +523,38 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
     return rows
 
 
-def get_roll(*, session: Session, user: User, poll_id: int) -> list[tuple[User, PollVoter, bool]]:
-    """The roll with, for each voter, whether they have voted (never how). Owner or admin."""
+def get_roll(
+    *, session: Session, user: User, poll_id: int, skip: int = 0, limit: int | None = None
+) -> list[tuple[User, PollVoter, bool]]:
+    """The roll by username with, for each voter, whether they have voted (never how). Owner or admin.
+
+    ``skip`` and ``limit`` (at most ``ROLL_PAGE_MAX``) give one page of it; without ``limit``, all
+    of it (at most ``MAX_ROLL`` entries).
+
+    Raises:
+        InvalidInput: ``skip`` below 0 or ``limit`` outside 1..``ROLL_PAGE_MAX``.
+    """
+    if skip < 0 or (limit is not None and not (1 <= limit <= ROLL_PAGE_MAX)):
+        raise InvalidInput(f"skip must be >= 0 and limit between 1 and {ROLL_PAGE_MAX}.")
     get_managed_poll(session=session, poll_id=poll_id, user=user)
-    voted = set(session.exec(select(Ballot.user_id).where(Ballot.poll_id == poll_id)).all())
-    rows = session.exec(
-        select(User, PollVoter).join(PollVoter, col(PollVoter.user_id) == col(User.id)).where(PollVoter.poll_id == poll_id).order_by(col(User.username_key))
-    ).all()
+    query = select(User, PollVoter).join(PollVoter, col(PollVoter.user_id) == col(User.id)).where(PollVoter.poll_id == poll_id).order_by(col(User.username_key))
+    voted_query = select(Ballot.user_id).where(Ballot.poll_id == poll_id)
+    if limit is not None:
+        rows = session.exec(query.offset(skip).limit(limit)).all()
+        voted_query = voted_query.where(col(Ballot.user_id).in_([u.id for u, _ in rows]))
+    else:
+        rows = session.exec(query.offset(skip)).all()
+    voted = set(session.exec(voted_query).all()) if rows else set()
     return [(u, v, u.id in voted) for u, v in rows]
+
+
+def roll_page(
+    *, session: Session, user: User, poll_id: int, skip: int = 0, limit: int | None = None
+) -> tuple[list[tuple[User, PollVoter, bool]], int]:
+    """One page of the roll (see :func:`get_roll`) and the roll's length. Owner or admin."""
+    rows = get_roll(session=session, user=user, poll_id=poll_id, skip=skip, limit=limit)
+    total = session.exec(select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll_id)).one()
+    return rows, int(total)
 
 
 def turnout(*, session: Session, user: User, poll_id: int, buckets: int = 24) -> list[dict[str, Any]]:

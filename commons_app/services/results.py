@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from commons_app.models import Ballot, Poll, PollOption, User
+from commons_app.services import counts
 from commons_app.services.errors import Forbidden
 from commons_app.services.polls import get_managed_poll, get_visible_poll, is_manager, options_of, poll_status
-from commons_app.services.tally import TallyBallot, tally
+from commons_app.services.tally import TallyBallot, TallyResult, tally, tally_single_counts
 from commons_app.services.votes import ballot_fields, has_voted
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,9 +86,22 @@ def results_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
     return "Only the poll's creator can see its results."
 
 
-def compute_results(*, session: Session, poll: Poll, options: list[PollOption] | None = None) -> PollResults:
-    """Tally a poll from its stored ballots (no permission check: callers check first)."""
+def compute_results(
+    *, session: Session, poll: Poll, options: list[PollOption] | None = None, use_counts: bool = True
+) -> PollResults:
+    """Tally a poll (no permission check: callers check first).
+
+    Single-choice polls are tallied from ``services.counts`` (kept in step with the ballots in
+    the same transactions) unless ``use_counts`` is False; every other method reads the ballots.
+    """
     options = options if options is not None else options_of(session=session, poll_id=poll.id)  # type: ignore[arg-type]
+    if poll.method == "single" and use_counts:
+        kept = counts.option_counts(session=session, poll_id=poll.id)  # type: ignore[arg-type]
+        if all(n >= 0 for _o, _w, n in kept):
+            return _poll_results(poll, options, tally_single_counts([o.id for o in options], kept))  # type: ignore[misc]
+        # Impossible while every write goes through the services; count the ballots instead and
+        # let the next reconciliation repair the counts.
+        logger.error("negative ballot counts in poll %s; counting its ballots instead", poll.id)
     rows = session.exec(
         select(Ballot.option_id, Ballot.choices, Ballot.scores, Ballot.weight).where(Ballot.poll_id == poll.id)
     ).all()
@@ -97,6 +114,10 @@ def compute_results(*, session: Session, poll: Poll, options: list[PollOption] |
         for _option_id, choices, scores, weight in rows
     ]
     outcome = tally(poll.method, [o.id for o in options], ballots)  # type: ignore[misc]
+    return _poll_results(poll, options, outcome)
+
+
+def _poll_results(poll: Poll, options: list[PollOption], outcome: TallyResult) -> PollResults:
     by_id = {o.option_id: o for o in outcome.options}
     return PollResults(
         poll_id=poll.id,  # type: ignore[arg-type]
@@ -190,8 +211,11 @@ def _csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def export_ballots(*, session: Session, user: User, poll_id: int) -> list[dict[str, Any]]:
-    """Every ballot of a non-anonymous poll with its voter, for the owner or an admin.
+def export_ballots(
+    *, session: Session, user: User, poll_id: int, after_id: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The ballots of a non-anonymous poll with their voters, for the owner or an admin, in id
+    order: all of them, or (``limit``) a page of those whose id is above ``after_id``.
 
     Raises:
         NotFound, Forbidden: Not visible / not a manager.
@@ -200,9 +224,13 @@ def export_ballots(*, session: Session, user: User, poll_id: int) -> list[dict[s
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     if poll.anonymous:
         raise Forbidden("Ballots of an anonymous poll cannot be exported.")
-    rows = session.exec(
-        select(Ballot, User.username).join(User, User.id == Ballot.user_id).where(Ballot.poll_id == poll_id).order_by(Ballot.id)  # type: ignore[arg-type]
-    ).all()
+    query = (
+        select(Ballot, User.username)
+        .join(User, User.id == Ballot.user_id)  # type: ignore[arg-type]
+        .where(Ballot.poll_id == poll_id, col(Ballot.id) > after_id)
+        .order_by(col(Ballot.id))
+    )
+    rows = session.exec(query.limit(limit) if limit is not None else query).all()
     return [
         {
             "ballot_id": b.id,

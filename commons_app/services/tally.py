@@ -766,6 +766,13 @@ def _first_preferences(election: _Election, first: np.ndarray, has: np.ndarray) 
     return _count_options(election, first[has], has)
 
 
+def _tie_notes(winners: list[int], what: str) -> list[str]:
+    """The note for several winners sharing ``what`` (none for a single winner)."""
+    if len(winners) <= 1:
+        return []
+    return [f"{_names(winners).capitalize()} tied with {what}; no tie-break rule applies, so all of them are winners."]
+
+
 def _result(
     method: str,
     election: _Election,
@@ -794,11 +801,7 @@ def _result(
     Returns:
         The result.
     """
-    all_notes = list(notes or [])
-    if len(winners) > 1:
-        all_notes.append(
-            f"{_names(winners).capitalize()} tied with {what}; no tie-break rule applies, so all of them are winners."
-        )
+    all_notes = list(notes or []) + _tie_notes(winners, what)
     return TallyResult(
         method=method,
         total_ballots=election.ballots,
@@ -858,6 +861,59 @@ def tally_single(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> T
         options,
         winners,
         what=f"the most votes ({_fmt(max(weights.values(), default=0))})",
+    )
+
+
+def tally_single_counts(option_ids: Sequence[int], counts: Iterable[tuple[int, float, int]]) -> TallyResult:
+    """Count a single-choice poll from per-option counts instead of ballots.
+
+    The result is the one :func:`tally_single` gives for the ballots the counts describe: each
+    weighted total is the exact sum rounded once (what ``math.fsum`` of the ballots' weights gives).
+
+    Args:
+        option_ids: The poll's option ids in display order.
+        counts: ``(option_id, weight, ballots)``: how many ballots of that weight chose the
+            option. Several entries may name the same option and weight; they add up.
+
+    Returns:
+        The tally result; ``rounds`` and ``detail`` are empty.
+
+    Raises:
+        ValueError: A repeated option id, a weight that is not a finite number greater than
+            zero, or a negative number of ballots.
+    """
+    ids = tuple(option_ids)
+    if len(set(ids)) != len(ids):
+        raise ValueError("option_ids must not contain duplicates")
+    exact: dict[int, Fraction] = dict.fromkeys(ids, Fraction(0))
+    votes: dict[int, int] = dict.fromkeys(ids, 0)
+    total_ballots = 0
+    total = Fraction(0)
+    for option_id, weight, ballots in counts:
+        value = float(weight)
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"ballot weight must be a finite number > 0, got {weight!r}")
+        if ballots < 0:
+            raise ValueError(f"a count of ballots cannot be negative, got {ballots!r}")
+        share = Fraction(value) * ballots
+        total_ballots += ballots
+        total += share
+        if option_id in exact:
+            exact[option_id] += share
+            votes[option_id] += ballots
+    weights = {option_id: float(exact[option_id]) for option_id in ids}
+    options = [OptionTally(option_id=option_id, votes=votes[option_id], weight=weights[option_id]) for option_id in ids]
+    winners = _top_positive(weights, ids)
+    return TallyResult(
+        method="single",
+        total_ballots=total_ballots,
+        total_weight=float(total),
+        options=options,
+        winners=winners,
+        rounds=[],
+        detail={},
+        tie=len(winners) > 1,
+        notes=_tie_notes(winners, f"the most votes ({_fmt(max(weights.values(), default=0))})"),
     )
 
 

@@ -6,15 +6,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from commons_app import metrics
-from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, Poll, PollOption, User, utcnow
-from commons_app.services import notify, ratelimit
+from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, Poll, PollOption, PollVoter, User, utcnow
+from commons_app.services import counts, notify, ratelimit
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from commons_app.services.polls import get_visible_poll, options_of, poll_status, voter_weight
+from commons_app.services.polls import get_visible_poll, poll_status
 
 MAX_SCORE = 5
 _INT_TEXT = re.compile(r"-?[0-9]{1,19}")
@@ -122,21 +122,93 @@ def validate_ballot(*, poll: Poll, options: list[PollOption], ballot: BallotInpu
     raise InvalidInput(f"Unknown method {poll.method!r}.")  # pragma: no cover - models restrict methods
 
 
-def _open_poll_for_voting(*, session: Session, poll_id: int, user: User) -> tuple[Poll, float]:
-    poll = get_visible_poll(session=session, poll_id=poll_id, user=user)
-    status = poll_status(poll)
+@dataclass(frozen=True)
+class OptionRef:
+    """An option id, for :func:`validate_ballot` (which only needs the ids)."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class VotingPoll:
+    """What casting a ballot needs of a poll, read in one query (see :func:`_poll_for_voting`)."""
+
+    id: int
+    method: str
+    max_choices: int | None
+    visibility: str
+    created_by: int
+    opens_at: Any
+    closes_at: Any
+    closed_at: Any
+    roll_weight: float | None
+    options: tuple[OptionRef, ...]
+
+
+_POLL_FOR_VOTING = (
+    select(
+        Poll.id, Poll.method, Poll.max_choices, Poll.visibility, Poll.created_by, Poll.opens_at, Poll.closes_at,
+        Poll.closed_at, PollVoter.weight, PollOption.id,
+    )
+    .select_from(Poll)
+    .outerjoin(PollVoter, and_(col(PollVoter.poll_id) == Poll.id, col(PollVoter.user_id) == bindparam("user_id")))
+    .outerjoin(PollOption, col(PollOption.poll_id) == Poll.id)
+    .where(col(Poll.id) == bindparam("poll_id"))
+)
+
+
+_BALLOTS = Ballot.__table__  # type: ignore[attr-defined]
+_INSERT_BALLOT = _BALLOTS.insert().returning(_BALLOTS.c.id)  # a Core statement: compiled once, cached
+
+
+def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> VotingPoll:
+    """The poll, the user's roll entry and the option ids in one round trip, checked for voting.
+
+    The same rules as ``polls.get_visible_poll`` and ``polls.voter_weight``, without loading
+    ORM objects: this is the hot path of every ballot.
+
+    Raises:
+        NotFound: No such poll, or it is private and the user is neither on its roll nor a manager.
+        Forbidden: Not open yet, closed, or the user is not eligible.
+    """
+    rows = session.execute(_POLL_FOR_VOTING, {"poll_id": poll_id, "user_id": user.id}).all()
+    if not rows:
+        raise NotFound("Poll not found.")
+    first = rows[0]
+    poll = VotingPoll(
+        id=first[0], method=first[1], max_choices=first[2], visibility=first[3], created_by=first[4],
+        opens_at=first[5], closes_at=first[6], closed_at=first[7], roll_weight=first[8],
+        options=tuple(OptionRef(int(r[9])) for r in rows if r[9] is not None),
+    )
+    manager = user.role == "admin" or poll.created_by == user.id
+    if poll.visibility == "private" and not manager and poll.roll_weight is None:
+        raise NotFound("Poll not found.")
+    status = poll_status(poll)  # type: ignore[arg-type]
     if status == "scheduled":
         raise Forbidden("This poll is not open yet.")
     if status == "closed":
         raise Forbidden("This poll is closed.")
-    weight = voter_weight(session=session, poll=poll, user=user)
-    if weight is None:
+    if poll.roll_weight is None and poll.visibility == "private":
         raise Forbidden("You are not on this poll's roll of voters.")
-    return poll, weight
+    return poll
 
 
-def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput) -> Ballot:
+def _weight(poll: VotingPoll) -> float:
+    return float(poll.roll_weight) if poll.roll_weight is not None else 1.0
+
+
+@dataclass(frozen=True)
+class CastBallot:
+    """A recorded ballot and the method of its poll (which decides the ballot's API form)."""
+
+    ballot: Ballot
+    method: str
+
+
+def record_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput) -> CastBallot:
     """Record a user's ballot; the weight comes from the roll, never from the caller.
+
+    Four statements: the poll with roll entry and options, the insert, the count, the commit.
 
     Raises:
         NotFound: The poll is not visible to the user.
@@ -145,27 +217,29 @@ def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInp
         Conflict: The user has already voted (the database constraint decides races).
     """
     ratelimit.hit("ballot", str(user.id))
-    poll, weight = _open_poll_for_voting(session=session, poll_id=poll_id, user=user)
-    clean = validate_ballot(poll=poll, options=options_of(session=session, poll_id=poll_id), ballot=ballot)
-    row = Ballot(
-        poll_id=poll_id,
-        user_id=user.id,  # type: ignore[arg-type]
-        option_id=clean.option_id,
-        choices=clean.choices,
-        scores=clean.scores,
-        weight=weight,
-    )
-    session.add(row)
+    poll = _poll_for_voting(session=session, poll_id=poll_id, user=user)
+    clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
+    weight = _weight(poll)
+    now = utcnow()
+    values = {
+        "poll_id": poll_id, "user_id": user.id, "option_id": clean.option_id, "choices": clean.choices,
+        "scores": clean.scores, "weight": weight, "created_at": now, "updated_at": now,
+    }
     try:
+        ballot_id = session.execute(_INSERT_BALLOT, values).scalar_one()
+        counts.adjust(session=session, poll_id=poll_id, user_id=user.id, add=(clean.option_id, weight))  # type: ignore[arg-type]
         session.commit()
     except IntegrityError:
         session.rollback()
         raise Conflict("You have already voted in this poll.") from None
     metrics.BALLOTS.labels("cast").inc()
-    # No refresh: every column was set here (the id by the flush), and a retraction racing in
-    # right after the commit would make a refresh fail although the ballot was recorded.
     notify.poll_changed(poll_id)
-    return row
+    return CastBallot(ballot=Ballot(id=ballot_id, **values), method=poll.method)
+
+
+def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput) -> Ballot:
+    """Record a user's ballot (see :func:`record_ballot`) and return it."""
+    return record_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot).ballot
 
 
 def get_my_ballot(*, session: Session, user: User, poll_id: int) -> Ballot:
@@ -197,17 +271,28 @@ def change_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotI
         Forbidden, InvalidInput: As for casting.
     """
     ratelimit.hit("ballot", str(user.id))
-    poll, weight = _open_poll_for_voting(session=session, poll_id=poll_id, user=user)
-    clean = validate_ballot(poll=poll, options=options_of(session=session, poll_id=poll_id), ballot=ballot)
-    # One UPDATE, so that a retraction racing with this change leaves either no ballot or this one.
-    changed = session.execute(
-        update(Ballot)
-        .where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
-        .values(option_id=clean.option_id, choices=clean.choices, scores=clean.scores, weight=weight, updated_at=utcnow())
-    ).rowcount
-    if changed != 1:
+    poll = _poll_for_voting(session=session, poll_id=poll_id, user=user)
+    clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
+    weight = _weight(poll)
+    mine = (col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
+    now = utcnow()
+    # Take the ballot for writing first (its row on PostgreSQL, the database on SQLite), so that
+    # the old choice read next stays the old choice until this transaction ends: two changes or
+    # a change and a retraction racing each other then move the counts one after the other.
+    # A retraction that won the race leaves nothing to change.
+    if session.execute(update(Ballot).where(*mine).values(updated_at=now)).rowcount != 1:
         session.rollback()
         raise NotFound("You have not voted in this poll.")
+    old = session.execute(select(Ballot.option_id, Ballot.weight).where(*mine)).one()
+    session.execute(
+        update(Ballot)
+        .where(*mine)
+        .values(option_id=clean.option_id, choices=clean.choices, scores=clean.scores, weight=weight, updated_at=now)
+    )
+    counts.adjust(
+        session=session, poll_id=poll_id, user_id=user.id,  # type: ignore[arg-type]
+        remove=(old[0], old[1]), add=(clean.option_id, weight),
+    )
     session.commit()
     metrics.BALLOTS.labels("change").inc()
     notify.poll_changed(poll_id)
@@ -226,11 +311,14 @@ def retract_ballot(*, session: Session, user: User, poll_id: int) -> None:
     if poll_status(poll) != "open":
         raise Forbidden("Ballots can be retracted only while the poll is open.")
     removed = session.execute(
-        delete(Ballot).where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
-    ).rowcount
-    if removed != 1:
+        delete(Ballot)
+        .where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
+        .returning(col(Ballot.option_id), col(Ballot.weight))
+    ).all()
+    if len(removed) != 1:
         session.rollback()
         raise NotFound("You have not voted in this poll.")
+    counts.adjust(session=session, poll_id=poll_id, user_id=user.id, remove=(removed[0][0], removed[0][1]))  # type: ignore[arg-type]
     session.commit()
     metrics.BALLOTS.labels("retract").inc()
     notify.poll_changed(poll_id)

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import reflex as rx
@@ -25,7 +26,7 @@ from sqlmodel import Session, col, or_, select
 from commons_app import metrics
 from commons_app.models import Poll, utcnow
 from commons_app.redis_client import get_redis
-from commons_app.services import notify
+from commons_app.services import counts, notify
 from commons_app.services.polls import options_of
 from commons_app.services.results import PollResults, compute_results, format_number
 
@@ -33,12 +34,14 @@ logger = logging.getLogger("commons.live")
 
 PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
 SCHEDULE_CHECK_SECONDS = float(os.environ.get("SCHEDULE_CHECK_SECONDS", "2"))
+RECONCILE_SECONDS = float(os.environ.get("COUNTS_RECONCILE_SECONDS", "600"))
 CLAIM_TTL_MS = 5000
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
 _local_claims: set[int] = set()
 _claims_lock = threading.Lock()
 _tasks: set[asyncio.Task] = set()
+_tally_seconds: dict[int, float] = {}  # how long the last re-tally of each poll took
 
 
 def poll_token(poll_id: int) -> str:
@@ -102,9 +105,13 @@ async def _push(poll_id: int) -> None:
     from commons_app.state.session import run_service
 
     try:
-        await asyncio.sleep(PUSH_INTERVAL)
+        # The window grows with the cost of a tally, so that re-tallying a huge poll takes at most
+        # about a fifth of a core however fast its ballots arrive.
+        await asyncio.sleep(max(PUSH_INTERVAL, 4 * _tally_seconds.get(poll_id, 0.0)))
         await asyncio.to_thread(_release, poll_id)
+        started = time.perf_counter()
         results = await run_service(_load_results, poll_id=poll_id)
+        _tally_seconds[poll_id] = time.perf_counter() - started
         await publish(poll_id, results)
     except Exception:
         _release(poll_id)
@@ -152,15 +159,40 @@ async def watch_schedules() -> None:
     from commons_app.state.session import run_service
 
     since = utcnow()
+    next_reconcile = asyncio.get_running_loop().time() + RECONCILE_SECONDS
     while True:
         await asyncio.sleep(SCHEDULE_CHECK_SECONDS)
         until = utcnow()
         try:
-            for poll_id in await run_service(_polls_crossing, since=since, until=until):
+            crossing = await run_service(_polls_crossing, since=since, until=until)
+            if crossing:
+                # Polls that just closed on time get their final counts checked (and those that
+                # opened: harmless, they have no ballots yet).
+                await run_service(counts.reconcile_polls, poll_ids=crossing)
+            for poll_id in crossing:
                 on_poll_changed(poll_id)
             since = until
+            if asyncio.get_running_loop().time() >= next_reconcile:
+                next_reconcile = asyncio.get_running_loop().time() + RECONCILE_SECONDS
+                if await asyncio.to_thread(_claim_reconcile):
+                    open_ids = await run_service(counts.open_poll_ids)
+                    repaired = await run_service(counts.reconcile_polls, poll_ids=open_ids)
+                    logger.info("reconciled the counts of %s open polls; repaired %s", len(open_ids), len(repaired))
         except Exception:
             logger.warning("schedule watch failed", exc_info=True)
+
+
+def _claim_reconcile() -> bool:
+    """One worker of all instances reconciles per period (every worker, without Redis: there is
+    only one then)."""
+    client = get_redis()
+    if client is None:
+        return True
+    try:
+        return bool(client.set("commons:counts:reconcile", "1", nx=True, ex=max(1, int(RECONCILE_SECONDS) - 1)))
+    except Exception:
+        logger.warning("could not claim the counts reconciliation; skipping this period", exc_info=True)
+        return False
 
 
 def results_display(results: PollResults) -> dict[str, Any]:
