@@ -9,20 +9,25 @@ from sqlmodel import Session
 
 from commons_app import routes
 from commons_app.components.layout import data_table, error_callout, page, spinner_block
+from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.models import User, as_utc
 from commons_app.services import audit, auth
 from commons_app.services.errors import Forbidden, NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
 
-USERS_LIMIT = 100
+USERS_PAGE_SIZE = 20
+EVENTS_PAGE_SIZE = 20
 
 
-def admin_overview(*, session: Session, user: User, search: str = "") -> dict[str, Any]:
-    """Users and recent audit entries, for admins only."""
-    rows, total = auth.list_users(session=session, actor=user, limit=USERS_LIMIT, search=search)
-    events, _ = audit.list_events(session=session, limit=30)
-    names = {u.id: u.username for u in rows}
+def users_page(*, session: Session, user: User, search: str = "", page: int = 0) -> dict[str, Any]:
+    """One page of users (admins only); a page past the end gives the last page instead."""
+    page = max(0, page)
+    rows, total = auth.list_users(session=session, actor=user, skip=page * USERS_PAGE_SIZE, limit=USERS_PAGE_SIZE, search=search)
+    if not rows and page > 0:
+        page = clamp_page(page, total, USERS_PAGE_SIZE)
+        rows, total = auth.list_users(session=session, actor=user, skip=page * USERS_PAGE_SIZE, limit=USERS_PAGE_SIZE, search=search)
     return {
+        "page": page,
         "total": total,
         "users": [
             {
@@ -36,15 +41,39 @@ def admin_overview(*, session: Session, user: User, search: str = "") -> dict[st
             }
             for u in rows
         ],
+    }
+
+
+def audit_page(*, session: Session, user: User, page: int = 0) -> dict[str, Any]:
+    """One page of the audit log, newest first (admins only); past the end gives the last page."""
+    auth.require_admin(user)
+    page = max(0, page)
+    events, total = audit.list_events(session=session, skip=page * EVENTS_PAGE_SIZE, limit=EVENTS_PAGE_SIZE)
+    if not events and page > 0:
+        page = clamp_page(page, total, EVENTS_PAGE_SIZE)
+        events, total = audit.list_events(session=session, skip=page * EVENTS_PAGE_SIZE, limit=EVENTS_PAGE_SIZE)
+    names = audit.actor_names(session=session, events=events)
+    return {
+        "page": page,
+        "total": total,
         "events": [
             {
+                "id": e.id,
                 "at": (as_utc(e.at) or e.at).strftime("%Y-%m-%d %H:%M:%S"),
-                "actor": names.get(e.actor_id, str(e.actor_id or "—")),
+                "actor": "—" if e.actor_id is None else names.get(e.actor_id, str(e.actor_id)),
                 "action": e.action,
                 "target": f"{e.target_type} {e.target_id or ''}".strip(),
             }
             for e in events
         ],
+    }
+
+
+def admin_overview(*, session: Session, user: User, search: str = "", users_at: int = 0, events_at: int = 0) -> dict[str, Any]:
+    """A page of users and a page of the audit log, for admins only."""
+    return {
+        "users": users_page(session=session, user=user, search=search, page=users_at),
+        "audit": audit_page(session=session, user=user, page=events_at),
     }
 
 
@@ -55,37 +84,104 @@ class AdminState(SessionState):
     users: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     total: int = 0
+    events_total: int = 0
+    users_at: int = 0
+    events_at: int = 0
     search: str = ""
     refused: str = ""
     loaded: bool = False
     error: str = ""
 
-    async def _load(self) -> Any:
+    @rx.var
+    def users_showing(self) -> str:
+        """"Showing 21–40 of 57 users"."""
+        return showing_text(self.users_at, self.total, USERS_PAGE_SIZE, "users")
+
+    @rx.var
+    def users_label(self) -> str:
+        """"Page 2 of 3" of the users."""
+        return page_text(self.users_at, self.total, USERS_PAGE_SIZE)
+
+    @rx.var
+    def users_has_next(self) -> bool:
+        """Whether a later page of users exists."""
+        return self.users_at + 1 < page_count(self.total, USERS_PAGE_SIZE)
+
+    @rx.var
+    def events_showing(self) -> str:
+        """"Showing 1–20 of 480 entries"."""
+        return showing_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE, "entries")
+
+    @rx.var
+    def events_label(self) -> str:
+        """"Page 1 of 24" of the audit log."""
+        return page_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE)
+
+    @rx.var
+    def events_has_next(self) -> bool:
+        """Whether older audit entries exist."""
+        return self.events_at + 1 < page_count(self.events_total, EVENTS_PAGE_SIZE)
+
+    async def _load(self, which: str = "both") -> Any:
+        """Reload the users, the audit log or both (``which``), each at its current page."""
         try:
-            data = await self._call(admin_overview, search=self.search)
+            if which == "users":
+                data = {"users": await self._call(users_page, search=self.search, page=self.users_at)}
+            elif which == "audit":
+                data = {"audit": await self._call(audit_page, page=self.events_at)}
+            else:
+                data = await self._call(admin_overview, search=self.search, users_at=self.users_at, events_at=self.events_at)
         except NotAuthenticated:
             return login_redirect(routes.ADMIN)
         except Forbidden as exc:
-            self.users, self.events, self.total = [], [], 0
+            self.users, self.events, self.total, self.events_total = [], [], 0, 0
             self.refused = exc.message
             self.loaded = True
             return None
         self.refused = ""
-        self.users, self.events, self.total = data["users"], data["events"], data["total"]
+        if "users" in data:
+            self.users, self.total, self.users_at = data["users"]["users"], data["users"]["total"], data["users"]["page"]
+        if "audit" in data:
+            self.events, self.events_total, self.events_at = data["audit"]["events"], data["audit"]["total"], data["audit"]["page"]
         self.loaded = True
         return None
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
-        """Load users and the audit log (admins only)."""
-        self.loaded, self.error = False, ""
+        """Load the first page of users and of the audit log (admins only)."""
+        self.loaded, self.error, self.users_at, self.events_at = False, "", 0, 0
         return await self._load()
 
     @rx.event
     async def set_search(self, value: str):  # noqa: ANN201 - Reflex event return
-        """Filter users by name or email."""
-        self.search = value[:254]
-        return await self._load()
+        """Filter users by name or email, from the first page."""
+        self.search = str(value)[:254]
+        self.users_at = 0
+        return await self._load("users")
+
+    @rx.event
+    async def next_users(self):  # noqa: ANN201 - Reflex event return
+        """Show the next page of users (the server checks the admin role)."""
+        self.users_at += 1
+        return await self._load("users")
+
+    @rx.event
+    async def previous_users(self):  # noqa: ANN201 - Reflex event return
+        """Show the previous page of users."""
+        self.users_at = max(0, self.users_at - 1)
+        return await self._load("users")
+
+    @rx.event
+    async def next_events(self):  # noqa: ANN201 - Reflex event return
+        """Show older audit entries."""
+        self.events_at += 1
+        return await self._load("audit")
+
+    @rx.event
+    async def previous_events(self):  # noqa: ANN201 - Reflex event return
+        """Show newer audit entries."""
+        self.events_at = max(0, self.events_at - 1)
+        return await self._load("audit")
 
     @rx.event
     async def set_role(self, user_id: int, role: str):  # noqa: ANN201 - Reflex event return
@@ -157,8 +253,16 @@ def admin_page() -> rx.Component:
                         placeholder="Search users…", value=AdminState.search,
                         on_change=AdminState.set_search.debounce(300), aria_label="Search users", width="100%",
                     ),
-                    rx.text(AdminState.total.to_string() + " users", size="2", color_scheme="gray"),
                     data_table(["Username", "Email", "Role", "Active", "Joined"], rx.foreach(AdminState.users, _user_row)),
+                    pager(
+                        name="Users",
+                        showing=AdminState.users_showing,
+                        label=AdminState.users_label,
+                        on_previous=AdminState.previous_users,
+                        on_next=AdminState.next_users,
+                        has_previous=AdminState.users_at > 0,
+                        has_next=AdminState.users_has_next,
+                    ),
                     rx.heading("Audit log", size="5", as_="h2"),
                     data_table(
                         ["When (UTC)", "Who", "Action", "Target"],
@@ -170,6 +274,15 @@ def admin_page() -> rx.Component:
                             ),
                         ),
                         size="1",
+                    ),
+                    pager(
+                        name="Audit log",
+                        showing=AdminState.events_showing,
+                        label=AdminState.events_label,
+                        on_previous=AdminState.previous_events,
+                        on_next=AdminState.next_events,
+                        has_previous=AdminState.events_at > 0,
+                        has_next=AdminState.events_has_next,
                     ),
                     spacing="4",
                     width="100%",

@@ -8,12 +8,13 @@ import reflex as rx
 
 from commons_app import routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
+from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.pages.polls import poll_rows
 from commons_app.services import polls
 from commons_app.services.errors import NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
 
-DASHBOARD_LIMIT = 100
+PAGE_SIZE = 10
 
 
 @private_state
@@ -22,16 +23,36 @@ class DashboardState(SessionState):
 
     rows: list[dict[str, Any]] = []
     total: int = 0
+    page_index: int = 0
     selected: int = 0
     selected_title: str = ""
     series: list[dict[str, Any]] = []
     loading: bool = False
     error: str = ""
 
+    @rx.var
+    def showing(self) -> str:
+        """"Showing 11–20 of 34 polls"."""
+        return showing_text(self.page_index, self.total, PAGE_SIZE, "polls")
+
+    @rx.var
+    def page_label(self) -> str:
+        """"Page 2 of 4"."""
+        return page_text(self.page_index, self.total, PAGE_SIZE)
+
+    @rx.var
+    def has_next(self) -> bool:
+        """Whether a later page exists."""
+        return self.page_index + 1 < page_count(self.total, PAGE_SIZE)
+
     async def _load(self) -> Any:
         self.loading = True
         try:
-            data = await self._call(poll_rows, skip=0, limit=DASHBOARD_LIMIT, mine=True)
+            data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, mine=True)
+            if not data["rows"] and self.page_index > 0:
+                # The page emptied under us (a deletion, or polls gone elsewhere): show the last one.
+                self.page_index = clamp_page(self.page_index, data["total"], PAGE_SIZE)
+                data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, mine=True)
         except NotAuthenticated:
             self.loading = False
             return login_redirect(routes.DASHBOARD)
@@ -58,8 +79,22 @@ class DashboardState(SessionState):
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
-        """Load the creator's polls."""
+        """Load the first page of the creator's polls."""
         self.error = ""
+        self.page_index = 0
+        return await self._load()
+
+    @rx.event
+    async def next_page(self):  # noqa: ANN201 - Reflex event return
+        """Show the next page of polls."""
+        if self.page_index + 1 < page_count(self.total, PAGE_SIZE):
+            self.page_index += 1
+        return await self._load()
+
+    @rx.event
+    async def previous_page(self):  # noqa: ANN201 - Reflex event return
+        """Show the previous page of polls."""
+        self.page_index = max(0, self.page_index - 1)
         return await self._load()
 
     @rx.event
@@ -192,6 +227,15 @@ def dashboard_page() -> rx.Component:
                         width="100%",
                     ),
                     rx.vstack(rx.foreach(DashboardState.rows, _poll_card), spacing="3", width="100%"),
+                    pager(
+                        name="Polls",
+                        showing=DashboardState.showing,
+                        label=DashboardState.page_label,
+                        on_previous=DashboardState.previous_page,
+                        on_next=DashboardState.next_page,
+                        has_previous=DashboardState.page_index > 0,
+                        has_next=DashboardState.has_next,
+                    ),
                     spacing="4",
                     width="100%",
                 ),

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from commons_app import routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
+from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.models import User
 from commons_app.services import polls
 from commons_app.services.errors import NotAuthenticated, ServiceError
@@ -59,20 +60,29 @@ class PollListState(SessionState):
     error: str = ""
 
     @rx.var
-    def page_count(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, (self.total + PAGE_SIZE - 1) // PAGE_SIZE)
-
-    @rx.var
     def page_label(self) -> str:
         """"Page 2 of 5"."""
-        return f"Page {self.page_index + 1} of {max(1, (self.total + PAGE_SIZE - 1) // PAGE_SIZE)}"
+        return page_text(self.page_index, self.total, PAGE_SIZE)
+
+    @rx.var
+    def showing(self) -> str:
+        """"Showing 11–20 of 43 polls"."""
+        return showing_text(self.page_index, self.total, PAGE_SIZE, "polls")
+
+    @rx.var
+    def has_next(self) -> bool:
+        """Whether a later page exists."""
+        return self.page_index + 1 < page_count(self.total, PAGE_SIZE)
 
     async def _load(self):  # noqa: ANN202 - Reflex event return
         self.loading = True
         self.error = ""
         try:
             data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, search=self.search)
+            if not data["rows"] and self.page_index > 0:
+                # The page emptied under us (polls deleted meanwhile): show the last one.
+                self.page_index = clamp_page(self.page_index, data["total"], PAGE_SIZE)
+                data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, search=self.search)
         except NotAuthenticated:
             self.loading = False
             return login_redirect(routes.POLLS)
@@ -172,17 +182,14 @@ def polls_page() -> rx.Component:
                 rx.vstack(rx.foreach(PollListState.rows, poll_card), spacing="3", width="100%"),
             ),
         ),
-        rx.hstack(
-            rx.button("Previous", on_click=PollListState.previous_page, disabled=PollListState.page_index == 0, variant="soft"),
-            rx.text(PollListState.page_label, size="2"),
-            rx.button(
-                "Next",
-                on_click=PollListState.next_page,
-                disabled=PollListState.page_index + 1 >= PollListState.page_count,
-                variant="soft",
-            ),
-            align="center",
-            spacing="3",
+        pager(
+            name="Polls",
+            showing=PollListState.showing,
+            label=PollListState.page_label,
+            on_previous=PollListState.previous_page,
+            on_next=PollListState.next_page,
+            has_previous=PollListState.page_index > 0,
+            has_next=PollListState.has_next,
         ),
         title="Polls",
     )

@@ -343,6 +343,7 @@ class AdminTab:
         self.users: list[Any] = []
         self.events: list[Any] = []
         self.total, self.search, self.refused, self.loaded, self.error = 0, "", "", False, ""
+        self.events_total, self.users_at, self.events_at = 0, 0, 0
 
 
 def run_admin_handler(credential: str, name: str, *args: Any) -> str:

@@ -46,11 +46,15 @@ def audit_log(
     user: CurrentUser,
     db: DbSession,
     skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=audit.LIST_LIMIT_MAX)] = 50,
+    before_id: Annotated[
+        int | None,
+        Query(ge=1, le=2**63 - 1, description="Keyset paging: only entries older than this id (pass the last id of a page)."),
+    ] = None,
 ) -> AuditPage:
-    """The audit log, newest first."""
+    """The audit log, newest first. ``total`` counts the entries the query matches."""
     auth.require_admin(user)
-    rows, total = audit.list_events(session=db, skip=skip, limit=limit)
+    rows, total = audit.list_events(session=db, skip=skip, limit=limit, before_id=before_id)
     return AuditPage(
         items=[AuditOut.model_validate(r, from_attributes=True) for r in rows], total=total, skip=skip, limit=limit
     )

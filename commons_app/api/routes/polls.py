@@ -113,7 +113,24 @@ def set_voters(poll_id: int, body: RollIn, user: CurrentUser, db: DbSession) -> 
     return _roll_out(poll_id, polls.get_roll(session=db, user=user, poll_id=poll_id))
 
 
-@router.get("/{poll_id}/voters", response_model=RollOut, responses=ERRORS)
-def get_voters(poll_id: int, user: CurrentUser, db: DbSession) -> RollOut:
-    """The roll, with who has voted (never how). Owner or admin."""
-    return _roll_out(poll_id, polls.get_roll(session=db, user=user, poll_id=poll_id))
+ROLL_TOTAL_HEADER = {"X-Total-Count": {"description": "How many voters the whole roll holds.", "schema": {"type": "integer"}}}
+
+
+@router.get("/{poll_id}/voters", response_model=RollOut, responses={**ERRORS, 200: {"headers": ROLL_TOTAL_HEADER}})
+def get_voters(
+    poll_id: int,
+    user: CurrentUser,
+    db: DbSession,
+    response: Response,
+    skip: Annotated[int, Query(ge=0, le=polls.MAX_ROLL)] = 0,
+    limit: Annotated[
+        int | None, Query(ge=1, le=polls.ROLL_PAGE_MAX, description="One page of the roll; without it, the whole roll.")
+    ] = None,
+) -> RollOut:
+    """The roll by username, with who has voted (never how). Owner or admin.
+
+    ``skip``/``limit`` page through it; the ``X-Total-Count`` header gives the roll's length.
+    """
+    rows, total = polls.roll_page(session=db, user=user, poll_id=poll_id, skip=skip, limit=limit)
+    response.headers["X-Total-Count"] = str(total)
+    return _roll_out(poll_id, rows)
