@@ -8,7 +8,7 @@ export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
 export COMMONS_PORT := $(PORT)
 
-.PHONY: install install-dev run test lint chromium clean
+.PHONY: install install-dev run test lint chromium nginx clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -30,11 +30,11 @@ run: install
 	$(PY) -m commons_app seed-demo
 	$(VENV)/bin/reflex run --env prod --single-port --frontend-port $(PORT) --backend-host 127.0.0.1
 
-## make test: install test dependencies (and Debian's chromium if missing), run every test.
+## make test: install test dependencies (and Debian's chromium and nginx if missing), run every test.
 ## The suite also runs against PostgreSQL and Redis when they answer (CI=true makes them required).
 TEST_DATABASE_URL ?= postgresql://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
-test: install-dev chromium
+test: install-dev chromium nginx
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" $(PY) -m pytest
 
 chromium:
@@ -42,6 +42,13 @@ chromium:
 		echo "Installing Debian's chromium for the browser tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The balancer of deploy/run-local.sh, which the multi-instance test (tests/deploy) starts.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		echo "Installing Debian's nginx for the multi-instance test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nginx >/dev/null; }
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

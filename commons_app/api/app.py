@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commons_app import metrics
@@ -42,8 +44,30 @@ SECURITY_HEADERS = {
 }
 
 
+# Responses of at least this many bytes are gzip-compressed when the client accepts it.
+GZIP_MIN_BYTES = 1024
+# The production build (Vite) names every file under /assets/ "<name>-<8-character hash>.<ext>"
+# (and serves precompressed "<file>.gz" sidecars): a name never changes content, so it may be cached for good.
+# (A hash has at least one capital, digit, "_" or "-": "react-dropzone.js" is not hashed.)
+HASHED_ASSET = re.compile(
+    r"^/assets/(?:[^/]+/)*[^/]+-(?=[a-z]{0,7}[A-Z0-9_-])[A-Za-z0-9_-]{8}\.[A-Za-z0-9]+(?:\.gz|\.br|\.zst)?$"
+)
+CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+CACHE_REVALIDATE = "no-cache"  # pages and other static files: stored, but revalidated (ETag) before use
+CACHE_PRIVATE = "no-store"  # the API and metrics: answers may hold private data
+
+
+def cache_control_for(path: str, status: int) -> str:
+    """The ``Cache-Control`` of a response that did not choose its own."""
+    if path.startswith("/api/") or path in {"/api", "/metrics"}:
+        return CACHE_PRIVATE
+    if status in {200, 203, 206, 304} and HASHED_ASSET.match(path):
+        return CACHE_IMMUTABLE
+    return CACHE_REVALIDATE
+
+
 class RequestGuard:
-    """Pure ASGI middleware: request ids, size cap, security headers, metrics and one log line."""
+    """Pure ASGI middleware: request ids, size cap, security and caching headers, metrics and one log line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,6 +99,9 @@ class RequestGuard:
                 for name, value in SECURITY_HEADERS.items():
                     if name.encode() not in present:
                         raw.append((name.encode(), value.encode()))
+                if b"cache-control" not in present:
+                    cache_control = cache_control_for(scope.get("path", ""), message["status"])
+                    raw.append((b"cache-control", cache_control.encode()))
                 raw.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": raw}
             await send(message)
@@ -207,6 +234,28 @@ def create_api() -> FastAPI:
     return api
 
 
+class Compression:
+    """gzip for HTTP responses of at least :data:`GZIP_MIN_BYTES` (Starlette's ``GZipMiddleware``).
+
+    Left alone: websockets and the socket.io endpoint (``/_event``), event streams, already encoded
+    responses (the precompressed ``.gz`` assets) and files sent with the server's ``pathsend``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(
+            app, minimum_size=GZIP_MIN_BYTES, compresslevel=6,
+            exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "").startswith("/_event"):
+            await self.app(scope, receive, send)
+            return
+        await self.gzip(scope, receive, send)
+
+
 def wrap_with_guard(app: ASGIApp) -> ASGIApp:
-    """The outermost layer around the whole backend (pages, websocket and API)."""
-    return RequestGuard(app)
+    """The outermost layers around the whole backend (pages, websocket and API): the request guard,
+    then compression."""
+    return RequestGuard(Compression(app))
