@@ -19,6 +19,7 @@ import asyncio
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,6 @@ from tests.browser.servers import SERVER_SECRET_KEY, AppServer, free_port, prepa
 os.environ["SECRET_KEY"] = SERVER_SECRET_KEY
 os.environ["COMMONS_ENV"] = "production"
 
-import httpx  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
@@ -103,34 +103,69 @@ def stored(url: str, poll_id: int) -> int:
     return int(count)
 
 
+async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """Send one pre-encoded HTTP/1.1 request on a kept-alive connection; the response's status."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    match = re.search(rb"(?i)\r\ncontent-length: *([0-9]+)", head)
+    if match:
+        await reader.readexactly(int(match.group(1)))
+    else:  # chunked: read to the last chunk
+        while True:
+            size = int((await reader.readline()).strip() or b"0", 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+def vote_request(host: str, token: str, poll_id: int, option_id: int) -> bytes:
+    body = f'{{"poll_id":{poll_id},"option_id":{option_id}}}'.encode()
+    return (
+        f"POST /api/votes/ HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
 async def cast_all(base: str, tokens: list[str], poll_id: int, option_ids: list[int], concurrency: int) -> dict:
+    """Each of ``concurrency`` connections casts ballots back to back until every voter has voted.
+
+    The client is a few lines of asyncio over kept-alive HTTP/1.1 connections with the requests
+    encoded beforehand, so that it takes as little as possible of the 2 cores it shares with the
+    server (httpx took about as much CPU per request as the server's framework)."""
+    host, port = base.removeprefix("http://").split(":")
+    requests = [vote_request(f"{host}:{port}", t, poll_id, option_ids[i % len(option_ids)]) for i, t in enumerate(tokens)]
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(tokens)):
         queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
 
-        async def voter() -> None:
+    async def voter() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
             while True:
                 try:
                     i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                body = {"poll_id": poll_id, "option_id": option_ids[i % len(option_ids)]}
                 started = time.perf_counter()
                 try:
-                    response = await client.post("/api/votes/", json=body, headers={"Authorization": f"Bearer {tokens[i]}"})
-                    code = response.status_code
-                except httpx.HTTPError:
+                    code = await asyncio.wait_for(_post(reader, writer, requests[i]), 30)
+                except (TimeoutError, OSError, asyncio.IncompleteReadError):
                     code = 0
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
                 latencies.append(time.perf_counter() - started)
                 statuses[code] = statuses.get(code, 0) + 1
+        finally:
+            writer.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(voter() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(voter() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
     accepted = statuses.get(201, 0)
     return {
         "concurrency": concurrency,
@@ -141,7 +176,51 @@ async def cast_all(base: str, tokens: list[str], poll_id: int, option_ids: list[
         "accepted": accepted,
         "errors": sum(v for k, v in statuses.items() if k != 201),
         "statuses": statuses,
+        "client_cpu_ms_per_request": (time.process_time() - cpu_before) * 1000 / max(1, len(tokens)),
     }
+
+
+def cpu_seconds(pgid: int) -> dict[str, float]:
+    """User + system CPU seconds so far of the server's process group ("app") and of the
+    machine's PostgreSQL and Redis server processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"app": 0.0, "postgres": 0.0, "redis": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        fields = rest.split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if int(fields[2]) == pgid:  # the process group
+            totals["app"] += used
+        elif comm == "postgres":
+            # cutime + cstime: the backends that exited (a closed connection's process) are
+            # added to the postmaster's children's time.
+            totals["postgres"] += used + (int(fields[13]) + int(fields[14])) / tick
+        elif comm.startswith("redis-server"):
+            totals["redis"] += used
+    return totals
+
+
+async def liveness_rate(base: str, concurrency: int, count: int) -> float:
+    """Requests/s of GET /api/health/live: what the HTTP stack alone manages on this machine."""
+    host, port = base.removeprefix("http://").split(":")
+    request = f"GET /api/health/live HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    remaining = [count]
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            await _post(reader, writer, request)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    return count / (time.perf_counter() - started)
 
 
 def pgbench(url: str, clients: int, seconds: int = 10) -> float:
@@ -166,9 +245,12 @@ def main() -> int:
     parser.add_argument("--voters", type=int, default=2000)
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--workers", type=int, default=None, help="granian workers (default: Reflex's choice)")
+    parser.add_argument("--profile", metavar="SVG", help="record the server with py-spy during the last level (.svg: flame graph, else collapsed stacks)")
     parser.add_argument("--database", default=os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/test"))
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"))
     args = parser.parse_args()
+    # Killed with TERM (a timeout, Ctrl-C from a wrapper): still stop the server and drop the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     levels = [int(c) for c in args.concurrency.split(",")]
     get_settings.cache_clear()
 
@@ -195,15 +277,34 @@ def main() -> int:
         rows = []
         for level in levels:
             poll_id, option_ids = new_poll(url, owner, f"bench c={level}")
+            cpu_before = cpu_seconds(server.process.pid)  # type: ignore[union-attr]
+            spy = None
+            if args.profile and level == levels[-1]:
+                spy = subprocess.Popen(
+                    [str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses", "-r", "200",
+                     "-o", args.profile, "--format", "flamegraph" if args.profile.endswith(".svg") else "raw", "--pid", str(server.process.pid)],  # type: ignore[union-attr]
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+                time.sleep(2)
             result = asyncio.run(cast_all(server.url, tokens, poll_id, option_ids, level))
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(60)
+            cpu_after = cpu_seconds(server.process.pid)  # type: ignore[union-attr]
+            result["cpu_ms"] = {k: (cpu_after[k] - cpu_before[k]) * 1000 / args.voters for k in cpu_after}
             result["stored"] = stored(url, poll_id)
             rows.append(result)
             print(
                 f"c={level:>3}: {result['ballots_per_s']:8.0f} ballots/s  p50 {result['p50_ms']:6.1f} ms  "
                 f"p95 {result['p95_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  accepted {result['accepted']}  "
-                f"stored {result['stored']}  errors {result['errors']} {result['statuses']}",
+                f"stored {result['stored']}  errors {result['errors']} {result['statuses']}  "
+                "CPU ms per ballot: " + ", ".join(f"{k} {v:.2f}" for k, v in result["cpu_ms"].items())
+                + f", client {result['client_cpu_ms_per_request']:.2f}",
                 flush=True,
             )
+        for level in levels:
+            rate = asyncio.run(liveness_rate(server.url, level, 4000))
+            print(f"GET /api/health/live (HTTP stack only), c={level:>3}: {rate:8.0f} requests/s", flush=True)
         for clients in (1, 16):
             print(f"pgbench single-row inserts, {clients:>2} clients: {pgbench(url, clients):8.0f} tps", flush=True)
         durable = all(r["stored"] == r["accepted"] for r in rows)

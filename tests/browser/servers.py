@@ -151,7 +151,7 @@ class AppServer:
         the server answering on the port is this one, not another suite's that took the port first.
         Returns its username and password."""
         username, password = f"e2e_admin_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
-        self.cli("create-admin", username, f"{username}@example.org", "--password", password)
+        self.cli("create-admin", username, f"{username}@example.org", f"--password={password}")  # "=": it may start with "-"
         self.marker = (username, password)
         return self.marker
 
