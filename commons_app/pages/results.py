@@ -13,7 +13,7 @@ from commons_app.pages.polls import METHOD_NAMES
 from commons_app.services import polls
 from commons_app.services.errors import NotAuthenticated, NotFound
 from commons_app.services.results import compute_results, results_refusal
-from commons_app.state.live import LiveResults, poll_token
+from commons_app.state.live import LiveResults, unwatch, watch
 from commons_app.state.session import SessionState, login_redirect, private_state
 
 
@@ -47,35 +47,38 @@ class ResultsState(SessionState):
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
-        """Check the viewer on the server, then link them to the poll's live tally (or unlink)."""
+        """Check the viewer on the server; only then put the tab among the poll's watchers, which
+        receive every live push (see ``state.live``). A viewer who may not see results is never
+        a watcher, so they receive nothing."""
         self.loaded, self.not_found, self.refusal = False, False, ""
         poll_id = self._poll_id()
         live = await self.get_state(LiveResults)
+        sid = self.router.session.session_id  # this tab's socket
+        if live.poll_id and live.poll_id != poll_id:
+            await unwatch(live.poll_id, sid)
         try:
             ctx = await self._call(results_context, poll_id=poll_id)
         except NotAuthenticated:
-            await self._unlink_live(live)
+            await unwatch(poll_id, sid)
             return login_redirect(self.router.url.path)
         except NotFound:
-            await self._unlink_live(live)
+            await unwatch(poll_id, sid)
+            live.reset()
             self.not_found, self.loaded = True, True
             return None
         self.poll_number = poll_id
         self.title, self.method_name, self.refusal = ctx["title"], ctx["method_name"], ctx["refusal"]
         if ctx["results"] is None:
-            # A viewer who may not see results is linked to nothing and so receives no updates.
-            events = await self._unlink_live(live)
+            await unwatch(poll_id, sid)
+            live.reset()
             self.loaded = True
-            return events
-        linked = await live._link_to(poll_token(poll_id))
-        # The database is the source of truth: rebuild the shared tally as a viewer links.
-        linked.apply(poll_id, ctx["results"])
+            return None
+        # A push published between the read above and this line would be missed until the next
+        # one; pushes re-read the database and follow every change within the window, so the
+        # next change corrects it.
+        await watch(poll_id, sid)
+        live.apply(poll_id, ctx["results"])
         self.loaded = True
-        return None
-
-    async def _unlink_live(self, live: LiveResults) -> Any:
-        if live._linked_to:
-            return await live._unlink()
         return None
 
 

@@ -1,18 +1,21 @@
-"""Live results: one ``rx.SharedState`` per poll, and a coalescing pusher that refreshes it.
+"""Live results: a coalescing pusher that sends each poll's tally to the tabs watching it.
 
 A committed ballot change calls :func:`on_poll_changed` (through ``services.notify``). The first
 change in a quiet poll claims a short window (in Redis when configured, so all workers and
 instances share it, else in memory); when the window ends, the claimer releases it, re-tallies the
-poll from the database and writes the result into the poll's shared state once, and Reflex fans
-that single update out to every linked viewer. Changes during the window ride along: the release
-happens before the database is read, so nothing committed before the release is missed, and a
-change after it claims a new window. Pushes per poll are thus bounded by the window, whatever the
-vote rate.
+poll from the database and publishes the result once (:func:`publish`): over Redis to every worker
+of every instance, each of which emits it in one packet to the poll's Socket.IO room — the tabs
+whose results page checked, on the server, that they may see the results (:func:`watch`). Changes
+during the window ride along: the release happens before the database is read, so nothing
+committed before the release is missed, and a change after it claims a new window. Pushes per
+poll are thus bounded by the window, whatever the vote rate, and cost one message per worker
+whatever the number of viewers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -20,7 +23,6 @@ import time
 from typing import Any
 
 import reflex as rx
-from reflex.istate.manager.token import BaseStateToken
 from sqlmodel import Session, col, or_, select
 
 from commons_app import metrics
@@ -42,11 +44,6 @@ _local_claims: set[int] = set()
 _claims_lock = threading.Lock()
 _tasks: set[asyncio.Task] = set()
 _tally_seconds: dict[int, float] = {}  # how long the last re-tally of each poll took
-
-
-def poll_token(poll_id: int) -> str:
-    """The shared-state token of a poll (Reflex forbids '_' in it)."""
-    return f"poll-{poll_id}"
 
 
 def _claim_key(poll_id: int) -> str:
@@ -119,13 +116,101 @@ async def _push(poll_id: int) -> None:
 
 
 async def publish(poll_id: int, results: PollResults | None) -> None:
-    """Write a tally into the poll's shared state; Reflex sends it to every linked viewer."""
+    """Send a tally to every tab watching the poll: one message to all workers of all instances
+    (Redis pub/sub; in-process without Redis), and each worker emits one packet to the poll's
+    Socket.IO room, i.e. its own watching sockets. No viewer's state is loaded, locked or saved.
+
+    (The first design wrote the tally into an ``rx.SharedState`` linked per poll; Reflex then
+    locked, loaded and saved every linked viewer's state in turn for each push, and a viewer
+    linking sent an update to all the others: with a few hundred viewers pushes queued past
+    Reflex's 10 s lock expiry and were dropped — see docs/BENCHMARKS.md, "Live fan-out".)"""
     if _app is None:
         return
-    async with _app.modify_state(BaseStateToken(ident=poll_token(poll_id), cls=LiveResults)) as root:
-        live = await root.get_state(LiveResults)
-        live.apply(poll_id, results)
+    values = display_values(poll_id, results)
+    message = json.dumps({"poll_id": poll_id, "values": values})
+    client = _async_redis()
+    if client is not None:
+        await client.publish(FANOUT_CHANNEL, message)
+    else:
+        await _deliver(poll_id, values)
     metrics.LIVE_PUSHES.inc()
+
+
+def display_values(poll_id: int, results: PollResults | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"poll_id": poll_id}
+    if results is None:
+        values.update(deleted=True, rows=[], total_ballots=0)
+    else:
+        values.update(deleted=False, **results_display(results))
+    return values
+
+
+FANOUT_CHANNEL = "commons:live:fanout"
+_aredis: Any = None
+
+
+def _room(poll_id: int) -> str:
+    return f"live-poll-{poll_id}"
+
+
+def _async_redis() -> Any:
+    global _aredis
+    from commons_app.config import get_settings
+
+    url = get_settings().redis_url
+    if not url:
+        return None
+    if _aredis is None:
+        import redis.asyncio as aredis
+
+        _aredis = aredis.Redis.from_url(url, max_connections=8)
+    return _aredis
+
+
+async def watch(poll_id: int, sid: str) -> None:
+    """Put a tab's socket in the poll's Socket.IO room (on this worker: events run where their
+    socket is). python-socketio drops it from every room when it disconnects."""
+    namespace = _app.event_namespace if _app is not None else None
+    if namespace is not None and sid:
+        await namespace.enter_room(sid, _room(poll_id))
+
+
+async def unwatch(poll_id: int, sid: str) -> None:
+    namespace = _app.event_namespace if _app is not None else None
+    if namespace is not None and sid:
+        await namespace.leave_room(sid, _room(poll_id))
+
+
+async def _deliver(poll_id: int, values: dict[str, Any]) -> None:
+    """Emit the tally to this worker's sockets in the poll's room (one encoded packet for all)."""
+    from reflex_base.constants.state import FIELD_MARKER
+
+    namespace = _app.event_namespace
+    if namespace is None:
+        return
+    delta = {LiveResults.get_full_name(): {f"{k}{FIELD_MARKER}": v for k, v in values.items()}}
+    await namespace.emit("event", {"delta": delta}, room=_room(poll_id))
+
+
+async def _deliver_loop() -> None:
+    """Every worker: receive each push from Redis and emit it to its own watching sockets."""
+    client = _async_redis()
+    if client is None:
+        return
+    while True:
+        try:
+            async with client.pubsub() as pubsub:
+                await pubsub.subscribe(FANOUT_CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    data = json.loads(message["data"])
+                    await _deliver(int(data["poll_id"]), data["values"])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("live delivery loop failed; restarting", exc_info=True)
+            await asyncio.sleep(1)
 
 
 def install(app: Any) -> None:
@@ -140,6 +225,7 @@ def install(app: Any) -> None:
 
     app.register_lifespan_task(_capture_loop)
     app.register_lifespan_task(watch_schedules)
+    app.register_lifespan_task(_deliver_loop)
 
 
 def _polls_crossing(*, session: Session, since: Any, until: Any) -> list[int]:
@@ -274,11 +360,11 @@ def results_display(results: PollResults) -> dict[str, Any]:
     }
 
 
-class LiveResults(rx.SharedState):
-    """The tally of one poll, shared by every viewer linked to ``poll-<id>``.
+class LiveResults(rx.State):
+    """The tally of the poll a tab shows: set by the results page's on_load (after the server
+    checked who may see it), then replaced in the browser by each push of :func:`publish`.
 
-    It has no event handlers of its own: only the server (after checking who may see results)
-    links a viewer, and only the pusher writes the tally.
+    It has no event handlers of its own.
     """
 
     poll_id: int = 0
