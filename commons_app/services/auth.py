@@ -36,6 +36,12 @@ PASSWORD_CONTEXT = CryptContext(
     argon2__time_cost=2,
     argon2__parallelism=1,
 )
+# passlib picks a hash's backend lazily, on the first hash or verify, and that first pick is not
+# thread-safe: a second thread entering verify while the first swaps the backend in fails with
+# "AssertionError: argon2: _finalize_backend('argon2_cffi') failed to replace lazy loader" (seen
+# by bench/ws_ballots.py: 1 of 200 simultaneous first log-ins in a fresh worker). Pick it now, at
+# import, before any thread (or forked worker) can race for it.
+PASSWORD_CONTEXT.handler("argon2").get_backend()
 JWT_ALGORITHM = "HS256"
 ALLOWED_JWT_ALGORITHMS = [JWT_ALGORITHM]
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")

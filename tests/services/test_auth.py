@@ -364,3 +364,17 @@ def test_admin_only_operations(session, user, admin):
     promoted = auth.set_role(session=session, actor=admin, user_id=user.id, role="admin")
     assert promoted.role == "admin"
     assert auth.set_role(session=session, actor=admin, user_id=admin.id, role="member").role == "member"
+
+
+def test_the_argon2_backend_is_chosen_at_import_not_by_racing_threads():
+    """passlib's lazy backend pick is not thread-safe (simultaneous first log-ins in a fresh worker
+    failed with "failed to replace lazy loader"): importing the auth service must pick it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from commons_app.services.auth import PASSWORD_CONTEXT; "
+        "h = PASSWORD_CONTEXT.handler('argon2'); print(h.verify.__qualname__, h.hash.__qualname__)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60).stdout
+    assert "_NoBackend" not in out and "verify" in out, out
