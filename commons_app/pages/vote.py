@@ -30,6 +30,16 @@ INSTRUCTIONS = {
 }
 
 
+def submit_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput, changing: bool) -> dict[str, Any]:
+    """Cast (or change) the ballot, then read the vote page again: one credential check and one
+    trip to a worker thread for the whole submit."""
+    if changing:
+        votes.change_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot)
+    else:
+        votes.cast_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot)
+    return vote_context(session=session, user=user, poll_id=poll_id)
+
+
 def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
     """Everything the vote page shows, checked for this user."""
     poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
@@ -156,12 +166,15 @@ class VoteState(SessionState):
         except NotFound:
             self.not_found, self.loaded = True, True
             return None
+        self._show(ctx)
+        return None
+
+    def _show(self, ctx: dict[str, Any]) -> None:
         self.ctx = {k: v for k, v in ctx.items() if k not in {"options", "chosen", "ranks", "scores"}}
         self.options = ctx["options"]
         self.chosen, self.ranks, self.scores = ctx["chosen"], ctx["ranks"], ctx["scores"]
         self.not_found, self.loaded = False, True
         self.form_key += 1
-        return None
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
@@ -183,10 +196,7 @@ class VoteState(SessionState):
         yield
         changing = bool(self.ctx.get("has_voted"))
         try:
-            if changing:
-                await self._call(votes.change_ballot, poll_id=self._poll_id(), ballot=ballot)
-            else:
-                await self._call(votes.cast_ballot, poll_id=self._poll_id(), ballot=ballot)
+            ctx = await self._call(submit_ballot, poll_id=self._poll_id(), ballot=ballot, changing=changing)
         except NotAuthenticated:
             self.busy = False
             yield login_redirect(self.router.url.path)
@@ -197,7 +207,7 @@ class VoteState(SessionState):
             await self._refresh()
             return
         self.busy = False
-        await self._refresh()
+        self._show(ctx)
         yield rx.toast.success("Your vote was changed." if changing else "Your vote was recorded.")
 
     @rx.event
