@@ -25,6 +25,9 @@ export COMMONS_ENV=production COMMONS_PUBLIC_URL="http://127.0.0.1:${LB_PORT}"
 # nginx is the instances' only peer: the client's address is the one it adds to X-Forwarded-For.
 export TRUSTED_PROXIES=${TRUSTED_PROXIES:-127.0.0.1}
 export REFLEX_USE_NPM=1 REFLEX_TELEMETRY_ENABLED=false GRANIAN_WORKERS=$WORKERS PYTHONUNBUFFERED=1
+# Reflex's Redis client pools without a bound by default; bench/fanout.py saw one instance reach
+# the Redis server's 10,000 clients. A bounded pool per worker waits instead.
+export REFLEX_REDIS_MAX_CONNECTIONS=${REFLEX_REDIS_MAX_CONNECTIONS:-100} REFLEX_REDIS_POOL_TIMEOUT=${REFLEX_REDIS_POOL_TIMEOUT:-5}
 export PATH="$ROOT/.venv/bin:$PATH:/usr/sbin:/sbin"
 RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/commons-cluster.XXXX)}
 mkdir -p "$RUN_DIR"
