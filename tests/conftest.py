@@ -25,9 +25,11 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 # --- environment: before anything from the app is imported --------------------------------------
 TEST_SECRET_KEY = "commons-test-secret-key-not-for-production-00000"
@@ -87,6 +89,7 @@ def clear_caches() -> None:
     ratelimit._limiter.cache_clear()
     ratelimit.limit_for.cache_clear()
     redis_client.get_redis.cache_clear()
+    redis_client.get_async_redis.cache_clear()
 
 
 def alembic_config(*, url: str | None = None, connection: Any = None) -> Config:
@@ -99,6 +102,32 @@ def alembic_config(*, url: str | None = None, connection: Any = None) -> Config:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
+
+
+@contextmanager
+def flushed_redis_database(number: int) -> Iterator[str]:
+    """Database ``number`` of the target Redis server for a suite of its own (its URL), flushed
+    before and after."""
+    if not TARGET_REDIS_URL:
+        unavailable("no Redis server: REDIS_URL is not set")
+    import redis
+
+    parts = urlsplit(TARGET_REDIS_URL)
+    url = urlunsplit((parts.scheme, parts.netloc, f"/{number}", parts.query, parts.fragment))
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        client.ping()
+        client.flushdb()
+    except redis.RedisError as exc:
+        client.close()
+        unavailable(f"Redis at {parts.hostname}:{parts.port} is unusable: {type(exc).__name__}: {exc}")
+    try:
+        yield url
+    finally:
+        try:
+            client.flushdb()
+        finally:
+            client.close()
 
 
 # --- PostgreSQL: throwaway databases on the target server -----------------------------------------

@@ -167,7 +167,7 @@ def open_poll_ids(*, session: Session) -> list[int]:
     rows = session.execute(
         select(Poll.id).where(
             col(Poll.closed_at).is_(None),
-            or_(col(Poll.closes_at).is_(None), and_(col(Poll.closes_at) > now)),
+            or_(col(Poll.closes_at).is_(None), col(Poll.closes_at) > now),
         )
     ).all()
     return [int(r[0]) for r in rows]

@@ -94,10 +94,15 @@ def on_roll(*, session: Session, poll_id: int, user_id: int) -> PollVoter | None
     ).first()
 
 
-def can_view(*, session: Session, poll: Poll, user: User) -> bool:
+def visible_to(poll: Poll, user: User, *, on_the_roll: bool) -> bool:
     """Public and unlisted polls are visible to any signed-in user (unlisted only by id);
     private ones to their managers and to the users on their roll."""
-    if poll.visibility != "private" or is_manager(poll, user):
+    return poll.visibility != "private" or is_manager(poll, user) or on_the_roll
+
+
+def can_view(*, session: Session, poll: Poll, user: User) -> bool:
+    """:func:`visible_to`, reading the roll only when it decides."""
+    if visible_to(poll, user, on_the_roll=False):
         return True
     return on_roll(session=session, poll_id=poll.id, user_id=user.id) is not None  # type: ignore[arg-type]
 
@@ -134,8 +139,13 @@ def voter_weight(*, session: Session, poll: Poll, user: User) -> float | None:
     the roll gives them or 1.
     """
     entry = on_roll(session=session, poll_id=poll.id, user_id=user.id)  # type: ignore[arg-type]
-    if entry is not None:
-        return entry.weight
+    return weight_from_roll(poll, None if entry is None else entry.weight)
+
+
+def weight_from_roll(poll: Poll, roll_weight: float | None) -> float | None:
+    """:func:`voter_weight` from the user's roll weight (None: not on the roll)."""
+    if roll_weight is not None:
+        return float(roll_weight)
     if poll.visibility == "private":
         return None
     return 1.0

@@ -14,7 +14,7 @@ from commons_app import metrics
 from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, Poll, PollOption, PollVoter, User, utcnow
 from commons_app.services import counts, notify, ratelimit
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from commons_app.services.polls import get_visible_poll, poll_status
+from commons_app.services.polls import get_visible_poll, poll_status, visible_to, weight_from_roll
 
 MAX_SCORE = 5
 _INT_TEXT = re.compile(r"-?[0-9]{1,19}")
@@ -161,11 +161,11 @@ _BALLOTS = Ballot.__table__  # type: ignore[attr-defined]
 _INSERT_BALLOT = _BALLOTS.insert().returning(_BALLOTS.c.id)  # a Core statement: compiled once, cached
 
 
-def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> VotingPoll:
-    """The poll, the user's roll entry and the option ids in one round trip, checked for voting.
-
-    The same rules as ``polls.get_visible_poll`` and ``polls.voter_weight``, without loading
-    ORM objects: this is the hot path of every ballot.
+def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> tuple[VotingPoll, float]:
+    """The poll, the user's roll entry and the option ids in one round trip, checked for voting
+    (``polls.visible_to`` and ``polls.weight_from_roll``, the rules of ``get_visible_poll`` and
+    ``voter_weight``, without loading ORM objects: this is the hot path of every ballot), and the
+    weight the user's ballot carries.
 
     Raises:
         NotFound: No such poll, or it is private and the user is neither on its roll nor a manager.
@@ -180,21 +180,17 @@ def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> VotingPol
         opens_at=first[5], closes_at=first[6], closed_at=first[7], roll_weight=first[8],
         options=tuple(OptionRef(int(r[9])) for r in rows if r[9] is not None),
     )
-    manager = user.role == "admin" or poll.created_by == user.id
-    if poll.visibility == "private" and not manager and poll.roll_weight is None:
+    if not visible_to(poll, user, on_the_roll=poll.roll_weight is not None):  # type: ignore[arg-type]
         raise NotFound("Poll not found.")
     status = poll_status(poll)  # type: ignore[arg-type]
     if status == "scheduled":
         raise Forbidden("This poll is not open yet.")
     if status == "closed":
         raise Forbidden("This poll is closed.")
-    if poll.roll_weight is None and poll.visibility == "private":
+    weight = weight_from_roll(poll, poll.roll_weight)  # type: ignore[arg-type]
+    if weight is None:
         raise Forbidden("You are not on this poll's roll of voters.")
-    return poll
-
-
-def _weight(poll: VotingPoll) -> float:
-    return float(poll.roll_weight) if poll.roll_weight is not None else 1.0
+    return poll, weight
 
 
 @dataclass(frozen=True)
@@ -217,9 +213,8 @@ def record_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotI
         Conflict: The user has already voted (the database constraint decides races).
     """
     ratelimit.hit("ballot", str(user.id))
-    poll = _poll_for_voting(session=session, poll_id=poll_id, user=user)
+    poll, weight = _poll_for_voting(session=session, poll_id=poll_id, user=user)
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
-    weight = _weight(poll)
     now = utcnow()
     values = {
         "poll_id": poll_id, "user_id": user.id, "option_id": clean.option_id, "choices": clean.choices,
@@ -271,9 +266,8 @@ def change_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotI
         Forbidden, InvalidInput: As for casting.
     """
     ratelimit.hit("ballot", str(user.id))
-    poll = _poll_for_voting(session=session, poll_id=poll_id, user=user)
+    poll, weight = _poll_for_voting(session=session, poll_id=poll_id, user=user)
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
-    weight = _weight(poll)
     mine = (col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
     now = utcnow()
     # Take the ballot for writing first (its row on PostgreSQL, the database on SQLite), so that

@@ -23,11 +23,12 @@ import time
 from typing import Any
 
 import reflex as rx
+from reflex_base.constants.state import FIELD_MARKER
 from sqlmodel import Session, col, or_, select
 
 from commons_app import metrics
 from commons_app.models import Poll, utcnow
-from commons_app.redis_client import get_redis
+from commons_app.redis_client import get_async_redis, get_redis
 from commons_app.services import counts, notify
 from commons_app.services.polls import options_of
 from commons_app.services.results import PollResults, compute_results, format_number
@@ -128,7 +129,7 @@ async def publish(poll_id: int, results: PollResults | None) -> None:
         return
     values = display_values(poll_id, results)
     message = json.dumps({"poll_id": poll_id, "values": values})
-    client = _async_redis()
+    client = get_async_redis()
     if client is not None:
         await client.publish(FANOUT_CHANNEL, message)
     else:
@@ -137,6 +138,7 @@ async def publish(poll_id: int, results: PollResults | None) -> None:
 
 
 def display_values(poll_id: int, results: PollResults | None) -> dict[str, Any]:
+    """The fields of :class:`LiveResults` for a tally (None: the poll was deleted)."""
     values: dict[str, Any] = {"poll_id": poll_id}
     if results is None:
         values.update(deleted=True, rows=[], total_ballots=0)
@@ -146,25 +148,10 @@ def display_values(poll_id: int, results: PollResults | None) -> dict[str, Any]:
 
 
 FANOUT_CHANNEL = "commons:live:fanout"
-_aredis: Any = None
 
 
 def _room(poll_id: int) -> str:
     return f"live-poll-{poll_id}"
-
-
-def _async_redis() -> Any:
-    global _aredis
-    from commons_app.config import get_settings
-
-    url = get_settings().redis_url
-    if not url:
-        return None
-    if _aredis is None:
-        import redis.asyncio as aredis
-
-        _aredis = aredis.Redis.from_url(url, max_connections=8)
-    return _aredis
 
 
 async def watch(poll_id: int, sid: str) -> None:
@@ -183,8 +170,6 @@ async def unwatch(poll_id: int, sid: str) -> None:
 
 async def _deliver(poll_id: int, values: dict[str, Any]) -> None:
     """Emit the tally to this worker's sockets in the poll's room (one encoded packet for all)."""
-    from reflex_base.constants.state import FIELD_MARKER
-
     namespace = _app.event_namespace
     if namespace is None:
         return
@@ -194,7 +179,7 @@ async def _deliver(poll_id: int, values: dict[str, Any]) -> None:
 
 async def _deliver_loop() -> None:
     """Every worker: receive each push from Redis and emit it to its own watching sockets."""
-    client = _async_redis()
+    client = get_async_redis()
     if client is None:
         return
     while True:
@@ -381,24 +366,9 @@ class LiveResults(rx.State):
     matrix_rows: list[list[str]] = []
     runoff_label: str = ""
     notes: list[str] = []
-    version: int = 0
 
-    def apply(self, poll_id: int, results: PollResults | None) -> bool:
-        """Replace the shared tally (None: the poll was deleted); returns whether anything changed.
-
-        Only fields whose values differ are assigned, so a viewer linking to an up-to-date tally
-        sends nothing to the other viewers.
-        """
-        values: dict[str, Any] = {"poll_id": poll_id}
-        if results is None:
-            values.update(deleted=True, rows=[], total_ballots=0)
-        else:
-            values.update(deleted=False, **results_display(results))
-        changed = False
-        for key, value in values.items():
+    def apply(self, poll_id: int, results: PollResults | None) -> None:
+        """Show a tally (None: the poll was deleted), assigning only the fields that differ."""
+        for key, value in display_values(poll_id, results).items():
             if getattr(self, key) != value:
                 setattr(self, key, value)
-                changed = True
-        if changed:
-            self.version += 1
-        return changed

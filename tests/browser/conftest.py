@@ -209,27 +209,10 @@ def postgres_database() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_database() -> Iterator[str]:
     """Database ``E2E_REDIS_DB`` (14) of the target Redis server, flushed before and after."""
-    _, target = target_urls()
-    if not target:
-        unavailable("no Redis server: REDIS_URL is not set")
-    import redis
+    from tests.conftest import flushed_redis_database
 
-    parts = urlsplit(target)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{E2E_REDIS_DB}", parts.query, parts.fragment))
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        client.ping()
-        client.flushdb()
-    except redis.RedisError as exc:
-        client.close()
-        unavailable(f"Redis at {parts.hostname}:{parts.port} is unusable: {type(exc).__name__}: {exc}")
-    try:
+    with flushed_redis_database(E2E_REDIS_DB) as url:
         yield url
-    finally:
-        try:
-            client.flushdb()
-        finally:
-            client.close()
 
 
 @pytest.fixture(scope="session")

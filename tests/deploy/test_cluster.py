@@ -46,7 +46,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -55,10 +54,10 @@ from commons_app.api.app import SECURITY_HEADERS, cache_control_for, wrap_with_g
 from tests.browser import helpers
 from tests.browser.servers import free_port
 from tests.conftest import (
-    TARGET_REDIS_URL,
     alembic_config,
     create_postgres_database,
     drop_postgres_database,
+    flushed_redis_database,
     unavailable,
 )
 
@@ -202,26 +201,8 @@ def deploy_database() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def deploy_redis() -> Iterator[str]:
     """Database ``DEPLOY_REDIS_DB`` (12) of the target Redis server, flushed before and after."""
-    if not TARGET_REDIS_URL:
-        unavailable("no Redis server: REDIS_URL is not set")
-    import redis
-
-    parts = urlsplit(TARGET_REDIS_URL)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{DEPLOY_REDIS_DB}", parts.query, parts.fragment))
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        client.ping()
-        client.flushdb()
-    except redis.RedisError as exc:
-        client.close()
-        unavailable(f"Redis at {parts.hostname}:{parts.port} is unusable: {type(exc).__name__}: {exc}")
-    try:
+    with flushed_redis_database(DEPLOY_REDIS_DB) as url:
         yield url
-    finally:
-        try:
-            client.flushdb()
-        finally:
-            client.close()
 
 
 @pytest.fixture(scope="module")
