@@ -1,13 +1,17 @@
-"""Operator commands: migrate, create-admin, seed-demo, set-role, check-config."""
+"""Operator commands: migrate, create-admin, seed-demo, set-role, check-config, recount."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
+import math
 import os
 import random
 import sys
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -17,6 +21,8 @@ from commons_app.models import Poll, User, utcnow
 from commons_app.services import auth, polls, votes
 from commons_app.services.errors import ServiceError
 from commons_app.services.polls import PollSpec, RollEntry
+from commons_app.services.record import parse_record, record_digest, tally_record
+from commons_app.services.tally import METHODS, TallyResult
 from commons_app.services.votes import BallotInput
 
 DEMO_PASSWORD = "commons-demo-2026"
@@ -131,6 +137,164 @@ def _demo_ballot(poll: Poll, ids: list[int], rng: random.Random) -> BallotInput:
     return BallotInput(scores={str(i): rng.randint(0, 5) for i in ids})
 
 
+class RecountInputError(ValueError):
+    """A record or results file the recount cannot use (exit code 2)."""
+
+
+# The record's field names the method outright only where one method uses it.
+_METHOD_FOR_FIELD = {"option_id": "single", "option_ids": "approval"}
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    """The results JSON (the answer of ``GET /api/polls/{id}/results``), shape-checked."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RecountInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise RecountInputError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("options"), list):
+        raise RecountInputError(f"{path} is not a poll's results (no 'options' list)")
+    for option in data["options"]:
+        if not isinstance(option, dict) or type(option.get("option_id")) is not int:
+            raise RecountInputError(f"{path}: every option needs an integer 'option_id'")
+    if "method" in data and data["method"] not in METHODS:
+        raise RecountInputError(f"{path}: method {data['method']!r} is not one recount counts ({', '.join(METHODS)})")
+    return data
+
+
+def _parse_option_ids(raw: str) -> list[int]:
+    """``--options 1,2,3`` as a list of ids."""
+    try:
+        ids = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise RecountInputError(f"--options takes option ids separated by commas, got {raw!r}") from None
+    if not ids or len(set(ids)) != len(ids):
+        raise RecountInputError(f"--options must list each option id once, got {raw!r}")
+    return ids
+
+
+def _number(value: float | None) -> str:
+    """A total as people read it: ``3`` rather than ``3.0``, else the shortest exact form."""
+    if value is None:
+        return "-"
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _differs(expected: Any, actual: float | None) -> bool:
+    """Whether a published figure and the recounted one disagree (floats to a 1e-9 tolerance)."""
+    if isinstance(expected, bool) or not isinstance(expected, (int, float)) or actual is None:
+        return True
+    return not math.isclose(float(expected), actual, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _compare(results: dict[str, Any], method: str, digest: str, outcome: TallyResult) -> list[str]:
+    """Every way the published results differ from the recount, one sentence each."""
+    differences: list[str] = []
+    published_digest = results.get("record_sha256")
+    if published_digest and published_digest != digest:
+        differences.append(f"record_sha256: published {published_digest}, the file's is {digest}")
+    if results.get("method", method) != method:
+        differences.append(f"method: published {results['method']!r}, recounted as {method!r}")
+    if results.get("total_ballots") != outcome.total_ballots:
+        differences.append(f"total_ballots: published {results.get('total_ballots')}, recounted {outcome.total_ballots}")
+    if "total_weight" in results and _differs(results["total_weight"], outcome.total_weight):
+        differences.append(
+            f"total_weight: published {results['total_weight']}, recounted {_number(outcome.total_weight)}"
+        )
+    recounted = {option.option_id: option for option in outcome.options}
+    published_ids = [option["option_id"] for option in results["options"]]
+    for option in results["options"]:
+        ours = recounted.get(option["option_id"])
+        if ours is None:
+            differences.append(f"option {option['option_id']}: published but not recounted")
+            continue
+        if option.get("votes") != ours.votes:
+            differences.append(f"option {ours.option_id} votes: published {option.get('votes')}, recounted {ours.votes}")
+        for key in ("weight", "score", "points"):
+            if option.get(key) is not None and _differs(option[key], getattr(ours, key)):
+                differences.append(
+                    f"option {ours.option_id} {key}: published {option[key]}, recounted {_number(getattr(ours, key))}"
+                )
+    for option_id in recounted:
+        if option_id not in published_ids:
+            differences.append(f"option {option_id}: recounted but not in the published results")
+    published_winners = results.get("winners")
+    # Winners come in option order; compare them as a set so that --options in another order
+    # does not show up as a difference.
+    if not isinstance(published_winners, list) or sorted(map(str, published_winners)) != sorted(
+        map(str, outcome.winners)
+    ):
+        differences.append(f"winners: published {published_winners}, recounted {outcome.winners}")
+    return differences
+
+
+def recount(path: str, method: str | None, options: str | None, results_path: str | None) -> int:
+    """Recount a published ballot record and, given the published results, compare.
+
+    Needs no database and no settings: only the record file (and the results JSON).
+
+    Returns:
+        0 when the recount is done (and matches the results, if given), 1 when it differs.
+
+    Raises:
+        RecountInputError: When the record, the results or the options cannot be used.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise RecountInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    results = _read_json(results_path) if results_path else None
+    try:
+        field, ballots = parse_record(data)
+    except ValueError as exc:
+        raise RecountInputError(f"{path}: {exc}") from None
+    method = method or (results or {}).get("method") or _METHOD_FOR_FIELD.get(field)
+    if method is None:
+        raise RecountInputError(f"{path}: ballots with {field!r} fit several methods; give --method")
+    if options:
+        option_ids = _parse_option_ids(options)
+    elif results is not None:
+        option_ids = [option["option_id"] for option in results["options"]]
+    else:
+        # Without the poll's options, count those the ballots name (display order unknown).
+        named: set[int] = set()
+        for ballot in ballots:
+            named.update((ballot.option_id,) if field == "option_id" else ballot.scores or ballot.choices)
+        option_ids = sorted(named)
+    texts = {option["option_id"]: option.get("text") for option in (results or {}).get("options", [])}
+    try:
+        outcome = tally_record(method, option_ids, data)
+    except ValueError as exc:
+        raise RecountInputError(f"{path}: {exc}") from None
+    digest = record_digest(data)
+
+    def label(option_id: int) -> str:
+        return f"{option_id} ({texts[option_id]})" if texts.get(option_id) else str(option_id)
+
+    print(f"record: {path}")
+    print(f"sha256: {digest}")
+    print(f"method: {method}")
+    print(f"ballots: {outcome.total_ballots}, total weight: {_number(outcome.total_weight)}")
+    for option in outcome.options:
+        extra = "".join(
+            f" {key} {_number(getattr(option, key))}" for key in ("score", "points") if getattr(option, key) is not None
+        )
+        print(f"  option {label(option.option_id)}: votes {option.votes}, weight {_number(option.weight)}{extra}")
+    print(f"winners: {', '.join(map(label, outcome.winners)) or 'none'}")
+    for note in outcome.notes:
+        print(f"note: {note}")
+    if results is None:
+        return 0
+    differences = _compare(results, method, digest, outcome)
+    for difference in differences:
+        print(f"DIFFERENT {difference}")
+    if differences:
+        return 1
+    print("MATCH")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m commons_app``."""
     parser = argparse.ArgumentParser(prog="python -m commons_app", description="The Commons: operator commands")
@@ -145,6 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     p_role.add_argument("role", choices=["admin", "member"])
     sub.add_parser("seed-demo", help="add demo users, polls and ballots (idempotent)")
     sub.add_parser("check-config", help="load the settings and report problems")
+    p_recount = sub.add_parser(
+        "recount", help="recount a published ballot record (record.jsonl); needs no database or settings"
+    )
+    p_recount.add_argument("file", help="the poll's record.jsonl")
+    p_recount.add_argument("--method", choices=METHODS, help="the poll's voting method (default: from --results)")
+    p_recount.add_argument("--options", help="option ids in display order, e.g. 1,2,3 (default: from --results)")
+    p_recount.add_argument("--results", help="the poll's published results JSON, to compare the recount with")
     args = parser.parse_args(argv)
     try:
         if args.command == "migrate":
@@ -156,12 +327,17 @@ def main(argv: list[str] | None = None) -> int:
             return set_role(args.username, args.role)
         if args.command == "seed-demo":
             return seed_demo()
+        if args.command == "recount":
+            return recount(args.file, args.method, args.options, args.results)
         if args.command == "check-config":
             settings = get_settings()
             print(f"environment={settings.environment} database={settings.database_url.split('@')[-1]} redis={'set' if settings.redis_url else 'not set'}")
             return 0
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except RecountInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
