@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "member")
@@ -105,6 +117,8 @@ class Poll(SQLModel, table=True):
     closes_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     anonymous: bool = Field(default=False)
+    # Anonymous polls: results appear, and move, only in steps of at least this many ballots.
+    anonymity_threshold: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -121,10 +135,15 @@ class PollOption(SQLModel, table=True):
 
 
 class Ballot(SQLModel, table=True):
-    """One user's ballot in one poll; the unique constraint makes a second one impossible.
+    """One ballot in one poll; the unique constraint makes a second one per user impossible.
 
     ``option_id`` is the single choice (or the first preference of a ranking, for fast counts);
     ``choices`` holds approved ids or a ranking in order; ``scores`` maps option id to 0..5.
+    ``receipt`` is the random code that names the ballot in the poll's published record.
+
+    In an anonymous poll nothing here points back to the voter: ``user_id`` and the times are
+    NULL and ``id`` is random, not sequential (who has voted is kept apart, in
+    ``poll_participants``, with nothing that joins the two).
     """
 
     __tablename__ = "ballots"
@@ -132,17 +151,63 @@ class Ballot(SQLModel, table=True):
         UniqueConstraint("poll_id", "user_id", name="uq_ballots_poll_user"),
         Index("ix_ballots_poll_option", "poll_id", "option_id"),
         Index("ix_ballots_user", "user_id"),
+        UniqueConstraint("receipt", name="uq_ballots_receipt"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    # 64-bit so anonymous ballots can take random ids (SQLite: INTEGER, its 64-bit rowid).
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
     poll_id: int = _fk("polls.id", index=False)
-    user_id: int = _fk("users.id", index=False)
+    user_id: int | None = _fk("users.id", nullable=True, index=False)
     option_id: int | None = _fk("poll_options.id", nullable=True, index=False, ondelete="SET NULL")
     choices: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     scores: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     weight: float = Field(default=1.0)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    receipt: str = Field(sa_column=Column(String(32), nullable=False))
+    created_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    updated_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class PollParticipant(SQLModel, table=True):
+    """Who has voted in an anonymous poll: no time, no order, nothing that names a ballot."""
+
+    __tablename__ = "poll_participants"
+
+    poll_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+
+
+class ResultSnapshot(SQLModel, table=True):
+    """The results an open anonymous poll shows: retaken once ``pending`` reaches its threshold."""
+
+    __tablename__ = "result_snapshots"
+
+    poll_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    pending: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+
+
+class PollSeal(SQLModel, table=True):
+    """A closed poll's final result and ballot record, fixed once when it closes."""
+
+    __tablename__ = "poll_seals"
+
+    poll_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+    )
+    sealed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    record: str = Field(sa_column=Column(Text, nullable=False))
+    record_sha256: str = Field(max_length=64)
+    ballots: int = Field(default=0)
 
 
 class PollVoter(SQLModel, table=True):
@@ -175,7 +240,7 @@ class BallotCount(SQLModel, table=True):
     """Running counts of ballots per option and weight, kept in the same transaction as the ballots.
 
     Each ballot with an ``option_id`` (a single choice, or a ranking's first preference) adds one
-    to the row of its (poll, option, weight) in one of a few shards (the voter's id picks it, so
+    to the row of its (poll, option, weight) in one of a few shards (the ballot's id picks it, so
     concurrent ballots rarely wait on the same row). Weights are kept apart rather than summed so
     that the weighted totals come out exactly as the tally computes them. ``services.counts``
     reconciles the rows with the ballots table on a schedule and when a poll closes.

@@ -89,6 +89,7 @@ class PollCreate(Request):
     opens_at: AwareDatetime | None = None
     closes_at: AwareDatetime | None = None
     anonymous: StrictBool = False
+    anonymity_threshold: Annotated[StrictInt, Field(ge=2, le=1000)] | None = None
 
 
 class PollUpdate(Request):
@@ -102,6 +103,7 @@ class PollUpdate(Request):
     opens_at: AwareDatetime | None = None
     closes_at: AwareDatetime | None = None
     anonymous: StrictBool | None = None
+    anonymity_threshold: Annotated[StrictInt, Field(ge=2, le=1000)] | None = None
 
 
 class OptionOut(BaseModel):
@@ -123,6 +125,7 @@ class PollOut(BaseModel):
     closes_at: Timestamp | None
     closed_at: Timestamp | None
     anonymous: bool
+    anonymity_threshold: int | None = None
     status: Status
     created_at: Timestamp
     updated_at: Timestamp
@@ -172,8 +175,8 @@ class ChoiceOut(BaseModel):
     """The choice field of a stored ballot: the one its poll's method takes is set."""
 
     weight: float
-    created_at: Timestamp
-    updated_at: Timestamp
+    created_at: Timestamp | None = None  # None in anonymous polls: their ballots carry no time
+    updated_at: Timestamp | None = None
     option_id: int | None = None
     option_ids: list[int] | None = None
     ranking: list[int] | None = None
@@ -183,6 +186,7 @@ class ChoiceOut(BaseModel):
 class VoteOut(ChoiceOut):
     id: int
     poll_id: int
+    receipt: str
 
 
 class BallotExportOut(ChoiceOut):
@@ -212,6 +216,7 @@ class ResultsOut(BaseModel):
     detail: dict = {}
     tie: bool = False
     notes: list[str] = []
+    record_sha256: str | None = None
 
 
 class AuditOut(BaseModel):

@@ -29,7 +29,8 @@ from commons_app.models import Ballot, BallotCount, Poll, utcnow
 logger = logging.getLogger(__name__)
 
 SHARDS = 16
-"""Rows per (poll, option, weight): concurrent ballots spread over them (by voter id)."""
+"""Rows per (poll, option, weight): concurrent ballots spread over them (by ballot id, which is
+random in anonymous polls: nothing derived from the voter)."""
 
 _COUNTS = BallotCount.__table__  # type: ignore[attr-defined]
 
@@ -60,7 +61,7 @@ def adjust(
     *,
     session: Session,
     poll_id: int,
-    user_id: int,
+    ballot_id: int,
     remove: tuple[int | None, float] | None = None,
     add: tuple[int | None, float] | None = None,
 ) -> None:
@@ -75,7 +76,7 @@ def adjust(
             key = (int(entry[0]), float(entry[1]))
             rows[key] = rows.get(key, 0) + delta
     changes = [
-        {"poll_id": poll_id, "option_id": option_id, "weight": weight, "shard": user_id % SHARDS, "ballots": delta}
+        {"poll_id": poll_id, "option_id": option_id, "weight": weight, "shard": ballot_id % SHARDS, "ballots": delta}
         for (option_id, weight), delta in sorted(rows.items())
         if delta
     ]
@@ -86,7 +87,7 @@ def adjust(
         session.execute(
             delete(_COUNTS).where(
                 _COUNTS.c.poll_id == poll_id,
-                _COUNTS.c.shard == user_id % SHARDS,
+                _COUNTS.c.shard == ballot_id % SHARDS,
                 or_(*(and_(_COUNTS.c.option_id == c["option_id"], _COUNTS.c.weight == c["weight"]) for c in emptied)),
                 _COUNTS.c.ballots == 0,
             )
@@ -128,7 +129,7 @@ def rebuild(*, session: Session, poll_id: int) -> None:
     """Recount the poll's counts from its ballots (in the caller's transaction; no commit)."""
     lock_poll(session=session, poll_id=poll_id)
     session.execute(delete(_COUNTS).where(_COUNTS.c.poll_id == poll_id))
-    shard = col(Ballot.user_id) % SHARDS
+    shard = col(Ballot.id) % SHARDS
     session.execute(
         _COUNTS.insert().from_select(
             ["poll_id", "option_id", "weight", "shard", "ballots"],

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import delete, exists, or_
@@ -22,7 +23,9 @@ from commons_app.models import (
     Ballot,
     Poll,
     PollOption,
+    PollParticipant,
     PollVoter,
+    ResultSnapshot,
     User,
     as_utc,
     utcnow,
@@ -37,6 +40,9 @@ OPTION_MAX = 200
 MIN_OPTIONS, MAX_OPTIONS = 2, 50
 MAX_ROLL = 10_000
 MAX_WEIGHT = 1_000_000.0
+WEIGHT_DECIMALS = 6
+DEFAULT_ANONYMITY = 5
+MIN_ANONYMITY, MAX_ANONYMITY = 2, 1000
 LIST_LIMIT_MAX = 100
 ROLL_PAGE_MAX = 1000
 
@@ -55,6 +61,7 @@ class PollSpec:
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     anonymous: bool = False
+    anonymity_threshold: int | None = None
 
 
 @dataclass
@@ -64,7 +71,7 @@ class PollView:
     poll: Poll
     options: list[PollOption]
     status: str
-    ballot_count: int = 0
+    ballot_count: int | None = 0  # None: the viewer may not see how many ballots are in
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -130,6 +137,45 @@ def get_managed_poll(*, session: Session, poll_id: int, user: User) -> Poll:
     if not is_manager(poll, user):
         raise Forbidden("Only the poll's owner or an administrator may do this.")
     return poll
+
+
+def has_voted(*, session: Session, user: User, poll_id: int) -> bool:
+    """Whether the user has a ballot in the poll (in an anonymous poll: is marked as a participant)."""
+    named = exists().where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
+    anonymous = exists().where(col(PollParticipant.poll_id) == poll_id, col(PollParticipant.user_id) == user.id)
+    return bool(session.execute(select(or_(named, anonymous))).scalar())
+
+
+def voters_who_voted(*, session: Session, poll_id: int, user_ids: Sequence[int] | None = None) -> set[int]:
+    """The ids of the users who have voted in the poll (among ``user_ids`` when given)."""
+    named = select(Ballot.user_id).where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id).is_not(None))
+    anonymous = select(PollParticipant.user_id).where(col(PollParticipant.poll_id) == poll_id)
+    if user_ids is not None:
+        named = named.where(col(Ballot.user_id).in_(list(user_ids)))
+        anonymous = anonymous.where(col(PollParticipant.user_id).in_(list(user_ids)))
+    return {int(u) for u in session.exec(named).all()} | {int(u) for u in session.exec(anonymous).all()}
+
+
+def results_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
+    """Why the user may not see the poll's results yet, or None when they may.
+
+    Owners and admins always may. Otherwise: ``live`` shows them to every viewer, ``after_vote``
+    once the user has voted (or the poll closed), ``after_close`` once the poll is closed, and
+    ``creator`` never.
+    """
+    if is_manager(poll, user):
+        return None
+    rule = poll.results_visibility
+    closed = poll_status(poll) == "closed"
+    if rule == "live":
+        return None
+    if rule == "after_vote":
+        if closed or has_voted(session=session, user=user, poll_id=poll.id):  # type: ignore[arg-type]
+            return None
+        return "Results are shown once you have voted."
+    if rule == "after_close":
+        return None if closed else "Results are shown once the poll closes."
+    return "Only the poll's creator can see its results."
 
 
 def voter_weight(*, session: Session, poll: Poll, user: User) -> float | None:
@@ -246,6 +292,16 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
         raise InvalidInput("The closing time must be after the opening time.", field="closes_at")
     if creating and closes_at and closes_at <= now:
         raise InvalidInput("The closing time must be in the future.", field="closes_at")
+    threshold = spec.anonymity_threshold
+    if threshold is None:
+        threshold = DEFAULT_ANONYMITY
+    elif not spec.anonymous:
+        raise InvalidInput("anonymity_threshold applies to anonymous polls only.", field="anonymity_threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not (MIN_ANONYMITY <= threshold <= MAX_ANONYMITY):
+        raise InvalidInput(
+            f"anonymity_threshold must be a whole number from {MIN_ANONYMITY} to {MAX_ANONYMITY}.",
+            field="anonymity_threshold",
+        )
     return PollSpec(
         title=title,
         options=options,
@@ -257,6 +313,7 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
         opens_at=opens_at,
         closes_at=closes_at,
         anonymous=bool(spec.anonymous),
+        anonymity_threshold=threshold,
     )
 
 
@@ -274,6 +331,7 @@ def create_poll(*, session: Session, user: User, spec: PollSpec) -> PollView:
         opens_at=spec.opens_at,
         closes_at=spec.closes_at,
         anonymous=spec.anonymous,
+        anonymity_threshold=spec.anonymity_threshold or DEFAULT_ANONYMITY,
     )
     session.add(poll)
     session.flush()
@@ -325,11 +383,15 @@ def list_polls(
         count_query = count_query.where(func.lower(Poll.title).like(pattern, escape="\\"))
     total = int(session.exec(count_query).one())
     polls = session.exec(query.order_by(col(Poll.created_at).desc(), col(Poll.id).desc()).offset(skip).limit(limit)).all()
-    return _views_for(session=session, polls=list(polls)), total
+    return _views_for(session=session, polls=list(polls), user=user), total
 
 
-def _views_for(*, session: Session, polls: list[Poll]) -> list[PollView]:
-    """Views for many polls with two queries, not two per poll."""
+def _views_for(*, session: Session, polls: list[Poll], user: User) -> list[PollView]:
+    """Views for many polls with a few queries, not a few per poll.
+
+    A poll's ballot count is shown only to those who may see its results, and for an open
+    anonymous poll it is the count of its latest results snapshot (the figure its results show).
+    """
     ids = [p.id for p in polls]
     if not ids:
         return []
@@ -343,16 +405,33 @@ def _views_for(*, session: Session, polls: list[Poll]) -> list[PollView]:
             select(Ballot.poll_id, func.count()).where(col(Ballot.poll_id).in_(ids)).group_by(Ballot.poll_id)
         ).all()
     )
+    snapshot_ids = {p.id for p in polls if p.anonymous and poll_status(p) != "closed"}
+    shown: dict[int, int | None] = {}
+    for p in polls:
+        if results_refusal(session=session, poll=p, user=user) is not None:
+            shown[p.id] = None  # type: ignore[index]
+        elif p.id in snapshot_ids:
+            shown[p.id] = _snapshot_count(session=session, poll_id=p.id)  # type: ignore[index,arg-type]
+        else:
+            shown[p.id] = int(counts.get(p.id, 0))  # type: ignore[index]
     return [
-        PollView(poll=p, options=options[p.id], status=poll_status(p), ballot_count=int(counts.get(p.id, 0)))  # type: ignore[index]
+        PollView(poll=p, options=options[p.id], status=poll_status(p), ballot_count=shown[p.id])  # type: ignore[index]
         for p in polls
     ]
 
 
+def _snapshot_count(*, session: Session, poll_id: int) -> int:
+    """Ballots in an open anonymous poll's latest results snapshot (0 before the first)."""
+    snapshot = session.get(ResultSnapshot, poll_id)
+    return int(((snapshot.result if snapshot else None) or {}).get("total_ballots", 0))
+
+
 UPDATABLE = {
     "title", "description", "options", "method", "max_choices", "visibility",
-    "results_visibility", "opens_at", "closes_at", "anonymous",
+    "results_visibility", "opens_at", "closes_at", "anonymous", "anonymity_threshold",
 }
+# What may still change once a poll is closed: nothing that decides who voted, how, or the result.
+CLOSED_UPDATABLE = {"title", "description", "visibility", "results_visibility"}
 
 
 def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str, Any]) -> PollView:
@@ -367,6 +446,10 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
+    if poll_status(poll) == "closed":
+        sealed = sorted(name for name in set(changes) - CLOSED_UPDATABLE if changes[name] != _current_value(poll, name))
+        if sealed:
+            raise Conflict(f"This poll is closed; its result is sealed and these can no longer change: {', '.join(sealed)}.")
     current = options_of(session=session, poll_id=poll_id)
     spec = PollSpec(
         title=changes.get("title", poll.title),
@@ -381,6 +464,7 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
         opens_at=changes["opens_at"] if "opens_at" in changes else as_utc(poll.opens_at),
         closes_at=changes["closes_at"] if "closes_at" in changes else as_utc(poll.closes_at),
         anonymous=changes.get("anonymous", poll.anonymous),
+        anonymity_threshold=changes.get("anonymity_threshold", poll.anonymity_threshold if changes.get("anonymous", poll.anonymous) else None),
     )
     spec = validate_spec(spec, creating=False)
     if "closes_at" in changes and spec.closes_at is not None and spec.closes_at <= utcnow() and poll_status(poll) != "closed":
@@ -397,8 +481,13 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
             frozen.append("max_choices")
         if spec.anonymous != poll.anonymous:
             frozen.append("anonymous")
+        if spec.anonymous and spec.anonymity_threshold != poll.anonymity_threshold:
+            frozen.append("anonymity_threshold")
         if frozen:
             raise Conflict(f"Ballots have been cast; these can no longer change: {', '.join(frozen)}.")
+    if spec.anonymous:
+        roll = [float(w) for w in session.exec(select(PollVoter.weight).where(PollVoter.poll_id == poll_id)).all()]
+        _check_anonymous_weights(roll, spec.anonymity_threshold or DEFAULT_ANONYMITY)
     if options_changed:
         _replace_options(session=session, poll_id=poll_id, current=current, texts=spec.options)
     poll.title = spec.title
@@ -410,6 +499,7 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
     poll.opens_at = spec.opens_at
     poll.closes_at = spec.closes_at
     poll.anonymous = spec.anonymous
+    poll.anonymity_threshold = spec.anonymity_threshold or DEFAULT_ANONYMITY
     poll.updated_at = utcnow()
     session.add(poll)
     record_event(
@@ -420,6 +510,13 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
     session.refresh(poll)
     notify.poll_changed(poll_id)
     return view_poll(session=session, poll=poll)
+
+
+def _current_value(poll: Poll, name: str) -> Any:
+    """A poll field as an update would compare it (options are never equal: always refused)."""
+    if name in ("opens_at", "closes_at"):
+        return as_utc(getattr(poll, name))
+    return getattr(poll, name, object())
 
 
 def _replace_options(*, session: Session, poll_id: int, current: list[PollOption], texts: list[str]) -> None:
@@ -441,18 +538,26 @@ def _replace_options(*, session: Session, poll_id: int, current: list[PollOption
 
 
 def close_poll(*, session: Session, user: User, poll_id: int) -> PollView:
-    """Close a poll now (owner or admin); closing a closed poll changes nothing."""
+    """Close a poll now (owner or admin) and seal its result and ballot record (see
+    ``results.seal_poll``); closing a closed poll changes nothing, but seals it if it closed on
+    time and nobody has read it since."""
+    from commons_app.services import results  # results builds on this module
+
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
+    if poll_status(poll) != "closed":
+        counts.lock_poll(session=session, poll_id=poll_id)  # no ballot commits between the two
+        session.refresh(poll)
     if poll_status(poll) != "closed":
         poll.closed_at = utcnow()
         poll.updated_at = poll.closed_at
         session.add(poll)
         record_event(session=session, actor_id=user.id, action="poll.close", target_type="poll", target_id=poll_id)
-        session.commit()
-        # The final figures: make sure the counts agree with the ballots (see services.counts).
-        counts.reconcile(session=session, poll_id=poll_id)
+        session.flush()
+        results.seal_poll(session=session, poll=poll)  # commits
         session.refresh(poll)
         notify.poll_changed(poll_id)
+    else:
+        results.ensure_sealed(session=session, poll=poll)
     return view_poll(session=session, poll=poll)
 
 
@@ -479,14 +584,71 @@ class RollEntry:
     weight: float = 1.0
 
 
-def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[RollEntry]) -> list[tuple[User, PollVoter]]:
-    """Replace the poll's roll (owner or admin); existing ballots take the new weights.
+def parse_weight(value: Any, *, who: str) -> float:
+    """A roll weight: a decimal number above 0, at most ``MAX_WEIGHT``, with at most
+    ``WEIGHT_DECIMALS`` decimal places (so the tally can treat it as the exact decimal written).
 
     Raises:
-        InvalidInput: Unknown usernames, duplicates, bad weights or too many entries.
-        Conflict: Removing someone from a private poll's roll after they voted.
+        InvalidInput: Anything else.
+    """
+    message = (
+        f"Weight of {who!r} must be a number greater than 0 and at most {MAX_WEIGHT:g}, "
+        f"with at most {WEIGHT_DECIMALS} decimal places."
+    )
+    if isinstance(value, bool):
+        raise InvalidInput(message, field="voters")
+    try:
+        weight = float(value)
+        exact = Decimal(repr(weight))
+    except (TypeError, ValueError, InvalidOperation, OverflowError):
+        raise InvalidInput(message, field="voters") from None
+    if not math.isfinite(weight) or weight <= 0 or weight > MAX_WEIGHT or -exact.as_tuple().exponent > WEIGHT_DECIMALS:  # type: ignore[operator]
+        raise InvalidInput(message, field="voters")
+    return weight
+
+
+def _check_anonymous_weights(weights: Sequence[float], threshold: int) -> None:
+    """No weight on an anonymous roll may single anyone out: unless all weights are equal, each
+    distinct weight is held by at least ``threshold`` voters (else results weighted by it would
+    tell a small group's choices apart).
+
+    Raises:
+        InvalidInput: Some weight is held by fewer than ``threshold`` voters.
+    """
+    held: dict[float, int] = {}
+    for weight in weights:
+        held[weight] = held.get(weight, 0) + 1
+    if len(held) <= 1:
+        return
+    rare = sorted(w for w, n in held.items() if n < threshold)
+    if rare:
+        shown = ", ".join(f"{w:g}" for w in rare)
+        raise InvalidInput(
+            f"In an anonymous poll every weight must be held by at least {threshold} voters "
+            f"(the poll's anonymity threshold), or all weights must be equal; too few voters hold: {shown}.",
+            field="voters",
+        )
+
+
+def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[RollEntry]) -> list[tuple[User, PollVoter]]:
+    """Replace the poll's roll (owner or admin).
+
+    The roll is sealed where it could change a result or expose a voter: a voter who has voted
+    keeps their place and weight until the poll closes; a closed poll's roll never changes; an
+    anonymous poll's weights are fixed once it opens, and no weight on it may single anyone out
+    (:func:`_check_anonymous_weights`). Every change is audited with each voter's weight before
+    and after.
+
+    Raises:
+        InvalidInput: Unknown usernames, duplicates, bad weights, too many entries, or weights
+            that would single voters out of an anonymous poll.
+        Conflict: The poll is closed; the change would alter the weight of, or remove, a voter
+            who has voted; or it would change a weight of an anonymous poll that is open.
     """
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
+    status = poll_status(poll)
+    if status == "closed":
+        raise Conflict("This poll is closed: its roll can no longer change.")
     if len(voters) > MAX_ROLL:
         raise InvalidInput(f"A roll holds at most {MAX_ROLL} voters.")
     keys: dict[str, float] = {}
@@ -494,39 +656,50 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
         key = entry.username.strip().lower()
         if key in keys:
             raise InvalidInput(f"{entry.username!r} appears twice on the roll.")
-        weight = float(entry.weight)
-        if not math.isfinite(weight) or weight <= 0 or weight > MAX_WEIGHT:
-            raise InvalidInput(f"Weight of {entry.username!r} must be greater than 0 and at most {MAX_WEIGHT:g}.")
-        keys[key] = weight
+        keys[key] = parse_weight(entry.weight, who=entry.username)
     users = {u.username_key: u for u in session.exec(select(User).where(col(User.username_key).in_(list(keys)))).all()} if keys else {}
     missing = [name for name in keys if name not in users]
     if missing:
         raise InvalidInput(f"Unknown users: {', '.join(sorted(missing))}.")
-    new_ids = {users[k].id: keys[k] for k in keys}
-    ballots = session.exec(select(Ballot).where(Ballot.poll_id == poll_id)).all()
-    if poll.visibility == "private":
-        stranded = [b for b in ballots if b.user_id not in new_ids]
-        if stranded:
-            raise Conflict("Voters who have already voted cannot be removed from a private poll's roll.")
+    if poll.anonymous:
+        _check_anonymous_weights(list(keys.values()), poll.anonymity_threshold)
+    after = {users[k].id: w for k, w in keys.items()}
+    before = {
+        int(uid): float(w)
+        for uid, w in session.exec(select(PollVoter.user_id, PollVoter.weight).where(PollVoter.poll_id == poll_id)).all()
+    }
+    voted = voters_who_voted(session=session, poll_id=poll_id)
+    for uid in voted:
+        # The weight their ballot carries now, and the one it would carry after the change.
+        was = weight_from_roll(poll, before.get(uid))
+        will = weight_from_roll(poll, after.get(uid))
+        if was != will or (uid in before and uid not in after):
+            raise Conflict(
+                "Voters who have voted keep their place and weight on the roll until the poll closes; "
+                "this change would remove or re-weight one of them."
+            )
+    if poll.anonymous and status == "open":
+        changed = [uid for uid in before.keys() & after.keys() if before[uid] != after[uid]]
+        if changed:
+            raise Conflict("An anonymous poll's weights are fixed once it opens.")
     session.execute(delete(PollVoter).where(col(PollVoter.poll_id) == poll_id))
     rows: list[tuple[User, PollVoter]] = []
     for key, weight in keys.items():
         entry_row = PollVoter(poll_id=poll_id, user_id=users[key].id, weight=weight)  # type: ignore[arg-type]
         session.add(entry_row)
         rows.append((users[key], entry_row))
-    reweighted = False
-    for ballot in ballots:
-        weight = new_ids.get(ballot.user_id, 1.0)
-        if ballot.weight != weight:
-            ballot.weight = weight
-            session.add(ballot)
-            reweighted = True
-    if reweighted:
-        session.flush()
-        counts.rebuild(session=session, poll_id=poll_id)
+    names = {u.id: u.username for u in users.values()}
+    gone = [uid for uid in before if uid not in after]
+    if gone:
+        names |= {int(u.id): u.username for u in session.exec(select(User).where(col(User.id).in_(gone))).all()}  # type: ignore[misc]
+    changes = [
+        {"user_id": uid, "username": names.get(uid), "before": before.get(uid), "after": after.get(uid)}
+        for uid in sorted(before.keys() | after.keys())  # type: ignore[type-var]
+        if before.get(uid) != after.get(uid)
+    ]
     record_event(
         session=session, actor_id=user.id, action="poll.roll", target_type="poll", target_id=poll_id,
-        detail={"voters": len(keys)},
+        detail={"voters": len(keys), "changes": changes},
     )
     session.commit()
     notify.poll_changed(poll_id)
@@ -548,13 +721,12 @@ def get_roll(
         raise InvalidInput(f"skip must be >= 0 and limit between 1 and {ROLL_PAGE_MAX}.")
     get_managed_poll(session=session, poll_id=poll_id, user=user)
     query = select(User, PollVoter).join(PollVoter, col(PollVoter.user_id) == col(User.id)).where(PollVoter.poll_id == poll_id).order_by(col(User.username_key))
-    voted_query = select(Ballot.user_id).where(Ballot.poll_id == poll_id)
     if limit is not None:
         rows = session.exec(query.offset(skip).limit(limit)).all()
-        voted_query = voted_query.where(col(Ballot.user_id).in_([u.id for u, _ in rows]))
+        voted = voters_who_voted(session=session, poll_id=poll_id, user_ids=[u.id for u, _ in rows]) if rows else set()  # type: ignore[misc]
     else:
         rows = session.exec(query.offset(skip)).all()
-    voted = set(session.exec(voted_query).all()) if rows else set()
+        voted = voters_who_voted(session=session, poll_id=poll_id) if rows else set()
     return [(u, v, u.id in voted) for u, v in rows]
 
 
@@ -579,7 +751,10 @@ def turnout(*, session: Session, user: User, poll_id: int, buckets: int = 24) ->
     end = min(end, utcnow())
     if end <= start:
         end = start + (utcnow() - start if utcnow() > start else (end - start))
-    times = sorted(as_utc(t) for t in session.exec(select(Ballot.created_at).where(Ballot.poll_id == poll_id)).all())  # type: ignore[type-var]
+    # Anonymous ballots carry no time: their poll's chart stays flat (nothing to plot, by design).
+    times = sorted(
+        as_utc(t) for t in session.exec(select(Ballot.created_at).where(Ballot.poll_id == poll_id)).all() if t is not None  # type: ignore[type-var]
+    )
     span = max((end - start).total_seconds(), 1.0)
     points = []
     index = 0

@@ -6,6 +6,8 @@ Each named limit can be changed with an environment variable ``RATELIMIT_<NAME>`
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import time
@@ -64,6 +66,17 @@ def limit_for(name: str) -> RateLimitItem:
 
 def _prefix() -> str:
     return os.environ.get("RATELIMIT_PREFIX", "commons")
+
+
+def private_key(user_id: int) -> str:
+    """A limit key for a user that names nobody to a reader of Redis: a keyed hash of the id.
+
+    The ballot limit's keys live a minute after each ballot; under the plain user id they would
+    tell a reader of Redis who voted just now, which next to an anonymous poll's pending results
+    could single a voter out (docs/SECURITY.md).
+    """
+    secret = get_settings().secret_key.encode()
+    return hmac.new(secret, f"limit:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def hit(name: str, key: str) -> None:

@@ -1,7 +1,15 @@
 """Results: who may see them, and the tally of a poll in the contract's shape.
 
 One tally function per method lives in ``services.tally``; the API, the results page, the live
-updates and the exports all come through :func:`poll_results`.
+updates and the exports all come through :func:`poll_results` / :func:`compute_results`, which
+decide which figures a poll shows:
+
+* a closed poll: its seal (:func:`seal_poll`), the final tally and ballot record fixed once when
+  it closed, by hand or on time; nothing changes them afterwards;
+* an open anonymous poll: its latest snapshot, retaken only once at least its anonymity threshold
+  of ballots have been cast, changed or retracted since the previous one
+  (:func:`note_anonymous_change`), so no single ballot moves what anyone sees;
+* any other open poll: the live tally.
 """
 
 from __future__ import annotations
@@ -13,14 +21,35 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from commons_app.models import Ballot, Poll, PollOption, User
-from commons_app.services import counts
-from commons_app.services.errors import Forbidden
-from commons_app.services.polls import get_managed_poll, get_visible_poll, is_manager, options_of, poll_status
+from commons_app.models import (
+    RANKED_METHODS,
+    Ballot,
+    Poll,
+    PollOption,
+    PollSeal,
+    ResultSnapshot,
+    User,
+    utcnow,
+)
+from commons_app.services import counts, record
+from commons_app.services.errors import Conflict, Forbidden
+from commons_app.services.polls import (
+    get_managed_poll,
+    get_visible_poll,
+    options_of,
+    poll_status,
+    results_refusal,
+)
 from commons_app.services.tally import TallyBallot, TallyResult, tally, tally_single_counts
-from commons_app.services.votes import ballot_fields, has_voted
+
+__all__ = [
+    "OptionResult", "PollResults", "ballot_fields", "compute_results", "ensure_sealed", "note_anonymous_change",
+    "poll_record", "poll_results", "results_refusal", "seal_poll",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +82,14 @@ class PollResults:
     detail: dict[str, Any] = field(default_factory=dict)
     tie: bool = False
     notes: list[str] = field(default_factory=list)
+    record_sha256: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PollResults:
+        """The inverse of :meth:`as_dict` (a seal's or snapshot's stored form)."""
+        fields = dict(data)
+        fields["options"] = [OptionResult(**row) for row in data["options"]]
+        return cls(**fields)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form; ``score``, ``mean`` and ``points`` appear only where the method has them."""
@@ -64,32 +101,30 @@ class PollResults:
         return data
 
 
-def results_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
-    """Why the user may not see the poll's results yet, or None when they may.
-
-    Owners and admins always may. Otherwise: ``live`` shows them to every viewer, ``after_vote``
-    once the user has voted (or the poll closed), ``after_close`` once the poll is closed, and
-    ``creator`` never.
-    """
-    if is_manager(poll, user):
-        return None
-    rule = poll.results_visibility
-    closed = poll_status(poll) == "closed"
-    if rule == "live":
-        return None
-    if rule == "after_vote":
-        if closed or has_voted(session=session, user=user, poll_id=poll.id):  # type: ignore[arg-type]
-            return None
-        return "Results are shown once you have voted."
-    if rule == "after_close":
-        return None if closed else "Results are shown once the poll closes."
-    return "Only the poll's creator can see its results."
-
-
 def compute_results(
     *, session: Session, poll: Poll, options: list[PollOption] | None = None, use_counts: bool = True
 ) -> PollResults:
-    """Tally a poll (no permission check: callers check first).
+    """The results a poll shows now (no permission check: callers check first): its seal once
+    closed, its snapshot while an anonymous poll is open, else the live tally
+    (:func:`live_results`)."""
+    status = poll_status(poll)
+    if status == "closed":
+        return PollResults.from_dict(ensure_sealed(session=session, poll=poll).result)  # type: ignore[union-attr]
+    if poll.anonymous:
+        snapshot = session.get(ResultSnapshot, poll.id)
+        if snapshot is not None and snapshot.result is not None:
+            shown = PollResults.from_dict(snapshot.result)
+            shown.status = status
+            return shown
+        options = options if options is not None else options_of(session=session, poll_id=poll.id)  # type: ignore[arg-type]
+        return _poll_results(poll, options, tally(poll.method, [o.id for o in options], []))  # type: ignore[misc]
+    return live_results(session=session, poll=poll, options=options, use_counts=use_counts)
+
+
+def live_results(
+    *, session: Session, poll: Poll, options: list[PollOption] | None = None, use_counts: bool = True
+) -> PollResults:
+    """Tally a poll's ballots as they stand (in the caller's transaction).
 
     Single-choice polls are tallied from ``services.counts`` (kept in step with the ballots in
     the same transactions) unless ``use_counts`` is False; every other method reads the ballots.
@@ -102,18 +137,8 @@ def compute_results(
         # Impossible while every write goes through the services; count the ballots instead and
         # let the next reconciliation repair the counts.
         logger.error("negative ballot counts in poll %s; counting its ballots instead", poll.id)
-    rows = session.exec(
-        select(Ballot.option_id, Ballot.choices, Ballot.scores, Ballot.weight).where(Ballot.poll_id == poll.id)
-    ).all()
-    ballots = [
-        TallyBallot(
-            weight=float(weight),
-            choices=tuple(choices or ()),
-            scores={int(k): int(v) for k, v in (scores or {}).items()},
-        )
-        for _option_id, choices, scores, weight in rows
-    ]
-    outcome = tally(poll.method, [o.id for o in options], ballots)  # type: ignore[misc]
+    rows = session.exec(select(Ballot.choices, Ballot.scores, Ballot.weight).where(Ballot.poll_id == poll.id)).all()
+    outcome = tally(poll.method, [o.id for o in options], _tally_ballots(rows))  # type: ignore[misc]
     return _poll_results(poll, options, outcome)
 
 
@@ -159,6 +184,136 @@ def name_options(note: str, texts: dict[int, str]) -> str:
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     return _OPTION_REFS.sub(named, note)
+
+
+def note_anonymous_change(*, session: Session, poll_id: int, threshold: int) -> None:
+    """Count a cast, change or retraction in an open anonymous poll (inside its transaction, after
+    the ballot's own statements) and retake the shown snapshot once ``threshold`` have gathered.
+
+    The snapshot row is taken for writing first, so concurrent ballots of the poll count one after
+    the other; the snapshot then sees every ballot committed before it and this one.
+    """
+    bumped = session.execute(
+        update(ResultSnapshot).where(col(ResultSnapshot.poll_id) == poll_id).values(pending=ResultSnapshot.pending + 1)
+    ).rowcount
+    if bumped != 1:
+        try:
+            with session.begin_nested():
+                session.add(ResultSnapshot(poll_id=poll_id, result=None, pending=1))
+        except IntegrityError:  # another ballot made the row first
+            session.execute(
+                update(ResultSnapshot).where(col(ResultSnapshot.poll_id) == poll_id).values(pending=ResultSnapshot.pending + 1)
+            )
+    snapshot = session.get(ResultSnapshot, poll_id, populate_existing=True)
+    if snapshot is None or snapshot.pending < threshold:
+        return
+    poll = session.get(Poll, poll_id)
+    shown = live_results(session=session, poll=poll, use_counts=True)  # type: ignore[arg-type]
+    snapshot.result = shown.as_dict()
+    snapshot.pending = 0
+    session.add(snapshot)
+    session.flush()
+
+
+def _tally_ballots(rows: Any) -> list[TallyBallot]:
+    """Tally ballots from ``(choices, scores, weight)`` rows."""
+    return [
+        TallyBallot(
+            weight=float(weight),
+            choices=tuple(choices or ()),
+            scores={int(k): int(v) for k, v in (scores or {}).items()},
+        )
+        for choices, scores, weight in rows
+    ]
+
+
+def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
+    """Fix a closed poll's final result and ballot record, once; commits.
+
+    Holds the poll's row (on PostgreSQL) so that no ballot commits while its ballots are read: a
+    ballot's first read takes a key-share lock on the same row (``votes._poll_for_voting``). The
+    record is one canonical line per ballot, sorted by receipt (``services.record``); the result
+    is tallied from the same ballots, and both are kept, with the record's SHA-256, in
+    ``PollSeal``. An anonymous poll's snapshot goes: from now on the full result shows.
+    """
+    counts.lock_poll(session=session, poll_id=poll.id)  # type: ignore[arg-type]
+    existing = session.get(PollSeal, poll.id, populate_existing=True)
+    if existing is not None:
+        session.commit()
+        return existing
+    options = options_of(session=session, poll_id=poll.id)  # type: ignore[arg-type]
+    rows = session.execute(
+        select(Ballot.receipt, Ballot.weight, Ballot.option_id, Ballot.choices, Ballot.scores).where(
+            col(Ballot.poll_id) == poll.id
+        )
+    ).all()
+    data = record.record_bytes(
+        poll.method,
+        (
+            record.RecordBallot(
+                receipt=receipt, weight=float(weight), option_id=option_id, choices=tuple(choices or ()),
+                scores={int(k): int(v) for k, v in (scores or {}).items()},
+            )
+            for receipt, weight, option_id, choices, scores in rows
+        ),
+    )
+    digest = record.record_digest(data)
+    outcome = tally(poll.method, [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]))  # type: ignore[misc]
+    final = _poll_results(poll, options, outcome)
+    final.status = "closed"
+    final.record_sha256 = digest
+    seal = PollSeal(
+        poll_id=poll.id, sealed_at=utcnow(), result=final.as_dict(), record=data.decode("utf-8"),  # type: ignore[arg-type]
+        record_sha256=digest, ballots=len(rows),
+    )
+    session.add(seal)
+    session.execute(delete(ResultSnapshot).where(col(ResultSnapshot.poll_id) == poll.id))
+    try:
+        session.commit()
+    except IntegrityError:  # another worker sealed it first (SQLite has no row lock to wait on)
+        session.rollback()
+        return session.get(PollSeal, poll.id)  # type: ignore[return-value]
+    return seal
+
+
+def ensure_sealed(*, session: Session, poll: Poll) -> PollSeal | None:
+    """The poll's seal, made now if it has closed (on time) and nobody sealed it yet; None while open."""
+    if poll_status(poll) != "closed":
+        return None
+    seal = session.get(PollSeal, poll.id)
+    return seal if seal is not None else seal_poll(session=session, poll=poll)
+
+
+def poll_record(*, session: Session, user: User, poll_id: int, form: str = "jsonl") -> tuple[str, str]:
+    """A closed poll's published ballot record, for everyone who may see its results: the JSONL
+    record (``form="jsonl"``) or, for ranked methods, the same ballots in BLT; and its SHA-256
+    (that of the JSONL record, which the results carry).
+
+    Raises:
+        NotFound, Forbidden: As for the results.
+        Conflict: The poll is still open (its record is published when it closes).
+        InvalidInput: BLT asked of a poll whose method is not ranked.
+    """
+    from commons_app.services.errors import InvalidInput
+
+    poll = get_visible_poll(session=session, poll_id=poll_id, user=user)
+    refusal = results_refusal(session=session, poll=poll, user=user)
+    if refusal:
+        raise Forbidden(refusal)
+    seal = ensure_sealed(session=session, poll=poll)
+    if seal is None:
+        raise Conflict("The ballot record is published when the poll closes.")
+    if form == "jsonl":
+        return seal.record, seal.record_sha256
+    if poll.method not in RANKED_METHODS:
+        raise InvalidInput("BLT records exist for ranked polls only.")
+    options = options_of(session=session, poll_id=poll_id)
+    _field, ballots = record.parse_record(seal.record.encode("utf-8"))
+    blt = record.record_blt(
+        title=poll.title, option_ids=[o.id for o in options], option_texts=[o.text for o in options],  # type: ignore[misc]
+        method=poll.method, ballots=ballots,
+    )
+    return blt, seal.record_sha256
 
 
 def poll_results(*, session: Session, user: User, poll_id: int) -> PollResults:
@@ -223,7 +378,7 @@ def export_ballots(
     """
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     if poll.anonymous:
-        raise Forbidden("Ballots of an anonymous poll cannot be exported.")
+        raise Forbidden("Ballots of an anonymous poll cannot be exported (its record is published when it closes).")
     query = (
         select(Ballot, User.username)
         .join(User, User.id == Ballot.user_id)  # type: ignore[arg-type]
@@ -242,6 +397,17 @@ def export_ballots(
         }
         for b, name in rows
     ]
+
+
+def ballot_fields(row: Ballot, method: str) -> dict[str, Any]:
+    """The method's choice field of a stored ballot, in the API's form."""
+    if method == "single":
+        return {"option_id": row.option_id}
+    if method == "approval":
+        return {"option_ids": list(row.choices)}
+    if method in RANKED_METHODS:
+        return {"ranking": list(row.choices)}
+    return {"scores": {str(k): v for k, v in row.scores.items()}}
 
 
 def ballots_csv(ballots: list[dict[str, Any]], texts: dict[int, str]) -> str:

@@ -1,20 +1,44 @@
-"""Ballots: validate, cast, read, change and retract. One ballot per user per poll, by constraint."""
+"""Ballots: validate, cast, read, change and retract. One ballot per user per poll, by constraint.
+
+Every cast or change hands back a fresh receipt: the random code that names the ballot in the
+poll's published record. In an anonymous poll the ballot row keeps no voter, no time and a random
+id; who has voted is kept apart (``PollParticipant``), and the voter reaches their ballot again
+only with its receipt, which only they hold.
+"""
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, update
+from sqlalchemy import and_, bindparam, delete, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from commons_app import metrics
-from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, Poll, PollOption, PollVoter, User, utcnow
-from commons_app.services import counts, notify, ratelimit
+from commons_app.models import (
+    RANKED_METHODS,
+    SCORED_METHODS,
+    Ballot,
+    Poll,
+    PollOption,
+    PollParticipant,
+    PollSeal,
+    PollVoter,
+    User,
+    utcnow,
+)
+from commons_app.services import counts, notify, ratelimit, results
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
-from commons_app.services.polls import get_visible_poll, poll_status, visible_to, weight_from_roll
+from commons_app.services.polls import get_visible_poll, has_voted, poll_status, visible_to, weight_from_roll
+from commons_app.services.results import ballot_fields
+
+__all__ = [
+    "BallotInput", "CastBallot", "ballot_fields", "cast_ballot", "change_ballot", "get_my_ballot", "has_voted",
+    "new_receipt", "record_ballot", "retract_ballot", "validate_ballot",
+]
 
 MAX_SCORE = 5
 _INT_TEXT = re.compile(r"-?[0-9]{1,19}")
@@ -141,6 +165,8 @@ class VotingPoll:
     opens_at: Any
     closes_at: Any
     closed_at: Any
+    anonymous: bool
+    anonymity_threshold: int
     roll_weight: float | None
     options: tuple[OptionRef, ...]
 
@@ -148,17 +174,30 @@ class VotingPoll:
 _POLL_FOR_VOTING = (
     select(
         Poll.id, Poll.method, Poll.max_choices, Poll.visibility, Poll.created_by, Poll.opens_at, Poll.closes_at,
-        Poll.closed_at, PollVoter.weight, PollOption.id,
+        Poll.closed_at, Poll.anonymous, Poll.anonymity_threshold, PollVoter.weight, PollOption.id,
     )
     .select_from(Poll)
     .outerjoin(PollVoter, and_(col(PollVoter.poll_id) == Poll.id, col(PollVoter.user_id) == bindparam("user_id")))
     .outerjoin(PollOption, col(PollOption.poll_id) == Poll.id)
     .where(col(Poll.id) == bindparam("poll_id"))
 )
+# On PostgreSQL the read takes a key-share lock on the poll's row (the lock the ballot's foreign key
+# takes anyway, only earlier): sealing a poll at close takes the row for update, so a ballot either
+# commits before the seal reads the ballots or reads the poll after the seal, and sees it closed.
+_POLL_FOR_VOTING_LOCKED = _POLL_FOR_VOTING.with_for_update(read=True, key_share=True, of=Poll)  # type: ignore[arg-type]
 
 
 _BALLOTS = Ballot.__table__  # type: ignore[attr-defined]
 _INSERT_BALLOT = _BALLOTS.insert().returning(_BALLOTS.c.id)  # a Core statement: compiled once, cached
+_PARTICIPANTS = PollParticipant.__table__  # type: ignore[attr-defined]
+_INSERT_PARTICIPANT = _PARTICIPANTS.insert()
+# Random ids for anonymous ballots: far above the sequence of the others, below 2**53 (JavaScript).
+_ANON_ID_LOW, _ANON_ID_HIGH = 2**44, 2**52
+
+
+def new_receipt() -> str:
+    """A ballot receipt: 128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
 
 
 def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> tuple[VotingPoll, float]:
@@ -171,14 +210,17 @@ def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> tuple[Vot
         NotFound: No such poll, or it is private and the user is neither on its roll nor a manager.
         Forbidden: Not open yet, closed, or the user is not eligible.
     """
-    rows = session.execute(_POLL_FOR_VOTING, {"poll_id": poll_id, "user_id": user.id}).all()
+    locked = session.get_bind().dialect.name == "postgresql"
+    statement = _POLL_FOR_VOTING_LOCKED if locked else _POLL_FOR_VOTING
+    rows = session.execute(statement, {"poll_id": poll_id, "user_id": user.id}).all()
     if not rows:
         raise NotFound("Poll not found.")
     first = rows[0]
     poll = VotingPoll(
         id=first[0], method=first[1], max_choices=first[2], visibility=first[3], created_by=first[4],
-        opens_at=first[5], closes_at=first[6], closed_at=first[7], roll_weight=first[8],
-        options=tuple(OptionRef(int(r[9])) for r in rows if r[9] is not None),
+        opens_at=first[5], closes_at=first[6], closed_at=first[7], anonymous=bool(first[8]),
+        anonymity_threshold=int(first[9]), roll_weight=first[10],
+        options=tuple(OptionRef(int(r[11])) for r in rows if r[11] is not None),
     )
     if not visible_to(poll, user, on_the_roll=poll.roll_weight is not None):  # type: ignore[arg-type]
         raise NotFound("Poll not found.")
@@ -193,6 +235,25 @@ def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> tuple[Vot
     return poll, weight
 
 
+def _refuse_if_sealed(*, session: Session, poll_id: int) -> None:
+    """On SQLite, check inside the ballot's write transaction that the poll was not closed since
+    it was read (its reads run outside the transaction; PostgreSQL's row lock covers this).
+
+    Raises:
+        Forbidden: The poll was closed (and sealed) meanwhile; the caller's transaction is rolled back.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return
+    closed = session.execute(
+        select(Poll.closed_at).where(col(Poll.id) == poll_id)
+    ).scalar_one_or_none() is not None or session.execute(
+        select(exists().where(col(PollSeal.poll_id) == poll_id))
+    ).scalar()
+    if closed:
+        session.rollback()
+        raise Forbidden("This poll is closed.")
+
+
 @dataclass(frozen=True)
 class CastBallot:
     """A recorded ballot and the method of its poll (which decides the ballot's API form)."""
@@ -204,32 +265,44 @@ class CastBallot:
 def record_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput) -> CastBallot:
     """Record a user's ballot; the weight comes from the roll, never from the caller.
 
-    Four statements: the poll with roll entry and options, the insert, the count, the commit.
+    Four statements for a named ballot: the poll with roll entry and options, the insert, the
+    count, the commit. An anonymous ballot also records the voter as a participant (which makes a
+    second ballot impossible) and moves the poll's pending count toward its next result snapshot.
 
     Raises:
         NotFound: The poll is not visible to the user.
         Forbidden: Not open yet, closed, or the user is not eligible.
         InvalidInput: The ballot does not fit the poll.
-        Conflict: The user has already voted (the database constraint decides races).
+        Conflict: The user has already voted (the database constraints decide races).
     """
-    ratelimit.hit("ballot", str(user.id))
+    ratelimit.hit("ballot", ratelimit.private_key(user.id))  # type: ignore[arg-type]
     poll, weight = _poll_for_voting(session=session, poll_id=poll_id, user=user)
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
-    now = utcnow()
-    values = {
-        "poll_id": poll_id, "user_id": user.id, "option_id": clean.option_id, "choices": clean.choices,
-        "scores": clean.scores, "weight": weight, "created_at": now, "updated_at": now,
+    receipt = new_receipt()
+    values: dict[str, Any] = {
+        "poll_id": poll_id, "option_id": clean.option_id, "choices": clean.choices, "scores": clean.scores,
+        "weight": weight, "receipt": receipt,
     }
+    if poll.anonymous:
+        values |= {"id": _ANON_ID_LOW + secrets.randbelow(_ANON_ID_HIGH - _ANON_ID_LOW), "user_id": None}
+    else:
+        now = utcnow()
+        values |= {"user_id": user.id, "created_at": now, "updated_at": now}
     try:
+        if poll.anonymous:
+            session.execute(_INSERT_PARTICIPANT, {"poll_id": poll_id, "user_id": user.id})
         ballot_id = session.execute(_INSERT_BALLOT, values).scalar_one()
-        counts.adjust(session=session, poll_id=poll_id, user_id=user.id, add=(clean.option_id, weight))  # type: ignore[arg-type]
+        _refuse_if_sealed(session=session, poll_id=poll_id)
+        counts.adjust(session=session, poll_id=poll_id, ballot_id=ballot_id, add=(clean.option_id, weight))
+        if poll.anonymous:
+            results.note_anonymous_change(session=session, poll_id=poll_id, threshold=poll.anonymity_threshold)
         session.commit()
     except IntegrityError:
         session.rollback()
         raise Conflict("You have already voted in this poll.") from None
     metrics.BALLOTS.labels("cast").inc()
     notify.poll_changed(poll_id)
-    return CastBallot(ballot=Ballot(id=ballot_id, **values), method=poll.method)
+    return CastBallot(ballot=Ballot(**(values | {"id": ballot_id})), method=poll.method)
 
 
 def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput) -> Ballot:
@@ -237,93 +310,123 @@ def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInp
     return record_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot).ballot
 
 
-def get_my_ballot(*, session: Session, user: User, poll_id: int) -> Ballot:
-    """The user's own ballot in a poll they can see.
+def _mine(poll: Poll | VotingPoll, user: User, receipt: str | None) -> tuple[Any, ...]:
+    """The WHERE clause that finds the user's ballot: by voter, or in an anonymous poll by receipt.
+
+    Raises:
+        NotFound: An anonymous poll and no receipt given.
+    """
+    if poll.anonymous:
+        if not receipt or not isinstance(receipt, str) or len(receipt) > 64:
+            raise NotFound("In an anonymous poll your ballot is found only by its receipt.")
+        return (col(Ballot.poll_id) == poll.id, col(Ballot.receipt) == receipt, col(Ballot.user_id).is_(None))
+    return (col(Ballot.poll_id) == poll.id, col(Ballot.user_id) == user.id)
+
+
+def _participates(*, session: Session, poll_id: int, user: User) -> bool:
+    return session.get(PollParticipant, (poll_id, user.id)) is not None
+
+
+def get_my_ballot(*, session: Session, user: User, poll_id: int, receipt: str | None = None) -> Ballot:
+    """The user's own ballot in a poll they can see (in an anonymous poll: the one ``receipt`` names).
 
     Raises:
         NotFound: No such poll for the user, or no ballot.
     """
-    get_visible_poll(session=session, poll_id=poll_id, user=user)
-    row = session.exec(select(Ballot).where(Ballot.poll_id == poll_id, Ballot.user_id == user.id)).first()
+    poll = get_visible_poll(session=session, poll_id=poll_id, user=user)
+    where = _mine(poll, user, receipt)
+    if poll.anonymous and not _participates(session=session, poll_id=poll_id, user=user):
+        raise NotFound("You have not voted in this poll.")
+    row = session.exec(select(Ballot).where(*where)).first()
     if row is None:
         raise NotFound("You have not voted in this poll.")
     return row
 
 
-def has_voted(*, session: Session, user: User, poll_id: int) -> bool:
-    """Whether the user has a ballot in the poll."""
-    return (
-        session.exec(select(Ballot.id).where(Ballot.poll_id == poll_id, Ballot.user_id == user.id)).first()
-        is not None
-    )
-
-
-def change_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput) -> Ballot:
-    """Replace the user's ballot while the poll is open.
+def change_ballot(
+    *, session: Session, user: User, poll_id: int, ballot: BallotInput, receipt: str | None = None
+) -> Ballot:
+    """Replace the user's ballot while the poll is open; the changed ballot gets a new receipt.
 
     Raises:
-        NotFound: No ballot to change.
+        NotFound: No ballot to change (in an anonymous poll: none that ``receipt`` names).
         Forbidden, InvalidInput: As for casting.
     """
-    ratelimit.hit("ballot", str(user.id))
-    poll, weight = _poll_for_voting(session=session, poll_id=poll_id, user=user)
+    ratelimit.hit("ballot", ratelimit.private_key(user.id))  # type: ignore[arg-type]
+    poll, _weight = _poll_for_voting(session=session, poll_id=poll_id, user=user)
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
-    mine = (col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
-    now = utcnow()
+    mine = _mine(poll, user, receipt)
+    if poll.anonymous and not _participates(session=session, poll_id=poll_id, user=user):
+        raise NotFound("You have not voted in this poll.")
+    fresh = new_receipt()
+    stamp: dict[str, Any] = {} if poll.anonymous else {"updated_at": utcnow()}
     # Take the ballot for writing first (its row on PostgreSQL, the database on SQLite), so that
     # the old choice read next stays the old choice until this transaction ends: two changes or
     # a change and a retraction racing each other then move the counts one after the other.
     # A retraction that won the race leaves nothing to change.
-    if session.execute(update(Ballot).where(*mine).values(updated_at=now)).rowcount != 1:
+    if session.execute(update(Ballot).where(*mine).values(receipt=fresh, **stamp)).rowcount != 1:
         session.rollback()
         raise NotFound("You have not voted in this poll.")
-    old = session.execute(select(Ballot.option_id, Ballot.weight).where(*mine)).one()
+    ballot_id, old_option, old_weight = session.execute(
+        select(Ballot.id, Ballot.option_id, Ballot.weight).where(col(Ballot.receipt) == fresh)
+    ).one()
+    _refuse_if_sealed(session=session, poll_id=poll_id)
+    # The weight stays the one the ballot was cast with: rolls do not change voters who have voted.
     session.execute(
         update(Ballot)
-        .where(*mine)
-        .values(option_id=clean.option_id, choices=clean.choices, scores=clean.scores, weight=weight, updated_at=now)
+        .where(col(Ballot.id) == ballot_id)
+        .values(option_id=clean.option_id, choices=clean.choices, scores=clean.scores)
     )
     counts.adjust(
-        session=session, poll_id=poll_id, user_id=user.id,  # type: ignore[arg-type]
-        remove=(old[0], old[1]), add=(clean.option_id, weight),
+        session=session, poll_id=poll_id, ballot_id=ballot_id,
+        remove=(old_option, old_weight), add=(clean.option_id, old_weight),
     )
+    if poll.anonymous:
+        results.note_anonymous_change(session=session, poll_id=poll_id, threshold=poll.anonymity_threshold)
+    # A detached copy: after the commit a racing retraction may already have removed the row.
+    changed = Ballot(**session.exec(select(Ballot).where(col(Ballot.id) == ballot_id)).one().model_dump())
     session.commit()
     metrics.BALLOTS.labels("change").inc()
     notify.poll_changed(poll_id)
-    return get_my_ballot(session=session, user=user, poll_id=poll_id)
+    return changed
 
 
-def retract_ballot(*, session: Session, user: User, poll_id: int) -> None:
-    """Withdraw the user's ballot while the poll is open.
+def retract_ballot(*, session: Session, user: User, poll_id: int, receipt: str | None = None) -> None:
+    """Withdraw the user's ballot while the poll is open (in an anonymous poll: the one ``receipt``
+    names, and the user is no longer marked as having voted).
 
     Raises:
         NotFound: No ballot to retract.
         Forbidden: The poll is not open.
     """
-    ratelimit.hit("ballot", str(user.id))
-    poll = get_visible_poll(session=session, poll_id=poll_id, user=user)
-    if poll_status(poll) != "open":
-        raise Forbidden("Ballots can be retracted only while the poll is open.")
+    ratelimit.hit("ballot", ratelimit.private_key(user.id))  # type: ignore[arg-type]
+    try:  # the same checks and lock as a ballot's (see _poll_for_voting)
+        poll, _weight = _poll_for_voting(session=session, poll_id=poll_id, user=user)
+    except Forbidden as refused:
+        if "roll" in str(refused):  # not on the roll: no ballot to retract
+            raise NotFound("You have not voted in this poll.") from None
+        raise Forbidden("Ballots can be retracted only while the poll is open.") from None
+    mine = _mine(poll, user, receipt)
+    if poll.anonymous:
+        gone = session.execute(
+            delete(PollParticipant).where(
+                col(PollParticipant.poll_id) == poll_id, col(PollParticipant.user_id) == user.id
+            )
+        ).rowcount
+        if gone != 1:
+            session.rollback()
+            raise NotFound("You have not voted in this poll.")
     removed = session.execute(
-        delete(Ballot)
-        .where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
-        .returning(col(Ballot.option_id), col(Ballot.weight))
+        delete(Ballot).where(*mine).returning(col(Ballot.id), col(Ballot.option_id), col(Ballot.weight))
     ).all()
     if len(removed) != 1:
         session.rollback()
         raise NotFound("You have not voted in this poll.")
-    counts.adjust(session=session, poll_id=poll_id, user_id=user.id, remove=(removed[0][0], removed[0][1]))  # type: ignore[arg-type]
+    _refuse_if_sealed(session=session, poll_id=poll_id)
+    ballot_id, option_id, weight = removed[0]
+    counts.adjust(session=session, poll_id=poll_id, ballot_id=ballot_id, remove=(option_id, weight))
+    if poll.anonymous:
+        results.note_anonymous_change(session=session, poll_id=poll_id, threshold=poll.anonymity_threshold)
     session.commit()
     metrics.BALLOTS.labels("retract").inc()
     notify.poll_changed(poll_id)
-
-
-def ballot_fields(row: Ballot, method: str) -> dict[str, Any]:
-    """The method's choice field of a stored ballot, in the API's form."""
-    if method == "single":
-        return {"option_id": row.option_id}
-    if method == "approval":
-        return {"option_ids": list(row.choices)}
-    if method in RANKED_METHODS:
-        return {"ranking": list(row.choices)}
-    return {"scores": {str(k): v for k, v in row.scores.items()}}

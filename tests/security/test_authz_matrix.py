@@ -144,9 +144,12 @@ MATRIX: dict[str, Row] = {
     "DELETE /api/polls/{poll_id}": Row("401 403 204 204 404 401"),
     "POST /api/polls/{poll_id}/close": Row("401 403 200 200 404 401"),
     "PUT /api/polls/{poll_id}/voters": Row("401 403 200 200 404 401", _json(lambda w, r: {"voters": [
-        {"username": w.member.username, "weight": 1}, {"username": w.disabled.username},
+        {"username": w.member.username, "weight": 2}, {"username": w.disabled.username},
         {"username": w.off_roll.username}]})),
     "GET /api/polls/{poll_id}/voters": Row("401 403 200 200 404 401"),
+    # Published once the poll closes (409 until then), to those who may see its results.
+    "GET /api/polls/{poll_id}/record.jsonl": Row("401 403 409 409 404 401"),
+    "GET /api/polls/{poll_id}/record.blt": Row("401 403 409 409 404 401"),
     "POST /api/votes/": Row("401 201 403 403 404 401", _json(lambda w, r: {
         "poll_id": w.poll_id, "option_id": w.option_ids[1]}), member_voted=False),
     "GET /api/polls/{poll_id}/my-vote": Row("401 200 404 404 404 401"),
@@ -288,7 +291,7 @@ HANDLERS: dict[str, tuple[Callable[[World], tuple[Callable, dict[str, Any]]], st
     "update_poll": (lambda w: (polls.update_poll, {"poll_id": w.poll_id, "changes": {"title": "Taken over"}}),
                     "Forbidden ok ok NotFound NotAuthenticated NotAuthenticated", True),
     "set_roll": (lambda w: (polls.set_roll, {"poll_id": w.poll_id, "voters": [
-        RollEntry(w.member.username, 9.0), RollEntry(w.disabled.username), RollEntry(w.off_roll.username)]}),
+        RollEntry(w.member.username, 2.0), RollEntry(w.disabled.username), RollEntry(w.off_roll.username)]}),
                  "Forbidden ok ok NotFound NotAuthenticated NotAuthenticated", True),
     "cast_ballot": (lambda w: (votes.cast_ballot, {"poll_id": w.poll_id, "ballot": BallotInput(option_id=w.option_ids[1])}),
                     "ok Forbidden Forbidden NotFound NotAuthenticated NotAuthenticated", False),

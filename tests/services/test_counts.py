@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from dataclasses import asdict
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -16,6 +17,7 @@ from sqlmodel import Session
 from commons_app import metrics
 from commons_app.models import BallotCount
 from commons_app.services import counts, polls, results, votes
+from commons_app.services.errors import Conflict
 from commons_app.services.tally import TallyBallot, tally_single, tally_single_counts
 from commons_app.services.votes import BallotInput
 from tests import factories
@@ -57,7 +59,7 @@ def _true(session: Session, poll_id: int) -> dict[tuple[int, float], int]:
 def test_cast_change_retract_keep_counts_equal_to_the_ballots(session, make_user):
     owner = make_user()
     voters = [make_user() for _ in range(12)]
-    weights = [1.0, 2.0, 0.5, 1 / 3]
+    weights = [1.0, 2.0, 0.5, 0.333333]
     view = factories.make_poll(session, owner, options=4, voters=[(v, weights[i % 4]) for i, v in enumerate(voters)])
     poll_id, ids = view.poll.id, [o.id for o in view.options]
     rng = random.Random(7)
@@ -109,16 +111,21 @@ def test_a_refused_ballot_counts_nothing(session, make_user):
     assert _kept(session, view.poll.id) == {(view.options[0].id, 1.0): 1}
 
 
-def test_roll_change_reweights_the_counts(session, make_user):
-    owner, a, b = make_user(), make_user(), make_user()
+def test_roll_changes_never_reweight_counted_ballots(session, make_user):
+    owner, a, b, c = make_user(), make_user(), make_user(), make_user()
     view = factories.make_poll(session, owner, options=2, voters=[(a, 1.0), (b, 1.0)])
     ids = [o.id for o in view.options]
     factories.vote(session, a, view, option_id=ids[0])
     factories.vote(session, b, view, option_id=ids[0])
-    factories.set_roll(session, owner, view.poll.id, [(a, 3.0), (b, 1.0)])
-    assert _kept(session, view.poll.id) == {(ids[0], 3.0): 1, (ids[0], 1.0): 1}
+    with pytest.raises(Conflict):
+        factories.set_roll(session, owner, view.poll.id, [(a, 3.0), (b, 1.0)])
+    session.rollback()
+    # A new voter may still join, with a weight of their own.
+    factories.set_roll(session, owner, view.poll.id, [(a, 1.0), (b, 1.0), (c, 3.0)])
+    factories.vote(session, c, view, option_id=ids[1])
+    assert _kept(session, view.poll.id) == {(ids[0], 1.0): 2, (ids[1], 3.0): 1}
     shown = results.compute_results(session=session, poll=view.poll)
-    assert shown.options[0].weight == 4.0 and shown.total_weight == 4.0
+    assert shown.options[0].weight == 2.0 and shown.total_weight == 5.0
 
 
 def test_reconcile_repairs_counts_written_around_the_services(session, make_user):
@@ -130,8 +137,8 @@ def test_reconcile_repairs_counts_written_around_the_services(session, make_user
     # A ballot stored by hand (not through the services) and a count row damaged by hand.
     session.execute(
         text(
-            "INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, created_at, updated_at) "
-            "VALUES (:p, :u, :o, '[]', '{}', 1.0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            "INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, receipt, created_at, updated_at) "
+            "VALUES (:p, :u, :o, '[]', '{}', 1.0, 'by-hand', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
         ),
         {"p": view.poll.id, "u": b.id, "o": ids[1]},
     )
@@ -144,14 +151,15 @@ def test_reconcile_repairs_counts_written_around_the_services(session, make_user
     assert counts.reconcile(session=session, poll_id=view.poll.id) == 0
 
 
-def test_closing_a_poll_reconciles_it(session, make_user):
+def test_closing_a_poll_seals_what_its_ballots_say_not_its_counts(session, make_user):
     owner, a = make_user(), make_user()
     view = factories.make_poll(session, owner, options=2)
     factories.vote(session, a, view, option_id=view.options[0].id)
     session.execute(text("DELETE FROM ballot_counts WHERE poll_id = :p"), {"p": view.poll.id})
     session.commit()
     polls.close_poll(session=session, user=owner, poll_id=view.poll.id)
-    assert _kept(session, view.poll.id) == {(view.options[0].id, 1.0): 1}
+    sealed = results.compute_results(session=session, poll=view.poll)
+    assert sealed.status == "closed" and sealed.options[0].votes == 1 and sealed.record_sha256
 
 
 def test_deleting_a_poll_deletes_its_counts(session, make_user):

@@ -302,15 +302,17 @@ def test_set_roll_validates_entries(session, user, other_user):
         polls.set_roll(session=session, user=other_user, poll_id=factories.make_poll(session, user).poll.id, voters=[])
 
 
-def test_roll_changes_reweigh_ballots_and_protect_voters(session, user, other_user):
+def test_roll_changes_protect_voters_who_have_voted(session, user, other_user):
     view = factories.make_poll(session, user, visibility="private", voters=[(other_user, 1.0)])
     factories.vote(session, other_user, view, option_id=view.options[0].id)
 
-    factories.set_roll(session, user, view.poll.id, [(other_user, 4.5)])
+    with pytest.raises(Conflict):
+        factories.set_roll(session, user, view.poll.id, [(other_user, 4.5)])
+    session.rollback()
     session.expire_all()
-    assert session.exec(select(Ballot.weight)).all() == [4.5]
+    assert session.exec(select(Ballot.weight)).all() == [1.0]
     rows = polls.get_roll(session=session, user=user, poll_id=view.poll.id)
-    assert [(u.id, v.weight, voted) for u, v, voted in rows] == [(other_user.id, 4.5, True)]
+    assert [(u.id, v.weight, voted) for u, v, voted in rows] == [(other_user.id, 1.0, True)]
 
     with pytest.raises(Conflict):
         polls.set_roll(session=session, user=user, poll_id=view.poll.id, voters=[])

@@ -41,6 +41,7 @@ def poll_out(view: PollView) -> PollOut:
         closes_at=p.closes_at,
         closed_at=p.closed_at,
         anonymous=p.anonymous,
+        anonymity_threshold=p.anonymity_threshold if p.anonymous else None,
         status=view.status,  # type: ignore[arg-type]
         created_at=p.created_at,
         updated_at=p.updated_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from commons_app.api.deps import BearerToken, CurrentUser, DbSession, identify
@@ -24,9 +24,10 @@ def vote_out(row: Ballot, method: str) -> VoteOut:
         id=row.id,  # type: ignore[arg-type]
         poll_id=row.poll_id,
         weight=row.weight,
+        receipt=row.receipt,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        **votes.ballot_fields(row, method),
+        **results.ballot_fields(row, method),
     )
 
 
@@ -49,24 +50,35 @@ def _cast_vote(body: VoteCreate, token: str | None) -> VoteOut:
         return vote_out(cast.ballot, cast.method)
 
 
+ReceiptHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Ballot-Receipt", max_length=64,
+        description="The ballot's receipt: required in anonymous polls, where nothing else links you to your ballot.",
+    ),
+]
+
+
 @router.get("/polls/{poll_id}/my-vote", response_model=VoteOut, responses=ERRORS)
-def my_vote(poll_id: int, user: CurrentUser, db: DbSession) -> VoteOut:
-    """The caller's ballot in this poll."""
-    row = votes.get_my_ballot(session=db, user=user, poll_id=poll_id)
+def my_vote(poll_id: int, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None) -> VoteOut:
+    """The caller's ballot in this poll (anonymous polls: the one the receipt names)."""
+    row = votes.get_my_ballot(session=db, user=user, poll_id=poll_id, receipt=receipt)
     return vote_out(row, db.get(Poll, poll_id).method)  # type: ignore[union-attr]
 
 
 @router.put("/polls/{poll_id}/my-vote", response_model=VoteOut, responses=ERRORS)
-def change_vote(poll_id: int, body: BallotChoice, user: CurrentUser, db: DbSession) -> VoteOut:
-    """Replace the caller's ballot while the poll is open."""
-    row = votes.change_ballot(session=db, user=user, poll_id=poll_id, ballot=_ballot(body))
+def change_vote(
+    poll_id: int, body: BallotChoice, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None
+) -> VoteOut:
+    """Replace the caller's ballot while the poll is open; answers with the ballot's new receipt."""
+    row = votes.change_ballot(session=db, user=user, poll_id=poll_id, ballot=_ballot(body), receipt=receipt)
     return vote_out(row, db.get(Poll, poll_id).method)  # type: ignore[union-attr]
 
 
 @router.delete("/polls/{poll_id}/my-vote", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
-def retract_vote(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+def retract_vote(poll_id: int, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None) -> Response:
     """Withdraw the caller's ballot while the poll is open."""
-    votes.retract_ballot(session=db, user=user, poll_id=poll_id)
+    votes.retract_ballot(session=db, user=user, poll_id=poll_id, receipt=receipt)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -74,6 +86,40 @@ def retract_vote(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
 def poll_results(poll_id: int, user: CurrentUser, db: DbSession) -> ResultsOut:
     """The tally, with winners and method-specific rounds; 403 while results are hidden from the caller."""
     return ResultsOut.model_validate(results.poll_results(session=db, user=user, poll_id=poll_id).as_dict())
+
+
+RECORD_DIGEST_HEADER = {"X-Record-SHA256": {"description": "SHA-256 of the JSONL record.", "schema": {"type": "string"}}}
+
+
+@router.get(
+    "/polls/{poll_id}/record.jsonl",
+    responses={200: {"content": {"application/jsonl": {}}, "headers": RECORD_DIGEST_HEADER}, **ERRORS},
+    response_class=Response,
+)
+def poll_record(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+    """A closed poll's ballot record: one JSON line per counted ballot (receipt, weight, choice; no
+    voter, no time), sorted by receipt. Its SHA-256 is the results' ``record_sha256``. 409 while open."""
+    body, digest = results.poll_record(session=db, user=user, poll_id=poll_id)
+    return Response(
+        content=body.encode("utf-8"),
+        media_type="application/jsonl; charset=utf-8",
+        headers={"X-Record-SHA256": digest, "Content-Disposition": f'attachment; filename="poll-{poll_id}-record.jsonl"'},
+    )
+
+
+@router.get(
+    "/polls/{poll_id}/record.blt",
+    responses={200: {"content": {"text/plain": {}}, "headers": RECORD_DIGEST_HEADER}, **ERRORS},
+    response_class=Response,
+)
+def poll_record_blt(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+    """A closed ranked poll's ballot record in BLT, the format STV/IRV counting programs read."""
+    body, digest = results.poll_record(session=db, user=user, poll_id=poll_id, form="blt")
+    return Response(
+        content=body.encode("utf-8"),
+        media_type="text/plain; charset=utf-8",
+        headers={"X-Record-SHA256": digest, "Content-Disposition": f'attachment; filename="poll-{poll_id}.blt"'},
+    )
 
 
 @router.get(
