@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import math
 import os
 import random
 import sys
@@ -182,10 +181,11 @@ def _number(value: float | None) -> str:
 
 
 def _differs(expected: Any, actual: float | None) -> bool:
-    """Whether a published figure and the recounted one disagree (floats to a 1e-9 tolerance)."""
+    """Whether a published figure and the recounted one disagree. Exactly: both are the same exact
+    total rounded once to a float, and a tolerance would let a small forged change through."""
     if isinstance(expected, bool) or not isinstance(expected, (int, float)) or actual is None:
         return True
-    return not math.isclose(float(expected), actual, rel_tol=1e-9, abs_tol=1e-12)
+    return float(expected) != actual
 
 
 def _compare(results: dict[str, Any], method: str, digest: str, outcome: TallyResult) -> list[str]:

@@ -661,8 +661,6 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
     missing = [name for name in keys if name not in users]
     if missing:
         raise InvalidInput(f"Unknown users: {', '.join(sorted(missing))}.")
-    if poll.anonymous:
-        _check_anonymous_weights(list(keys.values()), poll.anonymity_threshold)
     after = {users[k].id: w for k, w in keys.items()}
     before = {
         int(uid): float(w)
@@ -682,6 +680,8 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
         changed = [uid for uid in before.keys() & after.keys() if before[uid] != after[uid]]
         if changed:
             raise Conflict("An anonymous poll's weights are fixed once it opens.")
+    if poll.anonymous:
+        _check_anonymous_weights(list(keys.values()), poll.anonymity_threshold)
     session.execute(delete(PollVoter).where(col(PollVoter.poll_id) == poll_id))
     rows: list[tuple[User, PollVoter]] = []
     for key, weight in keys.items():

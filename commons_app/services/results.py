@@ -30,6 +30,7 @@ from commons_app.models import (
     Ballot,
     Poll,
     PollOption,
+    PollParticipant,
     PollSeal,
     ResultSnapshot,
     User,
@@ -48,7 +49,7 @@ from commons_app.services.tally import TallyBallot, TallyResult, tally, tally_si
 
 __all__ = [
     "OptionResult", "PollResults", "ballot_fields", "compute_results", "ensure_sealed", "note_anonymous_change",
-    "poll_record", "poll_results", "results_refusal", "seal_poll",
+    "poll_record", "poll_results", "results_refusal", "seal_closed", "seal_poll",
 ]
 
 logger = logging.getLogger(__name__)
@@ -268,6 +269,8 @@ def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
     )
     session.add(seal)
     session.execute(delete(ResultSnapshot).where(col(ResultSnapshot.poll_id) == poll.id))
+    if poll.anonymous:
+        _rewrite_in_neutral_order(session=session, poll_id=poll.id)  # type: ignore[arg-type]
     try:
         session.commit()
     except IntegrityError:  # another worker sealed it first (SQLite has no row lock to wait on)
@@ -276,12 +279,45 @@ def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
     return seal
 
 
+def _rewrite_in_neutral_order(*, session: Session, poll_id: int) -> None:
+    """Write an anonymous poll's ballots again in receipt order and its participants in user-id
+    order. PostgreSQL returns rows of an unordered read in the order they were written, so two
+    tables filled one row per voter at a time would line up, row for row, in a dump; rewritten,
+    neither order says anything about when anyone voted. (While a poll is open this remains a
+    residual risk: docs/SECURITY.md.)"""
+    ballots = session.execute(
+        select(Ballot.__table__).where(Ballot.__table__.c.poll_id == poll_id).order_by(Ballot.__table__.c.receipt)  # type: ignore[attr-defined]
+    ).mappings().all()
+    people = session.execute(
+        select(PollParticipant.__table__)  # type: ignore[attr-defined]
+        .where(PollParticipant.__table__.c.poll_id == poll_id)  # type: ignore[attr-defined]
+        .order_by(PollParticipant.__table__.c.user_id)  # type: ignore[attr-defined]
+    ).mappings().all()
+    session.execute(delete(Ballot).where(col(Ballot.poll_id) == poll_id))
+    session.execute(delete(PollParticipant).where(col(PollParticipant.poll_id) == poll_id))
+    if ballots:
+        session.execute(Ballot.__table__.insert(), [dict(b) for b in ballots])  # type: ignore[attr-defined]
+    if people:
+        session.execute(PollParticipant.__table__.insert(), [dict(p) for p in people])  # type: ignore[attr-defined]
+
+
 def ensure_sealed(*, session: Session, poll: Poll) -> PollSeal | None:
     """The poll's seal, made now if it has closed (on time) and nobody sealed it yet; None while open."""
     if poll_status(poll) != "closed":
         return None
     seal = session.get(PollSeal, poll.id)
     return seal if seal is not None else seal_poll(session=session, poll=poll)
+
+
+def seal_closed(*, session: Session, poll_ids: list[int]) -> list[int]:
+    """Seal those of the polls that have closed (on time) and are not sealed yet; returns them."""
+    sealed = []
+    for poll_id in poll_ids:
+        poll = session.get(Poll, poll_id)
+        if poll is not None and poll_status(poll) == "closed" and session.get(PollSeal, poll_id) is None:
+            seal_poll(session=session, poll=poll)
+            sealed.append(poll_id)
+    return sealed
 
 
 def poll_record(*, session: Session, user: User, poll_id: int, form: str = "jsonl") -> tuple[str, str]:
