@@ -9,15 +9,16 @@ It does three things:
 
 1. Equivalence on many small and medium random elections (seeded): every method of the app is
    compared with the straightforward reference implementation kept in this file (the tally code
-   as it was before it was optimised), including weights (some not exactly representable, such as
-   0.1), partial rankings, unknown and repeated ids, out-of-range scores, ties, and the errors
-   raised for invalid input. Results must be identical: ``dataclasses.asdict`` of both results
+   as it was before it was optimised, made exact: weights taken as the decimals they were written
+   as and summed as Fractions, ballot by ballot, with no tolerance), including weights such as
+   0.1 and 1/3, partial rankings, unknown and repeated ids, out-of-range scores, ties, and the
+   errors raised for invalid input. Results must be identical: ``dataclasses.asdict`` of both results
    compared with ``==`` and by ``repr`` (same floats, winners, rounds, detail, notes and tie
    flags). Every election is run twice, once per strategy the app uses to sum weights exactly
    (per weight class, and per "limb" as used beyond ``_CLASS_LIMIT`` distinct weights).
 2. Large synthetic elections (seeded; voters and options in a 2-D opinion space, so ballots have
    preference structure; about a quarter of the rankings are partial; about 4% of the ballots
-   carry a weight other than 1, among them 0.3, whose products are not exact): each tally is
+   carry a weight other than 1, among them 0.3, a decimal no float holds exactly): each tally is
    run ``--repeat`` times and the median, p95 (nearest rank) and minimum wall-clock time in ms
    are printed. The machine may be shared: the load average is printed at the start and end.
 3. Each large result is compared with the reference too (skip with ``--no-check``).
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 import os
 import platform
 import random
@@ -38,6 +40,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -55,43 +59,47 @@ from commons_app.services.tally import (
 )
 
 # ==========================================================================================
-# Reference implementation: the tally code before optimisation, verbatim but for docstrings.
-# Deliberately simple (one pass over every ballot per quantity, math.fsum everywhere).
+# Reference implementation: the tally code before optimisation, but for docstrings and for
+# exactness. Deliberately simple: one pass over every ballot per quantity; every weight is the
+# decimal it was written as (a Fraction), every sum a Fraction, every comparison exact (no
+# tolerance); floats only for the figures reported, each the exact value rounded once.
 # ==========================================================================================
-
-_REL_TOL = 1e-09
 
 
 @dataclass(frozen=True)
 class _Ballot:
-    weight: float
+    weight: Fraction
     ranking: tuple[int, ...]
-    scores: dict[int, int]
+    scores: dict[int, Any]
 
 
 @dataclass(frozen=True)
 class _Election:
     ids: tuple[int, ...]
     ballots: tuple[_Ballot, ...]
-    total_weight: float
+    total_weight: Fraction
 
     @property
     def order(self) -> dict[int, int]:
         return {option_id: index for index, option_id in enumerate(self.ids)}
 
 
-def _same(a: float, b: float) -> bool:
-    return a == b or math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=0.0)
+def _exact(value: Any) -> Fraction:
+    """A weight or score as the number it was written as: a float as the decimal its repr shows."""
+    if isinstance(value, numbers.Rational | Decimal):
+        return Fraction(value)
+    return Fraction(repr(float(value)))
 
 
-def _greater(a: float, b: float) -> bool:
-    return a > b and (not _same(a, b))
+def _sum(values: Iterable[Fraction]) -> Fraction:
+    return sum(values, Fraction(0))
 
 
-def _fmt(value: float) -> str:
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.6g}"
+def _fmt(value: Fraction) -> str:
+    shown = float(value)
+    if shown.is_integer():
+        return str(int(shown))
+    return f"{shown:.6g}"
 
 
 def _names(option_ids: Iterable[int]) -> str:
@@ -121,37 +129,39 @@ def _prepare(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> _Elec
         for option_id, value in (ballot.scores or {}).items():
             if option_id in known:
                 scores[option_id] = max(0, min(MAX_SCORE, value))
-        prepared.append(_Ballot(weight=weight, ranking=tuple(ranking), scores=scores))
-    total_weight = math.fsum(ballot.weight for ballot in prepared)
+        prepared.append(_Ballot(weight=_exact(ballot.weight), ranking=tuple(ranking), scores=scores))
+    total_weight = _sum(ballot.weight for ballot in prepared)
     return _Election(ids=ids, ballots=tuple(prepared), total_weight=total_weight)
 
 
-def _top(values: Mapping[int, float], ids: Sequence[int]) -> list[int]:
+def _top(values: Mapping[int, Fraction], ids: Sequence[int]) -> list[int]:
     if not ids:
         return []
     best = max(values[option_id] for option_id in ids)
-    return [option_id for option_id in ids if _same(values[option_id], best)]
+    return [option_id for option_id in ids if values[option_id] == best]
 
 
-def _top_positive(values: Mapping[int, float], ids: Sequence[int]) -> list[int]:
+def _top_positive(values: Mapping[int, Fraction], ids: Sequence[int]) -> list[int]:
     winners = _top(values, ids)
     if winners and values[winners[0]] <= 0:
         return []
     return winners
 
 
-def _first_preferences(election: _Election) -> list[OptionTally]:
+def _first_preferences(election: _Election) -> tuple[list[OptionTally], dict[int, Fraction]]:
     counts = dict.fromkeys(election.ids, 0)
-    weights: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
+    weights: dict[int, list[Fraction]] = {option_id: [] for option_id in election.ids}
     for ballot in election.ballots:
         if ballot.ranking:
             first = ballot.ranking[0]
             counts[first] += 1
             weights[first].append(ballot.weight)
-    return [
-        OptionTally(option_id=option_id, votes=counts[option_id], weight=math.fsum(weights[option_id]))
+    totals = {option_id: _sum(weights[option_id]) for option_id in election.ids}
+    options = [
+        OptionTally(option_id=option_id, votes=counts[option_id], weight=float(totals[option_id]))
         for option_id in election.ids
     ]
+    return options, totals
 
 
 def _result(
@@ -174,7 +184,7 @@ def _result(
     return TallyResult(
         method=method,
         total_ballots=len(election.ballots),
-        total_weight=election.total_weight,
+        total_weight=float(election.total_weight),
         options=options,
         winners=winners,
         rounds=rounds or [],
@@ -186,8 +196,7 @@ def _result(
 
 def ref_tally_single(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     election = _prepare(option_ids, ballots)
-    options = _first_preferences(election)
-    weights = {option.option_id: option.weight for option in options}
+    options, weights = _first_preferences(election)
     winners = _top_positive(weights, election.ids)
     return _result(
         "single",
@@ -201,16 +210,16 @@ def ref_tally_single(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) 
 def ref_tally_approval(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     election = _prepare(option_ids, ballots)
     counts = dict.fromkeys(election.ids, 0)
-    weights: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
+    weights: dict[int, list[Fraction]] = {option_id: [] for option_id in election.ids}
     for ballot in election.ballots:
         for option_id in ballot.ranking:
             counts[option_id] += 1
             weights[option_id].append(ballot.weight)
+    totals = {option_id: _sum(weights[option_id]) for option_id in election.ids}
     options = [
-        OptionTally(option_id=option_id, votes=counts[option_id], weight=math.fsum(weights[option_id]))
+        OptionTally(option_id=option_id, votes=counts[option_id], weight=float(totals[option_id]))
         for option_id in election.ids
     ]
-    totals = {option.option_id: option.weight for option in options}
     winners = _top_positive(totals, election.ids)
     return _result(
         "approval",
@@ -229,14 +238,14 @@ def _top_continuing(ranking: Sequence[int], continuing: set[int]) -> int | None:
 
 
 def _irv_tie_break(
-    tied: list[int], history: list[dict[int, float]], order: Mapping[int, int], round_number: int
+    tied: list[int], history: list[dict[int, Fraction]], order: Mapping[int, int], round_number: int
 ) -> tuple[int, str]:
     candidates = list(tied)
     tied_votes = _fmt(history[-1][tied[0]])
     for earlier in range(len(history) - 2, -1, -1):
         tallies = history[earlier]
         fewest = min(tallies[option_id] for option_id in candidates)
-        narrowed = [option_id for option_id in candidates if _same(tallies[option_id], fewest)]
+        narrowed = [option_id for option_id in candidates if tallies[option_id] == fewest]
         if len(narrowed) == 1:
             loser = narrowed[0]
             return (
@@ -259,31 +268,31 @@ def _irv_tie_break(
 def ref_tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     election = _prepare(option_ids, ballots)
     order = election.order
-    options = _first_preferences(election)
+    options, _ = _first_preferences(election)
     rounds: list[dict[str, Any]] = []
     notes: list[str] = []
     winners: list[int] = []
     tie_broken = False
-    history: list[dict[int, float]] = []
+    history: list[dict[int, Fraction]] = []
     continuing = list(election.ids)
     while continuing and election.ballots:
         round_number = len(rounds) + 1
         in_count = set(continuing)
-        piles: dict[int, list[float]] = {option_id: [] for option_id in continuing}
-        exhausted: list[float] = []
+        piles: dict[int, list[Fraction]] = {option_id: [] for option_id in continuing}
+        exhausted: list[Fraction] = []
         for ballot in election.ballots:
             top = _top_continuing(ballot.ranking, in_count)
             if top is None:
                 exhausted.append(ballot.weight)
             else:
                 piles[top].append(ballot.weight)
-        tallies = {option_id: math.fsum(piles[option_id]) for option_id in continuing}
-        active = math.fsum(weight for option_id in continuing for weight in piles[option_id])
+        tallies = {option_id: _sum(piles[option_id]) for option_id in continuing}
+        active = _sum(weight for option_id in continuing for weight in piles[option_id])
         history.append(tallies)
         entry: dict[str, Any] = {
             "round": round_number,
-            "tallies": {str(option_id): tallies[option_id] for option_id in continuing},
-            "exhausted": math.fsum(exhausted),
+            "tallies": {str(option_id): float(tallies[option_id]) for option_id in continuing},
+            "exhausted": float(_sum(exhausted)),
             "eliminated": [],
             "transfers": {},
             "tie_break": None,
@@ -292,10 +301,10 @@ def ref_tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
         if active <= 0:
             break
         best = max(tallies.values())
-        if _greater(best, active / 2):
+        if best > active / 2:
             winners = _top(tallies, continuing)
             break
-        if all(_same(tallies[option_id], best) for option_id in continuing):
+        if all(tallies[option_id] == best for option_id in continuing):
             winners = list(continuing)
             break
         zero = [option_id for option_id in continuing if tallies[option_id] == 0]
@@ -303,7 +312,7 @@ def ref_tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
             eliminated = zero
         else:
             fewest = min(tallies.values())
-            tied = [option_id for option_id in continuing if _same(tallies[option_id], fewest)]
+            tied = [option_id for option_id in continuing if tallies[option_id] == fewest]
             if len(tied) == 1:
                 eliminated = tied
             else:
@@ -314,7 +323,7 @@ def ref_tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
                 tie_broken = True
         gone = set(eliminated)
         remaining = in_count - gone
-        moved: dict[int, list[float]] = {}
+        moved: dict[int, list[Fraction]] = {}
         for ballot in election.ballots:
             if _top_continuing(ballot.ranking, in_count) in gone:
                 target = _top_continuing(ballot.ranking, remaining)
@@ -323,7 +332,7 @@ def ref_tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
         continuing = [option_id for option_id in continuing if option_id not in gone]
         entry["eliminated"] = eliminated
         entry["transfers"] = {
-            str(option_id): math.fsum(moved[option_id]) for option_id in continuing if option_id in moved
+            str(option_id): float(_sum(moved[option_id])) for option_id in continuing if option_id in moved
         }
     if not election.ballots:
         rounds = []
@@ -339,22 +348,19 @@ def ref_tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
     )
 
 
-def _pairwise(election: _Election) -> dict[int, dict[int, float]]:
-    parts: dict[int, dict[int, list[float]]] = {a: {b: [] for b in election.ids if b != a} for a in election.ids}
+def _pairwise(election: _Election) -> dict[int, dict[int, Fraction]]:
+    parts: dict[int, dict[int, list[Fraction]]] = {a: {b: [] for b in election.ids if b != a} for a in election.ids}
     for ballot in election.ballots:
         below = set(election.ids)
         for a in ballot.ranking:
             below.discard(a)
             for b in below:
                 parts[a][b].append(ballot.weight)
-    return {a: {b: math.fsum(parts[a][b]) for b in parts[a]} for a in parts}
+    return {a: {b: _sum(parts[a][b]) for b in parts[a]} for a in parts}
 
 
-def _strongest_paths(
-    ids: Sequence[int], d: Mapping[int, Mapping[int, float]], *, exact: bool = False
-) -> dict[int, dict[int, float]]:
-    beats = (lambda x, y: x > y) if exact else _greater
-    p = {a: {b: d[a][b] if beats(d[a][b], d[b][a]) else 0.0 for b in ids if b != a} for a in ids}
+def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, Fraction]]) -> dict[int, dict[int, Fraction]]:
+    p = {a: {b: d[a][b] if d[a][b] > d[b][a] else Fraction(0) for b in ids if b != a} for a in ids}
     for i in ids:
         for j in ids:
             if j == i:
@@ -369,24 +375,21 @@ def _strongest_paths(
 def ref_tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     election = _prepare(option_ids, ballots)
     ids = election.ids
-    options = _first_preferences(election)
+    options, _ = _first_preferences(election)
     d = _pairwise(election)
     p = _strongest_paths(ids, d)
     condorcet: int | None = None
     if any(ballot.ranking for ballot in election.ballots):
         for a in ids:
-            if all(_greater(d[a][b], d[b][a]) for b in ids if b != a):
+            if all(d[a][b] > d[b][a] for b in ids if b != a):
                 condorcet = a
                 break
     winners: list[int] = []
     if any(ballot.ranking for ballot in election.ballots):
-        winners = [a for a in ids if all(not _greater(p[b][a], p[a][b]) for b in ids if b != a)]
-        if not winners:
-            exact = _strongest_paths(ids, d, exact=True)
-            winners = [a for a in ids if all(exact[a][b] >= exact[b][a] for b in ids if b != a)]
+        winners = [a for a in ids if all(p[a][b] >= p[b][a] for b in ids if b != a)]
     detail = {
-        "pairwise": {str(a): {str(b): d[a][b] for b in d[a]} for a in ids},
-        "strongest_paths": {str(a): {str(b): p[a][b] for b in p[a]} for a in ids},
+        "pairwise": {str(a): {str(b): float(d[a][b]) for b in d[a]} for a in ids},
+        "strongest_paths": {str(a): {str(b): float(p[a][b]) for b in p[a]} for a in ids},
         "condorcet_winner": condorcet,
     }
     return _result(
@@ -402,14 +405,14 @@ def ref_tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot])
 def ref_tally_borda(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     election = _prepare(option_ids, ballots)
     n = len(election.ids)
-    parts: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
+    parts: dict[int, list[Fraction]] = {option_id: [] for option_id in election.ids}
     for ballot in election.ballots:
         for position, option_id in enumerate(ballot.ranking):
             parts[option_id].append(ballot.weight * (n - 1 - position))
-    points = {option_id: math.fsum(parts[option_id]) for option_id in election.ids}
-    options = _first_preferences(election)
+    points = {option_id: _sum(parts[option_id]) for option_id in election.ids}
+    options, _ = _first_preferences(election)
     for option in options:
-        option.points = points[option.option_id]
+        option.points = float(points[option.option_id])
     winners = _top(points, election.ids) if any(b.ranking for b in election.ballots) else []
     return _result(
         "borda",
@@ -420,36 +423,36 @@ def ref_tally_borda(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -
     )
 
 
-def _score_options(election: _Election) -> list[OptionTally]:
+def _score_options(election: _Election) -> tuple[list[OptionTally], dict[int, Fraction]]:
     counts = dict.fromkeys(election.ids, 0)
-    supporters: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
-    parts: dict[int, list[float]] = {option_id: [] for option_id in election.ids}
+    supporters: dict[int, list[Fraction]] = {option_id: [] for option_id in election.ids}
+    parts: dict[int, list[Fraction]] = {option_id: [] for option_id in election.ids}
     for ballot in election.ballots:
         for option_id, value in ballot.scores.items():
             if value > 0:
                 counts[option_id] += 1
                 supporters[option_id].append(ballot.weight)
-                parts[option_id].append(ballot.weight * value)
+                parts[option_id].append(ballot.weight * _exact(value))
     options: list[OptionTally] = []
+    scores: dict[int, Fraction] = {}
     for option_id in election.ids:
-        score = math.fsum(parts[option_id])
-        mean = score / election.total_weight if election.total_weight > 0 else 0.0
+        score = scores[option_id] = _sum(parts[option_id])
+        mean = float(score / election.total_weight) if election.total_weight > 0 else 0.0
         options.append(
             OptionTally(
                 option_id=option_id,
                 votes=counts[option_id],
-                weight=math.fsum(supporters[option_id]),
-                score=score,
+                weight=float(_sum(supporters[option_id])),
+                score=float(score),
                 mean=mean,
             )
         )
-    return options
+    return options, scores
 
 
 def ref_tally_score(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     election = _prepare(option_ids, ballots)
-    options = _score_options(election)
-    scores = {option.option_id: option.score or 0.0 for option in options}
+    options, scores = _score_options(election)
     winners = _top_positive(scores, election.ids)
     return _result(
         "score",
@@ -460,10 +463,10 @@ def ref_tally_score(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -
     )
 
 
-def _head_to_head(election: _Election, a: int, b: int) -> tuple[float, float, float]:
-    prefer_a: list[float] = []
-    prefer_b: list[float] = []
-    equal: list[float] = []
+def _head_to_head(election: _Election, a: int, b: int) -> tuple[Fraction, Fraction, Fraction]:
+    prefer_a: list[Fraction] = []
+    prefer_b: list[Fraction] = []
+    equal: list[Fraction] = []
     for ballot in election.ballots:
         score_a = ballot.scores.get(a, 0)
         score_b = ballot.scores.get(b, 0)
@@ -473,10 +476,10 @@ def _head_to_head(election: _Election, a: int, b: int) -> tuple[float, float, fl
             prefer_b.append(ballot.weight)
         else:
             equal.append(ballot.weight)
-    return (math.fsum(prefer_a), math.fsum(prefer_b), math.fsum(equal))
+    return (_sum(prefer_a), _sum(prefer_b), _sum(equal))
 
 
-def _star_finalists(election: _Election, scores: Mapping[int, float]) -> tuple[list[int], str | None]:
+def _star_finalists(election: _Election, scores: Mapping[int, Fraction]) -> tuple[list[int], str | None]:
     ids = election.ids
     order = election.order
     first_group = _top(scores, ids)
@@ -498,9 +501,9 @@ def _star_finalists(election: _Election, scores: Mapping[int, float]) -> tuple[l
     for index, a in enumerate(group):
         for b in group[index + 1 :]:
             prefer_a, prefer_b, _ = _head_to_head(election, a, b)
-            if _greater(prefer_a, prefer_b):
+            if prefer_a > prefer_b:
                 wins[a] += 1
-            elif _greater(prefer_b, prefer_a):
+            elif prefer_b > prefer_a:
                 wins[b] += 1
     ranked = sorted(group, key=lambda option_id: (-wins[option_id], order[option_id]))
     picked = ranked[:slots]
@@ -524,8 +527,7 @@ def _star_finalists(election: _Election, scores: Mapping[int, float]) -> tuple[l
 def ref_tally_star(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
     election = _prepare(option_ids, ballots)
     ids = election.ids
-    options = _score_options(election)
-    scores = {option.option_id: option.score or 0.0 for option in options}
+    options, scores = _score_options(election)
     detail: dict[str, Any] = {"finalists": [], "runoff": {}}
     rounds: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -541,13 +543,13 @@ def ref_tally_star(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) ->
             tie_broken = True
         a, b = finalists
         prefer_a, prefer_b, equal = _head_to_head(election, a, b)
-        runoff = {str(a): prefer_a, str(b): prefer_b, "no_preference": equal}
+        runoff = {str(a): float(prefer_a), str(b): float(prefer_b), "no_preference": float(equal)}
         runoff_note: str | None = None
-        if _greater(prefer_a, prefer_b):
+        if prefer_a > prefer_b:
             winners = [a]
-        elif _greater(prefer_b, prefer_a):
+        elif prefer_b > prefer_a:
             winners = [b]
-        elif _greater(scores[a], scores[b]) or _greater(scores[b], scores[a]):
+        elif scores[a] != scores[b]:
             winner = a if scores[a] > scores[b] else b
             winners = [winner]
             pair = _names(sorted(finalists, key=election.order.__getitem__))
@@ -562,7 +564,7 @@ def ref_tally_star(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) ->
             {
                 "round": 1,
                 "stage": "scoring",
-                "scores": {str(option_id): scores[option_id] for option_id in ids},
+                "scores": {str(option_id): float(scores[option_id]) for option_id in ids},
                 "finalists": [a, b],
                 "tie_break": explanation,
             },

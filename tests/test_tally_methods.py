@@ -905,7 +905,8 @@ def test_unknown_and_repeated_ids_are_ignored() -> None:
 
 
 def test_float_rounding_does_not_break_ties() -> None:
-    """0.1 + 0.2 and 0.3 differ in binary floating point but are a tie."""
+    """0.1 + 0.2 and 0.3 differ in binary floating point, but the weights count as the decimals
+    they were written as, so they tie exactly."""
     ballots = [
         TallyBallot(weight=0.1, choices=(1,)),
         TallyBallot(weight=0.2, choices=(1,)),

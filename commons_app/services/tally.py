@@ -12,11 +12,21 @@ Conventions shared by all methods:
   ballot only counts the first time, and scores are clamped to
   ``0..MAX_SCORE``. A ballot weight that is not a finite number greater than
   zero, or a repeated id in ``option_ids``, raises :class:`ValueError`.
-* Every count honours the ballot weights. Weighted sums are exact, rounded
-  once to a float (the value :func:`math.fsum` gives), so results do not
-  depend on the order of the ballots, and two weighted totals are treated as
-  equal when they agree to a relative tolerance of 1e-9 (so ``0.1 + 0.2``
-  ties with ``0.3``).
+* Every count honours the ballot weights, and every count is exact. A weight
+  is taken as the decimal it was written as: a float as the shortest decimal
+  that its ``repr`` shows (the float ``0.1`` counts as exactly one tenth, not
+  as the binary value it holds), an int or a :class:`~fractions.Fraction` as
+  it is. So ``0.1 + 0.2`` ties exactly with ``0.3``, and ``1_000_000.0001``
+  beats ``1_000_000``. Sums are kept as integers over a common denominator,
+  and everything that decides a result (winners, eliminations, rankings,
+  runoffs, Schulze paths, STAR finalists, tie-breaks) compares those exact
+  numbers: there is no tolerance, and no rounded total is ever compared.
+  Floats only appear in the figures reported (``weight``, ``score``,
+  ``mean``, ``points``, the numbers in ``rounds`` and ``detail``,
+  ``total_weight``), each the exact value correctly rounded once; two
+  different totals may therefore show the same float and still be told
+  apart. A score that is not a whole number (only possible for input that
+  skipped validation) is likewise taken as its decimal.
 * ``winners`` lists option ids in the order of ``option_ids``. It is empty when
   there are no ballots, and also when no ballot supports any option at all
   (nothing chosen, approved, ranked or scored above zero).
@@ -27,17 +37,20 @@ Conventions shared by all methods:
 
 How the counting is done: the ballots are flattened once into numpy arrays (a
 ballots x options matrix of rank positions or of scores) and each method
-counts whole columns at a time; see :class:`_Weights` for how weighted sums
-stay exact. ``bench/tallies.py`` times the methods on large elections and
-checks them against a straightforward per-ballot reference implementation.
+counts whole columns at a time; see :class:`_Weights` for how the weighted
+sums stay exact and fast. ``bench/tallies.py`` times the methods on large
+elections and checks them against a straightforward per-ballot reference
+implementation.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from fractions import Fraction
 from itertools import chain, repeat
 from operator import attrgetter, methodcaller
@@ -74,8 +87,6 @@ METHODS: tuple[str, ...] = (
 
 MAX_SCORE = 5
 """Highest score a ballot can give an option under the score and STAR methods."""
-
-_REL_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -158,49 +169,109 @@ class TallyResult:
 # --------------------------------------------------------------------------
 #
 # The counts below work on whole columns of ballots at once (numpy) instead of
-# one ballot at a time. To keep every weighted total exactly what math.fsum of
-# the individual weights would give (the correctly rounded exact sum, whatever
-# the ballot order), weights are never added as floats: each distinct weight
-# ``w`` is written as ``units / den`` with integer ``units`` and a power-of-two
-# ``den`` shared by all weights, sums are taken in integers (in float64 only
-# where every partial sum is an integer below 2**53, hence exact), and a total
-# becomes a float by one correctly rounded integer division.
+# one ballot at a time, and every weighted total is exact: each distinct
+# weight is the decimal ``units / den`` with integer ``units`` and a ``den``
+# shared by all weights (the lcm of the weights' decimal denominators, so 10
+# for weights such as 0.5 and 0.3, and 1 for whole weights), sums are taken in
+# integers (in float64 only where every partial sum is an integer below 2**53,
+# hence exact), and results are compared as those integers. A total becomes a
+# float, for display only, by one correctly rounded division.
+
+_Exact = int | Fraction
+"""An exact weighted total, in units of ``1/den`` (a Fraction only when some score is not whole)."""
 
 
-def _exact_column_sums(values: np.ndarray) -> list[float]:
-    """Sum each column of a matrix of non-negative floats exactly.
+def _ratio(value: float) -> tuple[int, int]:
+    """The decimal a float was written as, as a reduced ``(numerator, denominator)``.
+
+    ``repr`` gives the shortest decimal that rounds to the float, which is the
+    decimal that was typed for any number of up to 15 significant digits
+    (``0.1`` gives ``(1, 10)``, not the binary value of the float).
 
     Args:
-        values: A 2-D float64 array of finite numbers >= 0.
+        value: A finite float.
 
     Returns:
-        Per column, the exact sum rounded once to the nearest float: the same
-        number :func:`math.fsum` gives for that column.
+        The numerator and the (positive) denominator.
     """
-    rows, cols = values.shape
-    if rows == 0 or cols == 0:
-        return [0.0] * cols
-    mantissa, exponent = np.frexp(values)  # value = mantissa * 2**exponent, 0.5 <= mantissa < 1
-    digits = np.ldexp(mantissa, 53).astype(np.int64)  # value = digits * 2**(exponent - 53), exactly
-    nonzero = digits != 0
-    if not nonzero.any():
-        return [0.0] * cols
-    exponent = exponent.astype(np.int64)
-    low_exp = int(exponent[nonzero].min())
-    span = int(exponent[nonzero].max()) - low_exp + 1
-    slots = (exponent - low_exp + np.arange(cols, dtype=np.int64) * span)[nonzero]
-    digits = digits[nonzero]
-    # Split the 53-bit digits in two halves so that each slot sum stays an exact float64.
-    high = np.bincount(slots, weights=(digits >> 26).astype(np.float64), minlength=cols * span)
-    low = np.bincount(slots, weights=(digits & 0x3FFFFFF).astype(np.float64), minlength=cols * span)
-    high_sums = high.astype(np.int64).reshape(cols, span).tolist()
-    low_sums = low.astype(np.int64).reshape(cols, span).tolist()
-    scale = low_exp - 53
-    sums: list[float] = []
-    for high_row, low_row in zip(high_sums, low_sums, strict=True):
-        total = sum(((h << 26) + lo) << shift for shift, (h, lo) in enumerate(zip(high_row, low_row, strict=True)))
-        sums.append(float(total << scale) if scale >= 0 else total / (1 << -scale))
-    return sums
+    return Decimal(repr(value)).as_integer_ratio()
+
+
+def _decimal(weight: Any) -> tuple[int, int]:
+    """Check a ballot weight and give its exact value.
+
+    Args:
+        weight: The weight as given (normally a float; ints, Fractions and
+            Decimals are taken exactly as they are).
+
+    Returns:
+        The weight as a reduced ``(numerator, denominator)``.
+
+    Raises:
+        ValueError: If the weight is not a finite number greater than zero.
+        TypeError: If the weight is not a number at all (as ``float()`` raises).
+    """
+    value = float(weight)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"ballot weight must be a finite number > 0, got {weight!r}")
+    if isinstance(weight, numbers.Rational):  # int, bool, Fraction: exact already
+        return weight.numerator, weight.denominator
+    if isinstance(weight, Decimal):
+        return weight.as_integer_ratio()
+    return _ratio(value)
+
+
+def _common_units(ratios: Sequence[tuple[int, int]]) -> tuple[list[int], int]:
+    """Write exact values over one common denominator.
+
+    Args:
+        ratios: Reduced ``(numerator, denominator)`` pairs.
+
+    Returns:
+        The integer units of each value and the denominator, the lcm of the
+        values' denominators (a decimal's is ``2**a * 5**b``, so the lcm stays
+        small: at most 10**6 for weights of up to six decimal places).
+    """
+    den = math.lcm(*(d for _, d in ratios))
+    return [num * (den // d) for num, d in ratios], den
+
+
+_PLACES = 10**6
+"""Weights of up to six decimal places (``10**-6``) are converted in bulk by :func:`_float_units`."""
+
+
+def _float_units(values: np.ndarray) -> tuple[list[int], int]:
+    """Write the decimals a 1-D array of finite floats > 0 was written as over one denominator.
+
+    The same as :func:`_common_units` of :func:`_ratio` of each value, but weights of up to six
+    decimal places (all the app accepts) are converted at once: ``r = rint(w * 10**6)`` is the
+    decimal of ``w`` times 10**6 whenever ``r < 10**15`` and ``r / 10**6`` rounds back to ``w``:
+    no other decimal of at most 15 significant digits rounds to the same float, so ``r / 10**6``
+    is the shortest one, the one ``repr`` shows. Other floats go through :func:`_ratio` one by
+    one.
+
+    Args:
+        values: The distinct weights.
+
+    Returns:
+        The integer units of each value and the common denominator.
+    """
+    scaled = np.rint(values * _PLACES)
+    fits = (scaled < 1e15) & (scaled / _PLACES == values)
+    exact = scaled[fits].astype(np.int64)
+    # Reduce the denominator to what the decimals need: 1 for whole weights, 2 for halves, ...
+    step = math.gcd(int(np.gcd.reduce(exact)) if len(exact) else 0, _PLACES)
+    den = _PLACES // step
+    if fits.all():
+        return (exact // step).tolist(), den
+    others = [_ratio(value) for value in values[~fits].tolist()]
+    common = math.lcm(den, *(d for _, d in others))
+    units = [0] * len(values)
+    for position, unit in zip(np.flatnonzero(fits).tolist(), (exact // step).tolist(), strict=True):
+        units[position] = unit * (common // den)
+    for position, (num, d) in zip(np.flatnonzero(~fits).tolist(), others, strict=True):
+        units[position] = num * (common // d)
+    return units, common
 
 
 _CLASS_LIMIT = 64
@@ -211,13 +282,17 @@ class _Weights:
     """The ballot weights of an election, in a form that allows exact sums.
 
     Every distinct weight is a *class*; ballot ``i`` is in class ``cls[i]``
-    and weighs ``units[cls[i]] / den``, with integer ``units`` and a
-    power-of-two ``den``. A weighted sum is computed as integers: the number
-    of ballots (or of ballots times a small integer) per class, times the
-    class's units. With many distinct weights (more than ``_CLASS_LIMIT``)
-    each weight's units are instead split into "limbs" of a few bits and the
-    sums are taken per limb in float64, every partial sum an integer below
-    2**53 and so exact.
+    and weighs exactly ``units[cls[i]] / den``, with integer ``units`` and a
+    common ``den`` (see :func:`_decimal`). A weighted sum is computed as
+    integers: the number of ballots (or of ballots times a small integer) per
+    class, times the class's units. With many distinct weights (more than
+    ``_CLASS_LIMIT``) each weight's units are instead split into "limbs" of a
+    few bits and the sums are taken per limb in float64, every partial sum an
+    integer below 2**53 and so exact.
+
+    Every sum is returned in units of ``1/den`` (an :data:`_Exact`), to be
+    compared as it is and turned into a float only for display
+    (:meth:`value`).
 
     Methods taking a ballots x columns matrix (:meth:`dot`, :meth:`gram`,
     :meth:`products`) need the rows grouped by class: call :meth:`grouped`
@@ -225,29 +300,28 @@ class _Weights:
     ``perm[i]``).
     """
 
-    def __init__(self, values: list[float], cls: np.ndarray | None, count: int, factor: int) -> None:
+    def __init__(self, units: list[int], den: int, cls: np.ndarray | None, count: int, factor: int) -> None:
         """Prepare the weights.
 
         Args:
-            values: The distinct weights (finite floats > 0).
-            cls: Index into ``values`` of each ballot's weight; None when there
+            units: The distinct weights, each exactly ``unit / den`` (> 0).
+            den: Their common denominator.
+            cls: Index into ``units`` of each ballot's weight; None when there
                 is at most one distinct weight.
             count: Number of ballots.
             factor: Largest integer a weight will be multiplied by in
                 :meth:`dot` (sizes the limbs).
         """
-        ratios = [value.as_integer_ratio() for value in values]
-        self.den = max((den for _, den in ratios), default=1)
-        self.units = [num * (self.den // den) for num, den in ratios]
-        self.values = values
+        self.den = den
+        self.units = units
         self.count = count
         self.factor = max(1, factor)
-        self.cls = cls if len(values) > 1 else None
-        self.limbs = self.cls is not None and len(values) > _CLASS_LIMIT
+        self.cls = cls if len(units) > 1 else None
+        self.limbs = self.cls is not None and len(units) > _CLASS_LIMIT
         # Class blocks of grouped rows: start row and class of each (see grouped()).
-        self.starts: np.ndarray | None = None if self.cls is not None else np.zeros(len(values), dtype=np.intp)
-        self.blocks: list[int] = [] if self.cls is not None else list(range(len(values)))
-        per_class = [count] if self.cls is None else np.bincount(self.cls, minlength=len(values)).tolist()
+        self.starts: np.ndarray | None = None if self.cls is not None else np.zeros(len(units), dtype=np.intp)
+        self.blocks: list[int] = [] if self.cls is not None else list(range(len(units)))
+        per_class = [count] if self.cls is None else np.bincount(self.cls, minlength=len(units)).tolist()
         self.sum = sum(n * unit for n, unit in zip(per_class, self.units, strict=False))
         self._basis: np.ndarray | None = None
         self._scales: list[int] = []
@@ -292,9 +366,15 @@ class _Weights:
 
     # -- combining --------------------------------------------------------------
 
-    def value(self, units: int) -> float:
-        """Turn a sum of weights (in ``1/den``) into the correctly rounded float."""
-        return units / self.den
+    def value(self, units: _Exact) -> float:
+        """Turn an exact sum of weights (in ``1/den``) into the float nearest to it, for display.
+
+        Both branches round once: int / int true division is correctly rounded in Python, and so
+        is the conversion of a Fraction.
+        """
+        if type(units) is int:
+            return units / self.den
+        return float(Fraction(units) / self.den)
 
     def _by_class(self, sums: np.ndarray, classes: Sequence[int]) -> list[int]:
         """Combine per-class integer sums (classes x columns) into weighted sums."""
@@ -407,56 +487,30 @@ class _Weights:
             flat = self._by_class(sums.astype(np.int64), self.blocks)
         return [flat[a * cols : (a + 1) * cols] for a in range(cols)]
 
-    def products(self, matrix: np.ndarray) -> list[float]:
-        """Sum ``weight * entry`` per column, each product rounded as a float.
-
-        This is :func:`math.fsum` over the float products ``ballot.weight *
-        value``, as the per-ballot code computed them.
+    def products(self, matrix: np.ndarray) -> list[_Exact]:
+        """Exact weighted column sums, ``sum(weight * entry)``, of a grouped matrix of numbers >= 0.
 
         Args:
-            matrix: A grouped ballots x columns matrix of numbers >= 0 (the
-                numbers the weights are multiplied by).
+            matrix: A grouped ballots x columns matrix: small integers (ranks'
+                Borda points, scores) or, for scores that are not whole, floats
+                in ``0..MAX_SCORE``.
 
         Returns:
-            Per column, the correctly rounded sum of the products.
+            Per column, the exact sum (in ``1/den``): an int for an integer
+            matrix, else possibly a Fraction, each float entry taken as its
+            decimal (see :func:`_ratio`).
         """
-        cols = matrix.shape[1]
-        if self.limbs:
-            weights = np.asarray(self.values, dtype=np.float64)[self.cls]
-            return _exact_column_sums(weights[:, None] * matrix.astype(np.float64))
-        whole = matrix.dtype.kind in "biu"
-        exact = [0] * cols  # sum of the blocks whose products are exact, in 1/den
-        extra = [Fraction(0)] * cols  # sum of the other blocks, exactly
-        for block, kind in self._blocks_of(matrix):
-            weight = self.values[kind]
-            if whole:
-                factors = np.arange(int(block.max()) + 1 if block.size else 0)
-                codes = block.astype(np.intp)
-            else:
-                factors, codes = np.unique(block, return_inverse=True)
-                codes = codes.reshape(block.shape)
-            factor_list = factors.tolist()
-            if whole and all(Fraction(weight * f) == Fraction(weight) * f for f in factor_list):
-                # weight * f is exact: the sum is the class's units times the sum of the entries
-                unit = self.units[kind]
-                sums = block.sum(axis=0, dtype=np.int64).tolist()
-                exact = [total + unit * s for total, s in zip(exact, sums, strict=True)]
+        if matrix.dtype.kind in "biu":
+            return list(self.dot(matrix))
+        # Rare (scores are validated as whole numbers): one exact sum per distinct entry value.
+        sums: list[_Exact] = [0] * matrix.shape[1]
+        for entry in np.unique(matrix).tolist():
+            if entry == 0:
                 continue
-            # Otherwise count each entry value per column and add the rounded products exactly.
-            width = len(factor_list)
-            counts = (
-                np.bincount((codes + np.arange(cols, dtype=np.intp) * width).ravel(), minlength=cols * width)
-                .reshape(cols, width)
-                .tolist()
-            )
-            rounded = [Fraction(weight * f) for f in factor_list]
-            extra = [
-                total + sum((r * n for r, n in zip(rounded, row, strict=True) if n), Fraction(0))
-                for total, row in zip(extra, counts, strict=True)
-            ]
-        if not any(extra):
-            return [self.value(total) for total in exact]
-        return [float(Fraction(total, self.den) + more) for total, more in zip(exact, extra, strict=True)]
+            num, den = _ratio(entry)
+            counts = self.dot(matrix == entry)
+            sums = [total + Fraction(num * n, den) for total, n in zip(sums, counts, strict=True)]
+        return sums
 
 
 # --------------------------------------------------------------------------
@@ -464,37 +518,11 @@ class _Weights:
 # --------------------------------------------------------------------------
 
 
-def _same(a: float, b: float) -> bool:
-    """Tell whether two weighted totals are equal, up to rounding error.
-
-    Args:
-        a: First total.
-        b: Second total.
-
-    Returns:
-        True when the totals agree to a relative tolerance of 1e-9.
-    """
-    return a == b or math.isclose(a, b, rel_tol=_REL_TOL, abs_tol=0.0)
-
-
-def _greater(a: float, b: float) -> bool:
-    """Tell whether ``a`` is strictly greater than ``b`` beyond rounding error.
-
-    Args:
-        a: First total.
-        b: Second total.
-
-    Returns:
-        True when ``a > b`` and the two are not :func:`_same`.
-    """
-    return a > b and not _same(a, b)
-
-
 def _fmt(value: float) -> str:
-    """Format a weighted total for a human-readable note.
+    """Format a weighted total for a human-readable note (display only).
 
     Args:
-        value: The number to format.
+        value: The number to format, as shown in the result.
 
     Returns:
         The number without a trailing ``.0`` when it is whole, else with up to
@@ -533,7 +561,11 @@ _EMPTY: Mapping[int, int] = {}
 
 @dataclass(frozen=True)
 class _Election:
-    """What every method needs: the options, the ballot count and the weights."""
+    """What every method needs: the options, the ballot count and the weights.
+
+    ``total_weight`` is the total shown in the result; compare ``weights.sum``
+    (exact) instead.
+    """
 
     ids: tuple[int, ...]
     index: dict[int, int]
@@ -569,36 +601,39 @@ def _prepare(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> tuple
         ballots = list(ballots)
     count = len(ballots)
     raw = list(map(_weight_of, ballots))
-    distinct: dict[Any, float] = {}
-    try:
-        for weight in set(raw):
-            value = float(weight)
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError
-            distinct[weight] = value
-    except (TypeError, ValueError):
-        for weight in raw:  # raise what the first offending ballot raises
-            value = float(weight)
-            if not math.isfinite(value) or value <= 0:
-                raise ValueError(f"ballot weight must be a finite number > 0, got {weight!r}") from None
-        raise
-    values = list(dict.fromkeys(distinct.values()))
+    distinct = set(raw)
     cls: np.ndarray | None = None
-    if len(values) > 1:
-        position = {value: number for number, value in enumerate(values)}
-        if all(type(weight) is float for weight in distinct):
+    if all(type(weight) is float for weight in distinct):  # the usual case
+        values = np.fromiter(distinct, dtype=np.float64, count=len(distinct))
+        if not (np.isfinite(values) & (values > 0)).all():
+            for weight in raw:  # raise what the first offending ballot raises
+                _decimal(weight)
+        # Distinct floats are distinct decimals, so the floats themselves tell the classes.
+        if len(values) > 16:
+            values, inverse = np.unique(np.fromiter(raw, dtype=np.float64, count=count), return_inverse=True)
+            cls = inverse.ravel().astype(np.intp, copy=False)
+        elif len(values) > 1:
             floats = np.fromiter(raw, dtype=np.float64, count=count)
-            if len(values) <= 16:
-                cls = np.zeros(count, dtype=np.intp)
-                for number, value in enumerate(values[1:], start=1):
-                    cls[floats == value] = number
-            else:
-                found, inverse = np.unique(floats, return_inverse=True)
-                cls = np.array([position[value] for value in found.tolist()], dtype=np.intp)[inverse.ravel()]
-        else:
-            by_raw = {weight: position[value] for weight, value in distinct.items()}
+            cls = np.zeros(count, dtype=np.intp)
+            for number, value in enumerate(values.tolist()[1:], start=1):
+                cls[floats == value] = number
+        units, den = _float_units(values)
+    else:
+        exact: dict[Any, tuple[int, int]] = {}
+        try:
+            for weight in distinct:
+                exact[weight] = _decimal(weight)
+        except (TypeError, ValueError):
+            for weight in raw:  # raise what the first offending ballot raises
+                _decimal(weight)
+            raise
+        ratios = list(dict.fromkeys(exact.values()))  # 2 and 2.0 are one class
+        if len(ratios) > 1:
+            position = {ratio: number for number, ratio in enumerate(ratios)}
+            by_raw = {weight: position[ratio] for weight, ratio in exact.items()}
             cls = np.fromiter(map(by_raw.__getitem__, raw), dtype=np.intp, count=count)
-    weights = _Weights(values, cls, count, max(len(ids), MAX_SCORE))
+        units, den = _common_units(ratios)
+    weights = _Weights(units, den, cls, count, max(len(ids), MAX_SCORE))
     election = _Election(ids=ids, index=index, ballots=count, weights=weights, total_weight=weights.value(weights.sum))
     return election, ballots
 
@@ -699,28 +734,28 @@ def _first_choices(ranks: np.ndarray, ranked: np.ndarray) -> tuple[np.ndarray, n
     return ranks.argmin(axis=1), ranked > 0
 
 
-def _top(values: Mapping[int, float], ids: Sequence[int]) -> list[int]:
+def _top(values: Mapping[int, _Exact], ids: Sequence[int]) -> list[int]:
     """Return every option sharing the highest value.
 
     Args:
-        values: Value per option id.
+        values: Exact value per option id.
         ids: Option ids to consider, in option order.
 
     Returns:
-        The ids whose value equals the maximum (up to rounding error), in
-        option order; empty when ``ids`` is empty.
+        The ids whose value equals the maximum exactly, in option order;
+        empty when ``ids`` is empty.
     """
     if not ids:
         return []
     best = max(values[option_id] for option_id in ids)
-    return [option_id for option_id in ids if _same(values[option_id], best)]
+    return [option_id for option_id in ids if values[option_id] == best]
 
 
-def _top_positive(values: Mapping[int, float], ids: Sequence[int]) -> list[int]:
+def _top_positive(values: Mapping[int, _Exact], ids: Sequence[int]) -> list[int]:
     """Return every option sharing the highest value, if that value is positive.
 
     Args:
-        values: Value per option id.
+        values: Exact value per option id.
         ids: Option ids to consider, in option order.
 
     Returns:
@@ -732,8 +767,15 @@ def _top_positive(values: Mapping[int, float], ids: Sequence[int]) -> list[int]:
     return winners
 
 
-def _count_options(election: _Election, bins: np.ndarray, rows: np.ndarray | None) -> list[OptionTally]:
-    """One :class:`OptionTally` per option from the option each selected ballot counts for.
+def _shown_max(options: Iterable[OptionTally], figure: str) -> str:
+    """The largest shown ``figure`` (an :class:`OptionTally` field) of the options, for a note."""
+    return _fmt(max((getattr(option, figure) or 0.0 for option in options), default=0))
+
+
+def _count_options(
+    election: _Election, bins: np.ndarray, rows: np.ndarray | None
+) -> tuple[list[OptionTally], dict[int, int]]:
+    """Count, per option, the ballots selected and their weight.
 
     Args:
         election: The election.
@@ -741,15 +783,17 @@ def _count_options(election: _Election, bins: np.ndarray, rows: np.ndarray | Non
         rows: Which ballots ``bins`` describes (None: all, in order).
 
     Returns:
-        Ballots (``votes``) and their weight per option, in option order.
+        One :class:`OptionTally` per option, in option order (``votes`` and
+        the shown ``weight``), and the exact weight per option id.
     """
     n = len(election.ids)
     votes = np.bincount(bins, minlength=n).tolist()
     weights = election.weights.bincount(bins, rows, n)
-    return [
+    options = [
         OptionTally(option_id=option_id, votes=votes[a], weight=election.weights.value(weights[a]))
         for a, option_id in enumerate(election.ids)
     ]
+    return options, dict(zip(election.ids, weights, strict=True))
 
 
 def _first_preferences(election: _Election, first: np.ndarray, has: np.ndarray) -> list[OptionTally]:
@@ -763,7 +807,7 @@ def _first_preferences(election: _Election, first: np.ndarray, has: np.ndarray) 
     Returns:
         One :class:`OptionTally` per option, in option order.
     """
-    return _count_options(election, first[has], has)
+    return _count_options(election, first[has], has)[0]
 
 
 def _tie_notes(winners: list[int], what: str) -> list[str]:
@@ -852,23 +896,17 @@ def tally_single(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> T
         for row in unknown_first.tolist():
             first[row] = next((option for option in map(election.index.get, choices[row]) if option is not None), -1)
     counted = first >= 0
-    options = _count_options(election, first[counted], counted)
-    weights = {option.option_id: option.weight for option in options}
+    options, weights = _count_options(election, first[counted], counted)
     winners = _top_positive(weights, election.ids)
-    return _result(
-        "single",
-        election,
-        options,
-        winners,
-        what=f"the most votes ({_fmt(max(weights.values(), default=0))})",
-    )
+    return _result("single", election, options, winners, what=f"the most votes ({_shown_max(options, 'weight')})")
 
 
 def tally_single_counts(option_ids: Sequence[int], counts: Iterable[tuple[int, float, int]]) -> TallyResult:
     """Count a single-choice poll from per-option counts instead of ballots.
 
-    The result is the one :func:`tally_single` gives for the ballots the counts describe: each
-    weighted total is the exact sum rounded once (what ``math.fsum`` of the ballots' weights gives).
+    The result is the one :func:`tally_single` gives for the ballots the counts describe: the
+    weights are taken as decimals and summed exactly, the winners decided on those exact sums,
+    and each figure shown is the exact sum correctly rounded once.
 
     Args:
         option_ids: The poll's option ids in display order.
@@ -890,20 +928,19 @@ def tally_single_counts(option_ids: Sequence[int], counts: Iterable[tuple[int, f
     total_ballots = 0
     total = Fraction(0)
     for option_id, weight, ballots in counts:
-        value = float(weight)
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"ballot weight must be a finite number > 0, got {weight!r}")
+        num, den = _decimal(weight)
         if ballots < 0:
             raise ValueError(f"a count of ballots cannot be negative, got {ballots!r}")
-        share = Fraction(value) * ballots
+        share = Fraction(num * ballots, den)
         total_ballots += ballots
         total += share
         if option_id in exact:
             exact[option_id] += share
             votes[option_id] += ballots
-    weights = {option_id: float(exact[option_id]) for option_id in ids}
-    options = [OptionTally(option_id=option_id, votes=votes[option_id], weight=weights[option_id]) for option_id in ids]
-    winners = _top_positive(weights, ids)
+    options = [
+        OptionTally(option_id=option_id, votes=votes[option_id], weight=float(exact[option_id])) for option_id in ids
+    ]
+    winners = _top_positive(exact, ids)
     return TallyResult(
         method="single",
         total_ballots=total_ballots,
@@ -913,7 +950,7 @@ def tally_single_counts(option_ids: Sequence[int], counts: Iterable[tuple[int, f
         rounds=[],
         detail={},
         tie=len(winners) > 1,
-        notes=_tie_notes(winners, f"the most votes ({_fmt(max(weights.values(), default=0))})"),
+        notes=_tie_notes(winners, f"the most votes ({_shown_max(options, 'weight')})"),
     )
 
 
@@ -944,15 +981,8 @@ def tally_approval(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) ->
         OptionTally(option_id=option_id, votes=counts[a], weight=election.weights.value(weights[a]))
         for a, option_id in enumerate(election.ids)
     ]
-    totals = {option.option_id: option.weight for option in options}
-    winners = _top_positive(totals, election.ids)
-    return _result(
-        "approval",
-        election,
-        options,
-        winners,
-        what=f"the most approvals ({_fmt(max(totals.values(), default=0))})",
-    )
+    winners = _top_positive(dict(zip(election.ids, weights, strict=True)), election.ids)
+    return _result("approval", election, options, winners, what=f"the most approvals ({_shown_max(options, 'weight')})")
 
 
 # --------------------------------------------------------------------------
@@ -962,9 +992,10 @@ def tally_approval(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) ->
 
 def _irv_tie_break(
     tied: list[int],
-    history: list[dict[int, float]],
+    history: list[dict[int, int]],
     order: Mapping[int, int],
     round_number: int,
+    tied_votes: str,
 ) -> tuple[int, str]:
     """Pick which of several options tied for fewest votes is eliminated.
 
@@ -975,19 +1006,19 @@ def _irv_tie_break(
 
     Args:
         tied: The options tied for fewest votes in the current round.
-        history: The tallies of every round so far, the current one last.
+        history: The exact tallies of every round so far, the current one last.
         order: Position of each option in the option order.
         round_number: Number of the current round, for the explanation.
+        tied_votes: The tied options' votes as shown, for the explanation.
 
     Returns:
         The option to eliminate and a sentence explaining the decision.
     """
     candidates = list(tied)
-    tied_votes = _fmt(history[-1][tied[0]])
     for earlier in range(len(history) - 2, -1, -1):
         tallies = history[earlier]
         fewest = min(tallies[option_id] for option_id in candidates)
-        narrowed = [option_id for option_id in candidates if _same(tallies[option_id], fewest)]
+        narrowed = [option_id for option_id in candidates if tallies[option_id] == fewest]
         if len(narrowed) == 1:
             loser = narrowed[0]
             return loser, (
@@ -1053,7 +1084,7 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
     notes: list[str] = []
     winners: list[int] = []
     tie_broken = False
-    history: list[dict[int, float]] = []
+    history: list[dict[int, int]] = []  # exact tallies of each round
     continuing = list(ids)
     # Each ballot sits on the pile of its top continuing option (``top``, while
     # ``has``); piles and exhausted weight are kept as exact integer sums, and
@@ -1064,12 +1095,12 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
 
     while continuing and election.ballots:
         round_number = len(rounds) + 1
-        tallies = {option_id: weights.value(piles[index[option_id]]) for option_id in continuing}
-        active = weights.value(sum(piles[index[option_id]] for option_id in continuing))
+        tallies = {option_id: piles[index[option_id]] for option_id in continuing}
+        active = sum(tallies.values())
         history.append(tallies)
         entry: dict[str, Any] = {
             "round": round_number,
-            "tallies": {str(option_id): tallies[option_id] for option_id in continuing},
+            "tallies": {str(option_id): weights.value(tallies[option_id]) for option_id in continuing},
             "exhausted": weights.value(exhausted),
             "eliminated": [],
             "transfers": {},
@@ -1079,10 +1110,10 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
         if active <= 0:
             break  # no ballot ranks any option
         best = max(tallies.values())
-        if _greater(best, active / 2):
+        if 2 * best > active:  # a majority of the continuing weight, exactly
             winners = _top(tallies, continuing)
             break
-        if all(_same(tallies[option_id], best) for option_id in continuing):
+        if all(tallies[option_id] == best for option_id in continuing):
             winners = list(continuing)
             break
 
@@ -1091,11 +1122,11 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
             eliminated = zero
         else:
             fewest = min(tallies.values())
-            tied = [option_id for option_id in continuing if _same(tallies[option_id], fewest)]
+            tied = [option_id for option_id in continuing if tallies[option_id] == fewest]
             if len(tied) == 1:
                 eliminated = tied
             else:
-                loser, explanation = _irv_tie_break(tied, history, index, round_number)
+                loser, explanation = _irv_tie_break(tied, history, index, round_number, _fmt(weights.value(fewest)))
                 eliminated = [loser]
                 entry["tie_break"] = explanation
                 notes.append(explanation)
@@ -1144,8 +1175,8 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
 # --------------------------------------------------------------------------
 
 
-def _pairwise(election: _Election, ranks: np.ndarray) -> dict[int, dict[int, float]]:
-    """Compute the weighted pairwise preference matrix.
+def _pairwise(election: _Election, ranks: np.ndarray) -> dict[int, dict[int, int]]:
+    """Compute the exact weighted pairwise preference matrix.
 
     ``d[a][b]`` is the weight of the ballots ranking ``a`` above ``b``. An
     unranked option ranks below every ranked one; two unranked options are
@@ -1159,7 +1190,7 @@ def _pairwise(election: _Election, ranks: np.ndarray) -> dict[int, dict[int, flo
         ranks: The rank matrix of :func:`_rank_matrix`.
 
     Returns:
-        ``d[a][b]`` for every ordered pair of distinct options.
+        ``d[a][b]`` (in ``1/den``) for every ordered pair of distinct options.
     """
     ids, weights = election.ids, election.weights
     n = len(ids)
@@ -1172,28 +1203,23 @@ def _pairwise(election: _Election, ranks: np.ndarray) -> dict[int, dict[int, flo
     for a in range(n):
         for b in range(a + 1, n):
             above[b][a] = total - above[a][b] - both_unranked[a][b]
-    return {a: {b: weights.value(above[i][j]) for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)}
+    return {a: {b: above[i][j] for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)}
 
 
-def _strongest_paths(
-    ids: Sequence[int], d: Mapping[int, Mapping[int, float]], *, exact: bool = False
-) -> dict[int, dict[int, float]]:
-    """Compute Schulze strongest path strengths (widest paths, Floyd–Warshall).
+def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, int]]) -> dict[int, dict[int, int]]:
+    """Compute Schulze strongest path strengths (widest paths, Floyd–Warshall), exactly.
 
     A link ``a -> b`` has strength ``d[a][b]`` when ``a`` beats ``b``
     pairwise (winning votes), else 0.
 
     Args:
         ids: The option ids.
-        d: The pairwise preference matrix.
-        exact: Compare pairwise totals exactly instead of with the rounding
-            tolerance.
+        d: The exact pairwise preference matrix.
 
     Returns:
         ``p[a][b]`` for every ordered pair of distinct options.
     """
-    beats = (lambda x, y: x > y) if exact else _greater
-    p = {a: {b: (d[a][b] if beats(d[a][b], d[b][a]) else 0.0) for b in ids if b != a} for a in ids}
+    p = {a: {b: (d[a][b] if d[a][b] > d[b][a] else 0) for b in ids if b != a} for a in ids}
     for i in ids:
         p_i = p[i]
         for j in ids:
@@ -1242,20 +1268,17 @@ def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
     condorcet: int | None = None
     if any_ranked:
         for a in ids:
-            if all(_greater(d[a][b], d[b][a]) for b in ids if b != a):
+            if all(d[a][b] > d[b][a] for b in ids if b != a):
                 condorcet = a
                 break
 
-    winners: list[int] = []
-    if any_ranked:
-        winners = [a for a in ids if all(not _greater(p[b][a], p[a][b]) for b in ids if b != a)]
-        if not winners:  # pragma: no cover - only conceivable through the rounding tolerance
-            exact = _strongest_paths(ids, d, exact=True)
-            winners = [a for a in ids if all(exact[a][b] >= exact[b][a] for b in ids if b != a)]
+    # With exact path strengths the beatpath relation is transitive, so someone always wins.
+    winners = [a for a in ids if all(p[a][b] >= p[b][a] for b in ids if b != a)] if any_ranked else []
 
+    shown = election.weights.value  # for display only
     detail = {
-        "pairwise": {str(a): {str(b): d[a][b] for b in d[a]} for a in ids},
-        "strongest_paths": {str(a): {str(b): p[a][b] for b in p[a]} for a in ids},
+        "pairwise": {str(a): {str(b): shown(d[a][b]) for b in d[a]} for a in ids},
+        "strongest_paths": {str(a): {str(b): shown(p[a][b]) for b in p[a]} for a in ids},
         "condorcet_winner": condorcet,
     }
     return _result(
@@ -1297,19 +1320,12 @@ def tally_borda(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Ta
     election, ranks, ranked = _rank_matrix(election, ballots)
     first, has = _first_choices(ranks, ranked)
     gains = np.where(ranks < n, (n - 1) - ranks, 0)  # same dtype as ranks: n - 1 fits
-    values = election.weights.products(gains)
-    points = dict(zip(election.ids, values, strict=True))
+    points = dict(zip(election.ids, election.weights.dot(gains), strict=True))
     options = _first_preferences(election, first, has)
     for option in options:
-        option.points = points[option.option_id]
+        option.points = election.weights.value(points[option.option_id])
     winners = _top(points, election.ids) if has.any() else []
-    return _result(
-        "borda",
-        election,
-        options,
-        winners,
-        what=f"the most Borda points ({_fmt(max(points.values(), default=0))})",
-    )
+    return _result("borda", election, options, winners, what=f"the most Borda points ({_shown_max(options, 'points')})")
 
 
 # --------------------------------------------------------------------------
@@ -1354,7 +1370,7 @@ def _score_matrix(election: _Election, ballots: Sequence[TallyBallot]) -> tuple[
     return election, scores
 
 
-def _score_options(election: _Election, scores: np.ndarray) -> list[OptionTally]:
+def _score_options(election: _Election, scores: np.ndarray) -> tuple[list[OptionTally], dict[int, _Exact]]:
     """Compute the scoring figures shared by the score and STAR methods.
 
     Args:
@@ -1364,7 +1380,8 @@ def _score_options(election: _Election, scores: np.ndarray) -> list[OptionTally]
     Returns:
         One :class:`OptionTally` per option with ``votes``/``weight`` (ballots
         scoring it above zero), ``score`` (weighted sum) and ``mean``
-        (``score / total_weight``, 0 when there are no ballots).
+        (``score / total_weight``, 0 when there are no ballots), and the exact
+        weighted score per option id.
     """
     weights = election.weights
     positive = scores > 0
@@ -1374,17 +1391,18 @@ def _score_options(election: _Election, scores: np.ndarray) -> list[OptionTally]
     options: list[OptionTally] = []
     for a, option_id in enumerate(election.ids):
         score = sums[a]
-        mean = score / election.total_weight if election.total_weight > 0 else 0.0
+        # The exact quotient (both in 1/den), rounded once.
+        mean = float(Fraction(score) / weights.sum) if weights.sum > 0 else 0.0
         options.append(
             OptionTally(
                 option_id=option_id,
                 votes=counts[a],
                 weight=weights.value(supporters[a]),
-                score=score,
+                score=weights.value(score),
                 mean=mean,
             )
         )
-    return options
+    return options, dict(zip(election.ids, sums, strict=True))
 
 
 def tally_score(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
@@ -1404,19 +1422,12 @@ def tally_score(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Ta
     """
     election, ballots = _prepare(option_ids, ballots)
     election, score_matrix = _score_matrix(election, ballots)
-    options = _score_options(election, score_matrix)
-    scores = {option.option_id: option.score or 0.0 for option in options}
+    options, scores = _score_options(election, score_matrix)
     winners = _top_positive(scores, election.ids)
-    return _result(
-        "score",
-        election,
-        options,
-        winners,
-        what=f"the highest score ({_fmt(max(scores.values(), default=0))})",
-    )
+    return _result("score", election, options, winners, what=f"the highest score ({_shown_max(options, 'score')})")
 
 
-def _head_to_head(election: _Election, scores: np.ndarray, a: int, b: int) -> tuple[float, float, float]:
+def _head_to_head(election: _Election, scores: np.ndarray, a: int, b: int) -> tuple[int, int, int]:
     """Compare two options on every ballot by score.
 
     Args:
@@ -1426,8 +1437,8 @@ def _head_to_head(election: _Election, scores: np.ndarray, a: int, b: int) -> tu
         b: Second option.
 
     Returns:
-        Weight preferring ``a``, weight preferring ``b`` and weight scoring
-        them equally.
+        Exact weight (in ``1/den``) preferring ``a``, preferring ``b`` and
+        scoring them equally.
     """
     weights = election.weights
     column_a = scores[:, election.index[a]]
@@ -1435,11 +1446,11 @@ def _head_to_head(election: _Election, scores: np.ndarray, a: int, b: int) -> tu
     prefer_a = weights.total(column_a > column_b)
     prefer_b = weights.total(column_b > column_a)
     equal = weights.total() - prefer_a - prefer_b
-    return weights.value(prefer_a), weights.value(prefer_b), weights.value(equal)
+    return prefer_a, prefer_b, equal
 
 
 def _star_finalists(
-    election: _Election, score_matrix: np.ndarray, scores: Mapping[int, float]
+    election: _Election, score_matrix: np.ndarray, scores: Mapping[int, _Exact]
 ) -> tuple[list[int], str | None]:
     """Pick the two STAR finalists from the scoring round.
 
@@ -1454,7 +1465,7 @@ def _star_finalists(
         election: The election (at least two options, some score above
             zero).
         score_matrix: The score matrix of :func:`_score_matrix`.
-        scores: Weighted score per option.
+        scores: Exact weighted score per option.
 
     Returns:
         The finalists (higher score first) and a sentence explaining the
@@ -1482,9 +1493,9 @@ def _star_finalists(
     for position, a in enumerate(group):
         for b in group[position + 1 :]:
             prefer_a, prefer_b, _ = _head_to_head(election, score_matrix, a, b)
-            if _greater(prefer_a, prefer_b):
+            if prefer_a > prefer_b:
                 wins[a] += 1
-            elif _greater(prefer_b, prefer_a):
+            elif prefer_b > prefer_a:
                 wins[b] += 1
     ranked = sorted(group, key=lambda option_id: (-wins[option_id], order[option_id]))
     picked = ranked[:slots]
@@ -1502,9 +1513,8 @@ def _star_finalists(
         )
     else:
         outcome = f"{advancing} {verb} to the runoff, being preferred head-to-head over more of the tied options"
-    explanation = (
-        f"Scoring round: {_names(group)} tied for {place} place with {_fmt(scores[group[0]])} points; {outcome}."
-    )
+    tied_score = _fmt(election.weights.value(scores[group[0]]))
+    explanation = f"Scoring round: {_names(group)} tied for {place} place with {tied_score} points; {outcome}."
     return chosen + picked, explanation
 
 
@@ -1539,8 +1549,8 @@ def tally_star(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tal
     election, ballots = _prepare(option_ids, ballots)
     ids = election.ids
     election, score_matrix = _score_matrix(election, ballots)
-    options = _score_options(election, score_matrix)
-    scores = {option.option_id: option.score or 0.0 for option in options}
+    options, scores = _score_options(election, score_matrix)
+    shown = election.weights.value  # for display only
     detail: dict[str, Any] = {"finalists": [], "runoff": {}}
     rounds: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -1550,27 +1560,27 @@ def tally_star(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tal
     if len(ids) == 1 and election.ballots:
         winners = [ids[0]]
         detail["finalists"] = [ids[0]]
-    elif len(ids) >= 2 and any(value > 0 for value in scores.values()):
+    elif len(ids) >= 2 and any(score > 0 for score in scores.values()):
         finalists, explanation = _star_finalists(election, score_matrix, scores)
         if explanation:
             notes.append(explanation)
             tie_broken = True
         a, b = finalists
         prefer_a, prefer_b, equal = _head_to_head(election, score_matrix, a, b)
-        runoff = {str(a): prefer_a, str(b): prefer_b, "no_preference": equal}
+        runoff = {str(a): shown(prefer_a), str(b): shown(prefer_b), "no_preference": shown(equal)}
         runoff_note: str | None = None
-        if _greater(prefer_a, prefer_b):
+        if prefer_a > prefer_b:
             winners = [a]
-        elif _greater(prefer_b, prefer_a):
+        elif prefer_b > prefer_a:
             winners = [b]
-        elif _greater(scores[a], scores[b]) or _greater(scores[b], scores[a]):
+        elif scores[a] != scores[b]:
             winner = a if scores[a] > scores[b] else b
             winners = [winner]
             pair = _names(sorted(finalists, key=election.order.__getitem__))
             runoff_note = (
                 f"Runoff: {pair} were preferred on equal ballot weight "
-                f"({_fmt(prefer_a)}); option {winner} wins because it has the higher "
-                f"score ({_fmt(scores[winner])} points)."
+                f"({_fmt(shown(prefer_a))}); option {winner} wins because it has the higher "
+                f"score ({_fmt(shown(scores[winner]))} points)."
             )
             tie_broken = True
         else:
@@ -1582,7 +1592,7 @@ def tally_star(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tal
             {
                 "round": 1,
                 "stage": "scoring",
-                "scores": {str(option_id): scores[option_id] for option_id in ids},
+                "scores": {str(option.option_id): option.score for option in options},
                 "finalists": [a, b],
                 "tie_break": explanation,
             },
