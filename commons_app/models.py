@@ -174,6 +174,9 @@ class PollParticipant(SQLModel, table=True):
     """Who has voted in an anonymous poll: no time, no order, nothing that names a ballot."""
 
     __tablename__ = "poll_participants"
+    # SQLite keeps such a table in key order (PostgreSQL keeps rows in the order they were
+    # written, until the poll closes: services.results.seal_poll rewrites them).
+    __table_args__ = {"sqlite_with_rowid": False}
 
     poll_id: int = Field(
         sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
@@ -184,7 +187,12 @@ class PollParticipant(SQLModel, table=True):
 
 
 class ResultSnapshot(SQLModel, table=True):
-    """The results an open anonymous poll shows: retaken once ``pending`` reaches its threshold."""
+    """The results an open anonymous poll shows, and what has happened since they were taken.
+
+    Only counts are kept (never who): ``baseline`` is the number of voters when the snapshot was
+    taken; ``casts``, ``changes`` and ``retractions`` count the ballots' events since. The rule
+    that retakes it is ``services.results.note_anonymous_change``.
+    """
 
     __tablename__ = "result_snapshots"
 
@@ -192,7 +200,10 @@ class ResultSnapshot(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
     )
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    pending: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    baseline: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    casts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    changes: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    retractions: int = Field(default=0, sa_column=Column(Integer, nullable=False))
 
 
 class PollSeal(SQLModel, table=True):

@@ -49,12 +49,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["poll_id"], ["polls.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("poll_id", "user_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "result_snapshots",
         sa.Column("poll_id", sa.Integer(), nullable=False),
         sa.Column("result", sa.JSON(), nullable=True),
-        sa.Column("pending", sa.Integer(), nullable=False),
+        sa.Column("baseline", sa.Integer(), nullable=False),
+        sa.Column("casts", sa.Integer(), nullable=False),
+        sa.Column("changes", sa.Integer(), nullable=False),
+        sa.Column("retractions", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["poll_id"], ["polls.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("poll_id"),
     )

@@ -72,7 +72,7 @@ def private_key(user_id: int) -> str:
     """A limit key for a user that names nobody to a reader of Redis: a keyed hash of the id.
 
     The ballot limit's keys live a minute after each ballot; under the plain user id they would
-    tell a reader of Redis who voted just now, which next to an anonymous poll's pending results
+    tell a reader of Redis who voted just now, which next to the events an anonymous poll has not shown yet
     could single a voter out (docs/SECURITY.md).
     """
     secret = get_settings().secret_key.encode()

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from commons_app.models import (
     RANKED_METHODS,
@@ -187,31 +187,52 @@ def name_options(note: str, texts: dict[int, str]) -> str:
     return _OPTION_REFS.sub(named, note)
 
 
-def note_anonymous_change(*, session: Session, poll_id: int, threshold: int) -> None:
-    """Count a cast, change or retraction in an open anonymous poll (inside its transaction, after
-    the ballot's own statements) and retake the shown snapshot once ``threshold`` have gathered.
+_EVENT_COLUMNS = {"cast": "casts", "change": "changes", "retract": "retractions"}
+
+
+def note_anonymous_change(*, session: Session, poll_id: int, threshold: int, event: str) -> None:
+    """Count a ballot's ``event`` (cast, change or retract) in an open anonymous poll, inside its
+    transaction and after its own statements, and retake the shown snapshot when that can single
+    nobody out.
+
+    Casts and retractions are seen by whoever watches the roll (a voter's mark comes or goes);
+    changes are not (nothing tells who changed). So a snapshot is retaken only when
+
+    * at least ``threshold`` more people have voted than when the last one was taken (so every
+      identifiable cast or retraction is mixed with that many new ballots whose authors' choices
+      nobody knows; a voter casting and retracting over and over adds no one), or
+    * nobody has cast or retracted since, and at least ``threshold`` ballots have been changed
+      (changes whose authors are unknown to everyone).
+
+    Counting events alone would not do: one voter changing a ballot back and forth would force a
+    snapshot right after a single other voter's ballot and expose it.
 
     The snapshot row is taken for writing first, so concurrent ballots of the poll count one after
     the other; the snapshot then sees every ballot committed before it and this one.
     """
-    bumped = session.execute(
-        update(ResultSnapshot).where(col(ResultSnapshot.poll_id) == poll_id).values(pending=ResultSnapshot.pending + 1)
-    ).rowcount
-    if bumped != 1:
+    column = _EVENT_COLUMNS[event]
+    bump = update(ResultSnapshot).where(col(ResultSnapshot.poll_id) == poll_id).values(
+        {column: getattr(ResultSnapshot, column) + 1}
+    )
+    if session.execute(bump).rowcount != 1:
         try:
             with session.begin_nested():
-                session.add(ResultSnapshot(poll_id=poll_id, result=None, pending=1))
+                session.add(ResultSnapshot(poll_id=poll_id, **{column: 1}))
         except IntegrityError:  # another ballot made the row first
-            session.execute(
-                update(ResultSnapshot).where(col(ResultSnapshot.poll_id) == poll_id).values(pending=ResultSnapshot.pending + 1)
-            )
+            session.execute(bump)
     snapshot = session.get(ResultSnapshot, poll_id, populate_existing=True)
-    if snapshot is None or snapshot.pending < threshold:
+    assert snapshot is not None
+    voters = int(session.execute(
+        select(func.count()).select_from(PollParticipant).where(col(PollParticipant.poll_id) == poll_id)
+    ).scalar_one())
+    grown = voters - snapshot.baseline >= threshold
+    only_changes = snapshot.casts == 0 and snapshot.retractions == 0 and snapshot.changes >= threshold
+    if not (grown or only_changes):
         return
     poll = session.get(Poll, poll_id)
-    shown = live_results(session=session, poll=poll, use_counts=True)  # type: ignore[arg-type]
-    snapshot.result = shown.as_dict()
-    snapshot.pending = 0
+    snapshot.result = live_results(session=session, poll=poll, use_counts=True).as_dict()  # type: ignore[arg-type]
+    snapshot.baseline = voters
+    snapshot.casts = snapshot.changes = snapshot.retractions = 0
     session.add(snapshot)
     session.flush()
 

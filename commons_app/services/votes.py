@@ -267,7 +267,7 @@ def record_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotI
 
     Four statements for a named ballot: the poll with roll entry and options, the insert, the
     count, the commit. An anonymous ballot also records the voter as a participant (which makes a
-    second ballot impossible) and moves the poll's pending count toward its next result snapshot.
+    second ballot impossible) and counts toward its next result snapshot (``results.note_anonymous_change``).
 
     Raises:
         NotFound: The poll is not visible to the user.
@@ -295,7 +295,7 @@ def record_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotI
         _refuse_if_sealed(session=session, poll_id=poll_id)
         counts.adjust(session=session, poll_id=poll_id, ballot_id=ballot_id, add=(clean.option_id, weight))
         if poll.anonymous:
-            results.note_anonymous_change(session=session, poll_id=poll_id, threshold=poll.anonymity_threshold)
+            results.note_anonymous_change(session=session, poll_id=poll_id, threshold=poll.anonymity_threshold, event="cast")
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -382,7 +382,9 @@ def change_ballot(
         remove=(old_option, old_weight), add=(clean.option_id, old_weight),
     )
     if poll.anonymous:
-        results.note_anonymous_change(session=session, poll_id=poll_id, threshold=poll.anonymity_threshold)
+        results.note_anonymous_change(
+            session=session, poll_id=poll_id, threshold=poll.anonymity_threshold, event="change"
+        )
     # A detached copy: after the commit a racing retraction may already have removed the row.
     changed = Ballot(**session.exec(select(Ballot).where(col(Ballot.id) == ballot_id)).one().model_dump())
     session.commit()
@@ -426,7 +428,9 @@ def retract_ballot(*, session: Session, user: User, poll_id: int, receipt: str |
     ballot_id, option_id, weight = removed[0]
     counts.adjust(session=session, poll_id=poll_id, ballot_id=ballot_id, remove=(option_id, weight))
     if poll.anonymous:
-        results.note_anonymous_change(session=session, poll_id=poll_id, threshold=poll.anonymity_threshold)
+        results.note_anonymous_change(
+            session=session, poll_id=poll_id, threshold=poll.anonymity_threshold, event="retract"
+        )
     session.commit()
     metrics.BALLOTS.labels("retract").inc()
     notify.poll_changed(poll_id)

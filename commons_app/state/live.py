@@ -31,7 +31,7 @@ from commons_app.models import Poll, utcnow
 from commons_app.redis_client import get_async_redis, get_redis
 from commons_app.services import counts, notify
 from commons_app.services.polls import options_of
-from commons_app.services.results import PollResults, compute_results, format_number
+from commons_app.services.results import PollResults, compute_results, format_number, seal_closed
 
 logger = logging.getLogger("commons.live")
 
@@ -237,9 +237,9 @@ async def watch_schedules() -> None:
         try:
             crossing = await run_service(_polls_crossing, since=since, until=until)
             if crossing:
-                # Polls that just closed on time get their final counts checked (and those that
-                # opened: harmless, they have no ballots yet).
-                await run_service(counts.reconcile_polls, poll_ids=crossing)
+                # Polls that just closed on time are sealed now rather than at their next reading
+                # (those that opened have nothing to seal).
+                await run_service(seal_closed, poll_ids=crossing)
             for poll_id in crossing:
                 on_poll_changed(poll_id)
             since = until

@@ -17,6 +17,7 @@ from sqlmodel import select
 from commons_app.models import AuditEvent, Poll, utcnow
 from commons_app.services import record
 from tests import factories
+from tests.conftest import METRICS_HEADERS
 from tests.factories import assert_error
 
 
@@ -189,6 +190,64 @@ def test_anonymous_results_move_only_in_steps_of_k_ballots(client, make_user, au
     assert cast.status_code == 404  # no receipt given: not even the voter is linked to the ballot
 
 
+def _anonymous_poll_with_a_snapshot(client, make_user, auth_headers):
+    """An anonymous poll (k = 5) where five voters have voted: its first snapshot is taken."""
+    owner = make_user()
+    poll, ids = _create(client, auth_headers(owner), anonymous=True)
+    first = [make_user() for _ in range(5)]
+    receipts = {}
+    for voter in first:
+        receipts[voter.id] = _vote(client, auth_headers(voter), poll["id"], option_id=ids["Apple"]).json()["receipt"]
+    shown = _results(client, auth_headers(owner), poll["id"])
+    assert shown["total_ballots"] == 5
+    return owner, poll, ids, first, receipts, shown
+
+
+def _change(client, headers, poll_id, receipt, **choice):
+    response = client.put(f"/api/polls/{poll_id}/my-vote", headers=headers | {"X-Ballot-Receipt": receipt}, json=choice)
+    assert response.status_code == 200, response.text
+    return response.json()["receipt"]
+
+
+def test_one_voter_changing_back_and_forth_cannot_expose_a_new_ballot(client, make_user, auth_headers):
+    """The attack: the target casts one ballot; a colluding voter (or the owner, voting in their own
+    poll) changes theirs k-1 times to force a new snapshot, whose difference is the target's choice."""
+    owner, poll, ids, first, receipts, shown = _anonymous_poll_with_a_snapshot(client, make_user, auth_headers)
+    target, colluder = make_user(), first[0]
+    _vote(client, auth_headers(target), poll["id"], option_id=ids["Cherry"])
+    receipt = receipts[colluder.id]
+    for i in range(12):
+        receipt = _change(client, auth_headers(colluder), poll["id"], receipt, option_id=ids["Banana" if i % 2 == 0 else "Apple"])
+        assert _results(client, auth_headers(owner), poll["id"]) == shown
+    # Casting and retracting over and over adds nobody either.
+    sybil = make_user()
+    for _ in range(4):
+        cast = _vote(client, auth_headers(sybil), poll["id"], option_id=ids["Banana"]).json()["receipt"]
+        gone = client.delete(f"/api/polls/{poll['id']}/my-vote", headers=auth_headers(sybil) | {"X-Ballot-Receipt": cast})
+        assert gone.status_code == 204
+        assert _results(client, auth_headers(owner), poll["id"]) == shown
+
+
+def test_a_retraction_cannot_be_exposed_by_changes(client, make_user, auth_headers):
+    owner, poll, ids, first, receipts, shown = _anonymous_poll_with_a_snapshot(client, make_user, auth_headers)
+    leaver, colluder = first[1], first[0]
+    gone = client.delete(f"/api/polls/{poll['id']}/my-vote", headers=auth_headers(leaver) | {"X-Ballot-Receipt": receipts[leaver.id]})
+    assert gone.status_code == 204
+    receipt = receipts[colluder.id]
+    for i in range(8):
+        receipt = _change(client, auth_headers(colluder), poll["id"], receipt, option_id=ids["Banana" if i % 2 == 0 else "Apple"])
+    assert _results(client, auth_headers(owner), poll["id"]) == shown
+
+
+def test_changes_alone_show_in_steps_of_k(client, make_user, auth_headers):
+    owner, poll, ids, first, receipts, shown = _anonymous_poll_with_a_snapshot(client, make_user, auth_headers)
+    for n, voter in enumerate(first, start=1):
+        _change(client, auth_headers(voter), poll["id"], receipts[voter.id], option_id=ids["Banana"])
+        body = _results(client, auth_headers(owner), poll["id"])
+        banana = next(o for o in body["options"] if o["option_id"] == ids["Banana"])
+        assert banana["votes"] == (5 if n == 5 else 0)
+
+
 def test_after_vote_results_do_not_show_the_other_voters_choice(client, make_user, auth_headers):
     owner, a, b = make_user(), make_user(), make_user()
     poll, ids = _create(client, auth_headers(owner), anonymous=True, results_visibility="after_vote")
@@ -215,7 +274,7 @@ def test_metrics_carry_no_per_poll_figure(client, make_user, auth_headers):
     owner, voter = make_user(), make_user()
     poll, ids = _create(client, auth_headers(owner), anonymous=True)
     _vote(client, auth_headers(voter), poll["id"], option_id=ids["Apple"])
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=METRICS_HEADERS)
     assert response.status_code == 200
     labels = set(re.findall(r'([a-z_]+)="', response.text))
     assert labels and not {name for name in labels if "poll" in name or "user" in name}

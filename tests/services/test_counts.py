@@ -192,7 +192,7 @@ def test_open_poll_ids_lists_only_open_polls(session, make_user):
     assert open_view.poll.id in ids and closed_view.poll.id not in ids
 
 
-def test_the_schedule_watcher_reconciles_open_polls_and_polls_closing_on_time(engine, session, make_user, monkeypatch):
+def test_the_schedule_watcher_seals_polls_closing_on_time_and_reconciles_open_ones(engine, session, make_user, monkeypatch):
     import asyncio
     from datetime import timedelta
 
@@ -215,9 +215,15 @@ def test_the_schedule_watcher_reconciles_open_polls_and_polls_closing_on_time(en
         await asyncio.sleep(seconds)
         task.cancel()
 
-    # Within a second: the poll that closes on time is reconciled, the open one waits its period.
+    # Within a second: the poll that closes on time is sealed from its ballots (not from its
+    # damaged counts), without anyone reading it; the open one waits its period.
+    from commons_app.models import PollSeal
+
     asyncio.run(watch(1.5))
-    assert _kept(session, closing.poll.id) == {(closing.options[1].id, 1.0): 1}
+    session.expire_all()
+    seal = session.get(PollSeal, closing.poll.id)
+    assert seal is not None and seal.ballots == 1
+    assert [o["votes"] for o in seal.result["options"]] == [0, 1]
     assert _kept(session, open_view.poll.id) == {}
     monkeypatch.setattr(live, "RECONCILE_SECONDS", 0.3)
     monkeypatch.setattr(live, "get_redis", lambda: None)
