@@ -430,8 +430,10 @@ UPDATABLE = {
     "title", "description", "options", "method", "max_choices", "visibility",
     "results_visibility", "opens_at", "closes_at", "anonymous", "anonymity_threshold",
 }
-# What may still change once a poll is closed: nothing that decides who voted, how, or the result.
-CLOSED_UPDATABLE = {"title", "description", "visibility", "results_visibility"}
+# What may still change once a poll is closed: nothing. Its question, options, rules, times and
+# audience are part of what was decided (a retitled or re-hidden result would mislead as much as
+# a changed one); deleting the whole poll stays possible, and is audited.
+CLOSED_UPDATABLE: set[str] = set()
 
 
 def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str, Any]) -> PollView:
@@ -449,7 +451,7 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
     if poll_status(poll) == "closed":
         sealed = sorted(name for name in set(changes) - CLOSED_UPDATABLE if changes[name] != _current_value(poll, name))
         if sealed:
-            raise Conflict(f"This poll is closed; its result is sealed and these can no longer change: {', '.join(sealed)}.")
+            raise Conflict(f"This poll is closed and sealed; these can no longer change: {', '.join(sealed)}.")
     current = options_of(session=session, poll_id=poll_id)
     spec = PollSpec(
         title=changes.get("title", poll.title),
