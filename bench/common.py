@@ -46,7 +46,7 @@ from commons_app.config import get_settings  # noqa: E402
 from commons_app.db import make_engine  # noqa: E402
 from commons_app.models import User  # noqa: E402
 from commons_app.services import auth  # noqa: E402
-from tests.browser.servers import AppServer, free_port, prepare_project  # noqa: E402
+from tests.browser.servers import METRICS_HEADERS, AppServer, free_port, prepare_project  # noqa: E402
 
 __all__ = [
     "NAMES", "PASSWORD", "REDIS_POOL_ENV", "Bench", "BrowserClient", "Frontend", "Names", "Person", "ServerProbe",
@@ -308,7 +308,8 @@ def metric_value(base_url: str, name: str, labels: str = "") -> float:
     """Sum of a Prometheus sample (``name`` with ``labels`` text inside the braces, if given); NaN
     when /metrics does not answer within a minute (a server starved by the benchmark)."""
     try:
-        body = httpx.get(f"{base_url}/metrics", timeout=60).text
+        # The bench servers are AppServers: their METRICS_TOKEN is the browser suite's.
+        body = httpx.get(f"{base_url}/metrics", headers=METRICS_HEADERS, timeout=60).text
     except httpx.HTTPError:
         return float("nan")
     total = 0.0

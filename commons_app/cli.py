@@ -331,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
             return recount(args.file, args.method, args.options, args.results)
         if args.command == "check-config":
             settings = get_settings()
-            print(f"environment={settings.environment} database={settings.database_url.split('@')[-1]} redis={'set' if settings.redis_url else 'not set'}")
+            # Never the token itself: only whether /metrics is served.
+            print(f"environment={settings.environment} database={settings.database_url.split('@')[-1]} redis={'set' if settings.redis_url else 'not set'} "
+                  f"metrics_token={'set' if settings.metrics_token else 'not set (no /metrics)'}")
             return 0
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -13,6 +13,8 @@ DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'commons.db'}"
 # Any of these as SECRET_KEY in production is refused at start-up.
 INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
 SECRET_FILE = PROJECT_ROOT / ".commons-secret"
+# Shortest METRICS_TOKEN accepted in production (as for SECRET_KEY): it is a bearer password.
+MIN_METRICS_TOKEN_LENGTH = 32
 
 
 class ConfigError(RuntimeError):
@@ -78,6 +80,8 @@ class Settings:
     trusted_proxies: list[str] = field(default_factory=list)
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    # Bearer token that /metrics requires; None: /metrics is not served at all.
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -92,17 +96,26 @@ def load_settings() -> Settings:
     """Read the settings from the environment.
 
     Raises:
-        ConfigError: In production, when ``SECRET_KEY`` is missing, short or a known default.
+        ConfigError: In production, when ``SECRET_KEY`` is missing, short or a known default, or
+            ``METRICS_TOKEN`` is set but short.
     """
     environment = os.environ.get("COMMONS_ENV", "development").strip().lower()
     if environment not in {"development", "production", "test"}:
         raise ConfigError(f"COMMONS_ENV must be development, production or test, not {environment!r}")
     secret = os.environ.get("SECRET_KEY", "")
+    # Blank counts as unset: an empty token must never be one that every scraper "knows".
+    metrics_token = os.environ.get("METRICS_TOKEN", "").strip() or None
     if environment == "production":
         if secret.strip().lower() in INSECURE_SECRETS or len(secret) < 32:
             raise ConfigError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production "
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if metrics_token is not None and len(metrics_token) < MIN_METRICS_TOKEN_LENGTH:
+            raise ConfigError(
+                f"METRICS_TOKEN must be a random value of at least {MIN_METRICS_TOKEN_LENGTH} characters in production, "
+                "or unset to turn /metrics off "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
     elif not secret:
         secret = _development_secret()
@@ -120,6 +133,7 @@ def load_settings() -> Settings:
         trusted_proxies=_env_list("TRUSTED_PROXIES", []),
         db_pool_size=_env_int("DB_POOL_SIZE", default_pool_size(redis_url)),
         db_max_overflow=_env_int("DB_MAX_OVERFLOW", 0),
+        metrics_token=metrics_token,
     )
 
 

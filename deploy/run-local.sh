@@ -10,7 +10,9 @@
 #
 # Environment: DATABASE_URL, REDIS_URL, LB_PORT (8080), PORT1 (3201), PORT2 (3202), WORKERS (2 per
 # instance), RUN_DIR (a new /tmp/commons-cluster.XXXX: project copies, logs, nginx files),
-# START_TIMEOUT (600 s for the build, and again for the instances), SECRET_KEY (a random one by default).
+# START_TIMEOUT (600 s for the build, and again for the instances), SECRET_KEY (a random one by default),
+# METRICS_TOKEN (a random one by default, kept in $RUN_DIR/metrics-token): nginx does not forward
+# /metrics; scrape each instance's port with "Authorization: Bearer <token>".
 # Logs: $RUN_DIR/migrate.log, build.log, instance-N.log (pid of its process group: instance-N.pid),
 # nginx-access.log (with the upstream that answered), nginx-error.log. Each answer that nginx
 # proxied carries X-Upstream (the instance's address).
@@ -32,6 +34,9 @@ export PATH="$ROOT/.venv/bin:$PATH:/usr/sbin:/sbin"
 RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/commons-cluster.XXXX)}
 mkdir -p "$RUN_DIR"
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
+# The instances' /metrics token; written down (owner only) so that the operator can scrape them.
+export METRICS_TOKEN=${METRICS_TOKEN:-$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')}
+(umask 077 && printf '%s\n' "$METRICS_TOKEN" >"$RUN_DIR/metrics-token")
 
 log() { echo "run-local: $*" >&2; }
 

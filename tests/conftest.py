@@ -3,7 +3,8 @@
 How it works (others build on this, keep it in mind):
 
 * At import, before the app is imported, the environment is made safe: ``COMMONS_ENV=test``,
-  a fixed ``SECRET_KEY``, rate limiting off, a random ``RATELIMIT_PREFIX``. The developer's
+  a fixed ``SECRET_KEY``, a fixed ``METRICS_TOKEN`` (send :data:`METRICS_HEADERS` to read
+  ``/metrics``), rate limiting off, a random ``RATELIMIT_PREFIX``. The developer's
   ``DATABASE_URL`` and ``REDIS_URL`` are remembered as the *servers to test against*
   (:data:`TARGET_DATABASE_URL`, :data:`TARGET_REDIS_URL`) and removed from ``os.environ``, so
   the code under test can only reach them through the fixtures below.
@@ -34,12 +35,17 @@ from urllib.parse import urlsplit, urlunsplit
 # --- environment: before anything from the app is imported --------------------------------------
 TEST_SECRET_KEY = "commons-test-secret-key-not-for-production-00000"
 assert len(TEST_SECRET_KEY) == 48
+TEST_METRICS_TOKEN = "commons-test-metrics-token-not-for-production-0"
+assert len(TEST_METRICS_TOKEN) >= 32
+METRICS_HEADERS = {"Authorization": f"Bearer {TEST_METRICS_TOKEN}"}
 for _name in [name for name in os.environ if name.startswith("RATELIMIT_")]:
     del os.environ[_name]  # a developer's limit overrides must not change what the tests see
 os.environ["COMMONS_ENV"] = "test"
 os.environ["SECRET_KEY"] = TEST_SECRET_KEY
 os.environ["RATELIMIT_ENABLED"] = "0"
 os.environ["RATELIMIT_PREFIX"] = f"commons-test-{secrets.token_hex(6)}"
+# /metrics is served only with this token (tests of the unset case delete it with monkeypatch).
+os.environ["METRICS_TOKEN"] = TEST_METRICS_TOKEN
 TARGET_DATABASE_URL: str | None = os.environ.pop("DATABASE_URL", None) or None
 TARGET_REDIS_URL: str | None = os.environ.pop("REDIS_URL", None) or None
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -20,7 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from commons_app import metrics
 from commons_app.api.deps import api_rate_limit
 from commons_app.api.routes import accounts, admin, polls, votes
-from commons_app.api.schemas import Health
+from commons_app.api.schemas import ErrorOut, Health
+from commons_app.config import get_settings
 from commons_app.db import get_engine
 from commons_app.redis_client import get_redis
 from commons_app.services.errors import RateLimited, ServiceError
@@ -225,9 +227,24 @@ def create_api() -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @api.get("/metrics", tags=["operations"], response_class=Response)
-    def metrics_page() -> Response:
-        """Prometheus text format."""
+    @api.get("/metrics", tags=["operations"], response_class=Response,
+             responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}})
+    def metrics_page(request: Request) -> Response:
+        """Prometheus text format, for ``Authorization: Bearer <METRICS_TOKEN>`` only (not served
+        when ``METRICS_TOKEN`` is unset)."""
+        # Ballot counts moving and connected clients are a side channel against anonymous polls:
+        # only the operator's scraper may read them.
+        expected = get_settings().metrics_token
+        if expected is None:
+            raise StarletteHTTPException(status_code=404)  # "Not Found", as for an unknown route
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        # Bytes: compare_digest refuses str with non-ASCII characters (headers arrive as latin-1).
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode("latin-1"), expected.encode("utf-8")
+        ):
+            raise StarletteHTTPException(
+                status_code=401, detail="A valid metrics token is required.", headers={"WWW-Authenticate": "Bearer"}
+            )
         body, content_type = metrics.render()
         return Response(content=body, media_type=content_type)
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from commons_app import db as db_module
 from commons_app.api.app import MAX_BODY_BYTES, SECURITY_HEADERS
 from tests import factories
-from tests.conftest import clear_caches
+from tests.conftest import METRICS_HEADERS, clear_caches
 from tests.factories import assert_error, assert_utc_offset, bearer, row_counts
 
 
@@ -70,7 +70,7 @@ def test_a_database_outage_is_503_not_500(client, session, user, broken_database
 def test_metrics_in_prometheus_format(client, session, user):
     headers = factories.token_headers(session, user)
     client.get("/api/me", headers=headers)
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=METRICS_HEADERS)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert "# TYPE commons_http_requests_total counter" in response.text
@@ -103,7 +103,7 @@ def test_openapi_lists_every_endpoint(client):
 
 
 PUBLIC_ENDPOINTS = {("post", "/api/users/"), ("post", "/api/token"), ("post", "/api/token/refresh"),
-                    ("get", "/api/health"), ("get", "/metrics")}
+                    ("get", "/api/health")}
 
 
 @pytest.mark.parametrize("token", [None, "garbage", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"], ids=["no-token", "bad", "bad-jwt"])
@@ -129,7 +129,8 @@ def test_security_headers_on_every_kind_of_answer(client, session, user):
         client.get("/api/no-such-route"),                       # 404 from the router
         client.post("/api/users/", json={"x": 1}),              # 422
         client.put("/api/me", headers=headers),                 # 405
-        client.get("/metrics"),
+        client.get("/metrics"),                                 # 401 without the metrics token
+        client.get("/metrics", headers=METRICS_HEADERS),        # 200
     ]
     for response in answers:
         assert_security_headers(response)

@@ -38,6 +38,7 @@ from commons_app.api.app import (
     wrap_with_guard,
 )
 from tests import factories
+from tests.conftest import METRICS_HEADERS
 
 GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -106,7 +107,7 @@ def test_private_answers_and_errors_are_not_stored(client, user, auth_headers):
 
 def test_metrics_and_the_openapi_document_are_compressed_and_not_stored(client):
     for path in ("/metrics", "/api/openapi.json"):
-        response = client.get(path, headers=GZIP)
+        response = client.get(path, headers={**GZIP, **METRICS_HEADERS})
         assert response.status_code == 200, path
         assert response.headers["content-encoding"] == "gzip", path
         assert response.headers["cache-control"] == CACHE_PRIVATE, path

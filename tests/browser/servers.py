@@ -36,6 +36,10 @@ VENV_BIN = Path(sys.executable).parent
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SERVER_SECRET_KEY = "e2e-browser-suite-secret-key-0123456789abcdefghi"
 assert len(SERVER_SECRET_KEY) == 48
+# The servers run in production mode: /metrics needs this token (>= 32 characters there).
+SERVER_METRICS_TOKEN = "e2e-browser-suite-metrics-token-0123456789abcdef"
+assert len(SERVER_METRICS_TOKEN) >= 32
+METRICS_HEADERS = {"Authorization": f"Bearer {SERVER_METRICS_TOKEN}"}
 
 # Never copied into a server's project directory.
 _SKIP_TOP = {
@@ -44,7 +48,7 @@ _SKIP_TOP = {
 }
 # Never passed on to a server from the test process's environment.
 _DROP_ENV_PREFIXES = ("DATABASE_URL", "REDIS_URL", "COMMONS_", "RATELIMIT_", "GRANIAN_", "CORS_ORIGINS",
-                      "SECRET_KEY", "PYTEST_", "LIVE_PUSH_INTERVAL", "REFLEX_")
+                      "SECRET_KEY", "PYTEST_", "LIVE_PUSH_INTERVAL", "REFLEX_", "METRICS_TOKEN")
 
 
 _handed_out: set[int] = set()
@@ -127,6 +131,7 @@ class AppServer:
             COMMONS_PORT=str(self.port),
             DATABASE_URL=self.database_url,
             SECRET_KEY=SERVER_SECRET_KEY,
+            METRICS_TOKEN=SERVER_METRICS_TOKEN,
             RATELIMIT_ENABLED="0",
             PYTHONUNBUFFERED="1",
         )

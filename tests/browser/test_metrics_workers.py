@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.browser import conftest as browser_conftest
 from tests.browser.helpers import goto
-from tests.browser.servers import AppServer, free_port, prepare_project
+from tests.browser.servers import METRICS_HEADERS, AppServer, free_port, prepare_project
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,7 @@ def run_directory(server: AppServer) -> Path:
 def scrape(server: AppServer, name: str, **labels: str) -> float:
     """The value ``/metrics`` reports for a sample (summed over label values not given)."""
     with httpx.Client(timeout=20) as client:  # a new connection: any worker may answer
-        response = client.get(server.url + "/metrics")
+        response = client.get(server.url + "/metrics", headers=METRICS_HEADERS)
     assert response.status_code == 200, response.text
     total = 0.0
     for family in text_string_to_metric_families(response.text):

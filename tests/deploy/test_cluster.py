@@ -11,6 +11,8 @@ What they prove:
   head revision;
 * ``/api/health`` through the balancer reports the database and Redis ready, and the balancer
   spreads requests over both instances (the ``X-Upstream`` header nginx adds to what it proxies);
+* ``/metrics`` is not served through the balancer (nginx answers 404 itself, token or not), and
+  each instance serves it directly, with its ``METRICS_TOKEN`` only;
 * the balancer forwards websockets (a raw ``/_event`` upgrade: 101, a valid accept key, the
   engine.io open packet) to both instances, and a foreign origin is refused;
 * gzip and ``Cache-Control``: through nginx (a JS asset and the pages from the bundle, a large JSON
@@ -73,7 +75,7 @@ GZIP = {"Accept-Encoding": "gzip"}
 IDENTITY = {"Accept-Encoding": "identity"}
 # Never passed on to the script from the test process's environment (tests/conftest.py sets some).
 DROP_ENV_PREFIXES = ("DATABASE_URL", "REDIS_URL", "COMMONS_", "RATELIMIT_", "GRANIAN_", "CORS_ORIGINS", "SECRET_KEY",
-                     "PYTEST_", "REFLEX_", "LIVE_PUSH_INTERVAL", "TRUSTED_PROXIES", "PROMETHEUS_")
+                     "PYTEST_", "REFLEX_", "LIVE_PUSH_INTERVAL", "TRUSTED_PROXIES", "PROMETHEUS_", "METRICS_TOKEN")
 
 
 def nginx_binary() -> str | None:
@@ -94,6 +96,7 @@ class Cluster:
     ports: tuple[int, int]
     database_url: str
     redis_url: str
+    metrics_token: str = ""
     started_in: float = 0.0
     api: helpers.Api = field(init=False)
 
@@ -213,9 +216,11 @@ def cluster(deploy_database: str, deploy_redis: str, tmp_path_factory: pytest.Te
     output = run_dir / "run-local.out"
     lb_port, port1, port2 = free_port(PORTS), free_port(PORTS), free_port(PORTS)
     env = {k: v for k, v in os.environ.items() if not k.startswith(DROP_ENV_PREFIXES)}
+    metrics_token = secrets.token_urlsafe(32)
     env.update(
         DATABASE_URL=deploy_database, REDIS_URL=deploy_redis, LB_PORT=str(lb_port), PORT1=str(port1),
         PORT2=str(port2), RUN_DIR=str(run_dir), START_TIMEOUT=str(START_TIMEOUT), WORKERS="2",
+        METRICS_TOKEN=metrics_token,
     )
     started = time.monotonic()
     with output.open("w") as out:
@@ -223,7 +228,8 @@ def cluster(deploy_database: str, deploy_redis: str, tmp_path_factory: pytest.Te
             ["bash", str(RUN_LOCAL)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
-    running = Cluster(process, run_dir, output, lb_port, (port1, port2), deploy_database, deploy_redis)
+    running = Cluster(process, run_dir, output, lb_port, (port1, port2), deploy_database, deploy_redis,
+                      metrics_token=metrics_token)
     try:
         deadline = started + 2 * START_TIMEOUT + 60
         while "READY " not in output.read_text(errors="replace"):
@@ -287,6 +293,27 @@ def test_health_through_the_balancer_from_both_instances(cluster: Cluster):
             answered_by.add(upstream_port(response))
         assert client.get("/api/health/live").json() == {"status": "ok"}
     assert answered_by == set(cluster.ports)
+
+
+def test_metrics_only_from_each_instance_with_the_token(cluster: Cluster):
+    token = {"Authorization": f"Bearer {cluster.metrics_token}"}
+    with httpx.Client(base_url=cluster.url, timeout=10) as client:
+        for headers in ({}, token):
+            hidden = client.get("/metrics", headers=headers)
+            assert hidden.status_code == 404, hidden.text
+            assert "x-upstream" not in hidden.headers  # nginx's own answer: never forwarded
+            assert "commons_" not in hidden.text
+    assert (cluster.run_dir / "metrics-token").read_text().strip() == cluster.metrics_token
+    for n in (0, 1):
+        with httpx.Client(base_url=cluster.instance_url(n), timeout=10) as client:
+            refused = client.get("/metrics")
+            assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+            assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+            scraped = client.get("/metrics", headers=token)
+        assert scraped.status_code == 200, scraped.text
+        assert scraped.headers["content-type"].startswith("text/plain")
+        # run-local.sh polled each instance's /api/health before it printed READY.
+        assert 'commons_http_requests_total{method="GET",route="/api/health",status="200"}' in scraped.text
 
 
 def websocket_open(port: int, origin: str) -> tuple[socket.socket, int, dict[str, str], bytes]:
@@ -615,6 +642,8 @@ def test_the_compose_balancer_config_is_valid_and_shares_the_local_site(tmp_path
     assert "COPY --from=app /app/.web/build/client /usr/share/nginx/html" in dockerfile
     assert "root /usr/share/nginx/html;" in compose_conf
     assert "include @SITE@;" in local_conf and "root @STATIC@;" in local_conf
+    site = (deploy / "nginx-site.conf").read_text()
+    assert re.search(r"location = /metrics \{\s*return 404;\s*\}", site), "nginx must not forward /metrics"
 
     (tmp_path / "html").mkdir()
     conf = (compose_conf.replace("app1:3000", "127.0.0.1:1").replace("app2:3000", "127.0.0.1:2")
@@ -638,6 +667,7 @@ def test_the_compose_balancer_config_is_valid_and_shares_the_local_site(tmp_path
         app = services[name]
         assert app["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         assert app["build"]["target"] == "app" and "command" not in app  # the image's CMD
+        assert app["environment"]["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"  # empty: /metrics off
     assert services["migrate"]["command"] == ["python", "-m", "commons_app", "migrate"]
     assert services["nginx"]["build"]["target"] == "balancer"
     assert set(services["nginx"]["depends_on"]) == {"app1", "app2"}

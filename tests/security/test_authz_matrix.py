@@ -165,7 +165,8 @@ MATRIX: dict[str, Row] = {
     "GET /api/admin/audit": Row("401 403 403 200 403 401"),
     "GET /api/health": Row("200 200 200 200 200 200"),
     "GET /api/health/live": Row("200 200 200 200 200 200"),
-    "GET /metrics": Row("200 200 200 200 200 200"),
+    # Only the operator's METRICS_TOKEN opens it (tests/security/test_metrics_token.py): no user's token does.
+    "GET /metrics": Row("401 401 401 401 401 401"),
 }
 
 
