@@ -33,10 +33,11 @@ from commons_app.models import (
 from commons_app.services import counts, notify, ratelimit, results
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from commons_app.services.polls import get_visible_poll, has_voted, poll_status, visible_to, weight_from_roll
+from commons_app.services.record import FIELD_FOR_METHOD
 from commons_app.services.results import ballot_fields
 
 __all__ = [
-    "BallotInput", "CastBallot", "ballot_fields", "cast_ballot", "change_ballot", "get_my_ballot", "has_voted",
+    "FIELD_FOR_METHOD", "BallotInput", "CastBallot", "ballot_fields", "cast_ballot", "change_ballot", "get_my_ballot", "has_voted",
     "new_receipt", "record_ballot", "retract_ballot", "validate_ballot",
 ]
 
@@ -63,15 +64,6 @@ class CleanBallot:
     scores: dict[str, int]
 
 
-FIELD_FOR_METHOD = {
-    "single": "option_id",
-    "approval": "option_ids",
-    "irv": "ranking",
-    "schulze": "ranking",
-    "borda": "ranking",
-    "score": "scores",
-    "star": "scores",
-}
 
 
 def _as_int(value: Any, what: str) -> int:
