@@ -56,15 +56,15 @@ def big_database() -> Iterator[str]:
                 "FROM polls p, generate_series(1, :k) AS j"
             ), {"u": USERS, "k": PER_POLL})
             conn.execute(text(
-                "INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, created_at, updated_at) "
-                "SELECT v.poll_id, v.user_id, o.id, json_build_array(o.id), '{}', 1.0, now(), now() "
+                "INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, receipt, created_at, updated_at) "
+                "SELECT v.poll_id, v.user_id, o.id, json_build_array(o.id), '{}', 1.0, md5(random()::text || v.id), now(), now() "
                 "FROM poll_voters v JOIN poll_options o ON o.poll_id = v.poll_id AND o.position = v.user_id % 4"
             ))
             # The counts of all those ballots (what services.counts keeps), and a session per user.
             conn.execute(text(
                 "INSERT INTO ballot_counts (poll_id, option_id, weight, shard, ballots) "
-                "SELECT poll_id, option_id, weight, user_id % :s, count(*) FROM ballots "
-                "GROUP BY poll_id, option_id, weight, user_id % :s"
+                "SELECT poll_id, option_id, weight, id % :s, count(*) FROM ballots "
+                "GROUP BY poll_id, option_id, weight, id % :s"
             ), {"s": counts.SHARDS})
             conn.execute(text(
                 "INSERT INTO auth_sessions (id, user_id, created_at, expires_at) "
