@@ -2,36 +2,142 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
 from commons_app.components.layout import page, spinner_block, status_badge
-from commons_app.models import User
+from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
+from commons_app.models import RANKED_METHODS, Poll, User
 from commons_app.pages.polls import METHOD_NAMES
-from commons_app.services import polls
-from commons_app.services.errors import NotAuthenticated, NotFound
-from commons_app.services.results import compute_results, results_refusal
+from commons_app.services import polls, votes
+from commons_app.services.errors import NotAuthenticated, NotFound, ServiceError
+from commons_app.services.results import (
+    PollResults,
+    compute_results,
+    format_number,
+    poll_record,
+    poll_results,
+    results_refusal,
+)
 from commons_app.state.live import LiveResults, unwatch, watch
 from commons_app.state.session import SessionState, login_redirect, private_state
+
+RECEIPT_CHECK_FIELD = "receipt-check-field"
+NOT_IN_RECORD = (
+    "Not in the record: no counted ballot has this receipt. (Changing a ballot gives it a new receipt; "
+    "only the latest one names a counted ballot.)"
+)
+# What each download is: (record form or "results", file suffix, MIME type).
+DOWNLOADS = {
+    "jsonl": ("record.jsonl", "application/jsonl"),
+    "blt": ("record.blt", "text/plain"),
+    "results": ("results.json", "application/json"),
+}
+
+
+def _record_fields(*, session: Session, user: User, poll: Poll, shown: PollResults | None) -> dict[str, Any]:
+    """A closed poll's record digest and, in a poll that is not anonymous, the user's own receipt
+    (to prefill the check; an anonymous ballot's receipt is known only to the browser)."""
+    digest = shown.record_sha256 if shown is not None and shown.status == "closed" else None
+    known = ""
+    if digest and not poll.anonymous:
+        try:
+            known = votes.get_my_ballot(session=session, user=user, poll_id=poll.id).receipt  # type: ignore[arg-type]
+        except NotFound:
+            pass
+    return {"record_sha256": digest or "", "known_receipt": known}
 
 
 def results_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
     """The poll's heading, and its results when this user may see them."""
     poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
     refusal = results_refusal(session=session, poll=poll, user=user)
+    shown = None if refusal else compute_results(session=session, poll=poll)
     return {
         "title": poll.title,
         "method_name": METHOD_NAMES.get(poll.method, poll.method),
         "refusal": refusal or "",
-        "results": None if refusal else compute_results(session=session, poll=poll),
+        "results": shown,
+        "anonymous": poll.anonymous,
+        "anonymity_threshold": poll.anonymity_threshold,
+        "ranked": poll.method in RANKED_METHODS,
+        **_record_fields(session=session, user=user, poll=poll, shown=shown),
     }
+
+
+def record_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
+    """The record fields of :func:`results_context`, for a poll that closed while it was shown."""
+    poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
+    shown = poll_results(session=session, user=user, poll_id=poll_id)
+    return _record_fields(session=session, user=user, poll=poll, shown=shown)
+
+
+def download_data(*, session: Session, user: User, poll_id: int, what: str) -> str:
+    """The text of a closed poll's record (``jsonl``, ``blt``) or of its results (``results``,
+    the JSON the API answers), for a user who may see them.
+
+    Raises:
+        NotFound, Forbidden, Conflict, InvalidInput: As ``results.poll_record``.
+    """
+    if what == "results":
+        return json.dumps(poll_results(session=session, user=user, poll_id=poll_id).as_dict(), ensure_ascii=False, indent=1)
+    text, _digest = poll_record(session=session, user=user, poll_id=poll_id, form="blt" if what == "blt" else "jsonl")
+    return text
+
+
+def find_in_record(record: str, receipt: str) -> dict[str, Any] | None:
+    """The record line of the ballot that ``receipt`` names, or None. Lines are canonical
+    (``services.record``): each starts with its receipt, so no line needs parsing but the match."""
+    if not receipt or len(receipt) > 64:
+        return None
+    prefix = '{"receipt":' + json.dumps(receipt, ensure_ascii=False) + ","
+    for line in record.splitlines():
+        if line.startswith(prefix):
+            return json.loads(line)
+    return None
+
+
+def describe_line(line: dict[str, Any], texts: dict[int, str]) -> str:
+    """A record line's weight and choice, options named by their texts."""
+
+    def name(option_id: Any) -> str:
+        return texts.get(int(option_id), f"option {option_id}")
+
+    if "option_id" in line:
+        choice = "choice: " + name(line["option_id"])
+    elif "option_ids" in line:
+        choice = "approved: " + ", ".join(name(i) for i in line["option_ids"])
+    elif "ranking" in line:
+        choice = "ranking: " + " > ".join(name(i) for i in line["ranking"])
+    else:
+        choice = "scores: " + ", ".join(f"{name(k)} {v}" for k, v in line.get("scores", {}).items())
+    return f"weight {format_number(float(line['weight']))}, {choice}"
+
+
+def receipt_in_record(*, session: Session, user: User, poll_id: int, receipt: str) -> tuple[bool, str]:
+    """Whether a closed poll's record holds the ballot ``receipt`` names, as a sentence.
+
+    Raises:
+        NotFound, Forbidden, Conflict: As ``results.poll_record``.
+    """
+    record, _digest = poll_record(session=session, user=user, poll_id=poll_id)
+    line = find_in_record(record, receipt.strip())
+    if line is None:
+        return False, NOT_IN_RECORD
+    texts = {int(o.id): o.text for o in polls.options_of(session=session, poll_id=poll_id)}  # type: ignore[arg-type]
+    return True, f"Counted: this receipt names a ballot in the record — {describe_line(line, texts)}."
 
 
 @private_state
 class ResultsState(SessionState):
-    """Whether this viewer may see the poll's results; the tally itself lives in LiveResults."""
+    """Whether this viewer may see the poll's results; the tally itself lives in LiveResults.
+
+    A receipt someone checks, and the ballot found, are never kept here (an anonymous ballot's
+    receipt in the pickled state would link the voter to it): the answer goes to the browser.
+    """
 
     loaded: bool = False
     not_found: bool = False
@@ -39,6 +145,14 @@ class ResultsState(SessionState):
     title: str = ""
     method_name: str = ""
     refusal: str = ""
+    anonymous: bool = False
+    anonymity_threshold: int = 0
+    ranked: bool = False
+    record_sha256: str = ""
+    record_tried: bool = False  # load_record ran: do not ask again
+    # Only in polls that are not anonymous: there the server links voters to ballots anyway.
+    known_receipt: str = ""
+    checking: bool = False
 
     def _poll_id(self) -> int:
         parts = str(self.router.url.path).rstrip("/").split("/")
@@ -51,6 +165,7 @@ class ResultsState(SessionState):
         receive every live push (see ``state.live``). A viewer who may not see results is never
         a watcher, so they receive nothing."""
         self.loaded, self.not_found, self.refusal = False, False, ""
+        self.record_sha256, self.record_tried, self.known_receipt = "", False, ""
         poll_id = self._poll_id()
         live = await self.get_state(LiveResults)
         sid = self.router.session.session_id  # this tab's socket
@@ -68,18 +183,70 @@ class ResultsState(SessionState):
             return None
         self.poll_number = poll_id
         self.title, self.method_name, self.refusal = ctx["title"], ctx["method_name"], ctx["refusal"]
+        self.anonymous, self.anonymity_threshold, self.ranked = ctx["anonymous"], ctx["anonymity_threshold"], ctx["ranked"]
+        self.record_sha256, self.known_receipt = ctx["record_sha256"], ctx["known_receipt"]
         if ctx["results"] is None:
             await unwatch(poll_id, sid)
             live.reset()
             self.loaded = True
-            return None
+            return receipt_answer.push("")
         # A push published between the read above and this line would be missed until the next
         # one; pushes re-read the database and follow every change within the window, so the
         # next change corrects it.
         await watch(poll_id, sid)
         live.apply(poll_id, ctx["results"])
         self.loaded = True
+        return receipt_answer.push("")  # the answer of another poll's page must not linger
+
+    @rx.event
+    async def load_record(self):  # noqa: ANN201 - Reflex event return
+        """The poll closed while shown (a live push said so): fetch its record's digest, once."""
+        self.record_tried = True
+        try:
+            ctx = await self._call(record_context, poll_id=self.poll_number)
+        except NotAuthenticated:
+            return login_redirect(self.router.url.path)
+        except ServiceError:
+            ctx = {"record_sha256": "", "known_receipt": ""}
+        self.record_sha256, self.known_receipt = ctx["record_sha256"], ctx["known_receipt"]
         return None
+
+    @rx.event
+    async def download(self, what: str):  # noqa: ANN201 - Reflex event return
+        """Download the record (``jsonl``/``blt``) or the results (``results``) as a file: the
+        API's record URLs need a bearer token, which the browser does not hold."""
+        if what not in DOWNLOADS:
+            return None
+        poll_id = self.poll_number
+        try:
+            text = await self._call(download_data, poll_id=poll_id, what=what)
+        except NotAuthenticated:
+            return login_redirect(self.router.url.path)
+        except ServiceError as exc:
+            return rx.toast.error(exc.message)
+        suffix, mime = DOWNLOADS[what]
+        return rx.download(data=text.encode("utf-8"), filename=f"poll-{poll_id}-{suffix}", mime_type=mime)
+
+    @rx.event
+    async def check_receipt(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
+        """Say whether the record holds the ballot a receipt names. The receipt arrives as an
+        argument and the answer goes to the browser only (see the class docstring)."""
+        receipt = str(form.get("receipt") or "").strip()
+        if not receipt:
+            yield receipt_answer.push("Enter a receipt to check.")
+            return
+        self.checking = True
+        yield
+        try:
+            _found, message = await self._call(receipt_in_record, poll_id=self.poll_number, receipt=receipt)
+        except NotAuthenticated:
+            self.checking = False
+            yield login_redirect(self.router.url.path)
+            return
+        except ServiceError as exc:
+            message = exc.message
+        self.checking = False
+        yield receipt_answer.push(message)
 
 
 def _grid_table(header: rx.Var, rows: rx.Var, caption: str) -> rx.Component:
@@ -160,6 +327,120 @@ def results_chart() -> rx.Component:
     )
 
 
+def anonymous_steps_note() -> rx.Component:
+    """Why an open anonymous poll's totals lag behind the ballots cast."""
+    return rx.cond(
+        ResultsState.anonymous & (LiveResults.status == "open"),
+        rx.callout(
+            "Results of an anonymous poll move in steps of at least "
+            + ResultsState.anonymity_threshold.to_string()
+            + " ballots (the poll's anonymity threshold), so no single ballot can be told apart: "
+            "ballots cast since the latest step show at the next one.",
+            icon="shield",
+            color_scheme="violet",
+            size="1",
+            id="anonymous-steps",
+            width="100%",
+        ),
+    )
+
+
+def _download_button(text: str, what: str) -> rx.Component:
+    return rx.button(rx.icon("download", size=16), text, type="button", variant="soft", size="2", on_click=ResultsState.download(what))
+
+
+def receipt_check() -> rx.Component:
+    """"Check your receipt": prefilled with the user's receipt (this browser's, or the server's in
+    a poll that is not anonymous), answered in ``receipt-check``."""
+    prefill = rx.cond(ResultsState.known_receipt != "", ResultsState.known_receipt, STORED_RECEIPT)
+    return rx.form(
+        rx.vstack(
+            rx.el.label("Check your receipt", html_for=RECEIPT_CHECK_FIELD, style={"fontWeight": 600}),
+            rx.text("Is the ballot your receipt names in the record, and as you cast it?", size="2", color_scheme="gray"),
+            rx.flex(
+                rx.input(
+                    id=RECEIPT_CHECK_FIELD, name="receipt", default_value=prefill, placeholder="Your receipt",
+                    auto_complete="off", width="100%", max_width="24rem",
+                ),
+                rx.button("Check receipt", type="submit", size="2", loading=ResultsState.checking),
+                spacing="2",
+                wrap="wrap",
+                align="center",
+                width="100%",
+            ),
+            rx.text(
+                receipt_answer.value, size="2", role="status", aria_live="polite",
+                custom_attrs={"data-testid": "receipt-check"},
+            ),
+            spacing="2",
+            width="100%",
+            align="start",
+        ),
+        on_submit=ResultsState.check_receipt,
+        width="100%",
+    )
+
+
+def record_panel() -> rx.Component:
+    """A closed poll's published ballot record: its digest, downloads, recount and receipt check."""
+    poll = ResultsState.poll_number.to_string()
+    return rx.card(
+        rx.vstack(
+            rx.heading("Published ballot record", size="4", as_="h2"),
+            rx.text(
+                "Every counted ballot with its receipt, weight and choice — no voter, no time. Its SHA-256:",
+                size="2",
+            ),
+            rx.code(
+                ResultsState.record_sha256, variant="soft", size="2",
+                custom_attrs={"data-testid": "record-sha256"},
+                style={"wordBreak": "break-all", "padding": "0.25rem 0.5rem"},
+            ),
+            rx.flex(
+                _download_button("record.jsonl", "jsonl"),
+                rx.cond(ResultsState.ranked, _download_button("record.blt", "blt")),
+                _download_button("results.json", "results"),
+                spacing="2",
+                wrap="wrap",
+            ),
+            rx.text("Anyone can recount it with the two files (see docs/RECOUNT.md):", size="2"),
+            rx.code(
+                "python -m commons_app recount poll-" + poll + "-record.jsonl --results poll-" + poll + "-results.json",
+                size="2",
+                style={"display": "block", "overflowWrap": "anywhere", "padding": "0.35rem 0.5rem"},
+            ),
+            rx.text(
+                "Scripts fetch the same files at ",
+                rx.code("/api/polls/" + poll + "/record.jsonl"),
+                rx.cond(ResultsState.ranked, rx.fragment(" and ", rx.code("/api/polls/" + poll + "/record.blt"))),
+                " with a bearer token.",
+                size="2",
+                color_scheme="gray",
+                style={"overflowWrap": "anywhere"},
+            ),
+            rx.divider(),
+            receipt_check(),
+            spacing="3",
+            width="100%",
+            align="start",
+        ),
+        width="100%",
+        id="ballot-record",
+    )
+
+
+def closed_record() -> rx.Component:
+    """The record panel once the poll is closed (fetched when it closed while shown)."""
+    return rx.cond(
+        LiveResults.status == "closed",
+        rx.cond(
+            ResultsState.record_sha256 != "",
+            record_panel(),
+            rx.cond(~ResultsState.record_tried, rx.box(spinner_block(), on_mount=ResultsState.load_record)),
+        ),
+    )
+
+
 def live_results() -> rx.Component:
     """The results of the linked poll."""
     return rx.vstack(
@@ -172,7 +453,16 @@ def live_results() -> rx.Component:
             wrap="wrap",
             align="center",
         ),
-        rx.heading(LiveResults.winners_label, size="5", as_="h2", custom_attrs={"data-testid": "winners"}),
+        anonymous_steps_note(),
+        rx.heading(
+            # An open anonymous poll shows no ballots until its first step, though some are cast.
+            rx.cond(
+                ResultsState.anonymous & (LiveResults.status == "open") & (LiveResults.total_ballots == 0),
+                "No results yet",
+                LiveResults.winners_label,
+            ),
+            size="5", as_="h2", custom_attrs={"data-testid": "winners"},
+        ),
         rx.foreach(LiveResults.notes, lambda n: rx.text(n, size="2", color_scheme="gray")),
         rx.box(results_chart(), width="100%", aria_label="Bar chart of the results", role="img"),
         results_table(),
@@ -185,6 +475,7 @@ def live_results() -> rx.Component:
             LiveResults.matrix_rows.length() > 0,
             _grid_table(LiveResults.matrix_header, LiveResults.matrix_rows, "Pairwise preferences (row preferred over column)"),
         ),
+        closed_record(),
         spacing="4",
         width="100%",
         align="stretch",

@@ -9,6 +9,14 @@ import reflex as rx
 from sqlmodel import Session, select
 
 from commons_app.components.layout import error_callout, page, spinner_block, status_badge
+from commons_app.components.receipts import (
+    element_value,
+    forget_receipt,
+    receipt_panel,
+    remember_receipt,
+    show_stored_receipt,
+    shown_receipt,
+)
 from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, User
 from commons_app.pages.polls import METHOD_NAMES
 from commons_app.services import polls, votes
@@ -30,14 +38,25 @@ INSTRUCTIONS = {
 }
 
 
-def submit_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput, changing: bool) -> dict[str, Any]:
+MISSING_RECEIPT = "This browser does not hold your ballot's receipt; paste it here to change or retract your ballot."
+STALE_RECEIPT = (
+    "No ballot of yours has this receipt (each change gives a new one, and only the latest counts). "
+    "Paste your ballot's latest receipt to change or retract it."
+)
+RECEIPT_FIELD = "ballot-receipt-field"
+
+
+def submit_ballot(
+    *, session: Session, user: User, poll_id: int, ballot: BallotInput, changing: bool, receipt: str | None = None
+) -> tuple[dict[str, Any], str]:
     """Cast (or change) the ballot, then read the vote page again: one credential check and one
-    trip to a worker thread for the whole submit."""
+    trip to a worker thread for the whole submit. Returns the page and the ballot's new receipt
+    (which the handler hands to the browser, never to its state)."""
     if changing:
-        votes.change_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot)
+        row = votes.change_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot, receipt=receipt)
     else:
-        votes.cast_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot)
-    return vote_context(session=session, user=user, poll_id=poll_id)
+        row = votes.cast_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot)
+    return vote_context(session=session, user=user, poll_id=poll_id), row.receipt
 
 
 def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
@@ -46,7 +65,11 @@ def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any
     options = polls.options_of(session=session, poll_id=poll_id)
     status = polls.poll_status(poll)
     weight = polls.voter_weight(session=session, poll=poll, user=user)
-    ballot = session.exec(select(Ballot).where(Ballot.poll_id == poll_id, Ballot.user_id == user.id)).first()
+    # An anonymous ballot is not linked to its voter: only whether they voted is known here.
+    ballot = None if poll.anonymous else session.exec(
+        select(Ballot).where(Ballot.poll_id == poll_id, Ballot.user_id == user.id)
+    ).first()
+    has_voted = votes.has_voted(session=session, user=user, poll_id=poll_id) if poll.anonymous else ballot is not None
     if status == "scheduled":
         reason = "This poll is not open yet."
     elif status == "closed":
@@ -81,7 +104,8 @@ def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any
         "options": [{"id": o.id, "text": o.text} for o in options],
         "reason": reason,
         "weight": weight or 0,
-        "has_voted": ballot is not None,
+        "has_voted": has_voted,
+        "receipt": ballot.receipt if ballot is not None else "",
         "summary": summary,
         "chosen": chosen,
         "ranks": ranks,
@@ -140,7 +164,12 @@ def ballot_from_form(method: str, form: dict[str, Any]) -> BallotInput:
 
 @private_state
 class VoteState(SessionState):
-    """The ballot page of one poll."""
+    """The ballot page of one poll.
+
+    In an anonymous poll nothing here names the user's ballot: no receipt and no choice (the
+    state is pickled beside the user's session); the receipt lives in the browser only (see
+    ``components.receipts``) and comes back to a handler as an argument when it is needed.
+    """
 
     loaded: bool = False
     not_found: bool = False
@@ -167,7 +196,17 @@ class VoteState(SessionState):
             self.not_found, self.loaded = True, True
             return None
         self._show(ctx)
-        return None
+        return self._sync_receipt(ctx)
+
+    def _sync_receipt(self, ctx: dict[str, Any]) -> list[rx.event.EventSpec]:
+        """Browser events that bring the shown receipt in line with the server: a named ballot's
+        receipt is known here (and stored); an anonymous one is shown from the browser's storage
+        while the user has voted. A stored anonymous receipt is left alone otherwise: in a shared
+        browser it may be another user's, and nobody else can give it back to them."""
+        poll_id = int(ctx["poll_id"])
+        if ctx["anonymous"]:
+            return [show_stored_receipt(poll_id) if ctx["has_voted"] else shown_receipt.push("")]
+        return remember_receipt(poll_id, ctx["receipt"]) if ctx["receipt"] else forget_receipt(poll_id)
 
     def _show(self, ctx: dict[str, Any]) -> None:
         self.ctx = {k: v for k, v in ctx.items() if k not in {"options", "chosen", "ranks", "scores"}}
@@ -184,7 +223,8 @@ class VoteState(SessionState):
 
     @rx.event
     async def submit(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
-        """Cast the ballot, or change it when the user has one."""
+        """Cast the ballot, or change it when the user has one (in an anonymous poll: the one
+        that the form's ``receipt`` names)."""
         self.error = ""
         method = str(self.ctx.get("method", ""))
         try:
@@ -192,42 +232,75 @@ class VoteState(SessionState):
         except InvalidInput as exc:
             self.error = exc.message
             return
+        changing = bool(self.ctx.get("has_voted"))
+        anonymous = bool(self.ctx.get("anonymous"))
+        receipt = str(form.get("receipt") or "").strip() if anonymous else None
+        if changing and anonymous and not receipt:
+            self.error = MISSING_RECEIPT
+            return
         self.busy = True
         yield
-        changing = bool(self.ctx.get("has_voted"))
+        poll_id = self._poll_id()
         try:
-            ctx = await self._call(submit_ballot, poll_id=self._poll_id(), ballot=ballot, changing=changing)
+            ctx, new_receipt = await self._call(
+                submit_ballot, poll_id=poll_id, ballot=ballot, changing=changing, receipt=receipt
+            )
         except NotAuthenticated:
             self.busy = False
             yield login_redirect(self.router.url.path)
             return
+        except NotFound as exc:
+            self.busy = False
+            stale = changing and anonymous
+            self.error = STALE_RECEIPT if stale else exc.message
+            yield await self._refresh()
+            if stale and not self.not_found:  # the poll is there: the receipt names no ballot
+                yield forget_receipt(poll_id)
+            return
         except ServiceError as exc:
             self.busy = False
             self.error = exc.message
-            await self._refresh()
+            yield await self._refresh()
             return
         self.busy = False
         self._show(ctx)
+        # The new receipt goes to the browser only (see the class docstring).
+        yield remember_receipt(poll_id, new_receipt)
         yield rx.toast.success("Your vote was changed." if changing else "Your vote was recorded.")
 
     @rx.event
-    async def retract(self):  # noqa: ANN201 - Reflex event return
-        """Withdraw the user's ballot."""
+    async def retract(self, receipt: str = ""):  # noqa: ANN201 - Reflex event return
+        """Withdraw the user's ballot (in an anonymous poll: the one ``receipt`` names, read from
+        the page when the button is pressed)."""
         self.error = ""
+        anonymous = bool(self.ctx.get("anonymous"))
+        receipt = str(receipt or "").strip()
+        if anonymous and not receipt:
+            self.error = MISSING_RECEIPT
+            return
         self.busy = True
         yield
+        poll_id = self._poll_id()
         try:
-            await self._call(votes.retract_ballot, poll_id=self._poll_id())
+            await self._call(votes.retract_ballot, poll_id=poll_id, receipt=receipt if anonymous else None)
         except NotAuthenticated:
             self.busy = False
             yield login_redirect(self.router.url.path)
+            return
+        except NotFound as exc:
+            self.busy = False
+            self.error = STALE_RECEIPT if anonymous else exc.message
+            yield await self._refresh()
+            if anonymous and not self.not_found:  # the poll is there: the receipt names no ballot
+                yield forget_receipt(poll_id)
             return
         except ServiceError as exc:
             self.error = exc.message
             self.busy = False
             return
         self.busy = False
-        await self._refresh()
+        yield forget_receipt(poll_id)
+        yield await self._refresh()
         yield rx.toast.info("Your vote was retracted.")
 
 
@@ -280,6 +353,25 @@ def _rank_numbers() -> rx.Var:
     return rx.Var.range(1, VoteState.options.length() + 1).map(lambda n: n.to_string())
 
 
+def _receipt_field() -> rx.Component:
+    """Anonymous polls: the receipt naming the ballot to change or retract, from this browser's
+    storage (a hidden input), or pasted by the user when this browser does not hold it."""
+    return rx.cond(
+        VoteState.ctx["anonymous"].to(bool) & VoteState.ctx["has_voted"].to(bool),
+        rx.cond(
+            shown_receipt.value != "",
+            rx.el.input(type="hidden", name="receipt", id=RECEIPT_FIELD, value=shown_receipt.value, read_only=True),
+            rx.vstack(
+                rx.callout(MISSING_RECEIPT, icon="key_round", color_scheme="amber", role="status", id="receipt-missing", width="100%"),
+                rx.el.label("Receipt", html_for=RECEIPT_FIELD, style={"fontWeight": 500}),
+                rx.input(name="receipt", id=RECEIPT_FIELD, placeholder="Paste your receipt", auto_complete="off", width="100%", max_width="24rem"),
+                spacing="2",
+                width="100%",
+            ),
+        ),
+    )
+
+
 def ballot_form() -> rx.Component:
     """The ballot for the poll's method."""
     method = VoteState.ctx["method"].to(str)
@@ -306,6 +398,7 @@ def ballot_form() -> rx.Component:
                 ),
                 style={"border": "none", "padding": 0, "margin": 0},
             ),
+            _receipt_field(),
             rx.hstack(
                 rx.cond(
                     VoteState.ctx["has_voted"].to(bool),
@@ -314,7 +407,7 @@ def ballot_form() -> rx.Component:
                 ),
                 rx.cond(
                     VoteState.ctx["has_voted"].to(bool),
-                    rx.button("Retract vote", type="button", on_click=VoteState.retract, variant="outline", color_scheme="red", size="3", disabled=VoteState.busy),
+                    rx.button("Retract vote", type="button", on_click=VoteState.retract(element_value(RECEIPT_FIELD)), variant="outline", color_scheme="red", size="3", disabled=VoteState.busy),
                 ),
                 spacing="3",
                 wrap="wrap",
@@ -349,9 +442,25 @@ def vote_page() -> rx.Component:
                     error_callout(VoteState.error),
                     rx.cond(
                         ctx["has_voted"].to(bool),
-                        rx.callout(
-                            "Your ballot: " + ctx["summary"].to(str),
-                            icon="circle_check", color_scheme="green", id="my-ballot",
+                        rx.cond(
+                            ctx["anonymous"].to(bool),
+                            # The server cannot tell which ballot is this user's (and must not).
+                            rx.callout(
+                                "You have voted. This poll is anonymous: nothing links you to your ballot, so it is not shown here.",
+                                icon="circle_check", color_scheme="green", id="my-ballot",
+                            ),
+                            rx.callout(
+                                "Your ballot: " + ctx["summary"].to(str),
+                                icon="circle_check", color_scheme="green", id="my-ballot",
+                            ),
+                        ),
+                    ),
+                    rx.cond(
+                        ctx["has_voted"].to(bool),
+                        rx.cond(
+                            ctx["anonymous"].to(bool),
+                            rx.cond(shown_receipt.value != "", receipt_panel(shown_receipt.value)),
+                            rx.cond(ctx["receipt"].to(str) != "", receipt_panel(ctx["receipt"].to(str))),
                         ),
                     ),
                     rx.cond(

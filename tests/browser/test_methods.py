@@ -141,7 +141,15 @@ def test_private_scheduled_closed_and_anonymous_polls_in_the_browser(new_page, a
     expect(member_page.get_by_text("anonymous", exact=True)).to_be_visible(timeout=UI_TIMEOUT)
     member_page.get_by_label("Tomatoes", exact=True).check()
     member_page.get_by_role("button", name="Submit vote").click()
-    expect(member_page.locator("#my-ballot")).to_have_text("Your ballot: Tomatoes", timeout=UI_TIMEOUT)
+    # Anonymous: the page says the user voted, never how (the server cannot tell which ballot).
+    expect(member_page.locator("#my-ballot")).to_contain_text("You have voted", timeout=UI_TIMEOUT)
+    expect(member_page.locator("#my-ballot")).not_to_contain_text("Tomatoes")
+    expect(member_page.get_by_test_id("ballot-receipt")).to_be_visible()
     goto(member_page, f"{base}/polls/{private['id']}/results")
     ids = {o["text"]: o["id"] for o in private["options"]}
+    # While open, its results move only in steps of the anonymity threshold: one ballot shows none.
+    expect(member_page.get_by_test_id("total-ballots")).to_have_text("0", timeout=UI_TIMEOUT)
+    expect(member_page.locator("#anonymous-steps")).to_contain_text("steps of at least 5 ballots")
+    assert api.client.post(f"/polls/{private['id']}/close", headers=owner.headers).status_code == 200
+    goto(member_page, f"{base}/polls/{private['id']}/results")
     expect(member_page.get_by_test_id(f"result-weight-{ids['Tomatoes']}")).to_have_text("2", timeout=UI_TIMEOUT)
