@@ -240,7 +240,7 @@ def test_a_retraction_cannot_be_exposed_by_changes(client, make_user, auth_heade
 
 
 def test_changes_alone_show_in_steps_of_k(client, make_user, auth_headers):
-    owner, poll, ids, first, receipts, shown = _anonymous_poll_with_a_snapshot(client, make_user, auth_headers)
+    owner, poll, ids, first, receipts, _shown = _anonymous_poll_with_a_snapshot(client, make_user, auth_headers)
     for n, voter in enumerate(first, start=1):
         _change(client, auth_headers(voter), poll["id"], receipts[voter.id], option_id=ids["Banana"])
         body = _results(client, auth_headers(owner), poll["id"])
