@@ -86,6 +86,7 @@ CONTRACT_ENDPOINTS = {
     ("put", "/api/polls/{poll_id}/voters"), ("post", "/api/votes/"), ("get", "/api/polls/{poll_id}/my-vote"),
     ("put", "/api/polls/{poll_id}/my-vote"), ("delete", "/api/polls/{poll_id}/my-vote"),
     ("get", "/api/polls/{poll_id}/results"), ("get", "/api/polls/{poll_id}/results.csv"), ("get", "/api/health"),
+    ("get", "/api/polls/{poll_id}/record.jsonl"), ("get", "/api/polls/{poll_id}/record.blt"),
     ("get", "/metrics"), ("get", "/api/admin/users"), ("patch", "/api/admin/users/{user_id}"), ("get", "/api/admin/audit"),
 }
 
