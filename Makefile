@@ -20,6 +20,14 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# An independent voting library that the tests recount published records with (its own virtualenv).
+RECOUNT_VENV ?= .venv-recount
+$(RECOUNT_VENV)/.installed: requirements-recount.txt
+	python3 -m venv $(RECOUNT_VENV)
+	$(RECOUNT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RECOUNT_VENV)/bin/python -m pip install --quiet -r requirements-recount.txt
+	touch $@
+
 install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
@@ -34,8 +42,9 @@ run: install
 ## The suite also runs against PostgreSQL and Redis when they answer (CI=true makes them required).
 TEST_DATABASE_URL ?= postgresql://127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
-test: install-dev chromium nginx
-	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" $(PY) -m pytest
+test: install-dev chromium nginx $(RECOUNT_VENV)/.installed
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
+		PREF_VOTING_PYTHON="$(abspath $(RECOUNT_VENV))/bin/python" $(PY) -m pytest
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
