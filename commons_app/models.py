@@ -189,9 +189,9 @@ class PollParticipant(SQLModel, table=True):
 class ResultSnapshot(SQLModel, table=True):
     """The results an open anonymous poll shows, and what has happened since they were taken.
 
-    Only counts are kept (never who): ``baseline`` is the number of voters when the snapshot was
-    taken; ``casts``, ``changes`` and ``retractions`` count the ballots' events since. The rule
-    that retakes it is ``services.results.note_anonymous_change``.
+    Only counts are kept (never who): ``voters`` is how many have voted, ``baseline`` how many had
+    when the snapshot was taken; ``casts``, ``changes`` and ``retractions`` count the ballots'
+    events since. The rule that retakes it is ``services.results.note_anonymous_change``.
     """
 
     __tablename__ = "result_snapshots"
@@ -200,6 +200,7 @@ class ResultSnapshot(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
     )
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    voters: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     baseline: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     casts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     changes: int = Field(default=0, sa_column=Column(Integer, nullable=False))

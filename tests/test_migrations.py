@@ -138,3 +138,42 @@ def test_0002_counts_the_ballots_already_cast(empty_database_url):
         assert sorted((o, w, int(n)) for o, w, n in rows) == [(1, 1.0, 2), (1, 2.5, 1), (2, 1.0, 1), (2, 2.5, 1)]
     finally:
         engine.dispose()
+
+
+def test_0003_unlinks_the_ballots_of_anonymous_polls_made_before_it(empty_database_url):
+    cfg = alembic_config(url=empty_database_url)
+    command.upgrade(cfg, "0002")
+    engine = make_engine(empty_database_url)
+    now = "2026-01-01 00:00:00"
+    try:
+        with engine.begin() as conn:
+            for uid in range(1, 4):
+                conn.execute(text(
+                    "INSERT INTO users (id, username, username_key, email, email_key, password_hash, role, is_active, "
+                    "created_at, updated_at) VALUES (:i, :n, :n, :e, :e, 'x', 'member', true, :t, :t)"
+                ), {"i": uid, "n": f"u{uid}", "e": f"u{uid}@x.org", "t": now})
+            for pid, anonymous in ((1, True), (2, False)):
+                conn.execute(text(
+                    "INSERT INTO polls (id, title, description, created_by, method, visibility, results_visibility, "
+                    "anonymous, created_at, updated_at) VALUES (:p, 'p', '', 1, 'single', 'public', 'live', :a, :t, :t)"
+                ), {"p": pid, "a": anonymous, "t": now})
+                conn.execute(text("INSERT INTO poll_options (id, poll_id, text, position) VALUES (:p, :p, 'o', 0)"), {"p": pid})
+                for uid in (2, 3):
+                    conn.execute(text(
+                        "INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, created_at, updated_at) "
+                        "VALUES (:p, :u, :p, '[]', '{}', 1.0, :t, :t)"
+                    ), {"p": pid, "u": uid, "t": now})
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            anonymous = conn.execute(text("SELECT id, user_id, created_at, receipt FROM ballots WHERE poll_id = 1")).all()
+            named = conn.execute(text("SELECT user_id, created_at, receipt FROM ballots WHERE poll_id = 2")).all()
+            who = conn.execute(text("SELECT user_id FROM poll_participants WHERE poll_id = 1 ORDER BY user_id")).all()
+            snapshot = conn.execute(text("SELECT voters, baseline, result FROM result_snapshots WHERE poll_id = 1")).one()
+            counted = conn.execute(text("SELECT sum(ballots) FROM ballot_counts WHERE poll_id = 1")).scalar()
+        assert len(anonymous) == 2 and all(u is None and t is None and r for _i, u, t, r in anonymous)
+        assert all(i >= 2**44 for i, *_ in anonymous)
+        assert sorted(u for u, _t, _r in named) == [2, 3] and all(t is not None and r for _u, t, r in named)
+        assert [u for (u,) in who] == [2, 3]
+        assert (snapshot[0], snapshot[1], snapshot[2]) == (2, 0, None) and int(counted) == 2
+    finally:
+        engine.dispose()

@@ -33,8 +33,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("ballots") as batch_op:
         batch_op.alter_column(
-            "id", existing_type=sa.Integer(), type_=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
+            "id", existing_type=sa.Integer(), type_=sa.BigInteger().with_variant(sa.Integer(), "sqlite")
         )
         batch_op.alter_column("receipt", existing_type=sa.String(length=32), nullable=False)
         batch_op.create_unique_constraint("uq_ballots_receipt", ["receipt"])
@@ -42,6 +41,8 @@ def upgrade() -> None:
         batch_op.alter_column("created_at", existing_type=sa.DateTime(timezone=True), nullable=True)
         batch_op.alter_column("updated_at", existing_type=sa.DateTime(timezone=True), nullable=True)
 
+    if bind.dialect.name == "postgresql":  # the id's sequence follows its column to 64 bits
+        op.execute(sa.text("ALTER SEQUENCE IF EXISTS ballots_id_seq AS bigint"))
     op.create_table(
         "poll_participants",
         sa.Column("poll_id", sa.Integer(), nullable=False),
@@ -55,6 +56,7 @@ def upgrade() -> None:
         "result_snapshots",
         sa.Column("poll_id", sa.Integer(), nullable=False),
         sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("voters", sa.Integer(), nullable=False),
         sa.Column("baseline", sa.Integer(), nullable=False),
         sa.Column("casts", sa.Integer(), nullable=False),
         sa.Column("changes", sa.Integer(), nullable=False),
@@ -73,6 +75,23 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["poll_id"], ["polls.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("poll_id"),
     )
+    # Anonymous polls made before this revision: move who voted out of their ballots (into the
+    # participants), drop the ballots' times and give them random ids, and start their snapshots.
+    anonymous = [row[0] for row in bind.execute(sa.text("SELECT id FROM polls WHERE anonymous"))]
+    for poll_id in anonymous:
+        bind.execute(sa.text(
+            "INSERT INTO poll_participants (poll_id, user_id) "
+            "SELECT poll_id, user_id FROM ballots WHERE poll_id = :p AND user_id IS NOT NULL"
+        ), {"p": poll_id})
+        for (ballot_id,) in bind.execute(sa.text("SELECT id FROM ballots WHERE poll_id = :p"), {"p": poll_id}).all():
+            bind.execute(sa.text(
+                "UPDATE ballots SET id = :n, user_id = NULL, created_at = NULL, updated_at = NULL WHERE id = :i"
+            ), {"n": 2**44 + secrets.randbelow(2**52 - 2**44), "i": ballot_id})
+        voters = bind.execute(sa.text("SELECT count(*) FROM poll_participants WHERE poll_id = :p"), {"p": poll_id}).scalar()
+        bind.execute(sa.text(
+            "INSERT INTO result_snapshots (poll_id, result, voters, baseline, casts, changes, retractions) "
+            "VALUES (:p, NULL, :v, 0, 0, 0, 0)"
+        ), {"p": poll_id, "v": voters})
     # Count shards now follow the ballot's id, not the voter's: recount them that way.
     op.execute(sa.text("DELETE FROM ballot_counts"))
     op.execute(

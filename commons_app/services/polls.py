@@ -337,6 +337,8 @@ def create_poll(*, session: Session, user: User, spec: PollSpec) -> PollView:
     session.flush()
     for position, text in enumerate(spec.options):
         session.add(PollOption(poll_id=poll.id, text=text, position=position))  # type: ignore[arg-type]
+    if spec.anonymous:
+        session.add(ResultSnapshot(poll_id=poll.id))  # type: ignore[arg-type]
     record_event(
         session=session, actor_id=user.id, action="poll.create", target_type="poll", target_id=poll.id,
         detail={"title": spec.title, "method": spec.method, "visibility": spec.visibility},
@@ -500,6 +502,8 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
     poll.results_visibility = spec.results_visibility
     poll.opens_at = spec.opens_at
     poll.closes_at = spec.closes_at
+    if spec.anonymous and not poll.anonymous and session.get(ResultSnapshot, poll_id) is None:
+        session.add(ResultSnapshot(poll_id=poll_id))
     poll.anonymous = spec.anonymous
     poll.anonymity_threshold = spec.anonymity_threshold or DEFAULT_ANONYMITY
     poll.updated_at = utcnow()

@@ -21,7 +21,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -211,30 +211,37 @@ def note_anonymous_change(*, session: Session, poll_id: int, threshold: int, eve
     the other; the snapshot then sees every ballot committed before it and this one.
     """
     column = _EVENT_COLUMNS[event]
-    bump = update(ResultSnapshot).where(col(ResultSnapshot.poll_id) == poll_id).values(
-        {column: getattr(ResultSnapshot, column) + 1}
+    table = ResultSnapshot.__table__  # type: ignore[attr-defined]
+    joined = {"cast": 1, "retract": -1}.get(event, 0)
+    bump = (
+        table.update()
+        .where(table.c.poll_id == poll_id)
+        .values({column: table.c[column] + 1, "voters": table.c.voters + joined})
+        .returning(table.c.baseline, table.c.casts, table.c.changes, table.c.retractions, table.c.voters)
     )
-    if session.execute(bump).rowcount != 1:
+    row = session.execute(bump).one_or_none()
+    if row is None:  # a poll made anonymous before snapshots existed: count its voters once
+        voters = session.execute(
+            select(func.count()).select_from(PollParticipant).where(col(PollParticipant.poll_id) == poll_id)
+        ).scalar_one()
         try:
             with session.begin_nested():
-                session.add(ResultSnapshot(poll_id=poll_id, **{column: 1}))
-        except IntegrityError:  # another ballot made the row first
-            session.execute(bump)
-    snapshot = session.get(ResultSnapshot, poll_id, populate_existing=True)
-    assert snapshot is not None
-    voters = int(session.execute(
-        select(func.count()).select_from(PollParticipant).where(col(PollParticipant.poll_id) == poll_id)
-    ).scalar_one())
-    grown = voters - snapshot.baseline >= threshold
-    only_changes = snapshot.casts == 0 and snapshot.retractions == 0 and snapshot.changes >= threshold
+                session.execute(table.insert().values(poll_id=poll_id, voters=int(voters) - joined))
+        except IntegrityError:  # a concurrent ballot made it first
+            pass
+        row = session.execute(bump).one()
+    baseline, casts, changes, retractions, voters = row
+    grown = voters - baseline >= threshold
+    only_changes = casts == 0 and retractions == 0 and changes >= threshold
     if not (grown or only_changes):
         return
     poll = session.get(Poll, poll_id)
-    snapshot.result = live_results(session=session, poll=poll, use_counts=True).as_dict()  # type: ignore[arg-type]
-    snapshot.baseline = voters
-    snapshot.casts = snapshot.changes = snapshot.retractions = 0
-    session.add(snapshot)
-    session.flush()
+    shown = live_results(session=session, poll=poll, use_counts=True).as_dict()  # type: ignore[arg-type]
+    session.execute(
+        table.update()
+        .where(table.c.poll_id == poll_id)
+        .values(result=shown, baseline=voters, casts=0, changes=0, retractions=0)
+    )
 
 
 def _tally_ballots(rows: Any) -> list[TallyBallot]:
