@@ -108,6 +108,17 @@ def seed_demo() -> int:
                 method="star",
                 closes_at=now + timedelta(days=7),
             )),
+            (people[4], PollSpec(
+                title="Anonymous: should membership dues go up next year?",
+                description="A secret ballot: nobody, not even the organisers, can see how you voted.",
+                options=["Yes", "No", "Abstain"],
+                anonymous=True,
+            )),
+            (people[5], PollSpec(
+                title="Which name for the newsletter?",
+                description="Closed: its result is sealed and its ballot record published.",
+                options=["The Commons Post", "Village Voice", "Green Sheet"],
+            )),
         ]
         created = [polls.create_poll(session=session, user=owner, spec=spec) for owner, spec in specs]
         polls.set_roll(
@@ -122,6 +133,7 @@ def seed_demo() -> int:
                     votes.cast_ballot(session=session, user=voter, poll_id=view.poll.id, ballot=ballot)  # type: ignore[arg-type]
                 except ServiceError as exc:
                     print(f"skipped a demo ballot: {exc.message}", file=sys.stderr)
+        polls.close_poll(session=session, user=people[5], poll_id=created[-1].poll.id)  # type: ignore[arg-type]
     print(f"seeded demo data: users admin and {', '.join(DEMO_USERS)}, password {DEMO_PASSWORD!r}")
     return 0
 
