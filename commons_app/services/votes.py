@@ -192,7 +192,9 @@ def new_receipt() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> tuple[VotingPoll, float]:
+def _poll_for_voting(
+    *, session: Session, poll_id: int, user: User, retracting: bool = False
+) -> tuple[VotingPoll, float]:
     """The poll, the user's roll entry and the option ids in one round trip, checked for voting
     (``polls.visible_to`` and ``polls.weight_from_roll``, the rules of ``get_visible_poll`` and
     ``voter_weight``, without loading ORM objects: this is the hot path of every ballot), and the
@@ -217,12 +219,16 @@ def _poll_for_voting(*, session: Session, poll_id: int, user: User) -> tuple[Vot
     if not visible_to(poll, user, on_the_roll=poll.roll_weight is not None):  # type: ignore[arg-type]
         raise NotFound("Poll not found.")
     status = poll_status(poll)  # type: ignore[arg-type]
+    if status != "open" and retracting:
+        raise Forbidden("Ballots can be retracted only while the poll is open.")
     if status == "scheduled":
         raise Forbidden("This poll is not open yet.")
     if status == "closed":
         raise Forbidden("This poll is closed.")
     weight = weight_from_roll(poll, poll.roll_weight)  # type: ignore[arg-type]
     if weight is None:
+        if retracting:  # not on the roll: so no ballot to take back either
+            raise NotFound("You have not voted in this poll.")
         raise Forbidden("You are not on this poll's roll of voters.")
     return poll, weight
 
@@ -394,12 +400,8 @@ def retract_ballot(*, session: Session, user: User, poll_id: int, receipt: str |
         Forbidden: The poll is not open.
     """
     ratelimit.hit("ballot", ratelimit.private_key(user.id))  # type: ignore[arg-type]
-    try:  # the same checks and lock as a ballot's (see _poll_for_voting)
-        poll, _weight = _poll_for_voting(session=session, poll_id=poll_id, user=user)
-    except Forbidden as refused:
-        if "roll" in str(refused):  # not on the roll: no ballot to retract
-            raise NotFound("You have not voted in this poll.") from None
-        raise Forbidden("Ballots can be retracted only while the poll is open.") from None
+    # The same checks and lock as a ballot's.
+    poll, _weight = _poll_for_voting(session=session, poll_id=poll_id, user=user, retracting=True)
     mine = _mine(poll, user, receipt)
     if poll.anonymous:
         gone = session.execute(
