@@ -198,10 +198,11 @@ def _poll_for_voting(
     """The poll, the user's roll entry and the option ids in one round trip, checked for voting
     (``polls.visible_to`` and ``polls.weight_from_roll``, the rules of ``get_visible_poll`` and
     ``voter_weight``, without loading ORM objects: this is the hot path of every ballot), and the
-    weight the user's ballot carries.
+    weight the user's ballot carries. ``retracting`` words the refusals for a retraction.
 
     Raises:
-        NotFound: No such poll, or it is private and the user is neither on its roll nor a manager.
+        NotFound: No such poll, or it is private and the user is neither on its roll nor a manager;
+            when retracting, also: the user is not on the roll (so has no ballot).
         Forbidden: Not open yet, closed, or the user is not eligible.
     """
     locked = session.get_bind().dialect.name == "postgresql"
