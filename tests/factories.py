@@ -203,3 +203,16 @@ def assert_utc_offset(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     assert parsed.tzinfo is not None and parsed.utcoffset() == timedelta(0), value
     return parsed
+
+
+def api_poll(client: Any, headers: dict[str, str], *, options: Any = ("Apple", "Banana", "Cherry"), **fields: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    """Create a poll through the API; returns its JSON and its option ids by text."""
+    response = client.post("/api/polls/", headers=headers, json={"title": "Fruit", "options": list(options), **fields})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body, {o["text"]: o["id"] for o in body["options"]}
+
+
+def api_vote(client: Any, headers: dict[str, str], poll_id: Any, **choice: Any) -> Any:
+    """Cast a ballot through the API (the response, whatever its status)."""
+    return client.post("/api/votes/", headers=headers, json={"poll_id": poll_id, **choice})

@@ -13,18 +13,10 @@ from datetime import timedelta
 import pytest
 
 from commons_app.models import AuditEvent, utcnow
+from tests import factories
 from tests.factories import assert_error, iso, row_counts, set_poll_times
 
-
-def _create(client, headers, *, options=("Apple", "Banana", "Cherry"), **fields):
-    response = client.post("/api/polls/", headers=headers, json={"title": "Fruit", "options": list(options), **fields})
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body, {o["text"]: o["id"] for o in body["options"]}
-
-
-def _vote(client, headers, poll_id, **choice):
-    return client.post("/api/votes/", headers=headers, json={"poll_id": poll_id, **choice})
+_create, _vote = factories.api_poll, factories.api_vote
 
 
 # Ballots per method over options A=Apple, B=Banana, C=Cherry, with the winner each must produce.

@@ -20,16 +20,7 @@ from tests import factories
 from tests.conftest import METRICS_HEADERS
 from tests.factories import assert_error
 
-
-def _create(client, headers, *, options=("Apple", "Banana", "Cherry"), **fields):
-    response = client.post("/api/polls/", headers=headers, json={"title": "Fruit", "options": list(options), **fields})
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body, {o["text"]: o["id"] for o in body["options"]}
-
-
-def _vote(client, headers, poll_id, **choice):
-    return client.post("/api/votes/", headers=headers, json={"poll_id": poll_id, **choice})
+_create, _vote = factories.api_poll, factories.api_vote
 
 
 def _roll(client, headers, poll_id, entries):
