@@ -60,6 +60,7 @@ class NewPollState(SessionState):
     opens_at: str = ""
     closes_at: str = ""
     anonymous: bool = False
+    anonymity_threshold: str = "5"
     time_zone: str = "UTC"
     field_errors: dict[str, str] = {}
     error: str = ""
@@ -126,6 +127,11 @@ class NewPollState(SessionState):
         self.anonymous = bool(value)
 
     @rx.event
+    def set_anonymity_threshold(self, value: str) -> None:
+        """Anonymity threshold input."""
+        self.anonymity_threshold = value[:5]
+
+    @rx.event
     def set_option(self, index: int, value: str) -> None:
         """Edit one option's text."""
         if 0 <= index < len(self.options):
@@ -156,6 +162,11 @@ class NewPollState(SessionState):
             if not self.max_choices.strip().isdigit():
                 raise InvalidInput("Enter a whole number.", field="max_choices")
             max_choices = int(self.max_choices.strip())
+        threshold = None
+        if self.anonymous:
+            if not self.anonymity_threshold.strip().isdigit():
+                raise InvalidInput("Enter a whole number.", field="anonymity_threshold")
+            threshold = int(self.anonymity_threshold.strip())
         return PollSpec(
             title=self.title,
             description=self.description,
@@ -167,6 +178,7 @@ class NewPollState(SessionState):
             opens_at=parse_local_time(self.opens_at, self.time_zone, "opens_at"),
             closes_at=parse_local_time(self.closes_at, self.time_zone, "closes_at"),
             anonymous=self.anonymous,
+            anonymity_threshold=threshold,
         )
 
     @rx.event
@@ -307,6 +319,20 @@ def new_poll_page() -> rx.Component:
                         rx.checkbox(id="anonymous", name="anonymous", checked=NewPollState.anonymous, on_change=NewPollState.set_anonymous),
                         rx.text("Anonymous ballots — nobody, not even you, can see how a person voted"),
                         align="center",
+                    ),
+                ),
+                rx.cond(
+                    NewPollState.anonymous,
+                    _labelled(
+                        "Anonymity threshold",
+                        rx.input(
+                            id="anonymity_threshold", name="anonymity_threshold", type="number",
+                            value=NewPollState.anonymity_threshold, on_change=NewPollState.set_anonymity_threshold,
+                            width="8rem",
+                        ),
+                        "anonymity_threshold",
+                        hint="Results appear, and move, only in steps of at least this many voters, "
+                        "so no single ballot can be told apart.",
                     ),
                 ),
                 rx.button("Create poll", type="submit", size="3", loading=NewPollState.saving),

@@ -101,3 +101,28 @@ def test_poll_times_are_read_in_the_browsers_time_zone(new_page, app_server, api
     assert saved["title"] == title and saved["status"] == "scheduled"
     assert datetime.fromisoformat(saved["opens_at"]) == datetime(2030, 1, 15, 1, 0, tzinfo=UTC)
     assert datetime.fromisoformat(saved["closes_at"]) == datetime(2030, 1, 16, 1, 0, tzinfo=UTC)
+
+
+def test_an_anonymous_poll_takes_its_threshold_from_the_form(new_page, app_server, api):
+    base = app_server.url
+    creator = api.register("secret")
+    page = new_page()
+    ui_login(page, base, creator)
+    goto(page, base + "/polls/new")
+    poll_title = f"Secret ballot {secrets.token_hex(3)}"
+    page.get_by_label("Title", exact=True).fill(poll_title)
+    page.get_by_label("Option 1", exact=True).fill("Yes")
+    page.get_by_label("Option 2", exact=True).fill("No")
+    expect(page.get_by_label("Anonymity threshold")).to_have_count(0)  # only for anonymous polls
+    page.locator("#anonymous").click()
+    threshold = page.get_by_label("Anonymity threshold")
+    expect(threshold).to_have_value("5")
+    threshold.fill("1")  # below the minimum: refused beside the field, nothing saved
+    page.get_by_role("button", name="Create poll").click()
+    expect(page.locator("#anonymity_threshold-error")).to_contain_text("from 2 to 1000", timeout=UI_TIMEOUT)
+    assert api.my_polls(creator) == []
+    threshold.fill("7")
+    page.get_by_role("button", name="Create poll").click()
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/polls/\d+$"), timeout=UI_TIMEOUT)
+    (saved,) = api.my_polls(creator)
+    assert saved["title"] == poll_title and saved["anonymous"] and saved["anonymity_threshold"] == 7
