@@ -13,6 +13,7 @@ Every test runs on SQLite and, when configured, PostgreSQL.
 from __future__ import annotations
 
 import threading
+from threading import BrokenBarrierError
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -253,3 +254,45 @@ def test_change_retract_and_cast_at_once_over_http(wide_engine, live_api, sessio
     finally:
         for client in clients:
             client.close()
+
+
+SEAL_ROUNDS = 15
+SEAL_VOTERS = 12  # with the closer and the test's own session: within the pool of 15
+
+
+@pytest.mark.parametrize("anonymous", [False, True], ids=["named", "anonymous"])
+def test_no_acknowledged_ballot_slips_past_the_seal(engine, session, make_user, anonymous):
+    """Ballots racing the close: every ballot the service acknowledged is in the sealed record,
+    every ballot in the table is in it too, and the sealed result counts exactly those."""
+    from commons_app.services import polls, record
+    from commons_app.services.errors import Forbidden
+
+    owner = make_user()
+    people = [make_user() for _ in range(SEAL_VOTERS)]
+    sealed_mid_stream = 0
+    for _ in range(SEAL_ROUNDS):
+        view = factories.make_poll(session, owner, options=2, anonymous=anonymous)
+        poll_id, option = view.poll.id, view.options[0].id
+
+        def cast(voter: Any) -> Callable[[Session], Any]:
+            return lambda s: votes.cast_ballot(session=s, user=voter, poll_id=poll_id, ballot=BallotInput(option_id=option)).receipt
+
+        def close(s: Session) -> Any:
+            time.sleep(0.002)  # let some ballots start first
+            return polls.close_poll(session=s, user=owner, poll_id=poll_id)
+
+        outcomes = race(engine, [cast(v) for v in people] + [close])
+        acknowledged = {o for o in outcomes[:-1] if isinstance(o, str)}
+        refused = [o for o in outcomes[:-1] if not isinstance(o, str)]
+        assert all(isinstance(o, Forbidden) for o in refused), [o for o in outcomes if not isinstance(o, BrokenBarrierError)][:3]
+        assert not isinstance(outcomes[-1], BaseException), outcomes[-1]
+        sealed_mid_stream += bool(acknowledged) and bool(refused)
+        session.expire_all()
+        data, digest = results.poll_record(session=session, user=owner, poll_id=poll_id)
+        _field, lines = record.parse_record(data.encode())
+        in_table = set(session.execute(select(Ballot.receipt).where(Ballot.poll_id == poll_id)).scalars())
+        assert {b.receipt for b in lines} == acknowledged == in_table
+        shown = results.poll_results(session=session, user=owner, poll_id=poll_id)
+        assert shown.total_ballots == len(acknowledged) and shown.record_sha256 == digest
+    REPORT[f"seal races closed mid-stream ({'anonymous' if anonymous else 'named'}, of {SEAL_ROUNDS})"] += sealed_mid_stream
+    print(f"closed mid-stream in {sealed_mid_stream} of {SEAL_ROUNDS} rounds")
