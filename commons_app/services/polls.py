@@ -407,25 +407,22 @@ def _views_for(*, session: Session, polls: list[Poll], user: User) -> list[PollV
             select(Ballot.poll_id, func.count()).where(col(Ballot.poll_id).in_(ids)).group_by(Ballot.poll_id)
         ).all()
     )
-    snapshot_ids = {p.id for p in polls if p.anonymous and poll_status(p) != "closed"}
+    open_anonymous = [p.id for p in polls if p.anonymous and poll_status(p) != "closed"]
+    snapshots = dict(
+        session.exec(select(ResultSnapshot.poll_id, ResultSnapshot.result).where(col(ResultSnapshot.poll_id).in_(open_anonymous))).all()
+    ) if open_anonymous else {}
     shown: dict[int, int | None] = {}
     for p in polls:
         if results_refusal(session=session, poll=p, user=user) is not None:
             shown[p.id] = None  # type: ignore[index]
-        elif p.id in snapshot_ids:
-            shown[p.id] = _snapshot_count(session=session, poll_id=p.id)  # type: ignore[index,arg-type]
+        elif p.id in open_anonymous:  # the count its results show: the snapshot's (0 before one)
+            shown[p.id] = int((snapshots.get(p.id) or {}).get("total_ballots", 0))  # type: ignore[index]
         else:
             shown[p.id] = int(counts.get(p.id, 0))  # type: ignore[index]
     return [
         PollView(poll=p, options=options[p.id], status=poll_status(p), ballot_count=shown[p.id])  # type: ignore[index]
         for p in polls
     ]
-
-
-def _snapshot_count(*, session: Session, poll_id: int) -> int:
-    """Ballots in an open anonymous poll's latest results snapshot (0 before the first)."""
-    snapshot = session.get(ResultSnapshot, poll_id)
-    return int(((snapshot.result if snapshot else None) or {}).get("total_ballots", 0))
 
 
 UPDATABLE = {

@@ -37,7 +37,7 @@ from commons_app.models import (
     utcnow,
 )
 from commons_app.services import counts, record
-from commons_app.services.errors import Conflict, Forbidden
+from commons_app.services.errors import Conflict, Forbidden, InvalidInput
 from commons_app.services.polls import (
     get_managed_poll,
     get_visible_poll,
@@ -337,15 +337,12 @@ def ensure_sealed(*, session: Session, poll: Poll) -> PollSeal | None:
     return seal if seal is not None else seal_poll(session=session, poll=poll)
 
 
-def seal_closed(*, session: Session, poll_ids: list[int]) -> list[int]:
-    """Seal those of the polls that have closed (on time) and are not sealed yet; returns them."""
-    sealed = []
+def seal_closed(*, session: Session, poll_ids: list[int]) -> None:
+    """Seal those of the polls that have closed (on time) and are not sealed yet."""
     for poll_id in poll_ids:
         poll = session.get(Poll, poll_id)
-        if poll is not None and poll_status(poll) == "closed" and session.get(PollSeal, poll_id) is None:
-            seal_poll(session=session, poll=poll)
-            sealed.append(poll_id)
-    return sealed
+        if poll is not None:
+            ensure_sealed(session=session, poll=poll)
 
 
 def poll_record(*, session: Session, user: User, poll_id: int, form: str = "jsonl") -> tuple[str, str]:
@@ -358,8 +355,6 @@ def poll_record(*, session: Session, user: User, poll_id: int, form: str = "json
         Conflict: The poll is still open (its record is published when it closes).
         InvalidInput: BLT asked of a poll whose method is not ranked.
     """
-    from commons_app.services.errors import InvalidInput
-
     poll = get_visible_poll(session=session, poll_id=poll_id, user=user)
     refusal = results_refusal(session=session, poll=poll, user=user)
     if refusal:

@@ -259,6 +259,13 @@ def test_poll_lists_hide_ballot_counts_that_the_results_hide(session, make_user)
     assert [v.ballot_count for v in views if v.poll.id == hidden.poll.id] == [None]
     views, _ = polls.list_polls(session=session, user=owner, limit=100)
     assert [v.ballot_count for v in views if v.poll.id == hidden.poll.id] == [1]
+    # An open anonymous poll lists the count of its snapshot, for everyone, owner included.
+    secret = factories.make_poll(session, owner, anonymous=True)
+    for _ in range(3):
+        factories.vote(session, make_user(), secret, option_id=secret.options[0].id)
+    for who in (viewer, owner):
+        views, _ = polls.list_polls(session=session, user=who, limit=100)
+        assert [v.ballot_count for v in views if v.poll.id == secret.poll.id] == [0]
 
 
 def test_metrics_carry_no_per_poll_figure(client, make_user, auth_headers):

@@ -13,10 +13,10 @@ Every test runs on SQLite and, when configured, PostgreSQL.
 from __future__ import annotations
 
 import threading
-from threading import BrokenBarrierError
 import time
 from collections import Counter
 from collections.abc import Callable
+from threading import BrokenBarrierError
 from typing import Any
 
 import httpx
@@ -274,10 +274,10 @@ def test_no_acknowledged_ballot_slips_past_the_seal(engine, session, make_user, 
         view = factories.make_poll(session, owner, options=2, anonymous=anonymous)
         poll_id, option = view.poll.id, view.options[0].id
 
-        def cast(voter: Any) -> Callable[[Session], Any]:
+        def cast(voter: Any, poll_id: int = poll_id, option: int = option) -> Callable[[Session], Any]:
             return lambda s: votes.cast_ballot(session=s, user=voter, poll_id=poll_id, ballot=BallotInput(option_id=option)).receipt
 
-        def close(s: Session) -> Any:
+        def close(s: Session, poll_id: int = poll_id) -> Any:
             time.sleep(0.002)  # let some ballots start first
             return polls.close_poll(session=s, user=owner, poll_id=poll_id)
 

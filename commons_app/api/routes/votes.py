@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -88,6 +88,16 @@ def poll_results(poll_id: int, user: CurrentUser, db: DbSession) -> ResultsOut:
     return ResultsOut.model_validate(results.poll_results(session=db, user=user, poll_id=poll_id).as_dict())
 
 
+def _record_response(db: Any, user: Any, poll_id: int, form: str, media_type: str, filename: str) -> Response:
+    """The record in ``form`` as a download, with the JSONL record's SHA-256 in a header."""
+    body, digest = results.poll_record(session=db, user=user, poll_id=poll_id, form=form)
+    return Response(
+        content=body.encode("utf-8"),
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"X-Record-SHA256": digest, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 RECORD_DIGEST_HEADER = {"X-Record-SHA256": {"description": "SHA-256 of the JSONL record.", "schema": {"type": "string"}}}
 
 
@@ -99,12 +109,7 @@ RECORD_DIGEST_HEADER = {"X-Record-SHA256": {"description": "SHA-256 of the JSONL
 def poll_record(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
     """A closed poll's ballot record: one JSON line per counted ballot (receipt, weight, choice; no
     voter, no time), sorted by receipt. Its SHA-256 is the results' ``record_sha256``. 409 while open."""
-    body, digest = results.poll_record(session=db, user=user, poll_id=poll_id)
-    return Response(
-        content=body.encode("utf-8"),
-        media_type="application/jsonl; charset=utf-8",
-        headers={"X-Record-SHA256": digest, "Content-Disposition": f'attachment; filename="poll-{poll_id}-record.jsonl"'},
-    )
+    return _record_response(db, user, poll_id, "jsonl", "application/jsonl", f"poll-{poll_id}-record.jsonl")
 
 
 @router.get(
@@ -114,12 +119,7 @@ def poll_record(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
 )
 def poll_record_blt(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
     """A closed ranked poll's ballot record in BLT, the format STV/IRV counting programs read."""
-    body, digest = results.poll_record(session=db, user=user, poll_id=poll_id, form="blt")
-    return Response(
-        content=body.encode("utf-8"),
-        media_type="text/plain; charset=utf-8",
-        headers={"X-Record-SHA256": digest, "Content-Disposition": f'attachment; filename="poll-{poll_id}.blt"'},
-    )
+    return _record_response(db, user, poll_id, "blt", "text/plain", f"poll-{poll_id}.blt")
 
 
 @router.get(
