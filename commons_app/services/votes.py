@@ -243,12 +243,10 @@ def _refuse_if_sealed(*, session: Session, poll_id: int) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         return
-    closed = session.execute(
-        select(Poll.closed_at).where(col(Poll.id) == poll_id)
-    ).scalar_one_or_none() is not None or session.execute(
-        select(exists().where(col(PollSeal.poll_id) == poll_id))
-    ).scalar()
-    if closed:
+    closed_at, sealed = session.execute(
+        select(Poll.closed_at, exists().where(col(PollSeal.poll_id) == poll_id)).where(col(Poll.id) == poll_id)
+    ).one()
+    if closed_at is not None or sealed:
         session.rollback()
         raise Forbidden("This poll is closed.")
 
