@@ -10,7 +10,6 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from commons_app.config import get_settings
 from commons_app.db import session_scope
 from commons_app.models import User
 from commons_app.services import auth, ratelimit
@@ -58,13 +57,7 @@ def client_address(request: Request) -> str:
     """The caller's address: the peer, or, behind a proxy listed in TRUSTED_PROXIES, the last
     address that proxy saw in X-Forwarded-For (earlier entries can be forged by the client)."""
     peer = request.client.host if request.client else "unknown"
-    trusted = get_settings().trusted_proxies
-    if peer in trusted:
-        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-        for hop in reversed(hops):
-            if hop not in trusted:
-                return hop[:64]
-    return peer
+    return ratelimit.client_address(peer, request.headers.get("x-forwarded-for", ""))
 
 
 async def api_rate_limit(request: Request) -> None:

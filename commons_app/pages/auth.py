@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from commons_app import routes
 from commons_app.components.layout import error_callout, page
-from commons_app.services import auth
+from commons_app.services import auth, ratelimit
 from commons_app.services.errors import ServiceError
 from commons_app.state.session import SessionState, private_state, run_service
 
@@ -38,7 +38,11 @@ class _AuthFormState(SessionState):
     loading: bool = False
 
     def _client_address(self) -> str:
-        return self.router.session.client_ip or "unknown"
+        """The browser's address, by the REST API's rule (TRUSTED_PROXIES and X-Forwarded-For):
+        behind the deploy's nginx the socket's peer is nginx for everyone."""
+        # Reflex's client_ip is the socket's peer (its trusted_proxy_hops is left at 0).
+        forwarded = self.router.headers.raw_headers.get("x-forwarded-for", "")
+        return ratelimit.client_address(self.router.session.client_ip, forwarded)
 
     def _signed_in(self, me: dict[str, Any]):  # noqa: ANN202 - Reflex event return
         self.credential = me["credential"]

@@ -169,30 +169,43 @@ def _raise_if_taken(*, session: Session, username_key: str, email_key: str) -> N
 
 
 def authenticate(*, session: Session, username: str, password: str, address: str | None = None) -> User:
-    """Check a username (or email) and password, counting the attempt against the limits per
-    account and (when given) per caller address.
+    """Check a username (or email) and password, counting the attempt against the log-in limits.
+
+    The limits count the *account*, whichever of its names was typed, per caller address
+    (``login_account``) and from all addresses together (``login_account_total``), and the
+    caller address's failures (``login_address``): a stranger's guesses use up the stranger's
+    buckets, not the owner's (docs/SECURITY.md, "Rate limits").
 
     A missing user is verified against a dummy hash so that timing does not tell which
     usernames exist. The hash is upgraded when the hashing parameters have changed.
 
     Raises:
-        RateLimited: Too many attempts for the account or from the address.
+        RateLimited: Too many attempts for the account or failures from the address.
         NotAuthenticated: Wrong credentials, or a disabled account.
     """
     key = username.strip().lower()
     if address is not None:
-        ratelimit.hit("login_address", address)
-    ratelimit.hit("login_account", key[:254])
-    if len(password) > PASSWORD_MAX or len(key) > 254:
-        PASSWORD_CONTEXT.verify("x", _dummy_hash())
-        raise NotAuthenticated("Incorrect username or password.")
-    user = session.exec(select(User).where((User.username_key == key) | (User.email_key == key))).first()
-    if user is None:
-        PASSWORD_CONTEXT.verify(password, _dummy_hash())
-        raise NotAuthenticated("Incorrect username or password.")
-    valid, new_hash = PASSWORD_CONTEXT.verify_and_update(password, user.password_hash)
-    if not valid:
-        raise NotAuthenticated("Incorrect username or password.")
+        ratelimit.check("login_address", address)
+    oversized = len(password) > PASSWORD_MAX or len(key) > 254
+    user = None if oversized else session.exec(
+        select(User).where((User.username_key == key) | (User.email_key == key))
+    ).first()
+    # One bucket per account, whether its username or its email was typed; an unknown name
+    # gets its own (keyed hashes: Redis keys name nobody).
+    account = ratelimit.private_key(user.id if user is not None else f"name:{key[:254]}")  # type: ignore[arg-type]
+    ratelimit.hit("login_account", f"{account}:{address or '-'}")
+    ratelimit.hit("login_account_total", account)
+    try:
+        if user is None:
+            PASSWORD_CONTEXT.verify("x" if oversized else password, _dummy_hash())
+            raise NotAuthenticated("Incorrect username or password.")
+        valid, new_hash = PASSWORD_CONTEXT.verify_and_update(password, user.password_hash)
+        if not valid:
+            raise NotAuthenticated("Incorrect username or password.")
+    except NotAuthenticated:
+        if address is not None:
+            ratelimit.record("login_address", address)
+        raise
     if not user.is_active:
         raise NotAuthenticated("This account is disabled.")
     if new_hash is not None:
