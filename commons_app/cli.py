@@ -43,7 +43,9 @@ def create_admin(username: str, email: str, password: str | None) -> int:
     """Create an admin account; the first account made this way is the operator's."""
     password = password or os.environ.get("COMMONS_ADMIN_PASSWORD") or getpass.getpass("Password: ")
     with Session(get_engine(), expire_on_commit=False) as session:
-        user = auth.register_user(session=session, username=username, email=email, password=password, role="admin")
+        user = auth.register_user(
+            session=session, username=username, email=email, password=password, role="admin", allow_reserved=True
+        )
     print(f"created admin {user.username} (id {user.id})")
     return 0
 
@@ -70,7 +72,8 @@ def seed_demo() -> int:
             print("demo data already present")
             return 0
         admin = auth.register_user(
-            session=session, username="admin", email="admin@example.org", password=DEMO_PASSWORD, role="admin"
+            session=session, username="admin", email="admin@example.org", password=DEMO_PASSWORD, role="admin",
+            allow_reserved=True,
         )
         people = [
             auth.register_user(session=session, username=name, email=f"{name}@example.org", password=DEMO_PASSWORD)

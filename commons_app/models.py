@@ -50,13 +50,16 @@ def _fk(target: str, *, nullable: bool = False, index: bool = True, ondelete: st
 
 
 class User(SQLModel, table=True):
-    """An account. ``username_key`` and ``email_key`` are the lower-cased forms that must be unique."""
+    """An account. ``username_key`` and ``email_key`` are the lower-cased forms that must be unique;
+    ``username_skeleton`` is the look-alike fold of the username (services/text.py), unique too,
+    and empty only for accounts that already looked like an earlier one before it existed."""
 
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=32)
     username_key: str = Field(max_length=32, unique=True)
+    username_skeleton: str | None = Field(default=None, max_length=64, unique=True, index=True)
     email: str = Field(max_length=254)
     email_key: str = Field(max_length=254, unique=True)
     password_hash: str = Field(max_length=255)

@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel
 from commons_app.models import Poll, User, utcnow
 from commons_app.services import auth, polls, votes
 from commons_app.services.polls import PollSpec, PollView, RollEntry
+from commons_app.services.text import username_key
 from commons_app.services.votes import BallotInput
 
 DEFAULT_PASSWORD = "Tr0ubadour-and-horse-staple"
@@ -78,6 +79,7 @@ def make_user(
     user = User(
         username=username,
         username_key=username.lower(),
+        username_skeleton=username_key(username),
         email=email,
         email_key=email.lower(),
         password_hash=auth.hash_password(password) if password else default_password_hash(),

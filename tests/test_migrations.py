@@ -177,3 +177,29 @@ def test_0003_unlinks_the_ballots_of_anonymous_polls_made_before_it(empty_databa
         assert (snapshot[0], snapshot[1], snapshot[2]) == (2, 0, None) and int(counted) == 2
     finally:
         engine.dispose()
+
+
+def test_0006_keeps_lookalike_accounts_and_refuses_new_ones(empty_database_url):
+    """Accounts that already looked alike keep their names; the earliest holds the fold."""
+    cfg = alembic_config(url=empty_database_url)
+    command.upgrade(cfg, "0003")
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            for uid, name in ((1, "alice"), (2, "aIice"), (3, "bob"), (4, "a1ice")):
+                conn.execute(text(
+                    "INSERT INTO users (id, username, username_key, email, email_key, password_hash, role, is_active, "
+                    "created_at, updated_at) VALUES (:i, :n, :k, :e, :e, 'x', 'member', true, :t, :t)"
+                ), {"i": uid, "n": name, "k": name.lower(), "e": f"u{uid}@x.org", "t": "2026-01-01 00:00:00"})
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            rows = dict(conn.execute(text("SELECT username, username_skeleton FROM users")).all())
+        assert rows == {"alice": "alice", "aIice": None, "bob": "bob", "a1ice": None}
+        with engine.begin() as conn, pytest.raises(Exception, match=r"(?i)unique"):
+            conn.execute(text(
+                "INSERT INTO users (id, username, username_key, username_skeleton, email, email_key, password_hash, "
+                "role, is_active, created_at, updated_at) VALUES (9, 'alIce', 'alice2', 'alice', 'n@x.org', 'n@x.org', "
+                "'x', 'member', true, '2026-01-01', '2026-01-01')"
+            ))
+    finally:
+        engine.dispose()

@@ -31,6 +31,7 @@ from commons_app.models import (
     utcnow,
 )
 from commons_app.services import counts, notify
+from commons_app.services import text as text_rules
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -216,7 +217,11 @@ def view_poll(*, session: Session, poll: Poll) -> PollView:
     return PollView(poll=poll, options=options_of(session=session, poll_id=poll.id), status=poll_status(poll))  # type: ignore[arg-type]
 
 
-def _clean_text(value: str, *, name: str, max_len: int, required: bool = True, field: str | None = None) -> str:
+def _clean_text(
+    value: str, *, name: str, max_len: int, required: bool = True, field: str | None = None, multiline: bool = False
+) -> str:
+    """``value`` stripped, or InvalidInput: empty when required, too long, or holding a control or
+    invisible character (only a multi-line text keeps line breaks and tabs)."""
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be text.", field=field)
     value = value.strip()
@@ -224,8 +229,9 @@ def _clean_text(value: str, *, name: str, max_len: int, required: bool = True, f
         raise InvalidInput(f"{name} must not be empty.", field=field)
     if len(value) > max_len:
         raise InvalidInput(f"{name} must be at most {max_len} characters.", field=field)
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
-        raise InvalidInput(f"{name} must not contain control characters.", field=field)
+    refused = text_rules.refuse_hidden(value, name=name, multiline=multiline)
+    if refused is not None:
+        raise InvalidInput(refused, field=field)
     return value
 
 
@@ -236,12 +242,17 @@ def clean_options(options: Sequence[str]) -> list[str]:
     cleaned = [_clean_text(text, name="Each option", max_len=OPTION_MAX, field="options") for text in options]
     if not (MIN_OPTIONS <= len(cleaned) <= MAX_OPTIONS):
         raise InvalidInput(f"A poll needs {MIN_OPTIONS} to {MAX_OPTIONS} options.", field="options")
-    seen: set[str] = set()
+    # Compared as they read: case, width and look-alike letters folded (services/text.py).
+    seen: dict[str, str] = {}
     for text in cleaned:
-        key = text.casefold()
+        key = text_rules.option_key(text)
         if key in seen:
-            raise InvalidInput(f"Options must be distinct: {text!r} appears twice.", field="options")
-        seen.add(key)
+            raise InvalidInput(
+                f"Options must be distinct: {text!r} reads the same as {seen[key]!r}." if seen[key] != text
+                else f"Options must be distinct: {text!r} appears twice.",
+                field="options",
+            )
+        seen[key] = text
     return cleaned
 
 
@@ -267,7 +278,8 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
     now = now or utcnow()
     title = _clean_text(spec.title, name="Title", max_len=TITLE_MAX, field="title")
     description = _clean_text(
-        spec.description or "", name="Description", max_len=DESCRIPTION_MAX, required=False, field="description"
+        spec.description or "", name="Description", max_len=DESCRIPTION_MAX, required=False, field="description",
+        multiline=True,
     )
     options = clean_options(spec.options)
     if spec.method not in METHODS:
@@ -524,10 +536,10 @@ def _current_value(poll: Poll, name: str) -> Any:
 
 def _replace_options(*, session: Session, poll_id: int, current: list[PollOption], texts: list[str]) -> None:
     """Keep options whose text stays (and their ids), add new ones, drop the rest."""
-    by_key = {o.text.casefold(): o for o in current}
+    by_key = {text_rules.option_key(o.text): o for o in current}
     keep: set[int] = set()
     for position, text in enumerate(texts):
-        existing = by_key.get(text.casefold())
+        existing = by_key.get(text_rules.option_key(text))
         if existing is not None:
             existing.text = text
             existing.position = position
