@@ -65,7 +65,15 @@ def set_role(username: str, role: str) -> int:
 
 
 def seed_demo() -> int:
-    """Add demo users, polls and ballots, once (a second run changes nothing)."""
+    """Add demo users, polls and ballots, once (a second run changes nothing). Refused in
+    production: the demo admin's password is published in the README."""
+    if get_settings().is_production:
+        print(
+            "seed-demo refuses to run with COMMONS_ENV=production: it would create an admin account whose "
+            "password is published; use create-admin instead",
+            file=sys.stderr,
+        )
+        return 2
     rng = random.Random(2026)
     with Session(get_engine(), expire_on_commit=False) as session:
         if session.exec(select(User).where(User.username_key == "admin")).first() is not None:

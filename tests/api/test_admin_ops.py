@@ -50,14 +50,15 @@ def test_health_names_a_redis_outage(client, monkeypatch):
     response = client.get("/api/health")
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded" and body["database"] == "ok" and body["redis"].startswith("down")
+    # The failing dependency by name, not the exception behind it (that goes to the log).
+    assert body == {"status": "degraded", "database": "ok", "redis": "down"}, body
 
 
 def test_health_names_a_database_outage(client, broken_database):
     response = client.get("/api/health")
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded" and body["database"].startswith("down") and body["redis"] == "not configured"
+    assert body == {"status": "degraded", "database": "down", "redis": "not configured"}, body
     assert client.get("/api/health/live").json() == {"status": "ok"}
 
 

@@ -625,6 +625,82 @@ def test_sigterm_stops_both_instances_and_nginx(cluster: Cluster):
 
 
 # --- compose ----------------------------------------------------------------------------------------
+def compose_balancer(nginx: str, tmp_path: Path) -> tuple[Path, tuple[int, int]]:
+    """deploy/nginx.conf as the compose balancer loads it, its hosts, paths and ports swapped for
+    local ones (the instances: closed ports; a self-signed pair where compose mounts deploy/tls/),
+    checked with ``nginx -t``. Returns the main config file and the (HTTP, HTTPS) ports."""
+    deploy = ROOT / "deploy"
+    (tmp_path / "html").mkdir()
+    (tmp_path / "html" / "index.html").write_text("<!doctype html><title>bundle</title>")
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                           "-keyout", str(tls / "privkey.pem"), "-out", str(tls / "fullchain.pem")],
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    http_port, https_port = free_port(PORTS), free_port(PORTS)
+    conf = ((deploy / "nginx.conf").read_text().replace("app1:3000", "127.0.0.1:1").replace("app2:3000", "127.0.0.1:2")
+            .replace("/etc/nginx/commons/site.conf", str(deploy / "nginx-site.conf"))
+            .replace("/usr/share/nginx/html", str(tmp_path / "html"))
+            .replace("/etc/nginx/tls", str(tls))
+            .replace("https://$host:8443", f"https://$host:{https_port}")
+            .replace("listen 8080;", f"listen 127.0.0.1:{http_port};")
+            .replace("listen 8443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"))
+    (tmp_path / "default.conf").write_text(conf)
+    main = tmp_path / "nginx.conf"
+    main.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n include /etc/nginx/mime.types;\n access_log off;\n client_body_temp_path {tmp_path}/body;\n"
+        f" proxy_temp_path {tmp_path}/proxy;\n fastcgi_temp_path {tmp_path}/fastcgi;\n"
+        f" uwsgi_temp_path {tmp_path}/uwsgi;\n scgi_temp_path {tmp_path}/scgi;\n include {tmp_path}/default.conf;\n}}\n"
+    )
+    checked = subprocess.run([nginx, "-t", "-c", str(main), "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
+                             capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    return main, (http_port, https_port)
+
+
+def test_the_compose_balancer_ends_tls_with_hsts_limits_and_timeouts(tmp_path: Path):
+    """The compose balancer, run: plain HTTP only redirects to HTTPS; HTTPS answers carry HSTS
+    (pages and proxied paths alike); a burst of API requests from one address past limit_req's
+    allowance gets 429 from nginx; idle sockets have timeouts; /metrics is nginx's own 404."""
+    nginx = nginx_binary()
+    if nginx is None:
+        unavailable("nginx is not installed (`make nginx` installs Debian's)")
+    site = (ROOT / "deploy" / "nginx-site.conf").read_text()
+    for directive in ("client_header_timeout", "client_body_timeout", "keepalive_timeout", "send_timeout",
+                      "proxy_read_timeout 120s", "limit_conn commons_conn", "limit_req zone=commons_ws",
+                      "limit_req zone=commons_api"):
+        assert directive in site, directive
+    main, (http_port, https_port) = compose_balancer(nginx, tmp_path)
+    process = subprocess.Popen([nginx, "-c", str(main), "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
+                                "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", https_port)) == 0:
+                    break
+            assert time.monotonic() < deadline and process.poll() is None, (tmp_path / "error.log").read_text()
+            time.sleep(0.1)
+        with httpx.Client(timeout=10) as plain:
+            moved = plain.get(f"http://127.0.0.1:{http_port}/polls?x=1")
+            assert moved.status_code == 301
+            assert moved.headers["location"] == f"https://127.0.0.1:{https_port}/polls?x=1"
+            assert "strict-transport-security" not in moved.headers
+        with httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=10) as client:
+            for path in ("/", "/api/health", "/metrics"):
+                answer = client.get(path)
+                assert answer.headers.get("strict-transport-security") == "max-age=63072000; includeSubDomains", path
+            assert client.get("/metrics").status_code == 404
+            statuses = [client.get("/api/health").status_code for _ in range(400)]
+        # The instances are closed ports (502); past the burst, nginx refuses by itself.
+        assert 429 in statuses and statuses[0] == 502, sorted(set(statuses))
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def test_the_compose_balancer_config_is_valid_and_shares_the_local_site(tmp_path: Path):
     """deploy/nginx.conf as the compose balancer loads it (its hosts and paths swapped for local ones),
     checked by the local nginx; both topologies include deploy/nginx-site.conf; compose runs the
@@ -645,21 +721,7 @@ def test_the_compose_balancer_config_is_valid_and_shares_the_local_site(tmp_path
     site = (deploy / "nginx-site.conf").read_text()
     assert re.search(r"location = /metrics \{\s*return 404;\s*\}", site), "nginx must not forward /metrics"
 
-    (tmp_path / "html").mkdir()
-    conf = (compose_conf.replace("app1:3000", "127.0.0.1:1").replace("app2:3000", "127.0.0.1:2")
-            .replace("/etc/nginx/commons/site.conf", str(deploy / "nginx-site.conf"))
-            .replace("/usr/share/nginx/html", str(tmp_path / "html"))
-            .replace("listen 8080;", f"listen 127.0.0.1:{free_port(PORTS)};"))
-    (tmp_path / "default.conf").write_text(conf)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n include /etc/nginx/mime.types;\n access_log off;\n client_body_temp_path {tmp_path}/body;\n"
-        f" proxy_temp_path {tmp_path}/proxy;\n fastcgi_temp_path {tmp_path}/fastcgi;\n"
-        f" uwsgi_temp_path {tmp_path}/uwsgi;\n scgi_temp_path {tmp_path}/scgi;\n include {tmp_path}/default.conf;\n}}\n"
-    )
-    checked = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
-                              "-e", str(tmp_path / "error.log")], capture_output=True, text=True, timeout=30)
-    assert checked.returncode == 0, checked.stderr
+    _conf, _ports = compose_balancer(nginx, tmp_path)
 
     yaml = pytest.importorskip("yaml")
     services = yaml.safe_load((deploy / "compose.yaml").read_text())["services"]
@@ -668,6 +730,7 @@ def test_the_compose_balancer_config_is_valid_and_shares_the_local_site(tmp_path
         assert app["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         assert app["build"]["target"] == "app" and "command" not in app  # the image's CMD
         assert app["environment"]["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"  # empty: /metrics off
+        assert app["environment"]["COMMONS_ENV"] == "production"
     assert services["migrate"]["command"] == ["python", "-m", "commons_app", "migrate"]
     assert services["nginx"]["build"]["target"] == "balancer"
     assert set(services["nginx"]["depends_on"]) == {"app1", "app2"}
