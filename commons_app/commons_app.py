@@ -12,7 +12,7 @@ from commons_app.pages.new_poll import NewPollState, new_poll_page
 from commons_app.pages.polls import PollListState, index_page, polls_page
 from commons_app.pages.results import ResultsState, results_page
 from commons_app.pages.vote import VoteState, vote_page
-from commons_app.state import connections, live
+from commons_app.state import connections, live, throttle
 from commons_app.state.session import SessionState
 
 STYLE = {
@@ -49,3 +49,4 @@ app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_lo
 
 live.install(app)
 connections.install(app)
+throttle.install(app)

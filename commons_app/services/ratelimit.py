@@ -31,6 +31,7 @@ REDIS_TIMEOUT = 0.5  # seconds, per Redis call of the limiter
 # login_account_total  log-in attempts on one account from every address together: the ceiling
 #                      that many addresses guessing together meet
 # register             accounts created from one client address (a room registering at once fits)
+# ws_event             events one websocket connection sends (commons_app/state/throttle.py)
 DEFAULT_LIMITS = {
     "login_address": "30/minute",
     "login_account": "10/minute",
@@ -39,6 +40,7 @@ DEFAULT_LIMITS = {
     "refresh": "60/minute",
     "ballot": "60/minute",
     "api": "1200/minute",
+    "ws_event": "100/10 seconds",
 }
 MESSAGES = {
     "login_address": "Too many log-in attempts from this address; try again later.",
@@ -48,6 +50,7 @@ MESSAGES = {
     "refresh": "Too many token refreshes; try again later.",
     "ballot": "Too many ballots in a short time; try again later.",
     "api": "Too many requests; slow down.",
+    "ws_event": "Too many actions in a short time: the last ones were ignored. Wait a moment and try again.",
 }
 
 
