@@ -22,8 +22,9 @@ from confusable_homoglyphs.confusables import confusables_data
 
 # Unicode general categories that never show as themselves: controls, format characters (bidi
 # controls U+202A-E and U+2066-9, zero-width U+200B-D, U+FEFF, soft hyphen...), surrogates,
-# private use and unassigned code points.
-HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+# private use and unassigned code points, and the line and paragraph separators U+2028/9 (a
+# line break that only some renderers draw).
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 # Letters and marks that render as blank space of no width, or nothing at all.
 INVISIBLE = frozenset({
     "\u034f",  # COMBINING GRAPHEME JOINER

@@ -28,6 +28,7 @@ HIDDEN = {
     "C1 control": "\x85",
     "Hangul filler": "\u3164",
     "private use": "\ue000",
+    "line separator": "\u2028",
 }
 
 
