@@ -32,15 +32,21 @@ LIMIT = "ws_event"
 # At most one "slow down" message per connection in this many seconds.
 NOTICE_EVERY = 5.0
 
-_limiter = MovingWindowRateLimiter(MemoryStorage())
 _noticed: dict[str, float] = {}
+
+
+@functools.cache
+def _limiter() -> MovingWindowRateLimiter:
+    # Made in the worker, on its first event: the memory storage starts a timer thread, which
+    # must not be started in the supervisor that forks the workers.
+    return MovingWindowRateLimiter(MemoryStorage())
 
 
 def allowed(sid: str) -> bool:
     """Count one event of connection ``sid``; whether it may be handled."""
     if not ratelimit.enabled():
         return True
-    return _limiter.hit(ratelimit.limit_for(LIMIT), "ws", sid)
+    return _limiter().hit(ratelimit.limit_for(LIMIT), "ws", sid)
 
 
 class EventThrottle:
