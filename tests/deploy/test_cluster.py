@@ -678,9 +678,13 @@ def form_state(state: type) -> str:
 
 
 def run(coroutine: Any) -> Any:
+    """Run ``coroutine`` on an event loop of its own thread (Playwright's sync API keeps a loop
+    running in this one once a browser test has run)."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_browser_log_in_limits_count_each_client_behind_the_balancer(cluster: Cluster):
