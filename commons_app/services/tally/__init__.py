@@ -55,11 +55,16 @@ from commons_app.services.tally.positional import tally_borda
 from commons_app.services.tally.runoff import tally_irv
 from commons_app.services.tally.scores import tally_score
 from commons_app.services.tally.star import tally_star
-from commons_app.services.tally.types import MAX_SCORE, METHODS, OptionTally, TallyBallot, TallyResult
+from commons_app.services.tally.stv import STV_RULES, tally_stv
+from commons_app.services.tally.types import MAX_SCORE, METHODS, Note, OptionTally, TallyBallot, TallyResult
 
 __all__ = [
+    "ALGORITHMS",
     "MAX_SCORE",
     "METHODS",
+    "STV_RULES",
+    "TALLY_METHODS",
+    "Note",
     "OptionTally",
     "TallyBallot",
     "TallyResult",
@@ -72,13 +77,14 @@ __all__ = [
     "tally_single",
     "tally_single_counts",
     "tally_star",
+    "tally_stv",
 ]
 
 # --------------------------------------------------------------------------
 # Dispatch
 # --------------------------------------------------------------------------
 
-_TALLIES: dict[str, Callable[[Sequence[int], Iterable[TallyBallot]], TallyResult]] = {
+_TALLIES: dict[str, Callable[..., TallyResult]] = {
     "single": tally_single,
     "approval": tally_approval,
     "irv": tally_irv,
@@ -86,26 +92,66 @@ _TALLIES: dict[str, Callable[[Sequence[int], Iterable[TallyBallot]], TallyResult
     "borda": tally_borda,
     "score": tally_score,
     "star": tally_star,
+    "stv": tally_stv,
 }
 
+TALLY_METHODS: tuple[str, ...] = (*METHODS, "stv")
+"""Every method :func:`tally` counts: :data:`METHODS` and ``"stv"`` (multi-winner, ``seats=``)."""
 
-def tally(method: str, option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
+_OPTIONS: dict[str, frozenset[str]] = {
+    "irv": frozenset({"seed"}),
+    "star": frozenset({"seed"}),
+    "stv": frozenset({"seed", "seats", "stv_rule"}),
+}
+"""The keyword options each method takes (beyond option ids and ballots)."""
+
+ALGORITHMS: tuple[str, ...] = ("fast", "reference")
+"""``algorithm=`` of :func:`tally`: the optimised count, or the plain reference implementation."""
+
+
+def tally(
+    method: str,
+    option_ids: Sequence[int],
+    ballots: Iterable[TallyBallot],
+    *,
+    algorithm: str = "fast",
+    **options: Any,
+) -> TallyResult:
     """Count a poll with the named voting method.
 
     Args:
-        method: One of :data:`METHODS`.
+        method: One of :data:`TALLY_METHODS`.
         option_ids: The poll's option ids in display order.
         ballots: The ballots to count.
+        algorithm: ``"fast"`` (the optimised count) or ``"reference"`` (the plain per-ballot
+            implementation the fast one is tested against; same results, much slower).
+        **options: The method's options: ``seed`` (``str | None``, the seed of any lot:
+            the sealed record's SHA-256 once a poll is closed; every method accepts it, only
+            IRV, STAR and STV can need it), and for ``stv`` ``seats`` (int >= 1, default 1) and
+            ``stv_rule`` (``"scottish"`` default, or ``"meek"``). An option that is None is
+            left at its default.
 
     Returns:
         The tally result.
 
     Raises:
-        ValueError: If ``method`` is not one of :data:`METHODS`, or as raised
-            by the method's tally function.
+        ValueError: If ``method`` is not one of :data:`TALLY_METHODS`, an option is not one the
+            method takes, or as raised by the method's tally function.
     """
     try:
         function = _TALLIES[method]
     except KeyError:
-        raise ValueError(f"unknown voting method {method!r}; expected one of {', '.join(METHODS)}") from None
-    return function(option_ids, ballots)
+        raise ValueError(f"unknown voting method {method!r}; expected one of {', '.join(TALLY_METHODS)}") from None
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+    given = {name: value for name, value in options.items() if value is not None}
+    accepted = _OPTIONS.get(method, frozenset()) | {"seed"}
+    unknown = sorted(set(given) - accepted)
+    if unknown:
+        raise ValueError(f"method {method!r} takes no option {', '.join(unknown)}")
+    given = {name: value for name, value in given.items() if name in _OPTIONS.get(method, ())}
+    if algorithm == "reference":
+        from commons_app.services.tally import reference
+
+        function = reference.REFERENCE[method]
+    return function(option_ids, ballots, **given)

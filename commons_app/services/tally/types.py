@@ -94,3 +94,31 @@ class TallyResult:
     detail: dict[str, Any] = field(default_factory=dict)
     tie: bool = False
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A structured remark about a tally (a tie, a tie-break, a lot), turned into words at the edge.
+
+    The tally never writes sentences: :func:`commons_app.services.tally.notes.render_note` does,
+    with the options' names, so a page, the CLI or another language can word it their own way.
+
+    Attributes:
+        kind: What happened, e.g. ``"tied_winners"``, ``"irv_countback"``, ``"lot"`` (the
+            kinds and their figures are listed in :mod:`commons_app.services.tally.notes`).
+        options: The option ids the note is about (the tied ones), in option order.
+        figures: JSON-serialisable numbers, ids and words the sentence needs.
+    """
+
+    kind: str
+    options: tuple[int, ...] = ()
+    figures: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The note as plain JSON data (``rounds`` carry it this way)."""
+        return {"kind": self.kind, "options": list(self.options), "figures": dict(self.figures)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Note:
+        """Read a note back from :meth:`as_dict`."""
+        return cls(kind=data["kind"], options=tuple(data.get("options", ())), figures=dict(data.get("figures", {})))
