@@ -373,7 +373,8 @@ def tally_record(method: str, option_ids: Sequence[int], data: bytes) -> TallyRe
         for option_id in _named_options(field, ballot):
             if option_id not in known:
                 raise ValueError(f"line {number}: option {option_id} is not one of the poll's options")
-    return tally(method, option_ids, [_tally_ballot(field, ballot) for ballot in ballots])
+    # A lot's seed is the record's SHA-256, as when the poll was sealed.
+    return tally(method, option_ids, [_tally_ballot(field, ballot) for ballot in ballots], seed=record_digest(data))
 
 
 def _blt_weight(weight: float) -> str:
