@@ -363,7 +363,7 @@ def poll_record(*, session: Session, user: User, poll_id: int, form: str = "json
     _field, ballots = record.parse_record(seal.record.encode("utf-8"))
     blt = record.record_blt(
         title=poll.title, option_ids=[o.id for o in options], option_texts=[o.text for o in options],  # type: ignore[misc]
-        method=poll.method, ballots=ballots,
+        method=poll.method, ballots=ballots, seats=getattr(poll, "seats", None) or 1,
     )
     return blt, seal.record_sha256
 

@@ -56,3 +56,30 @@ def test_meek_stv_elects_the_food_election() -> None:
     result = tally("stv", FOOD, _food(), seats=3, stv_rule="meek")
     assert sorted(result.winners) == sorted([CHOCOLATE, ORANGE, STRAWBERRY])
     assert result.winners[0] == CHOCOLATE
+
+
+def test_blt_round_trip_counts_the_same() -> None:
+    from commons_app.services.record import RecordBallot, parse_blt, record_blt
+
+    ballots = [
+        RecordBallot(receipt=f"r{i:03d}", weight=w, option_id=None, choices=c, scores={})
+        for i, (w, c) in enumerate([(1.0, (3, 4)), (0.5, (1,)), (2.0, (2, 1)), (1.0, (3, 5)), (1.0, (4,))] * 3)
+    ]
+    texts = ['Orange "O"', 'Pear \\"P\\', "Chocolate", "Strawberry", "Sweets"]
+    blt = record_blt(title="Food", option_ids=FOOD, option_texts=texts, method="irv", ballots=ballots, seats=3)
+    election = parse_blt(blt)
+    assert (election.candidates, election.seats, election.title) == (5, 3, "Food")
+    assert election.names == texts
+    ids, read = election.tally_ballots(FOOD)
+    direct = [TallyBallot(weight=b.weight, choices=b.choices) for b in ballots]
+    for rule in ("scottish", "meek"):
+        assert tally("stv", ids, read, seats=3, stv_rule=rule) == tally("stv", FOOD, direct, seats=3, stv_rule=rule)
+
+
+def test_blt_parser_rejects_malformed_files() -> None:
+    from commons_app.services.record import parse_blt
+
+    with pytest.raises(ValueError, match="candidate 7"):
+        parse_blt('3 1\n1 7 0\n0\n"a"\n"b"\n"c"\n"t"\n')
+    with pytest.raises(ValueError, match="ends"):
+        parse_blt("3 1\n1 1 2 0\n")
