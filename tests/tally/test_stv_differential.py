@@ -1,7 +1,9 @@
 """STV against an independent implementation on random elections.
 
 STVPoll (VoteIT, PyPI ``STVPoll``) counts Scottish STV with Decimal arithmetic rounded to five
-places. It transfers surpluses differently in one respect: when several options hold untransferred
+places; here its rounding is set to truncate, as the Order says (rule 48: "any remainder being
+ignored"; rounding instead changes who is elected in close counts). It transfers surpluses
+differently in one respect: when several options hold untransferred
 surpluses it moves them all in one step (``transfer_all``; its default serial transfer even hands
 papers to options already elected), whereas the Order transfers the largest surplus first and
 passes papers to continuing options only. So elections where two surpluses are ever pending at
@@ -12,12 +14,14 @@ ties differently). On all the rest the elected options and their order must agre
 from __future__ import annotations
 
 import random
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 
 from commons_app.services.tally import TallyBallot, TallyResult, tally
 
 stvpoll = pytest.importorskip("stvpoll.scottish_stv", reason="STVPoll is a test dependency (requirements-dev.txt)")
+from stvpoll.abcs import PreferenceBallot  # noqa: E402
 from stvpoll.exceptions import IncompleteResult, STVException  # noqa: E402
 from stvpoll.transfer_strategies import transfer_all  # noqa: E402
 
@@ -44,7 +48,12 @@ def _surpluses_pile_up(result: TallyResult) -> bool:
     return False
 
 
-def test_scottish_stv_agrees_with_stvpoll_on_random_elections() -> None:
+def _truncate(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.00001"), rounding=ROUND_DOWN).normalize()
+
+
+def test_scottish_stv_agrees_with_stvpoll_on_random_elections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(PreferenceBallot.__init__, "__defaults__", (_truncate,))
     rng = random.Random(20261202)
     compared = 0
     for _ in range(1000):
