@@ -1,7 +1,8 @@
 """Tie rules from the methods' own standards, each on the example that exposes it.
 
-Every test here failed on the tally before issue 14 (option order decided IRV and STAR ties, an
-exact IRV final tie was declared a tie, Schulze compared winning votes only).
+Each of these failed on the tally before issue 14 (option order decided IRV and STAR ties, an
+exact IRV final tie was declared a tie, Schulze compared winning votes only), except the STAR
+match-ups test, which documents step 1 of the protocol (the old rule already had it).
 """
 
 from __future__ import annotations
