@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commons_app.services.record import BltElection, parse_blt
 from commons_app.services.tally import TallyBallot, TallyResult, tally
@@ -173,3 +175,29 @@ def test_meek_stv_rounds_as_the_reference_rule() -> None:
     assert result.rounds[1]["votes"] == {"1": 2.000000004, "2": 1.999999996, "3": 2}
     assert result.rounds[1]["keep_values"] == {"1": 0.500000001}
     assert result.winners == [1, 3]
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    n=st.integers(min_value=1, max_value=6),
+    seats=st.integers(min_value=1, max_value=7),
+    groups=st.lists(
+        st.tuples(st.integers(min_value=1, max_value=3), st.permutations(range(6)), st.integers(0, 6)),
+        min_size=1,
+        max_size=8,
+    ),
+    rule=st.sampled_from(["scottish", "meek"]),
+)
+def test_stv_properties(n, seats, groups, rule) -> None:
+    """Seats are filled (all options when there are fewer), nobody twice, and a ballot of weight k
+    counts exactly as k ballots of weight 1."""
+    ids = [10 + i for i in range(n)]
+    weighted = [TallyBallot(weight=float(k), choices=tuple(ids[i] for i in perm[:length] if i < n)) for k, perm, length in groups]
+    repeated = [TallyBallot(choices=b.choices) for b in weighted for _ in range(int(b.weight))]
+    result = tally("stv", ids, weighted, seats=seats, stv_rule=rule)
+    if any(b.choices for b in weighted):
+        assert len(result.winners) == min(seats, n) == len(set(result.winners))
+        assert set(result.winners) <= set(ids)
+    else:
+        assert result.winners == []
+    assert tally("stv", ids, repeated, seats=seats, stv_rule=rule).winners == result.winners
