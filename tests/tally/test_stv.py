@@ -201,3 +201,21 @@ def test_stv_properties(n, seats, groups, rule) -> None:
     else:
         assert result.winners == []
     assert tally("stv", ids, repeated, seats=seats, stv_rule=rule).winners == result.winners
+
+
+def test_stv_exclusion_ties_go_to_count_back_then_the_lot() -> None:
+    from commons_app.services.tally.notes import render_note
+    from commons_app.services.tally.ties import draw
+
+    a, b, c, d = 1, 2, 3, 4
+    # Quota 5: a is elected with 7, its surplus exhausts; b and d tie on 2 at every stage: the lot.
+    ballots = (
+        [TallyBallot(choices=(a,))] * 7 + [TallyBallot(choices=(c,))] * 3
+        + [TallyBallot(choices=(b, c))] * 2 + [TallyBallot(choices=(d, c))] * 2
+    )
+    for seed in ("one", "two", "three"):
+        result = tally("stv", [a, b, c, d], ballots, seats=2, stv_rule="scottish", seed=seed)
+        lot = next(note for note in result.notes if note.kind == "stv_lot")
+        assert lot.options == (b, d) and lot.figures["chosen"] == draw(seed, [b, d])
+        assert "by lot" in render_note(lot) and seed in render_note(lot)
+        assert result.winners == [a, c]

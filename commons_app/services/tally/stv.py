@@ -204,7 +204,7 @@ def _scottish(
                 source, note = _tie_break(tied, history, lowest=False, seed=seed, stage=stage + 1, what="surplus")
                 notes.append(note)
             else:
-                source, note = tied[0], None
+                source = tied[0]
             pending.remove(source)
             surplus = surpluses[source]
             held = tallies[source]
@@ -220,7 +220,6 @@ def _scottish(
                 "option": source,
                 "surplus": _show(surplus),
                 "transfer_value": _show(_truncate5(surplus / held)),
-                "tie_break_note": note.as_dict() if note else None,
             }
         else:
             fewest = min(tallies[o] for o in continuing)
@@ -229,13 +228,13 @@ def _scottish(
                 loser, note = _tie_break(tied, history, lowest=True, seed=seed, stage=stage + 1, what="excluded")
                 notes.append(note)
             else:
-                loser, note = tied[0], None
+                loser = tied[0]
             continuing.remove(loser)
             papers = piles[loser]
             piles[loser] = []
             moved, lost = place(papers)
             exhausted += lost
-            action = {"action": "exclusion", "option": loser, "tie_break_note": note.as_dict() if note else None}
+            action = {"action": "exclusion", "option": loser}
     # Record exclusions on the stage that did them.
     for earlier, later in pairwise(rounds):
         if later.get("action") == "exclusion":
@@ -346,12 +345,12 @@ def _meek(
             loser, note = _tie_break(tied, history, lowest=True, seed=seed, stage=stage + 1, what="excluded")
             notes.append(note)
         else:
-            loser, note = tied[0], None
+            loser = tied[0]
         hopeful.remove(loser)
         excluded.append(loser)
         keep[loser] = 0
         entry["excluded"] = [loser]
-        action = {"action": "exclusion", "option": loser, "tie_break_note": note.as_dict() if note else None}
+        action = {"action": "exclusion", "option": loser}
     return elected, rounds, notes
 
 
@@ -412,6 +411,7 @@ def tally_stv(
 
 
 def _attach(rounds: list[dict[str, Any]], notes: list[Note]) -> list[tuple[dict[str, Any], Note]]:
-    """Each note with the stage it happened at (the last note of a stage is shown on it)."""
+    """Each note with the stage it decided (a stage's ``tie_break`` shows the last of its notes;
+    ``notes`` has them all)."""
     by_stage = {entry["round"]: entry for entry in rounds}
     return [(by_stage[note.figures["stage"]], note) for note in notes if note.figures.get("stage") in by_stage]
