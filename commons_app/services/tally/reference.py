@@ -67,18 +67,8 @@ def _sum(values: Iterable[Fraction]) -> Fraction:
     return sum(values, Fraction(0))
 
 
-def _fmt(value: Fraction) -> str:
-    shown = float(value)
-    if shown.is_integer():
-        return str(int(shown))
-    return f"{shown:.6g}"
 
 
-def _names(option_ids: Iterable[int]) -> str:
-    ids = [str(option_id) for option_id in option_ids]
-    if len(ids) == 1:
-        return f"option {ids[0]}"
-    return f"options {', '.join(ids[:-1])} and {ids[-1]}"
 
 
 def _prepare(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> _Election:
