@@ -114,6 +114,11 @@ def render_note(note: Note | Mapping[str, Any] | str, names: Mapping[int, str] |
             "five_star": "head-to-head preference did not settle it, and it has more five-star ratings",
             "lot": "neither head-to-head preference nor five-star ratings settled it, so it was " + _lot(f),
         }[f["decided_by"]]
+        if f["decided_by"] == "head_to_head" and len(note.options) == 2:  # the wording used before issue 14
+            return (
+                f"Scoring round: {tied} tied for {f['place']} place with {_fmt(f['score'])} points; "
+                f"{advancing} {verb} to the runoff because more ballot weight prefers it head-to-head."
+            )
         return (
             f"Scoring round: {tied} tied for {f['place']} place with {_fmt(f['score'])} points; "
             f"{advancing} {verb} to the runoff, {why}."
