@@ -22,6 +22,7 @@ from commons_app.services.errors import ServiceError
 from commons_app.services.polls import PollSpec, RollEntry
 from commons_app.services.record import parse_record, record_digest, tally_record
 from commons_app.services.tally import METHODS, TallyResult
+from commons_app.services.tally.notes import render_note
 from commons_app.services.votes import BallotInput
 
 DEMO_PASSWORD = "commons-demo-2026"
@@ -306,7 +307,7 @@ def recount(path: str, method: str | None, options: str | None, results_path: st
         print(f"  option {label(option.option_id)}: votes {option.votes}, weight {_number(option.weight)}{extra}")
     print(f"winners: {', '.join(map(label, outcome.winners)) or 'none'}")
     for note in outcome.notes:
-        print(f"note: {note}")
+        print(f"note: {render_note(note)}")
     if results is None:
         return 0
     differences = _compare(results, method, digest, outcome)

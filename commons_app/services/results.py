@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -46,6 +45,7 @@ from commons_app.services.polls import (
     results_refusal,
 )
 from commons_app.services.tally import TallyBallot, TallyResult, tally, tally_single_counts
+from commons_app.services.tally.notes import render_note
 
 __all__ = [
     "OptionResult", "PollResults", "ballot_fields", "compute_results", "ensure_sealed", "note_anonymous_change",
@@ -139,7 +139,7 @@ def live_results(
         # let the next reconciliation repair the counts.
         logger.error("negative ballot counts in poll %s; counting its ballots instead", poll.id)
     rows = session.exec(select(Ballot.choices, Ballot.scores, Ballot.weight).where(Ballot.poll_id == poll.id)).all()
-    outcome = tally(poll.method, [o.id for o in options], _tally_ballots(rows))  # type: ignore[misc]
+    outcome = tally(poll.method, [o.id for o in options], _tally_ballots(rows), seed=provisional_seed(poll))  # type: ignore[misc]
     return _poll_results(poll, options, outcome)
 
 
@@ -167,24 +167,15 @@ def _poll_results(poll: Poll, options: list[PollOption], outcome: TallyResult) -
         rounds=list(outcome.rounds),
         detail=dict(outcome.detail),
         tie=outcome.tie,
-        notes=[name_options(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
+        notes=[render_note(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
     )
 
 
-_OPTION_REFS = re.compile(r"(?i)\boptions? (\d+(?:(?:, | and )\d+)*)")
-
-
-def name_options(note: str, texts: dict[int, str]) -> str:
-    """Replace the tally's "option 3" / "options 1, 2 and 4" by the options' texts."""
-
-    def named(match: re.Match[str]) -> str:
-        ids = [int(n) for n in re.findall(r"\d+", match.group(1))]
-        if not all(i in texts for i in ids):
-            return match.group(0)
-        names = [f"“{texts[i]}”" for i in ids]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-    return _OPTION_REFS.sub(named, note)
+def provisional_seed(poll: Poll) -> str:
+    """The seed of any lot while a poll is open (``services.tally.ties``); at close the sealed
+    record's SHA-256 replaces it, so the lot that counts is fixed only when nobody can vote any
+    more, and anyone can redo it from the published ``record_sha256``."""
+    return f"provisional:{poll.id}"
 
 
 _EVENT_COLUMNS = {"cast": "casts", "change": "changes", "retract": "retractions"}
@@ -287,7 +278,9 @@ def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
         ),
     )
     digest = record.record_digest(data)
-    outcome = tally(poll.method, [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]))  # type: ignore[misc]
+    outcome = tally(  # the lot's seed: the sealed record's SHA-256, published with the result
+        poll.method, [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]), seed=digest  # type: ignore[misc]
+    )
     final = _poll_results(poll, options, outcome)
     final.status = "closed"
     final.record_sha256 = digest
@@ -370,7 +363,7 @@ def poll_record(*, session: Session, user: User, poll_id: int, form: str = "json
     _field, ballots = record.parse_record(seal.record.encode("utf-8"))
     blt = record.record_blt(
         title=poll.title, option_ids=[o.id for o in options], option_texts=[o.text for o in options],  # type: ignore[misc]
-        method=poll.method, ballots=ballots,
+        method=poll.method, ballots=ballots, seats=getattr(poll, "seats", None) or 1,
     )
     return blt, seal.record_sha256
 
