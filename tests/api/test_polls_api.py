@@ -136,7 +136,9 @@ def test_list_bad_paging_is_422(client, owner_headers, query):
 
 def test_read_missing_or_invalid_ids(client, owner_headers):
     assert_error(client.get("/api/polls/987654", headers=owner_headers), 404)
-    assert_error(client.get("/api/polls/not-a-number", headers=owner_headers), 422)
+    assert_error(client.get("/api/polls/no-such-poll", headers=owner_headers), 404)
+    assert_error(client.get("/api/polls/not%20an%20id", headers=owner_headers), 422)
+    assert_error(client.get("/api/polls/" + "x" * 65, headers=owner_headers), 422)
     assert_error(client.get("/api/polls/1"), 401)
 
 

@@ -111,7 +111,7 @@ def test_private_polls_are_visible_to_roll_managers_and_admins_only(session, use
         polls.get_visible_poll(session=session, poll_id=poll_id, user=other_user)
     assert caught.value.message == "Poll not found."
     with pytest.raises(NotFound) as missing:
-        polls.get_visible_poll(session=session, poll_id=poll_id + 999, user=other_user)
+        polls.get_visible_poll(session=session, poll_id=poll_id + "x", user=other_user)
     assert missing.value.message == caught.value.message  # invisible and missing look the same
 
 
