@@ -18,7 +18,7 @@ from alembic import op
 from commons_app.services.text import username_key
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

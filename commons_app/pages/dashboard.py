@@ -24,7 +24,7 @@ class DashboardState(SessionState):
     rows: list[dict[str, Any]] = []
     total: int = 0
     page_index: int = 0
-    selected: int = 0
+    selected: str = ""
     selected_title: str = ""
     series: list[dict[str, Any]] = []
     loading: bool = False
@@ -60,7 +60,7 @@ class DashboardState(SessionState):
         self.loading = False
         ids = [r["id"] for r in self.rows]
         if self.selected not in ids:
-            self.selected = ids[0] if ids else 0
+            self.selected = ids[0] if ids else ""
         if self.selected:
             return await self._load_series()
         self.series = []
@@ -98,16 +98,16 @@ class DashboardState(SessionState):
         return await self._load()
 
     @rx.event
-    async def select(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+    async def select(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Show the turnout of another poll."""
-        self.selected = int(poll_id)
+        self.selected = str(poll_id)
         return await self._load_series()
 
-    async def _manage(self, fn: Any, done: str, poll_id: int) -> Any:
+    async def _manage(self, fn: Any, done: str, poll_id: str) -> Any:
         """Run a poll action as the signed-in user (the service checks ownership)."""
         self.error = ""
         try:
-            await self._call(fn, poll_id=int(poll_id))
+            await self._call(fn, poll_id=str(poll_id))
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
@@ -117,20 +117,20 @@ class DashboardState(SessionState):
         return rx.toast.success(done)
 
     @rx.event
-    async def close_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+    async def close_poll(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Close a poll now."""
         return await self._manage(polls.close_poll, "Poll closed.", poll_id)
 
     @rx.event
-    async def delete_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+    async def delete_poll(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Delete a poll."""
         return await self._manage(polls.delete_poll, "Poll deleted.", poll_id)
 
     @rx.event
-    def share(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+    def share(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Copy the poll's link."""
         origin = self.router.url.origin or ""
-        link = f"{origin}{routes.vote_url(int(poll_id))}"
+        link = f"{origin}{routes.vote_url(str(poll_id))}"
         return [rx.set_clipboard(link), rx.toast.info(f"Link copied: {link}")]
 
 
@@ -156,12 +156,12 @@ def _poll_card(row: rx.Var) -> rx.Component:
     return rx.card(
         rx.flex(
             rx.vstack(
-                rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to_string()),
+                rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to(str)),
                 rx.hstack(
                     status_badge(row["status"]),
                     rx.badge(row["method"], variant="soft"),
                     rx.text(
-                        rx.el.span(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to_string()}),
+                        rx.el.span(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to(str)}),
                         " ballots",
                         size="2",
                     ),
@@ -174,7 +174,7 @@ def _poll_card(row: rx.Var) -> rx.Component:
             rx.spacer(),
             rx.flex(
                 rx.button("Turnout", on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
-                link_button("Results", "/polls/" + row["id"].to_string() + "/results"),
+                link_button("Results", "/polls/" + row["id"].to(str) + "/results"),
                 rx.button("Share", on_click=DashboardState.share(row["id"]), variant="soft", size="2"),
                 rx.cond(
                     row["status"] != "closed",
