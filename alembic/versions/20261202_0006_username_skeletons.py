@@ -40,5 +40,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_users_username_skeleton", table_name="users")
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("username_skeleton")
+    # Not batch mode: rebuilding `users` on SQLite drops it, and with foreign keys on that deletes
+    # every poll and ballot pointing at it. SQLite >= 3.35 drops a plain column in place.
+    op.drop_column("users", "username_skeleton")
