@@ -30,7 +30,7 @@ from commons_app.models import (
     as_utc,
     utcnow,
 )
-from commons_app.services import counts, notify
+from commons_app.services import counts, notify, ratelimit
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -101,10 +101,14 @@ def on_roll(*, session: Session, poll_id: int, user_id: int) -> PollVoter | None
     ).first()
 
 
-def visible_to(poll: Poll, user: User, *, on_the_roll: bool) -> bool:
-    """Public and unlisted polls are visible to any signed-in user (unlisted only by id);
-    private ones to their managers and to the users on their roll."""
-    return poll.visibility != "private" or is_manager(poll, user) or on_the_roll
+def visible_to(poll: Poll, user: User | None, *, on_the_roll: bool) -> bool:
+    """Public and unlisted polls are visible to anyone given their link, signed in or not
+    (unlisted only by id); private ones to their managers (the creator always) and to the users
+    on their roll. A visitor who is not signed in (``user`` None) sees them read-only: voting
+    and results still need an account."""
+    if poll.visibility != "private":
+        return True
+    return user is not None and (is_manager(poll, user) or on_the_roll)
 
 
 def can_view(*, session: Session, poll: Poll, user: User) -> bool:
@@ -124,6 +128,55 @@ def get_visible_poll(*, session: Session, poll_id: int, user: User) -> Poll:
     if poll is None or not can_view(session=session, poll=poll, user=user):
         raise NotFound("Poll not found.")
     return poll
+
+
+@dataclass
+class PollPreview:
+    """What a visitor who is not signed in learns from a poll's link."""
+
+    poll_id: int
+    visible: bool  # False: private or unknown (not told apart): only "sign in to see it"
+    title: str = ""
+    description: str = ""
+    status: str = ""
+    options: list[str] = field(default_factory=list)
+
+
+def preview_poll(*, session: Session, poll_id: int) -> PollPreview:
+    """The read-only view of a poll for a visitor who is not signed in (:func:`visible_to` with
+    no user): a private or unknown poll shows nothing, so its link leaks neither its title nor
+    whether it exists."""
+    poll = session.get(Poll, poll_id)
+    if poll is None or not visible_to(poll, None, on_the_roll=False):
+        return PollPreview(poll_id=poll_id, visible=False)
+    return PollPreview(
+        poll_id=poll_id, visible=True, title=poll.title, description=poll.description or "", status=poll_status(poll),
+        options=[o.text for o in options_of(session=session, poll_id=poll_id)],
+    )
+
+
+def find_by_join_code(*, session: Session, code: str, address: str) -> int:
+    """The id of the poll whose join code is ``code`` (case-insensitive, spaces and dashes
+    ignored), counted against the ``join`` rate limit of the asking ``address``. Until polls
+    carry their own ``join_code`` the code is the poll's id.
+
+    Raises:
+        RateLimited: Too many codes tried from this address.
+        NotFound: No poll has this code (visibility is checked by the poll's page, as for a link).
+    """
+    ratelimit.hit("join", address)
+    cleaned = "".join(ch for ch in str(code or "") if ch not in " -").upper()
+    if not cleaned or len(cleaned) > 32 or not cleaned.isascii() or not cleaned.isalnum():
+        raise NotFound("No poll has this join code. Check it and try again.")
+    poll_id = int(cleaned) if cleaned.isdigit() and len(cleaned) <= 18 else None
+    if poll_id is None or session.get(Poll, poll_id) is None:
+        raise NotFound("No poll has this join code. Check it and try again.")
+    return poll_id
+
+
+def join_code_of(poll: Poll) -> str:
+    """The short code people type into ``/join`` to reach the poll."""
+    return str(poll.id)
 
 
 def get_managed_poll(*, session: Session, poll_id: int, user: User) -> Poll:

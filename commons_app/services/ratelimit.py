@@ -30,6 +30,9 @@ DEFAULT_LIMITS = {
     "refresh": "60/minute",
     "ballot": "60/minute",
     "api": "1200/minute",
+    # Per address: a room of 200 behind one NAT joins within two minutes; a guesser of codes
+    # gets 300 tries a minute from one address.
+    "join": "300/minute",
 }
 MESSAGES = {
     "login_address": "Too many log-in attempts from this address; try again later.",
@@ -38,6 +41,7 @@ MESSAGES = {
     "refresh": "Too many token refreshes; try again later.",
     "ballot": "Too many ballots in a short time; try again later.",
     "api": "Too many requests; slow down.",
+    "join": "Too many join codes tried from this address; wait a minute and try again.",
 }
 
 
