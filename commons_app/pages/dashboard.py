@@ -151,7 +151,7 @@ class DashboardState(SessionState):
             return None
         link = sharing.poll_link(found["poll_id"], self.router.url.origin or "")
         self.sharing = {"link": link, "join_code": found["join_code"], "qr": sharing.qr_svg_data_uri(link),
-                        "title": found["title"]}
+                        "title": found["title"], "poll_id": str(found["poll_id"])}
         return None
 
     @rx.event
@@ -219,6 +219,27 @@ def _poll_card(row: rx.Var) -> rx.Component:
             align="center",
             width="100%",
         ),
+        # The share panel and the roll open inside the poll's card, where the button was pressed.
+        rx.cond(
+            DashboardState.sharing["poll_id"].to(str) == row["id"].to_string(),
+            rx.vstack(
+                share_panel(DashboardState.sharing, heading="Share"),
+                rx.button("Hide share panel", on_click=DashboardState.close_share, variant="ghost", size="1"),
+                width="100%",
+                align="end",
+                margin_top="0.75rem",
+            ),
+        ),
+        rx.cond(
+            RollEditorState.poll_id == row["id"],
+            rx.vstack(
+                roll_editor(),
+                rx.button("Hide voters", on_click=RollEditorState.close, variant="ghost", size="1"),
+                width="100%",
+                align="end",
+                margin_top="0.75rem",
+            ),
+        ),
         width="100%",
         class_name="dashboard-poll",
     )
@@ -238,24 +259,6 @@ def dashboard_page() -> rx.Component:
                     link_button("Create a poll", routes.NEW_POLL),
                 ),
                 rx.vstack(
-                    rx.cond(
-                        DashboardState.sharing.length() > 0,
-                        rx.vstack(
-                            share_panel(DashboardState.sharing, heading="Share: " + DashboardState.sharing["title"].to(str)),
-                            rx.button("Hide share panel", on_click=DashboardState.close_share, variant="ghost", size="1"),
-                            width="100%",
-                            align="end",
-                        ),
-                    ),
-                    rx.cond(
-                        RollEditorState.poll_id != 0,
-                        rx.vstack(
-                            roll_editor(),
-                            rx.button("Hide voters", on_click=RollEditorState.close, variant="ghost", size="1"),
-                            width="100%",
-                            align="end",
-                        ),
-                    ),
                     rx.card(
                         rx.vstack(
                             rx.heading("Turnout: " + DashboardState.selected_title, size="4", as_="h2"),

@@ -63,7 +63,7 @@ class RollEditorState(SessionState):
     async def load(self, poll_id: int):  # noqa: ANN201 - Reflex event return
         """Open the roll of ``poll_id`` (the service checks that the user manages it)."""
         self.poll_id = int(poll_id)
-        self.voter_error, self.csv_error, self.csv_lines = "", "", []
+        self.voter_error, self.csv_error, self.csv_lines, self.csv_text = "", "", [], ""
         return await self._reload()
 
     @rx.event
@@ -167,13 +167,23 @@ def _row(row: rx.Var) -> rx.Component:
     username = row["username"].to(str)
     field_id = "roll-weight-" + username
     return rx.table.row(
-        rx.table.row_header_cell(username),
+        rx.table.row_header_cell(
+            rx.vstack(
+                rx.text(username, style={"wordBreak": "break-all"}),
+                rx.el.span(
+                    rx.cond(row["has_voted"].to(bool), rx.badge("voted", color_scheme="green"), rx.badge("not yet", color_scheme="gray")),
+                    custom_attrs={"data-testid": "roll-voted-" + username},
+                ),
+                spacing="1",
+                align="start",
+            ),
+        ),
         rx.table.cell(
             rx.form(
                 rx.hstack(
                     rx.el.input(type="hidden", name="username", value=username),
                     rx.el.label("Weight of " + username, html_for=field_id, style={"position": "absolute", "left": "-9999px"}),
-                    rx.input(id=field_id, name="weight", default_value=row["weight_text"].to(str), width="6rem", size="2", input_mode="decimal"),
+                    rx.input(id=field_id, name="weight", default_value=row["weight_text"].to(str), width="4.5rem", size="2", input_mode="decimal"),
                     rx.button("Set", type="submit", variant="soft", size="1", aria_label="Set weight of " + username),
                     spacing="2",
                     align="center",
@@ -181,10 +191,6 @@ def _row(row: rx.Var) -> rx.Component:
                 on_submit=RollEditorState.reweigh,
                 key=RollEditorState.form_key.to_string() + username,
             ),
-        ),
-        rx.table.cell(
-            rx.cond(row["has_voted"].to(bool), rx.badge("voted", color_scheme="green"), rx.badge("not yet", color_scheme="gray")),
-            custom_attrs={"data-testid": "roll-voted-" + username},
         ),
         rx.table.cell(
             rx.button("Remove", on_click=RollEditorState.remove(username), variant="soft", color_scheme="red", size="1",
@@ -298,7 +304,7 @@ def roll_editor() -> rx.Component:
                 _add_form(),
                 rx.cond(
                     RollEditorState.rows.length() > 0,
-                    data_table(["Voter", "Weight", "Voted", ""], rx.foreach(RollEditorState.rows, _row), size="1"),
+                    data_table(["Voter", "Weight", ""], rx.foreach(RollEditorState.rows, _row), size="1"),
                     rx.text("Nobody is on the roll yet.", size="2"),
                 ),
                 _csv_form(),

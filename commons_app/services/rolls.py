@@ -190,7 +190,7 @@ def entries_from_csv(*, session: Session, lines: Sequence[CsvLine]) -> list[Roll
             weight = polls.parse_weight(line.weight or "1", who=who)
         except InvalidInput:
             errors.append(
-                f"{where}: weight {line.weight!r} is not a number greater than 0 and at most {polls.MAX_WEIGHT:g} "
+                f"{where}: weight {line.weight!r} is not a number greater than 0 and at most {polls.MAX_WEIGHT:,.0f} "
                 f"(at most {polls.WEIGHT_DECIMALS} decimal places)."
             )
             continue

@@ -191,7 +191,9 @@ def test_signed_out_visitor_of_a_link_comes_back_after_login_and_after_registeri
     goto(page, base + path)
     page.get_by_role("link", name="Log in to vote").click()
     expect(page).to_have_url(at(base, "/login", f"?next={path}"), timeout=UI_TIMEOUT)
-    page.get_by_role("link", name="Create an account").click()
+    create = page.get_by_role("link", name="Create an account")
+    expect(create).to_have_attribute("href", f"/register?next={path}")  # kept by the link (it was dropped)
+    create.click()
     expect(page).to_have_url(at(base, "/register", f"?next={path}"), timeout=UI_TIMEOUT)
     username = f"new_{secrets.token_hex(4)}"
     page.get_by_label("Username", exact=True).fill(username)
@@ -233,3 +235,66 @@ def test_next_to_another_site_is_refused(new_page, app_server, api, target):
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect(page).to_have_url(at(base, "/polls"), timeout=UI_TIMEOUT)
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_screenshots_of_the_share_panel_roll_editor_join_and_signed_out_pages(new_page, app_server, api, width):
+    """Saved to ``test-artifacts/screenshots/<width>-share-*.png`` for people to look at; fails
+    when a page is wider than the window (a sideways scrollbar on a phone)."""
+    from tests.browser.helpers import DESKTOP, PHONE
+    from tests.browser.servers import ARTIFACTS
+
+    shots = ARTIFACTS / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    base = app_server.url
+    viewport = DESKTOP if width == "desktop" else PHONE
+    owner, ann, bob = api.register("owner"), api.register("annabelle_long_name"), api.register("bob")
+    poll = api.create_poll(owner, title="Which charity gets this year's surplus?", visibility="private",
+                           options=["Food bank", "Library fund", "Climbing wall"])
+    api.client.put(f"/polls/{poll['id']}/voters", json={"voters": [{"username": ann.username, "weight": 2},
+                                                                     {"username": bob.username}]}, headers=owner.headers)
+    public = api.create_poll(owner, title="Street party: which month?", options=["June", "July"],
+                             description="We close the street for one Saturday.")
+    too_wide: list[str] = []
+
+    def shoot(page: Page, slug: str) -> None:
+        page.evaluate("() => window.scrollTo(0, 0)")  # the sticky navigation bar at the top of the picture
+        page.evaluate("() => document.fonts.ready.then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))")
+        page.screenshot(path=str(shots / f"{width}-share-{slug}.png"), full_page=True, animations="disabled")
+        extra = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        if extra > 0:
+            too_wide.append(f"{slug}: {extra}px")
+
+    page = new_page(viewport)
+    ui_login(page, base, owner)
+    goto(page, f"{base}/polls/{poll['id']}")
+    editor = page.locator("#roll-editor")
+    expect(editor.get_by_role("rowheader", name=ann.username)).to_be_visible()
+    _add(page, "no_such_voter_zz")
+    expect(page.locator("#roll-voter-error")).to_be_visible()
+    editor.get_by_label("Roll CSV", exact=True).fill("email,name,weight\n,ghost_one,1\n,ghost_two,x\n")
+    editor.get_by_role("button", name="Import CSV").click()
+    expect(page.locator("#roll-csv-error")).to_be_visible()
+    shoot(page, "poll-owner")
+
+    goto(page, f"{base}/dashboard")
+    page.get_by_role("button", name=f"Share {poll['title']}").click()
+    page.get_by_role("button", name=f"Voters of {poll['title']}").click()
+    expect(page.locator("#roll-editor")).to_be_visible()
+    expect(page.get_by_test_id("share-qr")).to_be_visible()
+    shoot(page, "dashboard")
+
+    goto(page, f"{base}/join")
+    page.get_by_label("Join code", exact=True).fill("NOPE42X")
+    page.get_by_role("button", name="Join").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    shoot(page, "join")
+
+    visitor = new_page(viewport)
+    goto(visitor, f"{base}/polls/{public['id']}")
+    expect(visitor.get_by_role("link", name="Log in to vote")).to_be_visible()
+    shoot(visitor, "signed-out-public")
+    goto(visitor, f"{base}/polls/{poll['id']}")
+    expect(visitor.get_by_role("heading", name="Sign in to see this poll")).to_be_visible()
+    shoot(visitor, "signed-out-private")
+    assert not too_wide, too_wide
