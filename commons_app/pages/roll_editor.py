@@ -16,7 +16,7 @@ from commons_app.services.errors import NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
 
 
-def roll_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
+def roll_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
     """The roll and what the editor says about it (owner or admin)."""
     poll = polls.get_managed_poll(session=session, poll_id=poll_id, user=user)
     rows = rolls.roll_rows(session=session, user=user, poll_id=poll_id)
@@ -33,9 +33,9 @@ def roll_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any
 
 @private_state
 class RollEditorState(SessionState):
-    """The roll of the poll being edited (``poll_id``; 0: none)."""
+    """The roll of the poll being edited (``poll_id``; "": none)."""
 
-    poll_id: int = 0
+    poll_id: str = ""
     info: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     voter_error: str = ""
@@ -51,7 +51,7 @@ class RollEditorState(SessionState):
         except NotAuthenticated:
             return login_redirect(self.router.url.path)
         except ServiceError as exc:
-            self.poll_id, self.rows, self.info = 0, [], {}
+            self.poll_id, self.rows, self.info = "", [], {}
             self.voter_error = exc.message
             return None
         self.rows = ctx.pop("rows")
@@ -60,16 +60,16 @@ class RollEditorState(SessionState):
         return None
 
     @rx.event
-    async def load(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+    async def load(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Open the roll of ``poll_id`` (the service checks that the user manages it)."""
-        self.poll_id = int(poll_id)
+        self.poll_id = str(poll_id)[:64]
         self.voter_error, self.csv_error, self.csv_lines, self.csv_text = "", "", [], ""
         return await self._reload()
 
     @rx.event
     def close(self) -> None:
         """Hide the editor."""
-        self.poll_id, self.rows, self.info = 0, [], {}
+        self.poll_id, self.rows, self.info = "", [], {}
 
     async def _edit(self, fn: Any, done: str, **kwargs: Any) -> Any:
         """Run one roll change; on refusal show why beside the voter field (nothing changed)."""
@@ -276,7 +276,7 @@ def roll_editor() -> rx.Component:
     """The editor of ``RollEditorState``'s poll (nothing while none is open)."""
     info = RollEditorState.info
     return rx.cond(
-        RollEditorState.poll_id != 0,
+        RollEditorState.poll_id != "",
         rx.card(
             rx.vstack(
                 rx.heading("Voters: " + info["title"].to(str), size="4", as_="h2"),

@@ -51,7 +51,7 @@ RECEIPT_FIELD = "ballot-receipt-field"
 
 
 def submit_ballot(
-    *, session: Session, user: User, poll_id: int, ballot: BallotInput, changing: bool, receipt: str | None = None
+    *, session: Session, user: User, poll_id: str, ballot: BallotInput, changing: bool, receipt: str | None = None
 ) -> tuple[dict[str, Any], str]:
     """Cast (or change) the ballot, then read the vote page again: one credential check and one
     trip to a worker thread for the whole submit. Returns the page and the ballot's new receipt
@@ -63,7 +63,7 @@ def submit_ballot(
     return vote_context(session=session, user=user, poll_id=poll_id), row.receipt
 
 
-def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
+def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
     """Everything the vote page shows, checked for this user."""
     poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
     options = polls.options_of(session=session, poll_id=poll_id)
@@ -202,9 +202,8 @@ class VoteState(SessionState):
         """Register, then come back to this poll."""
         return routes.register_url(routes.vote_url(self.preview.get("poll_id", "")) if self.preview else "")
 
-    def _poll_id(self) -> int:
-        raw = str(self.router.url.path).rstrip("/").split("/")[-1]
-        return _whole(raw) or 0
+    def _poll_id(self) -> str:
+        return routes.poll_id_from_path(self.router.url.path)
 
     async def _refresh(self) -> Any:
         poll_id = self._poll_id()
@@ -221,7 +220,7 @@ class VoteState(SessionState):
             events.append(RollEditorState.load(poll_id))
         return events
 
-    async def _show_preview(self, poll_id: int) -> None:
+    async def _show_preview(self, poll_id: str) -> None:
         """A visitor who is not signed in: what the link shows them (``polls.preview_poll``)."""
         found = await run_service(polls.preview_poll, poll_id=poll_id)
         self.preview = {
@@ -235,7 +234,7 @@ class VoteState(SessionState):
         receipt is known here (and stored); an anonymous one is shown from the browser's storage
         while the user has voted. A stored anonymous receipt is left alone otherwise: in a shared
         browser it may be another user's, and nobody else can give it back to them."""
-        poll_id = int(ctx["poll_id"])
+        poll_id = str(ctx["poll_id"])
         if ctx["anonymous"]:
             return [show_stored_receipt(poll_id) if ctx["has_voted"] else shown_receipt.push("")]
         return remember_receipt(poll_id, ctx["receipt"]) if ctx["receipt"] else forget_receipt(poll_id)
@@ -560,7 +559,7 @@ def vote_page() -> rx.Component:
                         rx.card(ballot_form(), width="100%"),
                     ),
                     rx.hstack(
-                        rx.link("See results", href="/polls/" + ctx["poll_id"].to_string() + "/results"),
+                        rx.link("See results", href="/polls/" + ctx["poll_id"].to(str) + "/results"),
                         rx.cond(ctx["results_hidden"].to(str) != "", rx.text("(" + ctx["results_hidden"].to(str) + ")", size="2", color_scheme="gray")),
                         spacing="2",
                         wrap="wrap",

@@ -17,6 +17,8 @@ from sqlalchemy import delete, exists, or_
 from sqlmodel import Session, col, func, select
 
 from commons_app.models import (
+    JOIN_CODE_ALPHABET,
+    JOIN_CODE_LENGTH,
     METHODS,
     RESULTS_VISIBILITIES,
     VISIBILITIES,
@@ -28,6 +30,7 @@ from commons_app.models import (
     ResultSnapshot,
     User,
     as_utc,
+    new_join_code,
     utcnow,
 )
 from commons_app.services import counts, notify, ratelimit
@@ -94,7 +97,7 @@ def is_manager(poll: Poll, user: User) -> bool:
     return user.role == "admin" or poll.created_by == user.id
 
 
-def on_roll(*, session: Session, poll_id: int, user_id: int) -> PollVoter | None:
+def on_roll(*, session: Session, poll_id: str, user_id: int) -> PollVoter | None:
     """The user's entry on the poll's roll, if any."""
     return session.exec(
         select(PollVoter).where(PollVoter.poll_id == poll_id, PollVoter.user_id == user_id)
@@ -118,7 +121,7 @@ def can_view(*, session: Session, poll: Poll, user: User) -> bool:
     return on_roll(session=session, poll_id=poll.id, user_id=user.id) is not None  # type: ignore[arg-type]
 
 
-def get_visible_poll(*, session: Session, poll_id: int, user: User) -> Poll:
+def get_visible_poll(*, session: Session, poll_id: str, user: User) -> Poll:
     """A poll the user may see.
 
     Raises:
@@ -134,7 +137,7 @@ def get_visible_poll(*, session: Session, poll_id: int, user: User) -> Poll:
 class PollPreview:
     """What a visitor who is not signed in learns from a poll's link."""
 
-    poll_id: int
+    poll_id: str
     visible: bool  # False: private or unknown (not told apart): only "sign in to see it"
     title: str = ""
     description: str = ""
@@ -142,7 +145,7 @@ class PollPreview:
     options: list[str] = field(default_factory=list)
 
 
-def preview_poll(*, session: Session, poll_id: int) -> PollPreview:
+def preview_poll(*, session: Session, poll_id: str) -> PollPreview:
     """The read-only view of a poll for a visitor who is not signed in (:func:`visible_to` with
     no user): a private or unknown poll shows nothing, so its link leaks neither its title nor
     whether it exists."""
@@ -155,31 +158,58 @@ def preview_poll(*, session: Session, poll_id: int) -> PollPreview:
     )
 
 
-def find_by_join_code(*, session: Session, code: str, address: str) -> int:
-    """The id of the poll whose join code is ``code`` (case-insensitive, spaces and dashes
-    ignored), counted against the ``join`` rate limit of the asking ``address``. Until polls
-    carry their own ``join_code`` the code is the poll's id.
+def normalize_join_code(code: str) -> str | None:
+    """The stored form of a typed join code (upper case, no spaces or dashes), or None when it
+    cannot be one."""
+    if not isinstance(code, str) or len(code) > 4 * JOIN_CODE_LENGTH:
+        return None
+    cleaned = "".join(ch for ch in code if not ch.isspace() and ch != "-").upper()
+    if len(cleaned) != JOIN_CODE_LENGTH or any(ch not in JOIN_CODE_ALPHABET for ch in cleaned):
+        return None
+    return cleaned
+
+
+def find_poll_by_join_code(*, session: Session, code: str) -> Poll | None:
+    """The poll a join code names, whatever its case and spacing; None if it names none.
+
+    Who may then see the poll is still decided by :func:`get_visible_poll` on its id.
+    """
+    cleaned = normalize_join_code(code)
+    if cleaned is None:
+        return None
+    return session.exec(select(Poll).where(Poll.join_code == cleaned)).first()
+
+
+def _unused_join_code(session: Session) -> str:
+    # About 8.5e11 codes: a clash is rare, but the unique index would turn one into a 500.
+    for _ in range(20):
+        code = new_join_code()
+        if session.exec(select(Poll.id).where(Poll.join_code == code)).first() is None:
+            return code
+    raise Conflict("Could not find a free join code; try again.")
+
+
+def find_by_join_code(*, session: Session, code: str, address: str) -> str:
+    """The id of the poll whose join code is ``code`` (:func:`find_poll_by_join_code`), counted
+    against the ``join`` rate limit of the asking ``address``.
 
     Raises:
         RateLimited: Too many codes tried from this address.
         NotFound: No poll has this code (visibility is checked by the poll's page, as for a link).
     """
     ratelimit.hit("join", address)
-    cleaned = "".join(ch for ch in str(code or "") if ch not in " -").upper()
-    if not cleaned or len(cleaned) > 32 or not cleaned.isascii() or not cleaned.isalnum():
+    poll = find_poll_by_join_code(session=session, code=code)
+    if poll is None:
         raise NotFound("No poll has this join code. Check it and try again.")
-    poll_id = int(cleaned) if cleaned.isdigit() and len(cleaned) <= 18 else None
-    if poll_id is None or session.get(Poll, poll_id) is None:
-        raise NotFound("No poll has this join code. Check it and try again.")
-    return poll_id
+    return poll.id  # type: ignore[return-value]
 
 
 def join_code_of(poll: Poll) -> str:
     """The short code people type into ``/join`` to reach the poll."""
-    return str(poll.id)
+    return poll.join_code
 
 
-def get_managed_poll(*, session: Session, poll_id: int, user: User) -> Poll:
+def get_managed_poll(*, session: Session, poll_id: str, user: User) -> Poll:
     """A poll the user may manage (owner or admin).
 
     Raises:
@@ -192,14 +222,14 @@ def get_managed_poll(*, session: Session, poll_id: int, user: User) -> Poll:
     return poll
 
 
-def has_voted(*, session: Session, user: User, poll_id: int) -> bool:
+def has_voted(*, session: Session, user: User, poll_id: str) -> bool:
     """Whether the user has a ballot in the poll (in an anonymous poll: is marked as a participant)."""
     named = exists().where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
     anonymous = exists().where(col(PollParticipant.poll_id) == poll_id, col(PollParticipant.user_id) == user.id)
     return bool(session.execute(select(or_(named, anonymous))).scalar())
 
 
-def voters_who_voted(*, session: Session, poll_id: int, user_ids: Sequence[int] | None = None) -> set[int]:
+def voters_who_voted(*, session: Session, poll_id: str, user_ids: Sequence[int] | None = None) -> set[int]:
     """The ids of the users who have voted in the poll (among ``user_ids`` when given)."""
     named = select(Ballot.user_id).where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id).is_not(None))
     anonymous = select(PollParticipant.user_id).where(col(PollParticipant.poll_id) == poll_id)
@@ -250,7 +280,7 @@ def weight_from_roll(poll: Poll, roll_weight: float | None) -> float | None:
     return 1.0
 
 
-def options_of(*, session: Session, poll_id: int) -> list[PollOption]:
+def options_of(*, session: Session, poll_id: str) -> list[PollOption]:
     """The poll's options in display order."""
     return list(
         session.exec(
@@ -259,7 +289,7 @@ def options_of(*, session: Session, poll_id: int) -> list[PollOption]:
     )
 
 
-def ballot_count(*, session: Session, poll_id: int) -> int:
+def ballot_count(*, session: Session, poll_id: str) -> int:
     """How many ballots the poll holds."""
     return int(session.exec(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id)).one())
 
@@ -374,6 +404,7 @@ def create_poll(*, session: Session, user: User, spec: PollSpec) -> PollView:
     """Create a poll with its options; the creator owns it."""
     spec = validate_spec(spec)
     poll = Poll(
+        join_code=_unused_join_code(session),
         title=spec.title,
         description=spec.description,
         created_by=user.id,  # type: ignore[arg-type]
@@ -450,7 +481,7 @@ def _views_for(*, session: Session, polls: list[Poll], user: User) -> list[PollV
     ids = [p.id for p in polls]
     if not ids:
         return []
-    options: dict[int, list[PollOption]] = {pid: [] for pid in ids}  # type: ignore[misc]
+    options: dict[str, list[PollOption]] = {pid: [] for pid in ids}  # type: ignore[misc]
     for option in session.exec(
         select(PollOption).where(col(PollOption.poll_id).in_(ids)).order_by(col(PollOption.position), col(PollOption.id))
     ).all():
@@ -464,7 +495,7 @@ def _views_for(*, session: Session, polls: list[Poll], user: User) -> list[PollV
     snapshots = dict(
         session.exec(select(ResultSnapshot.poll_id, ResultSnapshot.result).where(col(ResultSnapshot.poll_id).in_(open_anonymous))).all()
     ) if open_anonymous else {}
-    shown: dict[int, int | None] = {}
+    shown: dict[str, int | None] = {}
     for p in polls:
         if results_refusal(session=session, poll=p, user=user) is not None:
             shown[p.id] = None  # type: ignore[index]
@@ -488,7 +519,7 @@ UPDATABLE = {
 CLOSED_UPDATABLE: set[str] = set()
 
 
-def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str, Any]) -> PollView:
+def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str, Any]) -> PollView:
     """Change a poll (owner or admin).
 
     Once a ballot exists, the options, the method, max_choices and anonymity are fixed (409).
@@ -575,7 +606,7 @@ def _current_value(poll: Poll, name: str) -> Any:
     return getattr(poll, name, object())
 
 
-def _replace_options(*, session: Session, poll_id: int, current: list[PollOption], texts: list[str]) -> None:
+def _replace_options(*, session: Session, poll_id: str, current: list[PollOption], texts: list[str]) -> None:
     """Keep options whose text stays (and their ids), add new ones, drop the rest."""
     by_key = {o.text.casefold(): o for o in current}
     keep: set[int] = set()
@@ -593,7 +624,7 @@ def _replace_options(*, session: Session, poll_id: int, current: list[PollOption
             session.delete(option)
 
 
-def close_poll(*, session: Session, user: User, poll_id: int) -> PollView:
+def close_poll(*, session: Session, user: User, poll_id: str) -> PollView:
     """Close a poll now (owner or admin) and seal its result and ballot record (see
     ``results.seal_poll``); closing a closed poll changes nothing, but seals it if it closed on
     time and nobody has read it since."""
@@ -617,7 +648,7 @@ def close_poll(*, session: Session, user: User, poll_id: int) -> PollView:
     return view_poll(session=session, poll=poll)
 
 
-def delete_poll(*, session: Session, user: User, poll_id: int) -> None:
+def delete_poll(*, session: Session, user: User, poll_id: str) -> None:
     """Delete a poll with its options, ballots and roll (owner or admin)."""
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     session.execute(delete(Ballot).where(col(Ballot.poll_id) == poll_id))
@@ -686,7 +717,7 @@ def _check_anonymous_weights(weights: Sequence[float], threshold: int) -> None:
         )
 
 
-def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[RollEntry]) -> list[tuple[User, PollVoter]]:
+def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[RollEntry]) -> list[tuple[User, PollVoter]]:
     """Replace the poll's roll (owner or admin).
 
     The roll is sealed where it could change a result or expose a voter: a voter who has voted
@@ -763,7 +794,7 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
 
 
 def get_roll(
-    *, session: Session, user: User, poll_id: int, skip: int = 0, limit: int | None = None
+    *, session: Session, user: User, poll_id: str, skip: int = 0, limit: int | None = None
 ) -> list[tuple[User, PollVoter, bool]]:
     """The roll by username with, for each voter, whether they have voted (never how). Owner or admin.
 
@@ -787,7 +818,7 @@ def get_roll(
 
 
 def roll_page(
-    *, session: Session, user: User, poll_id: int, skip: int = 0, limit: int | None = None
+    *, session: Session, user: User, poll_id: str, skip: int = 0, limit: int | None = None
 ) -> tuple[list[tuple[User, PollVoter, bool]], int]:
     """One page of the roll (see :func:`get_roll`) and the roll's length. Owner or admin."""
     rows = get_roll(session=session, user=user, poll_id=poll_id, skip=skip, limit=limit)
@@ -795,7 +826,7 @@ def roll_page(
     return rows, int(total)
 
 
-def turnout(*, session: Session, user: User, poll_id: int, buckets: int = 24) -> list[dict[str, Any]]:
+def turnout(*, session: Session, user: User, poll_id: str, buckets: int = 24) -> list[dict[str, Any]]:
     """Cumulative ballots over time for the dashboard chart (owner or admin).
 
     The span from the poll's creation to now (or its close) is cut into ``buckets`` equal parts;

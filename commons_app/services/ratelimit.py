@@ -31,7 +31,7 @@ DEFAULT_LIMITS = {
     "ballot": "60/minute",
     "api": "1200/minute",
     # Per address: a room of 200 behind one NAT joins within two minutes; a guesser of codes
-    # gets 300 tries a minute from one address.
+    # gets 300 tries a minute from one address against ~8.5e11 codes.
     "join": "300/minute",
 }
 MESSAGES = {

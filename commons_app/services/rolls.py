@@ -45,7 +45,7 @@ class CsvLine:
     weight: str
 
 
-def roll_rows(*, session: Session, user: User, poll_id: int) -> list[dict[str, Any]]:
+def roll_rows(*, session: Session, user: User, poll_id: str) -> list[dict[str, Any]]:
     """The roll as plain rows for the browser: username, email (only an entry's own, never an
     account's), weight and whether the voter has voted (never how). Owner or admin."""
     return [
@@ -54,7 +54,7 @@ def roll_rows(*, session: Session, user: User, poll_id: int) -> list[dict[str, A
     ]
 
 
-def _current(*, session: Session, user: User, poll_id: int) -> dict[str, RollEntry]:
+def _current(*, session: Session, user: User, poll_id: str) -> dict[str, RollEntry]:
     return {
         u.username_key: RollEntry(u.username, float(v.weight))
         for u, v, _ in polls.get_roll(session=session, user=user, poll_id=poll_id)
@@ -76,7 +76,7 @@ def entry_for_email(email: str, weight: float) -> RollEntry:
     )
 
 
-def add_voter(*, session: Session, user: User, poll_id: int, who: str, weight: Any = 1) -> None:
+def add_voter(*, session: Session, user: User, poll_id: str, who: str, weight: Any = 1) -> None:
     """Add one voter (by username, or by email once invitations exist) or change their weight.
 
     Raises:
@@ -99,7 +99,7 @@ def add_voter(*, session: Session, user: User, poll_id: int, who: str, weight: A
     polls.set_roll(session=session, user=user, poll_id=poll_id, voters=list(entries.values()))
 
 
-def remove_voter(*, session: Session, user: User, poll_id: int, username: str) -> None:
+def remove_voter(*, session: Session, user: User, poll_id: str, username: str) -> None:
     """Take one voter off the roll.
 
     Raises:
@@ -112,7 +112,7 @@ def remove_voter(*, session: Session, user: User, poll_id: int, username: str) -
     polls.set_roll(session=session, user=user, poll_id=poll_id, voters=list(entries.values()))
 
 
-def set_weight(*, session: Session, user: User, poll_id: int, username: str, weight: Any) -> None:
+def set_weight(*, session: Session, user: User, poll_id: str, username: str, weight: Any) -> None:
     """Change one voter's weight.
 
     Raises:
@@ -216,7 +216,7 @@ def entries_from_csv(*, session: Session, lines: Sequence[CsvLine]) -> list[Roll
     return entries
 
 
-def import_csv(*, session: Session, user: User, poll_id: int, text: str, replace: bool = False) -> int:
+def import_csv(*, session: Session, user: User, poll_id: str, text: str, replace: bool = False) -> int:
     """Add the voters of a roll CSV to the roll (or, with ``replace``, make it the whole roll).
 
     Returns the number of voters on the roll afterwards.
@@ -234,7 +234,7 @@ def import_csv(*, session: Session, user: User, poll_id: int, text: str, replace
     return len(merged)
 
 
-def export_csv(*, session: Session, user: User, poll_id: int) -> str:
+def export_csv(*, session: Session, user: User, poll_id: str) -> str:
     """The roll as CSV ``email,name,weight``, one voter a line (read back by :func:`import_csv`).
 
     A voter named by an account has no email here: the creator learns no account's address.

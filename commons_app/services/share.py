@@ -20,7 +20,7 @@ class ShareDetails:
     qr_svg: str
 
 
-def poll_link(poll_id: int | str, base_url: str) -> str:
+def poll_link(poll_id: str, base_url: str) -> str:
     """The absolute link to a poll's page, from the address the app is reached at."""
     return base_url.rstrip("/") + routes.vote_url(poll_id)
 

@@ -383,7 +383,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 def test_pages_and_assets_through_the_balancer_are_compressed_and_cached(cluster: Cluster):
     with httpx.Client(base_url=cluster.url, timeout=20) as client:
-        for path in ("/", "/login", "/polls/12/results"):  # a prerendered page, and a dynamic route
+        for path in ("/", "/login", "/polls/Vb2kQx7hN4mZ8sLw0eRt5A/results"):  # a prerendered page, and a dynamic route
             page = client.get(path, headers=GZIP)
             assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), path
             assert page.headers["content-encoding"] == "gzip", path

@@ -148,7 +148,7 @@ def test_preview_shows_public_and_unlisted_polls_but_not_private_ones(session, m
     assert (shown.visible, shown.title, shown.options, shown.status) == (True, "Picnic day", ["Sat", "Sun"], "open")
     assert polls.preview_poll(session=session, poll_id=unlisted.id).visible
     hidden = polls.preview_poll(session=session, poll_id=private.id)
-    missing = polls.preview_poll(session=session, poll_id=private.id + 1000)
+    missing = polls.preview_poll(session=session, poll_id="no-such-poll-id")
     assert (hidden.visible, hidden.title, hidden.options) == (False, "", [])
     assert (missing.visible, missing.title) == (False, "")
 
