@@ -105,17 +105,16 @@ class RollEditorState(SessionState):
         return await self._edit(rolls.add_voter, f"{who} is on the roll.", who=who, weight=weight)
 
     @rx.event
-    async def remove(self, username: str):  # noqa: ANN201 - Reflex event return
-        """Take a voter off the roll."""
-        return await self._edit(rolls.remove_voter, f"{username} was removed.", username=str(username)[:64])
+    async def remove(self, key: str):  # noqa: ANN201 - Reflex event return
+        """Take a voter (by username, or address) off the roll."""
+        key = str(key)[:320]
+        return await self._edit(rolls.remove_voter, f"{key} was removed.", key=key)
 
     @rx.event
     async def reweigh(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
         """Set one voter's weight (the row's form names the voter)."""
-        username = str(form.get("username", ""))[:64]
-        return await self._edit(
-            rolls.set_weight, f"Weight of {username} saved.", username=username, weight=str(form.get("weight", ""))[:40]
-        )
+        key = str(form.get("key", ""))[:320]
+        return await self._edit(rolls.set_weight, f"Weight of {key} saved.", key=key, weight=str(form.get("weight", ""))[:40])
 
     @rx.event
     async def import_csv(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
@@ -164,15 +163,20 @@ def _label(text: str, html_for: str) -> rx.Component:
 
 
 def _row(row: rx.Var) -> rx.Component:
-    username = row["username"].to(str)
-    field_id = "roll-weight-" + username
+    key = row["key"].to(str)  # the username, or the address of a voter without an account
+    field_id = "roll-weight-" + key
     return rx.table.row(
         rx.table.row_header_cell(
             rx.vstack(
-                rx.text(username, style={"wordBreak": "break-all"}),
-                rx.el.span(
-                    rx.cond(row["has_voted"].to(bool), rx.badge("voted", color_scheme="green"), rx.badge("not yet", color_scheme="gray")),
-                    custom_attrs={"data-testid": "roll-voted-" + username},
+                rx.text(key, style={"wordBreak": "break-all"}),
+                rx.hstack(
+                    rx.el.span(
+                        rx.cond(row["has_voted"].to(bool), rx.badge("voted", color_scheme="green"), rx.badge("not yet", color_scheme="gray")),
+                        custom_attrs={"data-testid": "roll-voted-" + key},
+                    ),
+                    rx.cond(row["invitation"].to(str) != "", rx.badge("invitation " + row["invitation"].to(str), variant="outline")),
+                    spacing="1",
+                    wrap="wrap",
                 ),
                 spacing="1",
                 align="start",
@@ -181,20 +185,20 @@ def _row(row: rx.Var) -> rx.Component:
         rx.table.cell(
             rx.form(
                 rx.hstack(
-                    rx.el.input(type="hidden", name="username", value=username),
-                    rx.el.label("Weight of " + username, html_for=field_id, style={"position": "absolute", "left": "-9999px"}),
+                    rx.el.input(type="hidden", name="key", value=key),
+                    rx.el.label("Weight of " + key, html_for=field_id, style={"position": "absolute", "left": "-9999px"}),
                     rx.input(id=field_id, name="weight", default_value=row["weight_text"].to(str), width="4.5rem", size="2", input_mode="decimal"),
-                    rx.button("Set", type="submit", variant="soft", size="1", aria_label="Set weight of " + username),
+                    rx.button("Set", type="submit", variant="soft", size="1", aria_label="Set weight of " + key),
                     spacing="2",
                     align="center",
                 ),
                 on_submit=RollEditorState.reweigh,
-                key=RollEditorState.form_key.to_string() + username,
+                key=RollEditorState.form_key.to_string() + key,
             ),
         ),
         rx.table.cell(
-            rx.button("Remove", on_click=RollEditorState.remove(username), variant="soft", color_scheme="red", size="1",
-                      aria_label="Remove " + username, disabled=RollEditorState.busy),
+            rx.button("Remove", on_click=RollEditorState.remove(key), variant="soft", color_scheme="red", size="1",
+                      aria_label="Remove " + key, disabled=RollEditorState.busy),
         ),
     )
 

@@ -8,6 +8,7 @@ current roll, applies the edit, and hands the whole roll to it, so a refused edi
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,39 +46,71 @@ class CsvLine:
     weight: str
 
 
+# The roll by email (voters without an account, invited by mail) comes with the guests branch,
+# which gives RollEntry an ``email``; until then entries name accounts only and an address is
+# refused readably (:func:`make_entry`).
+TAKES_EMAIL = "email" in {f.name for f in dataclasses.fields(RollEntry)}
+
+
+def make_entry(*, username: str | None, email: str | None, weight: float) -> RollEntry:
+    """A roll entry naming an account (``username``), an address (``email``), or both.
+
+    Raises:
+        InvalidInput: An address alone while the roll takes accounts only.
+    """
+    if TAKES_EMAIL:
+        return RollEntry(username=username, weight=weight, email=email or None)  # type: ignore[call-arg]
+    if not username:
+        raise InvalidInput(
+            f"{email}: adding voters by email (with an invitation) is not available yet; add them by username.",
+            field="voter",
+        )
+    return RollEntry(username, weight)
+
+
+def entry_key(entry: RollEntry) -> str:
+    """What tells roll entries apart: the username, or for a voter by address only, the address."""
+    if entry.username:
+        return entry.username.lower()
+    return str(getattr(entry, "email", "") or "").lower()
+
+
+def _lines(*, session: Session, user: User, poll_id: str) -> list[dict[str, Any]]:
+    rows = []
+    for line in polls.get_roll(session=session, user=user, poll_id=poll_id):
+        account, voter, voted = line  # a RollLine (guests branch) unpacks the same way
+        username = getattr(line, "username", account.username)
+        email = str(getattr(voter, "email", None) or "")
+        rows.append({
+            "key": username or email,
+            "username": username or "",
+            "email": email,
+            "weight": float(voter.weight),
+            "weight_text": f"{float(voter.weight):g}",
+            "has_voted": bool(voted),
+            "invitation": str(getattr(line, "invitation", None) or ""),
+        })
+    return rows
+
+
 def roll_rows(*, session: Session, user: User, poll_id: str) -> list[dict[str, Any]]:
-    """The roll as plain rows for the browser: username, email (only an entry's own, never an
-    account's), weight and whether the voter has voted (never how). Owner or admin."""
-    return [
-        {"username": u.username, "email": "", "weight": float(v.weight), "weight_text": f"{float(v.weight):g}", "has_voted": voted}
-        for u, v, voted in polls.get_roll(session=session, user=user, poll_id=poll_id)
-    ]
+    """The roll as plain rows for the browser: ``key`` (the username, or the address of a voter
+    without an account), username, email (only the entry's own, never an account's), weight,
+    whether the voter has voted (never how) and their invitation's status. Owner or admin."""
+    return _lines(session=session, user=user, poll_id=poll_id)
 
 
 def _current(*, session: Session, user: User, poll_id: str) -> dict[str, RollEntry]:
-    return {
-        u.username_key: RollEntry(u.username, float(v.weight))
-        for u, v, _ in polls.get_roll(session=session, user=user, poll_id=poll_id)
-    }
-
-
-def entry_for_email(email: str, weight: float) -> RollEntry:
-    """A roll entry naming a voter by email only.
-
-    Hook for voters without an account (invitations): until the service takes emails on the roll,
-    such an entry is refused with a readable message.
-
-    Raises:
-        InvalidInput: Always, for now.
-    """
-    raise InvalidInput(
-        f"{email}: adding voters by email (with an invitation) is not available yet; add them by username.",
-        field="voter",
-    )
+    entries = {}
+    for row in _lines(session=session, user=user, poll_id=poll_id):
+        entry = make_entry(username=row["username"] or None, email=row["email"] or None, weight=row["weight"])
+        entries[entry_key(entry)] = entry
+    return entries
 
 
 def add_voter(*, session: Session, user: User, poll_id: str, who: str, weight: Any = 1) -> None:
-    """Add one voter (by username, or by email once invitations exist) or change their weight.
+    """Add one voter (by username, or by email: an account's address or an invitation) or
+    change a listed voter's weight.
 
     Raises:
         InvalidInput: Empty or unknown name, bad weight, or anything :func:`polls.set_roll` refuses.
@@ -89,41 +122,46 @@ def add_voter(*, session: Session, user: User, poll_id: str, who: str, weight: A
     value = polls.parse_weight(str(weight).strip() or "1", who=who)
     entries = _current(session=session, user=user, poll_id=poll_id)
     if "@" in who:
-        entry = entry_for_email(who, value)
+        entry = make_entry(username=None, email=who, weight=value)
     else:
         found = session.exec(select(User).where(User.username_key == who.lower())).first()
         if found is None:
             raise InvalidInput(f"No user is called {who!r}.", field="voter")
-        entry = RollEntry(found.username, value)
-    entries[entry.username.lower()] = entry
+        kept = entries.get(found.username_key)
+        entry = make_entry(username=found.username, email=getattr(kept, "email", None), weight=value)
+    entries[entry_key(entry)] = entry
     polls.set_roll(session=session, user=user, poll_id=poll_id, voters=list(entries.values()))
 
 
-def remove_voter(*, session: Session, user: User, poll_id: str, username: str) -> None:
-    """Take one voter off the roll.
+def remove_voter(*, session: Session, user: User, poll_id: str, key: str) -> None:
+    """Take one voter (by username, or address) off the roll.
 
     Raises:
         InvalidInput: Not on the roll.
         Conflict: They have voted, or the poll is closed (see :func:`polls.set_roll`).
     """
     entries = _current(session=session, user=user, poll_id=poll_id)
-    if entries.pop(str(username).strip().lower(), None) is None:
-        raise InvalidInput(f"{username!r} is not on the roll.", field="voter")
+    if entries.pop(str(key).strip().lower(), None) is None:
+        raise InvalidInput(f"{key!r} is not on the roll.", field="voter")
     polls.set_roll(session=session, user=user, poll_id=poll_id, voters=list(entries.values()))
 
 
-def set_weight(*, session: Session, user: User, poll_id: str, username: str, weight: Any) -> None:
-    """Change one voter's weight.
+def set_weight(*, session: Session, user: User, poll_id: str, key: str, weight: Any) -> None:
+    """Change one voter's weight (the voter named by username, or address).
 
     Raises:
         InvalidInput: Not on the roll, or a bad weight.
         Conflict: The weight is sealed (see :func:`polls.set_roll`).
     """
     entries = _current(session=session, user=user, poll_id=poll_id)
-    key = str(username).strip().lower()
+    key = str(key).strip().lower()
     if key not in entries:
-        raise InvalidInput(f"{username!r} is not on the roll.", field="voter")
-    entries[key] = RollEntry(entries[key].username, polls.parse_weight(str(weight).strip(), who=entries[key].username))
+        raise InvalidInput(f"{key!r} is not on the roll.", field="voter")
+    old = entries[key]
+    entries[key] = make_entry(
+        username=old.username, email=getattr(old, "email", None),
+        weight=polls.parse_weight(str(weight).strip(), who=old.username or key),
+    )
     polls.set_roll(session=session, user=user, poll_id=poll_id, voters=list(entries.values()))
 
 
@@ -194,20 +232,20 @@ def entries_from_csv(*, session: Session, lines: Sequence[CsvLine]) -> list[Roll
                 f"(at most {polls.WEIGHT_DECIMALS} decimal places)."
             )
             continue
-        if line.name:
-            if len(line.name) > NAME_MAX or line.name.lower() not in users:
-                errors.append(f"{where}: no user is called {line.name!r}.")
-                continue
-            entry = RollEntry(users[line.name.lower()].username, weight)
-        else:
-            try:
-                entry = entry_for_email(line.email, weight)
-            except InvalidInput as exc:
-                errors.append(f"{where}: {exc.message}")
-                continue
-        key = entry.username.lower()
+        try:
+            if line.name:
+                if len(line.name) > NAME_MAX or line.name.lower() not in users:
+                    errors.append(f"{where}: no user is called {line.name!r}.")
+                    continue
+                entry = make_entry(username=users[line.name.lower()].username, email=line.email or None, weight=weight)
+            else:
+                entry = make_entry(username=None, email=line.email, weight=weight)
+        except InvalidInput as exc:
+            errors.append(f"{where}: {exc.message}")
+            continue
+        key = entry_key(entry)
         if key in seen:
-            errors.append(f"{where}: {entry.username!r} is already on line {seen[key]}.")
+            errors.append(f"{where}: {line.name or line.email!r} is already on line {seen[key]}.")
             continue
         seen[key] = line.number
         entries.append(entry)
@@ -229,7 +267,7 @@ def import_csv(*, session: Session, user: User, poll_id: str, text: str, replace
     entries = entries_from_csv(session=session, lines=read_csv(text))
     merged = {} if replace else _current(session=session, user=user, poll_id=poll_id)
     for entry in entries:
-        merged[entry.username.lower()] = entry
+        merged[entry_key(entry)] = entry
     polls.set_roll(session=session, user=user, poll_id=poll_id, voters=list(merged.values()))
     return len(merged)
 
