@@ -234,12 +234,30 @@ def _add_form() -> rx.Component:
     )
 
 
+# Reads the chosen file into the CSV box in the browser: the file goes to the server with the
+# form, through the same checks as pasted text (and the same size limit).
+_READ_CSV_FILE = """(() => {
+  const input = document.getElementById("roll-csv-file");
+  const file = input && input.files && input.files[0];
+  if (!file) return;
+  file.text().then((text) => { document.getElementById("roll-csv").value = text; });
+})()"""
+
+
 def _csv_form() -> rx.Component:
     return rx.form(
         rx.vstack(
+            rx.hstack(
+                _label("CSV file", "roll-csv-file"),
+                rx.el.input(type="file", id="roll-csv-file", accept=".csv,text/csv,text/plain",
+                            on_change=rx.call_script(_READ_CSV_FILE), style={"maxWidth": "100%", "fontSize": "var(--font-size-2)"}),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
             _label("Roll CSV", "roll-csv"),
-            rx.text("One voter a line under the header email,name,weight (name: a username). All lines are checked first: "
-                    "nothing is saved while one is wrong.", size="1", color_scheme="gray"),
+            rx.text("Choose a file or paste it: one voter a line under the header email,name,weight (name: a username). "
+                    "All lines are checked first: nothing is saved while one is wrong.", size="1", color_scheme="gray"),
             rx.text_area(id="roll-csv", name="csv", default_value=RollEditorState.csv_text, rows="5", width="100%",
                          placeholder="email,name,weight\n,alice,1\n,bob,2", style={"fontFamily": "var(--code-font-family)"},
                          aria_describedby="roll-csv-error"),

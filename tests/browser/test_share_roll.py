@@ -92,8 +92,12 @@ def test_creator_builds_a_private_roll_by_username_and_csv(new_page, app_server,
     expect(errors.get_by_role("listitem").nth(1)).to_contain_text("Line 4: weight 'heavy'")
     assert _roll(api, owner, pid) == {ann.username: 2.0, owner.username: 1.0}
 
-    # The same file put right is taken whole.
-    editor.get_by_label("Roll CSV", exact=True).fill(bad.replace(",ghost_voter_zz,1\n", "").replace("heavy", "3"))
+    # The same file put right, chosen as a file, is taken whole.
+    good = bad.replace(",ghost_voter_zz,1\n", "").replace("heavy", "3")
+    editor.get_by_label("CSV file", exact=True).set_input_files(
+        files=[{"name": "roll.csv", "mimeType": "text/csv", "buffer": good.encode()}]
+    )
+    expect(editor.get_by_label("Roll CSV", exact=True)).to_have_value(good)
     editor.get_by_role("button", name="Import CSV").click()
     expect(editor.get_by_role("rowheader", name=cid.username)).to_be_visible(timeout=UI_TIMEOUT)
     expect(errors).to_have_count(0)
