@@ -15,18 +15,21 @@ from commons_app.services import polls, rolls
 from commons_app.services.errors import NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
 
+ROWS_SHOWN = 500
+
 
 def roll_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
     """The roll and what the editor says about it (owner or admin)."""
     poll = polls.get_managed_poll(session=session, poll_id=poll_id, user=user)
     rows = rolls.roll_rows(session=session, user=user, poll_id=poll_id)
     return {
+        "total": len(rows),
         "poll_id": poll.id,
         "title": poll.title,
         "private": poll.visibility == "private",
         "anonymous": poll.anonymous,
         "closed": polls.poll_status(poll) == "closed",
-        "rows": rows,
+        "rows": rows[:ROWS_SHOWN],  # a long roll is edited by name or as CSV, not scrolled through
         "voted": sum(1 for r in rows if r["has_voted"]),
     }
 
@@ -245,16 +248,21 @@ _READ_CSV_FILE = """(() => {
 
 
 def _csv_form() -> rx.Component:
+    # The file picker stays outside the form: only the CSV box is submitted.
+    picker = rx.hstack(
+        _label("CSV file", "roll-csv-file"),
+        rx.el.input(type="file", id="roll-csv-file", accept=".csv,text/csv,text/plain",
+                    on_change=rx.call_script(_READ_CSV_FILE), style={"maxWidth": "100%", "fontSize": "var(--font-size-2)"}),
+        spacing="2",
+        align="center",
+        wrap="wrap",
+    )
+    return rx.vstack(picker, _csv_fields(), spacing="2", width="100%")
+
+
+def _csv_fields() -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.hstack(
-                _label("CSV file", "roll-csv-file"),
-                rx.el.input(type="file", id="roll-csv-file", accept=".csv,text/csv,text/plain",
-                            on_change=rx.call_script(_READ_CSV_FILE), style={"maxWidth": "100%", "fontSize": "var(--font-size-2)"}),
-                spacing="2",
-                align="center",
-                wrap="wrap",
-            ),
             _label("Roll CSV", "roll-csv"),
             rx.text("Choose a file or paste it: one voter a line under the header email,name,weight (name: a username). "
                     "All lines are checked first: nothing is saved while one is wrong.", size="1", color_scheme="gray"),
@@ -318,12 +326,17 @@ def roll_editor() -> rx.Component:
                             size="2", color_scheme="gray"),
                 ),
                 rx.text(
-                    RollEditorState.rows.length().to_string() + " on the roll, " + info["voted"].to_string() + " have voted.",
+                    info["total"].to_string() + " on the roll, " + info["voted"].to_string() + " have voted.",
                     size="2",
                     custom_attrs={"data-testid": "roll-count"},
                 ),
                 rx.cond(info["closed"].to(bool), rx.text("The poll is closed: its roll can no longer change.", size="2", color_scheme="amber")),
                 _add_form(),
+                rx.cond(
+                    info["total"].to(int) > RollEditorState.rows.length(),
+                    rx.text("Showing the first " + RollEditorState.rows.length().to_string() + " voters by name; export the CSV "
+                            "for all of them. Adding a listed voter again changes their weight.", size="2", color_scheme="gray"),
+                ),
                 rx.cond(
                     RollEditorState.rows.length() > 0,
                     data_table(["Voter", "Weight", ""], rx.foreach(RollEditorState.rows, _row), size="1"),

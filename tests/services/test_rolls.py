@@ -207,3 +207,15 @@ def test_next_keeps_same_site_paths(target):
 
 def test_qr_code_is_an_svg_data_uri():
     assert qr_svg_data_uri("http://localhost:3000/polls/1").startswith("data:image/svg+xml")
+
+
+def test_a_long_roll_shows_its_first_voters_and_counts_all(session, make_user, make_poll, monkeypatch):
+    from commons_app.pages import roll_editor
+
+    monkeypatch.setattr(roll_editor, "ROWS_SHOWN", 2)
+    owner, voters = make_user(), [make_user() for _ in range(3)]
+    poll = make_poll(owner, visibility="private", voters=[(v, 1.0) for v in voters]).poll
+    ctx = roll_editor.roll_context(session=session, user=owner, poll_id=poll.id)
+    assert (ctx["total"], len(ctx["rows"]), ctx["voted"]) == (3, 2, 0)
+    with pytest.raises(Forbidden):  # on the roll: sees the poll, may not manage it
+        roll_editor.roll_context(session=session, user=voters[0], poll_id=poll.id)
