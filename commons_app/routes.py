@@ -1,6 +1,7 @@
 """Browser routes (see shared/CONTRACT.md) and URL builders."""
 
 import re
+from urllib.parse import quote
 
 INDEX = "/"
 LOGIN = "/login"
@@ -11,6 +12,7 @@ VOTE = "/polls/[poll_id]"
 RESULTS = "/polls/[poll_id]/results"
 DASHBOARD = "/dashboard"
 ADMIN = "/admin"
+JOIN = "/join"
 
 
 # A poll's opaque id as it appears in a path (models.new_poll_id; the API checks the same shape).
@@ -33,3 +35,17 @@ def vote_url(poll_id: str) -> str:
 def results_url(poll_id: str) -> str:
     """The live results page of a poll."""
     return f"/polls/{poll_id}/results"
+
+
+def login_url(next_path: str = "") -> str:
+    """The log-in page, coming back to ``next_path`` afterwards."""
+    return LOGIN + _next_query(next_path)
+
+
+def register_url(next_path: str = "") -> str:
+    """The registration page, coming back to ``next_path`` afterwards."""
+    return REGISTER + _next_query(next_path)
+
+
+def _next_query(next_path: str) -> str:
+    return f"?next={quote(next_path, safe='/')}" if next_path else ""

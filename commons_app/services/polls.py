@@ -33,7 +33,7 @@ from commons_app.models import (
     new_join_code,
     utcnow,
 )
-from commons_app.services import counts, notify
+from commons_app.services import counts, notify, ratelimit
 from commons_app.services import text as text_rules
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -105,10 +105,14 @@ def on_roll(*, session: Session, poll_id: str, user_id: int) -> PollVoter | None
     ).first()
 
 
-def visible_to(poll: Poll, user: User, *, on_the_roll: bool) -> bool:
-    """Public and unlisted polls are visible to any signed-in user (unlisted only by id);
-    private ones to their managers and to the users on their roll."""
-    return poll.visibility != "private" or is_manager(poll, user) or on_the_roll
+def visible_to(poll: Poll, user: User | None, *, on_the_roll: bool) -> bool:
+    """Public and unlisted polls are visible to anyone given their link, signed in or not
+    (unlisted only by id); private ones to their managers (the creator always) and to the users
+    on their roll. A visitor who is not signed in (``user`` None) sees them read-only: voting
+    and results still need an account."""
+    if poll.visibility != "private":
+        return True
+    return user is not None and (is_manager(poll, user) or on_the_roll)
 
 
 def can_view(*, session: Session, poll: Poll, user: User) -> bool:
@@ -128,6 +132,31 @@ def get_visible_poll(*, session: Session, poll_id: str, user: User) -> Poll:
     if poll is None or not can_view(session=session, poll=poll, user=user):
         raise NotFound("Poll not found.")
     return poll
+
+
+@dataclass
+class PollPreview:
+    """What a visitor who is not signed in learns from a poll's link."""
+
+    poll_id: str
+    visible: bool  # False: private or unknown (not told apart): only "sign in to see it"
+    title: str = ""
+    description: str = ""
+    status: str = ""
+    options: list[str] = field(default_factory=list)
+
+
+def preview_poll(*, session: Session, poll_id: str) -> PollPreview:
+    """The read-only view of a poll for a visitor who is not signed in (:func:`visible_to` with
+    no user): a private or unknown poll shows nothing, so its link leaks neither its title nor
+    whether it exists."""
+    poll = session.get(Poll, poll_id)
+    if poll is None or not visible_to(poll, None, on_the_roll=False):
+        return PollPreview(poll_id=poll_id, visible=False)
+    return PollPreview(
+        poll_id=poll_id, visible=True, title=poll.title, description=poll.description or "", status=poll_status(poll),
+        options=[o.text for o in options_of(session=session, poll_id=poll_id)],
+    )
 
 
 def normalize_join_code(code: str) -> str | None:
@@ -159,6 +188,26 @@ def _unused_join_code(session: Session) -> str:
         if session.exec(select(Poll.id).where(Poll.join_code == code)).first() is None:
             return code
     raise Conflict("Could not find a free join code; try again.")
+
+
+def find_by_join_code(*, session: Session, code: str, address: str) -> str:
+    """The id of the poll whose join code is ``code`` (:func:`find_poll_by_join_code`), counted
+    against the ``join`` rate limit of the asking ``address``.
+
+    Raises:
+        RateLimited: Too many codes tried from this address.
+        NotFound: No poll has this code (visibility is checked by the poll's page, as for a link).
+    """
+    ratelimit.hit("join", address)
+    poll = find_poll_by_join_code(session=session, code=code)
+    if poll is None:
+        raise NotFound("No poll has this join code. Check it and try again.")
+    return poll.id  # type: ignore[return-value]
+
+
+def join_code_of(poll: Poll) -> str:
+    """The short code people type into ``/join`` to reach the poll."""
+    return poll.join_code
 
 
 def get_managed_poll(*, session: Session, poll_id: str, user: User) -> Poll:

@@ -41,6 +41,9 @@ DEFAULT_LIMITS = {
     "ballot": "60/minute",
     "api": "1200/minute",
     "ws_event": "100/10 seconds",
+    # Per address: a room of 200 behind one NAT joins within two minutes; a guesser of codes
+    # gets 300 tries a minute from one address against ~8.5e11 codes.
+    "join": "300/minute",
 }
 MESSAGES = {
     "login_address": "Too many log-in attempts from this address; try again later.",
@@ -51,6 +54,7 @@ MESSAGES = {
     "ballot": "Too many ballots in a short time; try again later.",
     "api": "Too many requests; slow down.",
     "ws_event": "Too many actions in a short time: the last ones were ignored. Wait a moment and try again.",
+    "join": "Too many join codes tried from this address; wait a minute and try again.",
 }
 
 
