@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from commons_app import routes
+from commons_app import jobs, routes
 from commons_app.api.app import create_api, wrap_with_guard
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
@@ -49,3 +49,5 @@ app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_lo
 
 live.install(app)
 connections.install(app)
+# The job worker (outbox sends, polls closing on time, periodic jobs) starts and stops with the app.
+app.register_lifespan_task(jobs.app_lifespan)
