@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import and_, or_, update
@@ -236,9 +237,16 @@ def _release(session: Session, mails: list[OutboxMail], owner: str) -> None:
     session.commit()
 
 
+@lru_cache(maxsize=1)
+def _local_hostname() -> str:
+    """The name given in EHLO. Looked up once: ``getfqdn`` can take a second per call (a reverse
+    DNS lookup), which smtplib would otherwise pay on every connection."""
+    return socket.getfqdn()
+
+
 def _connect(target: SmtpTarget, timeout: float) -> smtplib.SMTP:
     context = ssl.create_default_context()
-    hostname = socket.getfqdn()
+    hostname = _local_hostname()
     if target.scheme == "smtps":
         client: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=timeout, context=context,
                                                 local_hostname=hostname)
