@@ -406,10 +406,23 @@ def jobs_in_app() -> bool:
     return os.environ.get("JOBS_IN_APP", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+async def _keep_running() -> None:
+    """Run the worker; if it fails (Redis unreachable at start, …), log it and start it again."""
+    while True:
+        try:
+            await run_worker()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("the job worker stopped; starting it again in 5 s")
+            await asyncio.sleep(5)
+
+
 @contextlib.asynccontextmanager
 async def app_lifespan() -> AsyncIterator[None]:
     """The app's lifespan task: start this process's worker with the app, stop it with the app."""
-    task = asyncio.create_task(run_worker()) if jobs_in_app() else None
+    task = asyncio.create_task(_keep_running()) if jobs_in_app() else None
     try:
         yield
     finally:
