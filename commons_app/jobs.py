@@ -432,9 +432,13 @@ async def app_lifespan() -> AsyncIterator[None]:
                 await task
 
 
-def publish_poll_changes() -> None:
+def publish_poll_changes() -> Callable[[int], None]:
     """In a worker process apart from the app: forward ``services.notify`` announcements to the
-    app's workers over Redis, which push the new results to open pages."""
+    app's workers over Redis, which push the new results to open pages.
+
+    Returns:
+        The listener added (``notify.remove_listener`` takes it away).
+    """
     from commons_app.redis_client import get_redis
     from commons_app.services import notify
 
@@ -444,6 +448,7 @@ def publish_poll_changes() -> None:
             client.publish(POLL_CHANGED_CHANNEL, json.dumps({"poll_id": poll_id}))
 
     notify.add_listener(forward)
+    return forward
 
 
 POLL_CHANGED_CHANNEL = "commons:jobs:poll-changed"
