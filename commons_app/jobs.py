@@ -192,10 +192,20 @@ def reconcile_counts() -> None:
 
 
 def register_builtin_jobs() -> None:
-    """(Re-)register the app's own periodic jobs with the periods the environment sets."""
-    register_periodic("outbox_sweep", send_outbox, seconds=_seconds_env("OUTBOX_SWEEP_SECONDS", 5))
-    register_periodic("poll_schedules", poll_schedules, seconds=_seconds_env("SCHEDULE_CHECK_SECONDS", 2))
-    register_periodic("counts_reconcile", reconcile_counts, seconds=_seconds_env("COUNTS_RECONCILE_SECONDS", 600))
+    """(Re-)register the app's own periodic jobs with the periods the environment sets.
+
+    Raises:
+        ConfigError: A period that is not a whole divisor of a minute, an hour or a day.
+    """
+    for name, func, variable, default in (
+        ("outbox_sweep", send_outbox, "OUTBOX_SWEEP_SECONDS", 5),
+        ("poll_schedules", poll_schedules, "SCHEDULE_CHECK_SECONDS", 2),
+        ("counts_reconcile", reconcile_counts, "COUNTS_RECONCILE_SECONDS", 600),
+    ):
+        try:
+            register_periodic(name, func, seconds=_seconds_env(variable, default))
+        except ValueError as exc:
+            raise ConfigError(f"{variable}: {exc}") from exc
 
 
 register_builtin_jobs()
