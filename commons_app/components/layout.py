@@ -180,8 +180,9 @@ def error_callout(message: rx.Var) -> rx.Component:
     )
 
 
-def data_table(headers: list[str], rows: rx.Component, *, size: str = "2") -> rx.Component:
-    """A table with a header row, scrolling sideways inside its box on narrow screens."""
+def data_table(headers: list[str], rows: rx.Component, *, size: str = "2", label: str = "Table") -> rx.Component:
+    """A table with a header row, scrolling sideways inside its box on narrow screens. The box is
+    a named, focusable region so that keyboard users can scroll it (axe: scrollable-region-focusable)."""
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
@@ -192,4 +193,8 @@ def data_table(headers: list[str], rows: rx.Component, *, size: str = "2") -> rx
         ),
         overflow_x="auto",
         width="100%",
+        tab_index=0,
+        role="region",
+        aria_label=label,
+        class_name="commons-table-scroll",
     )

@@ -34,7 +34,10 @@ _SMALL_TARGETS = """
     let box = el.getBoundingClientRect();
     if (box.width === 0 && box.height === 0) continue;  // not rendered (e.g. the skip link until focused)
     if (el.tagName === 'A' && el.closest('p') && !el.closest('nav')) continue;  // inline in a sentence
-    const label = el.closest('label') || (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`));
+    // the outermost label around it (a Radix checkbox brings a label of its own inside ours)
+    let label = el.closest('label');
+    while (label && label.parentElement && label.parentElement.closest('label')) label = label.parentElement.closest('label');
+    label = label || (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`));
     if (label && ['checkbox', 'radio'].includes(el.getAttribute('role') || el.getAttribute('type'))) {
       box = label.getBoundingClientRect();
     }

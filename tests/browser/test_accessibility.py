@@ -195,3 +195,79 @@ def test_page_has_no_accessibility_violations(name, width, new_page, world):
     page = _open(new_page, world, width, who)
     visit(page, world)
     _check(page, name, width)
+
+
+# --- the shared chrome: what axe cannot see --------------------------------------------------------
+def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(new_page, world):
+    page = _open(new_page, world, "desktop", "member")
+    goto(page, world["base"] + "/polls")
+    assert page.evaluate("() => document.documentElement.lang") == "en"
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).not_to_be_in_viewport()  # off screen until focused
+    page.keyboard.press("Tab")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("main")).to_be_focused()
+    # landmarks: one banner, one main navigation, one main
+    expect(page.get_by_role("banner")).to_have_count(1)
+    expect(page.get_by_role("navigation", name="Main")).to_have_count(1)
+    expect(page.get_by_role("main")).to_have_count(1)
+
+
+def test_focus_ring_has_3_to_1_contrast_with_the_page(new_page, world):
+    page = _open(new_page, world, "desktop", None)
+    goto(page, world["base"] + "/login")
+    button = page.get_by_role("button", name="Log in")
+    button.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # keyboard focus, so :focus-visible applies
+    expect(button).to_be_focused()
+    ring = button.evaluate("(el) => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }")
+    assert ring[0] == "solid" and float(ring[1].rstrip("px")) >= 2, ring
+    page_bg = page.evaluate("() => getComputedStyle(document.querySelector('.radix-themes')).backgroundColor")
+    assert _contrast(ring[2], page_bg) >= 3, (ring, page_bg)
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in re.findall(r"[\d.]+", css)[:3])
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(rgb: tuple[float, ...]) -> float:
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+    hi, lo = sorted([lum(_rgb(a)), lum(_rgb(b))], reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_phone_navigation_is_one_row_behind_a_menu_button(new_page, world):
+    page = _open(new_page, world, "phone", "member")
+    goto(page, world["base"] + "/polls")
+    header = page.get_by_role("banner")
+    height = header.evaluate("(el) => el.getBoundingClientRect().height")
+    assert height <= 70, f"the sticky header takes {height}px of the phone's 844px"
+    expect(page.get_by_role("link", name="Dashboard")).to_have_count(0)  # behind the menu
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Dashboard")).to_be_visible()
+    expect(nav.get_by_role("button", name="Log out")).to_be_visible()
+    a11y.assert_tap_targets(page, "the open phone menu", root=".site-menu")
+    _check(page, "phone-menu-open", "phone")
+    page.keyboard.press("Escape")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_be_focused()
+
+
+def test_print_hides_navigation_and_buttons(new_page, world):
+    page = _open(new_page, world, "desktop", "member")
+    goto(page, f"{world['base']}/polls/{world['polls']['single']['id']}/results")
+    expect(page.get_by_test_id("total-ballots")).to_have_text("1", timeout=UI_TIMEOUT)
+    page.emulate_media(media="print")
+    expect(page.get_by_role("banner")).to_be_hidden()
+    expect(page.locator("main button:visible")).to_have_count(0)
+    expect(page.get_by_test_id("total-ballots")).to_be_visible()
