@@ -83,7 +83,13 @@ def _phone_menu() -> rx.Component:
 def navbar() -> rx.Component:
     """The banner: a skip link, the brand, the main navigation and the user with a log-out button."""
     return rx.el.header(
-        rx.el.a("Skip to main content", href=f"#{MAIN_ID}", class_name="skip-link"),
+        rx.el.a(
+            "Skip to main content",
+            href=f"#{MAIN_ID}",
+            class_name="skip-link",
+            # the fragment scrolls; focus must move too, or the next Tab starts from the top again
+            on_click=rx.call_script(f"document.getElementById('{MAIN_ID}')?.focus()"),
+        ),
         rx.flex(
             rx.link(
                 rx.hstack(
