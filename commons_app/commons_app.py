@@ -11,6 +11,7 @@ from commons_app.pages.auth import LoginState, RegisterState, login_page, regist
 from commons_app.pages.dashboard import DashboardState, dashboard_page
 from commons_app.pages.join import JoinState, join_page
 from commons_app.pages.new_poll import NewPollState, new_poll_page
+from commons_app.pages.not_found import not_found_page
 from commons_app.pages.polls import PollListState, index_page, polls_page
 from commons_app.pages.results import ResultsState, results_page
 from commons_app.pages.vote import VoteState, vote_page
@@ -35,6 +36,10 @@ configure_logging()
 app = rx.App(
     theme=rx.theme(accent_color="teal", radius="medium"),
     style=STYLE,
+    # assets/theme.css: WCAG AA colours, focus ring, 44 px targets on phones, skip link, print.
+    stylesheets=["/theme.css"],
+    html_lang="en",
+    toaster=rx.toast.provider(visible_toasts=1),  # only the current toast, not a pile
     api_transformer=[create_api(), wrap_with_guard],
     head_components=[rx.el.meta(name="description", content="The Commons: open voting with live results")],
 )
@@ -48,6 +53,7 @@ app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=
 app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · The Commons", on_load=[SessionState.require_login, DashboardState.on_load])
 app.add_page(join_page, route=routes.JOIN, title="Join a poll · The Commons", on_load=JoinState.on_load)
+app.add_page(not_found_page, route="404", title="Page not found · The Commons", on_load=SessionState.check_session)
 app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_load=[SessionState.require_login, AdminState.on_load, OutboxAdminState.on_load])
 
 live.install(app)

@@ -254,7 +254,8 @@ def admin_page() -> rx.Component:
                         placeholder="Search users…", value=AdminState.search,
                         on_change=AdminState.set_search.debounce(300), aria_label="Search users", width="100%",
                     ),
-                    data_table(["Username", "Email", "Role", "Active", "Joined"], rx.foreach(AdminState.users, _user_row)),
+                    data_table(["Username", "Email", "Role", "Active", "Joined"], rx.foreach(AdminState.users, _user_row),
+                               label="Users"),
                     pager(
                         name="Users",
                         showing=AdminState.users_showing,
@@ -275,6 +276,7 @@ def admin_page() -> rx.Component:
                             ),
                         ),
                         size="1",
+                        label="Audit log",
                     ),
                     pager(
                         name="Audit log",

@@ -145,8 +145,10 @@ def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "",
     """A labelled input; the label names the input for screen readers and tests."""
     return rx.vstack(
         rx.el.label(label, html_for=name, font_weight="500"),
-        rx.input(id=name, name=name, type=type_, auto_complete=autocomplete, required=True, size="3", width="100%"),
-        rx.cond(hint != "", rx.text(hint, size="1", color_scheme="gray")) if hint else rx.fragment(),
+        rx.input(id=name, name=name, type=type_, auto_complete=autocomplete, required=True, size="3", width="100%",
+                 # the hint is read with the field
+                 custom_attrs={"aria-describedby": f"{name}-hint"} if hint else {}),
+        rx.text(hint, size="1", color_scheme="gray", id=f"{name}-hint") if hint else rx.fragment(),
         spacing="1",
         width="100%",
         align="stretch",
