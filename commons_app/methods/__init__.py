@@ -1,0 +1,26 @@
+"""Voting methods: one module per method, each registering one entry (see ``registry``).
+
+Importing this package registers the built-in methods. A new method is a module here that calls
+:func:`register` (and is imported below), and its tests.
+"""
+
+from commons_app.methods import approval, borda, irv, schulze, score, single, star, stv  # noqa: F401 - registers
+from commons_app.methods.ballots import KINDS, MAX_SCORE, BallotKind, CleanBallot
+from commons_app.methods.registry import (
+    Method,
+    Param,
+    Table,
+    all_methods,
+    all_params,
+    find,
+    get,
+    label_of,
+    names,
+    register,
+    unregister,
+)
+
+__all__ = [
+    "KINDS", "MAX_SCORE", "BallotKind", "CleanBallot", "Method", "Param", "Table", "all_methods", "all_params", "find",
+    "get", "label_of", "names", "register", "unregister",
+]
