@@ -57,6 +57,7 @@ from commons_app.services.tally import (
     TallyBallot,
     TallyResult,
 )
+from commons_app.services.tally import exact as app_exact
 
 # ==========================================================================================
 # Reference implementation: the tally code before optimisation, but for docstrings and for
@@ -721,9 +722,9 @@ def check_random(count: int, seed: int) -> int:
     elections += edge_cases()
     # The app sums weights per weight class, or (beyond _CLASS_LIMIT distinct weights) per
     # "limb"; run every election through both strategies.
-    limit = app._CLASS_LIMIT
+    limit = app_exact._CLASS_LIMIT
     for strategy, forced in (("per-class", limit), ("per-limb", 0)):
-        app._CLASS_LIMIT = forced
+        app_exact._CLASS_LIMIT = forced
         try:
             for ids, ballots in elections:
                 for method in METHODS:
@@ -733,7 +734,7 @@ def check_random(count: int, seed: int) -> int:
                         if failures <= 10:
                             print(f"  DIFFERENCE [{strategy}] ({len(ids)} options, {len(ballots)} ballots) {problem}")
         finally:
-            app._CLASS_LIMIT = limit
+            app_exact._CLASS_LIMIT = limit
     print(
         f"equivalence: {len(elections)} random and edge-case elections x {len(METHODS)} methods "
         f"x 2 weight strategies, {failures} differences"

@@ -1,0 +1,137 @@
+"""Pairwise methods: Schulze."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from commons_app.services.tally.ballots import (
+    _Election,
+    _first_choices,
+    _first_preferences,
+    _prepare,
+    _rank_matrix,
+    _result,
+)
+from commons_app.services.tally.types import TallyBallot, TallyResult
+
+# --------------------------------------------------------------------------
+# Schulze
+# --------------------------------------------------------------------------
+
+
+def _pairwise(election: _Election, ranks: np.ndarray) -> dict[int, dict[int, int]]:
+    """Compute the exact weighted pairwise preference matrix.
+
+    ``d[a][b]`` is the weight of the ballots ranking ``a`` above ``b``. An
+    unranked option ranks below every ranked one; two unranked options are
+    equal. Every ballot either prefers ``a``, prefers ``b`` or leaves both
+    unranked, so only ``a`` over ``b`` for ``a`` before ``b`` in the option
+    order and the weight leaving both unranked are counted; the rest follows
+    exactly.
+
+    Args:
+        election: The election.
+        ranks: The rank matrix of :func:`_rank_matrix`.
+
+    Returns:
+        ``d[a][b]`` (in ``1/den``) for every ordered pair of distinct options.
+    """
+    ids, weights = election.ids, election.weights
+    n = len(ids)
+    above = [[0] * n for _ in range(n)]
+    for a in range(n - 1):
+        row = weights.dot(ranks[:, a, None] < ranks[:, a + 1 :])
+        above[a][a + 1 :] = row
+    both_unranked = weights.gram(ranks == n) if n else []
+    total = weights.total()
+    for a in range(n):
+        for b in range(a + 1, n):
+            above[b][a] = total - above[a][b] - both_unranked[a][b]
+    return {a: {b: above[i][j] for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)}
+
+
+def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, int]]) -> dict[int, dict[int, int]]:
+    """Compute Schulze strongest path strengths (widest paths, Floyd–Warshall), exactly.
+
+    A link ``a -> b`` has strength ``d[a][b]`` when ``a`` beats ``b``
+    pairwise (winning votes), else 0.
+
+    Args:
+        ids: The option ids.
+        d: The exact pairwise preference matrix.
+
+    Returns:
+        ``p[a][b]`` for every ordered pair of distinct options.
+    """
+    p = {a: {b: (d[a][b] if d[a][b] > d[b][a] else 0) for b in ids if b != a} for a in ids}
+    for i in ids:
+        p_i = p[i]
+        for j in ids:
+            if j == i:
+                continue
+            p_j = p[j]
+            p_ji = p_j[i]
+            for k in ids:
+                if k in (i, j):
+                    continue
+                p_j[k] = max(p_j[k], min(p_ji, p_i[k]))
+    return p
+
+
+def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
+    """Count a ranked poll with the Schulze (beatpath) method.
+
+    ``d[a][b]`` is the weighted count of ballots ranking ``a`` above ``b`` (an
+    unranked option ranks below all ranked ones; two unranked options are
+    equal). Strongest paths are computed as widest paths using the
+    winning-votes measure: the link ``a -> b`` has strength ``d[a][b]`` if
+    ``d[a][b] > d[b][a]``, else 0. The winners are all ``a`` with
+    ``p[a][b] >= p[b][a]`` for every other ``b``. A Condorcet winner (who
+    beats every other option pairwise) is always the sole winner.
+
+    ``detail`` is ``{"pairwise": {str(a): {str(b): d}}, "strongest_paths":
+    {str(a): {str(b): p}}, "condorcet_winner": id | None}``.
+
+    Args:
+        option_ids: The poll's option ids in display order.
+        ballots: The ballots to count; ``choices`` is the ranking.
+
+    Returns:
+        The tally result. ``OptionTally.votes``/``weight`` are first
+        preferences; ``rounds`` is empty.
+    """
+    election, ballots = _prepare(option_ids, ballots)
+    ids = election.ids
+    election, ranks, ranked = _rank_matrix(election, ballots)
+    first, has = _first_choices(ranks, ranked)
+    options = _first_preferences(election, first, has)
+    d = _pairwise(election, ranks)
+    p = _strongest_paths(ids, d)
+    any_ranked = bool(has.any())
+
+    condorcet: int | None = None
+    if any_ranked:
+        for a in ids:
+            if all(d[a][b] > d[b][a] for b in ids if b != a):
+                condorcet = a
+                break
+
+    # With exact path strengths the beatpath relation is transitive, so someone always wins.
+    winners = [a for a in ids if all(p[a][b] >= p[b][a] for b in ids if b != a)] if any_ranked else []
+
+    shown = election.weights.value  # for display only
+    detail = {
+        "pairwise": {str(a): {str(b): shown(d[a][b]) for b in d[a]} for a in ids},
+        "strongest_paths": {str(a): {str(b): shown(p[a][b]) for b in p[a]} for a in ids},
+        "condorcet_winner": condorcet,
+    }
+    return _result(
+        "schulze",
+        election,
+        options,
+        winners,
+        detail=detail,
+        what="equally strong paths against each other",
+    )
