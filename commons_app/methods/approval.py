@@ -7,7 +7,7 @@ from typing import Any
 from commons_app.methods.ballots import APPROVAL
 from commons_app.methods.registry import Method, Param, register
 from commons_app.services.errors import InvalidInput
-from commons_app.services.tally import tally_approval
+from commons_app.services.tally import tally
 
 
 def check_max_choices(value: Any, options: int) -> int | None:
@@ -19,9 +19,9 @@ def check_max_choices(value: Any, options: int) -> int | None:
     return value
 
 
-def count(option_ids: Any, ballots: Any, max_choices: int | None = None) -> Any:
+def count(option_ids: Any, ballots: Any, *, seed: str | None = None, max_choices: int | None = None) -> Any:
     """The tally of an approval poll (``max_choices`` was checked when the ballots were cast)."""
-    return tally_approval(option_ids, ballots)
+    return tally("approval", option_ids, ballots, seed=seed)
 
 
 METHOD = register(Method(

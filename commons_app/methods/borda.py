@@ -6,12 +6,12 @@ from typing import Any
 
 from commons_app.methods.ballots import RANKING
 from commons_app.methods.registry import Method, register
-from commons_app.services.tally import tally_borda
+from commons_app.services.tally import tally
 
 
-def count(option_ids: Any, ballots: Any) -> Any:
+def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
     """The tally of a Borda poll."""
-    return tally_borda(option_ids, ballots)
+    return tally("borda", option_ids, ballots, seed=seed)
 
 
 METHOD = register(Method(

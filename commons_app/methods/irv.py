@@ -8,12 +8,12 @@ from typing import Any
 from commons_app.methods._display import number
 from commons_app.methods.ballots import RANKING
 from commons_app.methods.registry import Method, Table, register
-from commons_app.services.tally import tally_irv
+from commons_app.services.tally import tally
 
 
-def count(option_ids: Any, ballots: Any) -> Any:
+def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
     """The tally of an instant-runoff poll."""
-    return tally_irv(option_ids, ballots)
+    return tally("irv", option_ids, ballots, seed=seed)
 
 
 def rounds_table(results: Any, texts: Mapping[int, str]) -> list[Table]:

@@ -53,7 +53,9 @@ class Table:
 
 
 Count = Callable[..., Any]
-"""``count(option_ids, ballots, **params) -> TallyResult``; params are the method's poll settings."""
+"""``count(option_ids, ballots, *, seed=None, **settings) -> TallyResult``: ``seed`` is the seed of
+any lot (the sealed record's SHA-256 once the poll is closed), ``settings`` the method's poll
+settings (:attr:`Method.params`)."""
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,10 @@ class Method:
         """The names of :attr:`params`."""
         return tuple(p.name for p in self.params)
 
-    def tally(self, option_ids: Sequence[int], ballots: Any, settings: Any = None) -> Any:
+    def tally(self, option_ids: Sequence[int], ballots: Any, settings: Any = None, *, seed: str | None = None) -> Any:
         """Count ballots with this method, given the poll (or any object or mapping holding the
-        method's settings by name)."""
-        return self.count(option_ids, ballots, **self.settings_of(settings))
+        method's settings by name) and the seed of any lot."""
+        return self.count(option_ids, ballots, seed=seed, **self.settings_of(settings))
 
     def settings_of(self, source: Any) -> dict[str, Any]:
         """This method's settings read from a poll, a mapping or None (then: none given)."""

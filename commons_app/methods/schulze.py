@@ -8,12 +8,12 @@ from typing import Any
 from commons_app.methods._display import number
 from commons_app.methods.ballots import RANKING
 from commons_app.methods.registry import Method, Table, register
-from commons_app.services.tally import tally_schulze
+from commons_app.services.tally import tally
 
 
-def count(option_ids: Any, ballots: Any) -> Any:
+def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
     """The tally of a Schulze poll."""
-    return tally_schulze(option_ids, ballots)
+    return tally("schulze", option_ids, ballots, seed=seed)
 
 
 def pairwise_table(results: Any, texts: Mapping[int, str]) -> list[Table]:

@@ -6,12 +6,12 @@ from typing import Any
 
 from commons_app.methods.ballots import MAX_SCORE, SCORES
 from commons_app.methods.registry import Method, register
-from commons_app.services.tally import tally_score
+from commons_app.services.tally import tally
 
 
-def count(option_ids: Any, ballots: Any) -> Any:
+def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
     """The tally of a score poll."""
-    return tally_score(option_ids, ballots)
+    return tally("score", option_ids, ballots, seed=seed)
 
 
 METHOD = register(Method(

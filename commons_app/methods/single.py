@@ -6,12 +6,12 @@ from typing import Any
 
 from commons_app.methods.ballots import CHOICE
 from commons_app.methods.registry import Method, register
-from commons_app.services.tally import tally_single
+from commons_app.services.tally import tally
 
 
-def count(option_ids: Any, ballots: Any) -> Any:
+def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
     """The tally of a single-choice poll."""
-    return tally_single(option_ids, ballots)
+    return tally("single", option_ids, ballots, seed=seed)
 
 
 METHOD = register(Method(

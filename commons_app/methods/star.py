@@ -8,12 +8,12 @@ from typing import Any
 from commons_app.methods._display import number
 from commons_app.methods.ballots import MAX_SCORE, SCORES
 from commons_app.methods.registry import Method, register
-from commons_app.services.tally import tally_star
+from commons_app.services.tally import tally
 
 
-def count(option_ids: Any, ballots: Any) -> Any:
+def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
     """The tally of a STAR poll."""
-    return tally_star(option_ids, ballots)
+    return tally("star", option_ids, ballots, seed=seed)
 
 
 def runoff_line(results: Any, texts: Mapping[int, str]) -> list[str]:

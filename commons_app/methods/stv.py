@@ -11,7 +11,7 @@ from commons_app.methods.registry import Method, Param, Table, register
 from commons_app.services.errors import InvalidInput
 from commons_app.services.tally import tally
 
-STV_RULES = {"scottish": "Scottish STV", "meek": "Meek STV"}
+STV_RULES = {"scottish": "Scottish STV (Droop quota, fractional transfers)", "meek": "Meek STV"}
 """The counting rules offered: Droop quota with fractional transfers as in Scottish local
 elections, or Meek's method."""
 
@@ -36,10 +36,11 @@ def check_rule(value: Any, _options: int) -> str:
     return value
 
 
-def count(option_ids: Any, ballots: Any, seats: int = 1, stv_rule: str = "scottish", seed: Any = None) -> Any:
+def count(
+    option_ids: Any, ballots: Any, *, seed: str | None = None, seats: int = 1, stv_rule: str = "scottish"
+) -> Any:
     """The tally of an STV poll (the counting is ``services.tally``'s)."""
-    extra = {} if seed is None else {"seed": seed}
-    return tally("stv", option_ids, ballots, seats=seats, stv_rule=stv_rule, **extra)
+    return tally("stv", option_ids, ballots, seats=seats, stv_rule=stv_rule, seed=seed)
 
 
 def _cell(value: Any) -> str:

@@ -194,12 +194,21 @@ def _poll_results(
         rounds=list(outcome.rounds),
         detail=dict(outcome.detail),
         tie=outcome.tie,
-        notes=[name_options(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
+        notes=[_note_words(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
         quorum_met=decision.quorum_met,
         passed=decision.passed,
         decision=decision.figures,
         settings=methods.get(poll.method).settings_of(poll),
     )
+
+
+def _note_words(note: Any, texts: dict[int, str]) -> str:
+    """A tally note in words: a sentence naming option ids, or a structured note (kind, options)."""
+    if isinstance(note, str):
+        return name_options(note, texts)
+    names = ", ".join(f"“{texts.get(i, i)}”" for i in getattr(note, "options", ()))
+    kind = str(getattr(note, "kind", "note")).replace("_", " ")
+    return f"{kind.capitalize()}: {names}." if names else f"{kind.capitalize()}."
 
 
 _OPTION_REFS = re.compile(r"(?i)\boptions? (\d+(?:(?:, | and )\d+)*)")
@@ -318,8 +327,9 @@ def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
         ),
     )
     digest = record.record_digest(data)
+    # Any lot is drawn with the record's SHA-256 as its seed: fixed at close, published with it.
     outcome = methods.get(poll.method).tally(
-        [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]), poll  # type: ignore[misc]
+        [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]), poll, seed=digest  # type: ignore[misc]
     )
     final = _poll_results(session, poll, options, outcome, support=[(w, c or (), 1) for _r, w, _o, c, _sc in rows])
     final.status = "closed"
