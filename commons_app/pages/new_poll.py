@@ -413,7 +413,7 @@ def new_poll_page() -> rx.Component:
                 rx.grid(
                     _labelled(
                         "Quorum (ballots)",
-                        rx.input(id="quorum_ballots", name="quorum_ballots", type="number", min=1, value=NewPollState.quorum_ballots, on_change=NewPollState.set_quorum_ballots, width="100%"),
+                        rx.input(id="quorum_ballots", name="quorum_ballots", type="number", value=NewPollState.quorum_ballots, on_change=NewPollState.set_quorum_ballots, width="100%"),
                         "quorum_ballots",
                         hint="Empty: no quorum. The result counts only with at least this many ballots.",
                     ),
@@ -421,7 +421,7 @@ def new_poll_page() -> rx.Component:
                         NewPollState.visibility == "private",
                         _labelled(
                             "Quorum (% of the roll)",
-                            rx.input(id="quorum_share", name="quorum_share", type="number", min=0, max=100, step="any", value=NewPollState.quorum_percent, on_change=NewPollState.set_quorum_percent, width="100%"),
+                            rx.input(id="quorum_share", name="quorum_share", type="number", step="any", value=NewPollState.quorum_percent, on_change=NewPollState.set_quorum_percent, width="100%"),
                             "quorum_share",
                             hint="Empty: none. The result counts only if at least this share of the roll votes.",
                         ),
