@@ -115,6 +115,20 @@ def seed_demo() -> int:
                 options=["Yes", "No", "Abstain"],
                 anonymous=True,
             )),
+            (admin, PollSpec(
+                title="Elect two delegates to the regional assembly",
+                description="Single transferable vote, two seats: rank as many candidates as you like.",
+                options=["Ana Ortiz", "Ben Okafor", "Chen Wei", "Dana Novak", "Eli Haddad"],
+                method="stv",
+                seats=2,
+            )),
+            (people[2], PollSpec(
+                title="Adopt the new community-garden rules?",
+                description="Passes only with two thirds of the ballots, and counts only with at least four.",
+                options=["Yes", "No"],
+                quorum_ballots=4,
+                pass_rule="two_thirds",
+            )),
             (people[5], PollSpec(
                 title="Which name for the newsletter?",
                 description="Closed: its result is sealed and its ballot record published.",
@@ -276,8 +290,9 @@ def recount(path: str, method: str | None, options: str | None, results_path: st
         option_ids = sorted(named)
     texts = {option["option_id"]: option.get("text") for option in (results or {}).get("options", [])}
     try:
-        # The method's settings (STV's seats and rule) come with the published results.
-        outcome = tally_record(method, option_ids, data, (results or {}).get("settings"))
+        # The method's settings (STV's seats and rule) come with the published results; any lot
+        # was drawn with the record's SHA-256 as its seed, as when the poll was sealed.
+        outcome = tally_record(method, option_ids, data, (results or {}).get("settings"), seed=record_digest(data))
     except ValueError as exc:
         raise RecountInputError(f"{path}: {exc}") from None
     digest = record_digest(data)

@@ -37,8 +37,8 @@ METHOD = register(Method(
     ballot=SCORES,
     count=count,
     explanation=(
-        "The two options with the highest (weighted) total scores go to an automatic runoff; the "
-        "finalist more ballots score higher wins."
+        "The two options with the highest (weighted) total scores are the finalists; the finalist "
+        "that more (weighted) ballots score higher wins."
     ),
     first_label="Ballots scoring it",
     figures=("score",),

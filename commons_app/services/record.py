@@ -373,7 +373,8 @@ def _named_options(field: str, ballot: RecordBallot) -> Iterable[int]:
 
 
 def tally_record(
-    method: str, option_ids: Sequence[int], data: bytes, settings: Mapping[str, Any] | None = None
+    method: str, option_ids: Sequence[int], data: bytes, settings: Mapping[str, Any] | None = None,
+    *, seed: str | None = None,
 ) -> TallyResult:
     """Recount a published record with the poll's method, exactly as the app counts.
 
@@ -382,6 +383,7 @@ def tally_record(
         option_ids: The poll's option ids in display order.
         data: The bytes of its ``record.jsonl``.
         settings: The method's poll settings by name (``seats``, ``stv_rule`` ...), if any.
+        seed: The seed of any lot: a closed poll's is its record's SHA-256.
 
     Returns:
         What the method's tally gives for the record's ballots.
@@ -401,7 +403,7 @@ def tally_record(
             if option_id not in known:
                 raise ValueError(f"line {number}: option {option_id} is not one of the poll's options")
     return methods.find(method).tally(  # type: ignore[union-attr]
-        option_ids, [_tally_ballot(field, ballot) for ballot in ballots], settings
+        option_ids, [_tally_ballot(field, ballot) for ballot in ballots], settings, seed=seed
     )
 
 
