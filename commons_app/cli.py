@@ -23,6 +23,7 @@ from commons_app.services.errors import ServiceError
 from commons_app.services.polls import PollSpec, RollEntry
 from commons_app.services.record import parse_record, record_digest, tally_record
 from commons_app.services.tally import TallyResult
+from commons_app.services.tally.notes import render_note
 from commons_app.services.votes import BallotInput
 
 DEMO_PASSWORD = "commons-demo-2026"
@@ -290,9 +291,8 @@ def recount(path: str, method: str | None, options: str | None, results_path: st
         option_ids = sorted(named)
     texts = {option["option_id"]: option.get("text") for option in (results or {}).get("options", [])}
     try:
-        # The method's settings (STV's seats and rule) come with the published results; any lot
-        # was drawn with the record's SHA-256 as its seed, as when the poll was sealed.
-        outcome = tally_record(method, option_ids, data, (results or {}).get("settings"), seed=record_digest(data))
+        # The method's settings (STV's seats and rule) come with the published results.
+        outcome = tally_record(method, option_ids, data, (results or {}).get("settings"))
     except ValueError as exc:
         raise RecountInputError(f"{path}: {exc}") from None
     digest = record_digest(data)
@@ -311,7 +311,7 @@ def recount(path: str, method: str | None, options: str | None, results_path: st
         print(f"  option {label(option.option_id)}: votes {option.votes}, weight {_number(option.weight)}{extra}")
     print(f"winners: {', '.join(map(label, outcome.winners)) or 'none'}")
     for note in outcome.notes:
-        print(f"note: {note}")
+        print(f"note: {render_note(note)}")
     if results is None:
         return 0
     differences = _compare(results, method, digest, outcome)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,6 +46,7 @@ from commons_app.services.polls import (
     results_refusal,
 )
 from commons_app.services.tally import TallyBallot, TallyResult, tally_single_counts
+from commons_app.services.tally.notes import render_note
 
 __all__ = [
     "OptionResult", "PollResults", "ballot_fields", "compute_results", "ensure_sealed", "note_anonymous_change",
@@ -150,7 +150,7 @@ def live_results(
         # let the next reconciliation repair the counts.
         logger.error("negative ballot counts in poll %s; counting its ballots instead", poll.id)
     rows = session.exec(select(Ballot.choices, Ballot.scores, Ballot.weight).where(Ballot.poll_id == poll.id)).all()
-    outcome = method.tally([o.id for o in options], _tally_ballots(rows), poll)  # type: ignore[misc]
+    outcome = method.tally([o.id for o in options], _tally_ballots(rows), poll, seed=provisional_seed(poll))  # type: ignore[misc]
     return _poll_results(session, poll, options, outcome, support=[(w, c or (), 1) for c, _s, w in rows])
 
 
@@ -194,7 +194,7 @@ def _poll_results(
         rounds=list(outcome.rounds),
         detail=dict(outcome.detail),
         tie=outcome.tie,
-        notes=[_note_words(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
+        notes=[render_note(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
         quorum_met=decision.quorum_met,
         passed=decision.passed,
         decision=decision.figures,
@@ -202,29 +202,11 @@ def _poll_results(
     )
 
 
-def _note_words(note: Any, texts: dict[int, str]) -> str:
-    """A tally note in words: a sentence naming option ids, or a structured note (kind, options)."""
-    if isinstance(note, str):
-        return name_options(note, texts)
-    names = ", ".join(f"“{texts.get(i, i)}”" for i in getattr(note, "options", ()))
-    kind = str(getattr(note, "kind", "note")).replace("_", " ")
-    return f"{kind.capitalize()}: {names}." if names else f"{kind.capitalize()}."
-
-
-_OPTION_REFS = re.compile(r"(?i)\boptions? (\d+(?:(?:, | and )\d+)*)")
-
-
-def name_options(note: str, texts: dict[int, str]) -> str:
-    """Replace the tally's "option 3" / "options 1, 2 and 4" by the options' texts."""
-
-    def named(match: re.Match[str]) -> str:
-        ids = [int(n) for n in re.findall(r"\d+", match.group(1))]
-        if not all(i in texts for i in ids):
-            return match.group(0)
-        names = [f"“{texts[i]}”" for i in ids]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-    return _OPTION_REFS.sub(named, note)
+def provisional_seed(poll: Poll) -> str:
+    """The seed of any lot while a poll is open (``services.tally.ties``); at close the sealed
+    record's SHA-256 replaces it, so the lot that counts is fixed only when nobody can vote any
+    more, and anyone can redo it from the published ``record_sha256``."""
+    return f"provisional:{poll.id}"
 
 
 _EVENT_COLUMNS = {"cast": "casts", "change": "changes", "retract": "retractions"}

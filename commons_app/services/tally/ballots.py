@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from commons_app.services.tally.exact import _common_units, _decimal, _Exact, _float_units, _Weights
-from commons_app.services.tally.types import MAX_SCORE, OptionTally, TallyBallot, TallyResult
+from commons_app.services.tally.types import MAX_SCORE, Note, OptionTally, TallyBallot, TallyResult
 
 # --------------------------------------------------------------------------
 # Helpers
@@ -267,9 +267,9 @@ def _top_positive(values: Mapping[int, _Exact], ids: Sequence[int]) -> list[int]
     return winners
 
 
-def _shown_max(options: Iterable[OptionTally], figure: str) -> str:
+def _shown_max(options: Iterable[OptionTally], figure: str) -> float:
     """The largest shown ``figure`` (an :class:`OptionTally` field) of the options, for a note."""
-    return _fmt(max((getattr(option, figure) or 0.0 for option in options), default=0))
+    return max((getattr(option, figure) or 0.0 for option in options), default=0.0)
 
 
 def _count_options(
@@ -310,11 +310,17 @@ def _first_preferences(election: _Election, first: np.ndarray, has: np.ndarray) 
     return _count_options(election, first[has], has)[0]
 
 
-def _tie_notes(winners: list[int], what: str) -> list[str]:
-    """The note for several winners sharing ``what`` (none for a single winner)."""
+def _tie_notes(winners: list[int], what: str, value: float | None = None) -> list[Note]:
+    """The note for several winners sharing ``what`` (none for a single winner).
+
+    Args:
+        winners: The winners, in option order.
+        what: What they share, a ``tied_winners`` key of :mod:`commons_app.services.tally.notes`.
+        value: The shared figure as shown, if the sentence names one.
+    """
     if len(winners) <= 1:
         return []
-    return [f"{_names(winners).capitalize()} tied with {what}; no tie-break rule applies, so all of them are winners."]
+    return [Note("tied_winners", tuple(winners), {"what": what, "value": value})]
 
 
 def _result(
@@ -325,9 +331,10 @@ def _result(
     *,
     rounds: list[dict[str, Any]] | None = None,
     detail: dict[str, Any] | None = None,
-    notes: list[str] | None = None,
+    notes: list[Note] | None = None,
     tie_broken: bool = False,
-    what: str = "the most support",
+    what: str = "most_votes",
+    value: float | None = None,
 ) -> TallyResult:
     """Assemble a :class:`TallyResult`, adding a note when several options win.
 
@@ -340,12 +347,13 @@ def _result(
         detail: Extra detail, if any.
         notes: Notes about tie-breaks already applied.
         tie_broken: Whether a tie-break rule decided something.
-        what: What the tied winners share, for the note.
+        what: What the tied winners share, for the note (see :func:`_tie_notes`).
+        value: The figure they share, as shown.
 
     Returns:
         The result.
     """
-    all_notes = list(notes or []) + _tie_notes(winners, what)
+    all_notes = list(notes or []) + _tie_notes(winners, what, value)
     return TallyResult(
         method=method,
         total_ballots=election.ballots,

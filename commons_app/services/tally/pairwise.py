@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,11 +53,15 @@ def _pairwise(election: _Election, ranks: np.ndarray) -> dict[int, dict[int, int
     return {a: {b: above[i][j] for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)}
 
 
-def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, int]]) -> dict[int, dict[int, int]]:
+def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, Any]]) -> dict[int, dict[int, tuple[Any, Any]]]:
     """Compute Schulze strongest path strengths (widest paths, Floyd–Warshall), exactly.
 
-    A link ``a -> b`` has strength ``d[a][b]`` when ``a`` beats ``b``
-    pairwise (winning votes), else 0.
+    A link ``a -> b`` exists when ``a`` beats ``b`` pairwise; its strength is the pair
+    ``(d[a][b], -d[b][a])``: winning votes first, then losing votes (fewer is stronger), as in
+    Schulze (2011), "A new monotonic, clone-independent, reversal symmetric, and
+    Condorcet-consistent single-winner election method", §2.1, and the Debian constitution,
+    A.6. No link is ``(0, 0)``, weaker than every link. Shared with the reference
+    implementation (the pairs compare whatever exact numbers ``d`` holds).
 
     Args:
         ids: The option ids.
@@ -65,7 +70,8 @@ def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, int]]) -> 
     Returns:
         ``p[a][b]`` for every ordered pair of distinct options.
     """
-    p = {a: {b: (d[a][b] if d[a][b] > d[b][a] else 0) for b in ids if b != a} for a in ids}
+    none = (0, 0)
+    p = {a: {b: ((d[a][b], -d[b][a]) if d[a][b] > d[b][a] else none) for b in ids if b != a} for a in ids}
     for i in ids:
         p_i = p[i]
         for j in ids:
@@ -76,7 +82,9 @@ def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, int]]) -> 
             for k in ids:
                 if k in (i, j):
                     continue
-                p_j[k] = max(p_j[k], min(p_ji, p_i[k]))
+                through = p_ji if p_ji < p_i[k] else p_i[k]
+                if through > p_j[k]:
+                    p_j[k] = through
     return p
 
 
@@ -86,13 +94,14 @@ def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
     ``d[a][b]`` is the weighted count of ballots ranking ``a`` above ``b`` (an
     unranked option ranks below all ranked ones; two unranked options are
     equal). Strongest paths are computed as widest paths using the
-    winning-votes measure: the link ``a -> b`` has strength ``d[a][b]`` if
-    ``d[a][b] > d[b][a]``, else 0. The winners are all ``a`` with
+    winning votes, then losing votes (see :func:`_strongest_paths`): the link
+    ``a -> b`` has strength ``(d[a][b], -d[b][a])`` if ``d[a][b] > d[b][a]``. The winners are all ``a`` with
     ``p[a][b] >= p[b][a]`` for every other ``b``. A Condorcet winner (who
     beats every other option pairwise) is always the sole winner.
 
     ``detail`` is ``{"pairwise": {str(a): {str(b): d}}, "strongest_paths":
-    {str(a): {str(b): p}}, "condorcet_winner": id | None}``.
+    {str(a): {str(b): p}}, "condorcet_winner": id | None}`` (``p`` shows the
+    winning votes of the path strength).
 
     Args:
         option_ids: The poll's option ids in display order.
@@ -124,7 +133,7 @@ def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
     shown = election.weights.value  # for display only
     detail = {
         "pairwise": {str(a): {str(b): shown(d[a][b]) for b in d[a]} for a in ids},
-        "strongest_paths": {str(a): {str(b): shown(p[a][b]) for b in p[a]} for a in ids},
+        "strongest_paths": {str(a): {str(b): shown(p[a][b][0]) for b in p[a]} for a in ids},
         "condorcet_winner": condorcet,
     }
     return _result(
@@ -133,5 +142,5 @@ def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
         options,
         winners,
         detail=detail,
-        what="equally strong paths against each other",
+        what="strongest_paths",
     )

@@ -60,7 +60,7 @@ def tally_single(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> T
     counted = first >= 0
     options, weights = _count_options(election, first[counted], counted)
     winners = _top_positive(weights, election.ids)
-    return _result("single", election, options, winners, what=f"the most votes ({_shown_max(options, 'weight')})")
+    return _result("single", election, options, winners, what="most_votes", value=_shown_max(options, "weight"))
 
 
 def tally_single_counts(option_ids: Sequence[int], counts: Iterable[tuple[int, float, int]]) -> TallyResult:
@@ -112,7 +112,7 @@ def tally_single_counts(option_ids: Sequence[int], counts: Iterable[tuple[int, f
         rounds=[],
         detail={},
         tie=len(winners) > 1,
-        notes=_tie_notes(winners, f"the most votes ({_shown_max(options, 'weight')})"),
+        notes=_tie_notes(winners, "most_votes", _shown_max(options, "weight")),
     )
 
 
@@ -144,4 +144,4 @@ def tally_approval(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) ->
         for a, option_id in enumerate(election.ids)
     ]
     winners = _top_positive(dict(zip(election.ids, weights, strict=True)), election.ids)
-    return _result("approval", election, options, winners, what=f"the most approvals ({_shown_max(options, 'weight')})")
+    return _result("approval", election, options, winners, what="most_approvals", value=_shown_max(options, "weight"))

@@ -51,4 +51,4 @@ def tally_borda(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Ta
     for option in options:
         option.points = election.weights.value(points[option.option_id])
     winners = _top(points, election.ids) if has.any() else []
-    return _result("borda", election, options, winners, what=f"the most Borda points ({_shown_max(options, 'points')})")
+    return _result("borda", election, options, winners, what="most_points", value=_shown_max(options, "points"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,14 +10,13 @@ import numpy as np
 from commons_app.services.tally.ballots import (
     _first_choices,
     _first_preferences,
-    _fmt,
-    _names,
     _prepare,
     _rank_matrix,
     _result,
     _top,
 )
-from commons_app.services.tally.types import TallyBallot, TallyResult
+from commons_app.services.tally.ties import count_back, draw, lot_figures
+from commons_app.services.tally.types import Note, TallyBallot, TallyResult
 
 # --------------------------------------------------------------------------
 # Instant runoff
@@ -26,54 +25,41 @@ from commons_app.services.tally.types import TallyBallot, TallyResult
 
 def _irv_tie_break(
     tied: list[int],
-    history: list[dict[int, int]],
-    order: Mapping[int, int],
+    history: list[dict[int, Any]],
     round_number: int,
-    tied_votes: str,
-) -> tuple[int, str]:
+    tied_votes: float,
+    seed: str | None,
+) -> tuple[int, Note]:
     """Pick which of several options tied for fewest votes is eliminated.
 
-    Backwards tie-break: look at the earlier rounds, most recent first, and
-    keep only the tied options with the fewest votes in that round, until one
-    is left. If several are still tied after the first round, the one that
-    comes latest in the option order is eliminated.
+    Count-back: look at the earlier rounds, most recent first, and keep only the tied options
+    with the fewest votes in that round, until one is left. If several are still tied after the
+    first round, a lot decides (:mod:`commons_app.services.tally.ties`). The same rule applies at
+    every round, the last included. Shared with the reference implementation.
 
     Args:
-        tied: The options tied for fewest votes in the current round.
+        tied: The options tied for fewest votes in the current round, in option order.
         history: The exact tallies of every round so far, the current one last.
-        order: Position of each option in the option order.
-        round_number: Number of the current round, for the explanation.
-        tied_votes: The tied options' votes as shown, for the explanation.
+        round_number: Number of the current round, for the note.
+        tied_votes: The tied options' votes as shown, for the note.
+        seed: The lot's seed.
 
     Returns:
-        The option to eliminate and a sentence explaining the decision.
+        The option to eliminate and the note saying which rule decided.
     """
-    candidates = list(tied)
-    for earlier in range(len(history) - 2, -1, -1):
-        tallies = history[earlier]
-        fewest = min(tallies[option_id] for option_id in candidates)
-        narrowed = [option_id for option_id in candidates if tallies[option_id] == fewest]
-        if len(narrowed) == 1:
-            loser = narrowed[0]
-            return loser, (
-                f"Round {round_number}: {_names(tied)} tied for the fewest votes ({tied_votes}); "
-                f"option {loser} was eliminated because it had fewer votes in round {earlier + 1} "
-                "(backwards tie-break)."
-            )
-        candidates = narrowed
-    loser = max(candidates, key=lambda option_id: order[option_id])
-    if round_number == 1:
-        why = "there is no earlier round to separate them"
-    else:
-        still = _names(sorted(candidates, key=order.__getitem__))
-        why = f"no earlier round separates {still}"
-    return loser, (
-        f"Round {round_number}: {_names(tied)} tied for the fewest votes ({tied_votes}) and {why}; "
-        f"option {loser} was eliminated because it comes latest in the option order."
-    )
+    still, decided_at = count_back(tied, history, lowest=True)
+    if len(still) == 1:
+        figures = {"round": round_number, "votes": tied_votes, "eliminated": still[0], "decided_at": decided_at}
+        return still[0], Note("irv_countback", tuple(tied), figures)
+    loser = draw(seed, still)
+    figures = {
+        "round": round_number, "votes": tied_votes, "eliminated": loser, "still": list(still),
+        **lot_figures(seed, still),
+    }
+    return loser, Note("irv_lot", tuple(tied), figures)
 
 
-def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
+def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot], *, seed: str | None = None) -> TallyResult:
     """Count an instant-runoff (ranked-choice, single winner) poll.
 
     In each round every continuing ballot counts, by weight, for its
@@ -81,21 +67,24 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
     exhausted. An option holding more than half of the weight of the
     continuing (non-exhausted) ballots wins. Otherwise the option with the
     fewest votes is eliminated and its ballots move to their next continuing
-    choice. When all continuing options are exactly tied, they all win.
+    choice. There is always a single winner when some ballot ranks an option: an
+    exact tie of all continuing options is a tie for the fewest votes like any other.
 
     Options with no votes at all in the first round are eliminated together:
     they hold no ballots and would be eliminated one by one, before any other
     option, without anything moving, so this cannot change the outcome.
 
-    Tie for the fewest votes: the tied option with fewer votes in the most
-    recent earlier round where they differ is eliminated (backwards
-    tie-break); if they were tied in every earlier round, the one that comes
-    latest in ``option_ids`` is eliminated. Either way ``tie`` is set and a
-    note explains the decision.
+    Tie for the fewest votes, at every round including the last: the tied
+    option with fewer votes in the most recent earlier round where they
+    differ is eliminated (count-back); if they were tied in every earlier
+    round, a lot decides, seeded by ``seed`` (see
+    :mod:`commons_app.services.tally.ties`). Either way ``tie`` is set and a
+    note (``rounds[i]["tie_break"]``, a :meth:`Note.as_dict`) says which rule
+    decided and, for a lot, how to redo it.
 
     ``rounds`` holds one entry per round: ``{"round": n, "tallies":
     {str(id): weight}, "exhausted": weight, "eliminated": [ids],
-    "transfers": {str(to_id): weight moved}, "tie_break": str | None}``, where
+    "transfers": {str(to_id): weight moved}, "tie_break": dict | None}``, where
     ``tallies`` covers the options continuing in that round and
     ``transfers`` the ballots moved by that round's elimination (weight that
     becomes exhausted shows in the next round's ``exhausted``).
@@ -103,6 +92,7 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
     Args:
         option_ids: The poll's option ids in display order.
         ballots: The ballots to count; ``choices`` is the ranking.
+        seed: The seed of any lot.
 
     Returns:
         The tally result. ``OptionTally.votes``/``weight`` are first
@@ -115,7 +105,7 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
     top, has = _first_choices(ranks, ranked)
     options = _first_preferences(election, top, has)
     rounds: list[dict[str, Any]] = []
-    notes: list[str] = []
+    notes: list[Note] = []
     winners: list[int] = []
     tie_broken = False
     history: list[dict[int, int]] = []  # exact tallies of each round
@@ -147,7 +137,7 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
         if 2 * best > active:  # a majority of the continuing weight, exactly
             winners = _top(tallies, continuing)
             break
-        if all(tallies[option_id] == best for option_id in continuing):
+        if len(continuing) == 1:
             winners = list(continuing)
             break
 
@@ -160,10 +150,10 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
             if len(tied) == 1:
                 eliminated = tied
             else:
-                loser, explanation = _irv_tie_break(tied, history, index, round_number, _fmt(weights.value(fewest)))
+                loser, note = _irv_tie_break(tied, history, round_number, weights.value(fewest), seed)
                 eliminated = [loser]
-                entry["tie_break"] = explanation
-                notes.append(explanation)
+                entry["tie_break"] = note.as_dict()
+                notes.append(note)
                 tie_broken = True
 
         gone = set(eliminated)
@@ -200,5 +190,4 @@ def tally_irv(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Tall
         rounds=rounds,
         notes=notes,
         tie_broken=tie_broken,
-        what="exactly the same number of votes in the final round",
     )

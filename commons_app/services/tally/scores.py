@@ -120,4 +120,4 @@ def tally_score(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> Ta
     election, score_matrix = _score_matrix(election, ballots)
     options, scores = _score_options(election, score_matrix)
     winners = _top_positive(scores, election.ids)
-    return _result("score", election, options, winners, what=f"the highest score ({_shown_max(options, 'score')})")
+    return _result("score", election, options, winners, what="highest_score", value=_shown_max(options, "score"))

@@ -17,14 +17,16 @@ rules 45-52 (the weighted inclusive Gregory method):
   recent earlier stage where they differed; equal at every stage: by lot (see ``ties``).
 
 Meek STV follows Hill, Wichmann & Woodall, "Algorithm 123 - Single Transferable Vote by Meek's
-method" (Computer Journal 30(3), 1987) as adopted in New Zealand (Local Electoral Regulations
-2001, Schedule 1A): every option has a keep value (1 hopeful, 0 excluded); a ballot gives each
-option it ranks, in turn, the keep value's share of what is left of it, the rest of it going on
-to the next preference, and what passes every preference is excess; the quota is
-``(total - excess) / (seats + 1)``; elected options' keep values are iterated to
-``keep * quota / votes`` until the total surplus is below 0.00001. Arithmetic is fixed-point at
-nine decimal places (10**-9): shares rounded down, keep values and the quota rounded up, as in
-the New Zealand rules. Exclusion ties as in the Scottish rule.
+method" (Computer Journal 30(3), 1987) in the form of the Proportional Representation
+Foundation's Reference Meek Rule (the rule New Zealand's Schedule 1A also follows): every option
+has a keep value (1 hopeful, 0 excluded); each ballot gives each option it ranks, in turn, the
+keep value's share of what is left of it, the rest going on to the next preference, and what
+passes every preference is excess; the quota is ``(total - excess) / (seats + 1)``, truncated,
+plus 10**-9; hopefuls reaching it are elected; elected options' keep values are iterated to
+``keep * quota / votes`` until the total surplus is below omega = 10**-6, and then the hopeful
+with the fewest votes is excluded. Arithmetic is fixed-point at nine decimal places (10**-9),
+per ballot, every product and quotient rounded up, as in the reference rule; iteration also
+stops when the surplus no longer falls. Exclusion ties as in the Scottish rule.
 
 Ballot weights count as the weight of the paper (a ballot of weight 2 counts as two papers).
 Unknown and repeated option ids on a ballot are dropped, as elsewhere in the tally.
@@ -47,6 +49,9 @@ STV_RULES: tuple[str, ...] = ("scottish", "meek")
 
 _SCOTTISH_PLACES = 10**5
 _MEEK_UNIT = 10**9
+_MEEK_OMEGA = 10**3
+"""Iteration stops when the total surplus is below omega = 10**-6 (in units of 10**-9)."""
+_MEEK_ITERATIONS = 1000
 
 Parcel = tuple[tuple[int, ...], Fraction]
 """Identical ballot papers: their ranking and the weight of one paper."""
@@ -199,7 +204,7 @@ def _scottish(
                 source, note = _tie_break(tied, history, lowest=False, seed=seed, stage=stage + 1, what="surplus")
                 notes.append(note)
             else:
-                source, note = tied[0], None
+                source = tied[0]
             pending.remove(source)
             surplus = surpluses[source]
             held = tallies[source]
@@ -214,8 +219,7 @@ def _scottish(
                 "action": "surplus",
                 "option": source,
                 "surplus": _show(surplus),
-                "transfer_value": _show(surplus / held),
-                "tie_break_note": note.as_dict() if note else None,
+                "transfer_value": _show(_truncate5(surplus / held)),
             }
         else:
             fewest = min(tallies[o] for o in continuing)
@@ -224,13 +228,13 @@ def _scottish(
                 loser, note = _tie_break(tied, history, lowest=True, seed=seed, stage=stage + 1, what="excluded")
                 notes.append(note)
             else:
-                loser, note = tied[0], None
+                loser = tied[0]
             continuing.remove(loser)
             papers = piles[loser]
             piles[loser] = []
             moved, lost = place(papers)
             exhausted += lost
-            action = {"action": "exclusion", "option": loser, "tie_break_note": note.as_dict() if note else None}
+            action = {"action": "exclusion", "option": loser}
     # Record exclusions on the stage that did them.
     for earlier, later in pairwise(rounds):
         if later.get("action") == "exclusion":
@@ -238,14 +242,19 @@ def _scottish(
     return elected, rounds, notes
 
 
+def _ceil_div(a: int, b: int) -> int:
+    """``a / b`` rounded up (b > 0)."""
+    return -(-a // b)
+
+
 def _meek(
     ids: Sequence[int], parcels: Mapping[Parcel, int], total: Fraction, seats: int, seed: str | None
 ) -> tuple[list[int], list[dict[str, Any]], list[Note]]:
     unit = _MEEK_UNIT
-    # Papers in fixed point: ranking -> weight units (all papers with that ranking together).
-    grouped: dict[tuple[int, ...], int] = defaultdict(int)
-    for (ranking, paper), n in parcels.items():
-        grouped[ranking] += int(paper * n * unit)  # weights have at most 6 decimals: exact
+    # Papers in fixed point, rounded per paper as the rule does: (ranking, weight units) -> papers.
+    grouped: list[tuple[tuple[int, ...], int, int]] = [
+        (ranking, int(paper * unit), n) for (ranking, paper), n in parcels.items()  # weights: <= 6 decimals
+    ]
     keep: dict[int, int] = dict.fromkeys(ids, unit)
     hopeful = list(ids)
     elected: list[int] = []
@@ -258,40 +267,38 @@ def _meek(
     def distribute() -> tuple[dict[int, int], int]:
         got = dict.fromkeys(ids, 0)
         excess = 0
-        for ranking, weight in grouped.items():
+        for ranking, weight, n in grouped:
             left = weight
             for o in ranking:
                 k = keep[o]
                 if not k:
                     continue
-                share = left * k // unit  # rounded down
-                got[o] += share
+                share = _ceil_div(left * k, unit)  # rounded up, as the reference rule does
+                got[o] += share * n
                 left -= share
                 if not left:
                     break
-            excess += left
+            excess += left * n
         return got, excess
 
     stage = 0
     while True:
         stage += 1
         iterations = 0
+        last_surplus: int | None = None
         while True:
             iterations += 1
             got, excess = distribute()
             quota = (sum(got.values())) // (seats + 1) + 1  # truncated to 10**-9, plus 10**-9
             newly = [o for o in hopeful if got[o] >= quota]
-            surplus = sum(got[o] - quota for o in elected if got[o] > quota)
-            if newly or surplus < unit // 100_000 or iterations >= 500:
+            surplus = max(0, sum(got[o] - quota for o in elected))
+            stable = last_surplus is not None and surplus >= last_surplus
+            if newly or surplus < _MEEK_OMEGA or stable or iterations >= _MEEK_ITERATIONS:
                 break
-            changed = False
+            last_surplus = surplus
             for o in elected:
-                new = -(-keep[o] * quota // got[o]) if got[o] else keep[o]  # rounded up
-                if new != keep[o]:
-                    keep[o] = min(new, unit)
-                    changed = True
-            if not changed:
-                break
+                if got[o]:  # keep * quota, then / votes, each rounded up
+                    keep[o] = min(_ceil_div(_ceil_div(keep[o] * quota, unit) * unit, got[o]), unit)
         tallies = {o: Fraction(got[o], unit) for o in ids if o not in excluded}
         history.append(tallies)
         newly.sort(key=lambda o: (-got[o], ids.index(o)))
@@ -338,12 +345,12 @@ def _meek(
             loser, note = _tie_break(tied, history, lowest=True, seed=seed, stage=stage + 1, what="excluded")
             notes.append(note)
         else:
-            loser, note = tied[0], None
+            loser = tied[0]
         hopeful.remove(loser)
         excluded.append(loser)
         keep[loser] = 0
         entry["excluded"] = [loser]
-        action = {"action": "exclusion", "option": loser, "tie_break_note": note.as_dict() if note else None}
+        action = {"action": "exclusion", "option": loser}
     return elected, rounds, notes
 
 
@@ -404,6 +411,7 @@ def tally_stv(
 
 
 def _attach(rounds: list[dict[str, Any]], notes: list[Note]) -> list[tuple[dict[str, Any], Note]]:
-    """Each note with the stage it happened at (the last note of a stage is shown on it)."""
+    """Each note with the stage it decided (a stage's ``tie_break`` shows the last of its notes;
+    ``notes`` has them all)."""
     by_stage = {entry["round"]: entry for entry in rounds}
     return [(by_stage[note.figures["stage"]], note) for note in notes if note.figures.get("stage") in by_stage]

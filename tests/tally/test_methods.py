@@ -36,6 +36,8 @@ from commons_app.services.tally import (
     tally_single,
     tally_star,
 )
+from commons_app.services.tally.notes import render_note
+from commons_app.services.tally.ties import draw
 
 MEMPHIS, NASHVILLE, CHATTANOOGA, KNOXVILLE = 1, 2, 3, 4
 CITIES = [MEMPHIS, NASHVILLE, CHATTANOOGA, KNOXVILLE]
@@ -175,7 +177,7 @@ def test_single_tie_gives_several_winners() -> None:
     result = tally_single([1, 2, 3], ballots)
     assert result.winners == [1, 2]
     assert result.tie is True
-    assert len(result.notes) == 1 and "tied" in result.notes[0]
+    assert len(result.notes) == 1 and "tied" in render_note(result.notes[0])
 
 
 def test_single_weights_change_the_winner() -> None:
@@ -331,12 +333,14 @@ def test_irv_tennessee_tie_variant_two_winners(form: str) -> None:
         (12, (KNOXVILLE, CHATTANOOGA, NASHVILLE, MEMPHIS)),
     ]
     result = tally_irv(CITIES, ranked(groups, form))
-    assert result.winners == [MEMPHIS, KNOXVILLE]
+    # The final tie 42:42 is broken like any other (count-back): Knoxville had fewer in round 1.
+    assert result.winners == [MEMPHIS]
     assert result.tie is True
-    assert result.rounds[-1]["tallies"] == {"1": 42, "4": 42}
+    assert result.rounds[-2]["tallies"] == {"1": 42, "4": 42}
+    assert result.rounds[-2]["eliminated"] == [KNOXVILLE]
     # 42 of 84 is exactly half, which is not a majority, so round 1 does not end the count.
     assert result.rounds[0]["eliminated"] == [CHATTANOOGA]
-    assert any("tied" in note for note in result.notes)
+    assert [note.kind for note in result.notes] == ["irv_countback"]
 
 
 def test_irv_exhausted_ballots_are_counted_and_leave_the_threshold() -> None:
@@ -370,10 +374,9 @@ def test_irv_partial_rankings_and_ballots_ranking_nothing() -> None:
     assert first["exhausted"] == 2
     assert first["tallies"] == {"1": 1, "2": 1, "3": 2}
     assert result.total_ballots == 6 and result.total_weight == 6
-    # a and b tie for fewest in round 1 with no earlier round: b (later in option order) goes.
-    assert first["eliminated"] == [b]
-    assert result.rounds[1]["tallies"] == {"1": 2, "3": 2}
-    assert result.winners == [a, c] and result.tie is True
+    # a and b tie for fewest in round 1 with no earlier round: the lot decides.
+    assert first["eliminated"] == [draw(None, [a, b])]
+    assert first["tie_break"]["kind"] == "irv_lot"
 
 
 def test_irv_backwards_tie_break_uses_earlier_round() -> None:
@@ -388,29 +391,28 @@ def test_irv_backwards_tie_break_uses_earlier_round() -> None:
     second = result.rounds[1]
     assert second["tallies"] == {"1": 12, "2": 6, "3": 6}
     assert second["eliminated"] == [c]
-    assert second["tie_break"] is not None and "backwards" in second["tie_break"]
+    assert second["tie_break"] is not None and "backwards" in render_note(second["tie_break"])
     assert result.tie is True
-    assert result.notes == [second["tie_break"]]
-    assert "round 1" in result.notes[0]
+    assert [note.as_dict() for note in result.notes] == [second["tie_break"]]
+    assert "round 1" in render_note(result.notes[0])
     assert result.rounds[2]["tallies"] == {"1": 12, "2": 11}
     assert result.rounds[2]["exhausted"] == 1
     assert result.winners == [a]
 
 
-def test_irv_option_order_tie_break_eliminates_the_later_option() -> None:
-    """C and D tie for fewest in round 1; the later in option order goes, with a note."""
+def test_irv_lot_not_option_order_decides_a_tie_count_back_cannot_break() -> None:
+    """C and D tie for fewest in round 1; the seeded lot decides, whatever the option order."""
     a, b, c, d = 1, 2, 3, 4
     ballots = ranked([(3, (a,)), (2, (b,)), (1, (c, b)), (1, (d, b))], "repeated")
-    result = tally_irv([a, b, c, d], ballots)
-    assert result.rounds[0]["eliminated"] == [d]
-    assert result.tie is True
-    assert len(result.notes) == 1
-    assert "option order" in result.notes[0] and "option 4" in result.notes[0]
-    assert result.rounds[0]["tie_break"] == result.notes[0]
-    assert result.winners == [b]
-    swapped = tally_irv([a, b, d, c], ballots)
-    assert swapped.rounds[0]["eliminated"] == [c]
-    assert swapped.winners == [b]
+    for seed in ("s1", "s2", "s3", "s4"):
+        loser = draw(seed, [c, d])
+        for order in ([a, b, c, d], [a, b, d, c]):
+            result = tally_irv(order, ballots, seed=seed)
+            assert result.rounds[0]["eliminated"] == [loser]
+            assert result.tie is True and len(result.notes) == 1
+            assert "by lot" in render_note(result.notes[0]) and seed in render_note(result.notes[0])
+            assert result.rounds[0]["tie_break"] == result.notes[0].as_dict()
+            assert result.winners == [b]
 
 
 def test_irv_options_without_votes_are_eliminated_together_without_a_tie() -> None:
@@ -703,9 +705,10 @@ def test_star_runoff_tie_with_equal_scores_gives_two_winners(form: str) -> None:
         "finalists": [alice, bob],
         "runoff": {"1": 5, "2": 5, "no_preference": 0},
     }
-    assert result.winners == [alice, bob]
+    # Equal runoff, equal scores, equal five-star ratings (5 each): the lot decides.
+    assert result.winners == [draw(None, [alice, bob])]
     assert result.tie is True
-    assert result.notes
+    assert result.notes[0].figures["decided_by"] == "lot"
 
 
 def test_star_runoff_tie_broken_by_score() -> None:
@@ -715,7 +718,7 @@ def test_star_runoff_tie_broken_by_score() -> None:
     assert result.detail["runoff"] == {"1": 1, "2": 1, "no_preference": 0}
     assert result.winners == [a]
     assert result.tie is True
-    assert len(result.notes) == 1 and "higher score" in result.notes[0]
+    assert len(result.notes) == 1 and "higher score" in render_note(result.notes[0])
 
 
 def test_star_second_place_tie_broken_head_to_head() -> None:
@@ -729,21 +732,23 @@ def test_star_second_place_tie_broken_head_to_head() -> None:
     assert by_id(result, "score") == {a: 10, b: 4, c: 4}
     assert result.detail["finalists"] == [a, c]
     assert result.tie is True
-    assert "head-to-head" in result.notes[0]
-    assert result.rounds[0]["tie_break"] == result.notes[0]
+    assert "head-to-head" in render_note(result.notes[0])
+    assert result.rounds[0]["tie_break"] == result.notes[0].as_dict()
     assert result.winners == [a]
 
 
-def test_star_second_place_tie_broken_by_option_order() -> None:
+def test_star_second_place_tie_no_step_settles_goes_to_the_lot_not_option_order() -> None:
     a, b, c = 1, 2, 3
     ballots = [
         TallyBallot(scores={a: 5, b: 4, c: 0}),
         TallyBallot(scores={a: 5, b: 0, c: 4}),
     ]
-    assert tally_star([a, b, c], ballots).detail["finalists"] == [a, b]
-    result = tally_star([a, c, b], ballots)
-    assert result.detail["finalists"] == [a, c]
-    assert result.tie is True and "option order" in result.notes[0]
+    for seed in ("x", "y", "z"):
+        second = draw(seed, [b, c])
+        assert tally_star([a, b, c], ballots, seed=seed).detail["finalists"] == [a, second]
+        result = tally_star([a, c, b], ballots, seed=seed)
+        assert result.detail["finalists"] == [a, second]
+        assert result.tie is True and "by lot" in render_note(result.notes[0])
 
 
 def test_star_first_place_three_way_tie_uses_head_to_head() -> None:
@@ -913,4 +918,6 @@ def test_float_rounding_does_not_break_ties() -> None:
         TallyBallot(weight=0.3, choices=(2,)),
     ]
     assert tally_single([1, 2], ballots).winners == [1, 2]
-    assert tally_irv([1, 2], ballots).winners == [1, 2]
+    # IRV breaks the exact tie by lot (no earlier round): a tie, not a majority for either.
+    irv = tally_irv([1, 2], ballots, seed="t")
+    assert irv.rounds[0]["tie_break"]["kind"] == "irv_lot" and irv.winners == [3 - draw("t", [1, 2])]
