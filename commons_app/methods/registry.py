@@ -31,12 +31,18 @@ class Param:
         name: The poll field (and API field) that holds it.
         check: Turns the given value (None: not given) into the stored one, for a poll with
             ``options`` options; raises :class:`InvalidInput` with a message naming the field.
-        label: What the new-poll form calls it.
+        label: What the new-poll form and the poll page call it.
+        show: The stored value in words, for the poll page (default: as it is).
     """
 
     name: str
     check: Callable[[Any, int], Any]
     label: str = ""
+    show: Callable[[Any], str] | None = None
+
+    def describe(self, value: Any) -> str:
+        """``"<label>: <value in words>"``, for the poll page."""
+        return f"{self.label or self.name}: {self.show(value) if self.show else value}"
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ METHOD = register(Method(
         "when none reaches it, the option with the fewest votes is excluded and its ballots pass on, "
         "until every seat is filled."
     ),
-    params=(Param("seats", check_seats, "Seats"), Param("stv_rule", check_rule, "Counting rule")),
+    params=(Param("seats", check_seats, "Seats"), Param("stv_rule", check_rule, "Counting rule", show=lambda rule: STV_RULES.get(rule, rule))),
     first_label="First preferences",
     tables=rounds_table,
     elected_label="Elected",

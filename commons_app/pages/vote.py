@@ -80,7 +80,7 @@ def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any
         scores = {str(k): str(v) for k, v in ballot.scores.items()}
         chosen = list(ballot.choices)
         ranks = {str(oid): str(i + 1) for i, oid in enumerate(chosen)}
-    settings = {p.label or p.name: getattr(poll, p.name) for p in method.params if getattr(poll, p.name, None) is not None}
+    settings = [p.describe(getattr(poll, p.name)) for p in method.params if getattr(poll, p.name, None) is not None]
     return {
         "poll_id": poll.id,
         "title": poll.title,
@@ -89,7 +89,7 @@ def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any
         "method_name": method.label,
         "instructions": method.instructions,
         "widget": method.ballot.widget,
-        "rules": [f"{label}: {value}" for label, value in settings.items()] + decisions.describe_rules(
+        "rules": settings + decisions.describe_rules(
             quorum_ballots=poll.quorum_ballots, quorum_share=poll.quorum_share, pass_rule=poll.pass_rule
         ),
         "max_choices": poll.max_choices or 0,

@@ -9,6 +9,9 @@ import io
 
 import pytest
 
+from commons_app.pages.vote import vote_context
+from commons_app.services.results import PollResults
+from commons_app.state.live import results_display
 from tests import factories
 from tests.factories import assert_error, row_counts
 
@@ -141,11 +144,16 @@ def test_no_pass_without_the_quorum(client, make_user, auth_headers):
     assert body["quorum_met"] is True and body["passed"] is True
 
 
-def test_the_decision_is_in_the_csv_and_the_sealed_result(client, make_user, auth_headers):
+def test_the_decision_is_in_the_csv_and_the_sealed_result(client, session, make_user, auth_headers):
     owner = make_user()
     poll, ids = _create(client, auth_headers(owner), pass_rule="majority", quorum_ballots=2)
     for text in ("Apple", "Apple", "Banana"):
         _vote(client, auth_headers(make_user()), poll["id"], option_id=ids[text])
+    rules = vote_context(session=session, user=owner, poll_id=poll["id"])["rules"]
+    assert rules == [
+        "Quorum: the result counts only with at least 2 ballots.",
+        "Passes only if more than half of the weighted ballots back the winner.",
+    ]
     table = client.get(f"/api/polls/{poll['id']}/results.csv", headers=auth_headers(owner))
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert {r["quorum_met"] for r in rows} == {"yes"} and {r["passed"] for r in rows} == {"yes"}
@@ -153,6 +161,10 @@ def test_the_decision_is_in_the_csv_and_the_sealed_result(client, make_user, aut
     sealed = _results(client, auth_headers(owner), poll["id"])
     assert sealed["status"] == "closed" and sealed["quorum_met"] is True and sealed["passed"] is True
     assert sealed["record_sha256"]
+    shown = results_display(PollResults.from_dict({k: v for k, v in sealed.items() if k in PollResults.__dataclass_fields__}))
+    assert shown["decision_lines"] == [
+        "Quorum reached: 3 ballots (2 needed)", "Passed with 66.6 % (more than half needed)",
+    ]
 
 
 def test_an_open_anonymous_poll_decides_on_its_snapshot(client, make_user, auth_headers):

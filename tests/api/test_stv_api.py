@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from commons_app.models import Poll
+from commons_app.pages.vote import vote_context
 from commons_app.services.results import PollResults
 from commons_app.state.live import results_display
 from tests import factories
@@ -54,6 +55,9 @@ def test_stv_poll_elects_in_order_through_the_api(client, session, make_user, au
     blt = client.get(f"/api/polls/{poll['id']}/record.blt", headers=auth_headers(owner))
     assert blt.status_code == 200 and blt.text.splitlines()[0] == "5 3"
     assert session.get(Poll, poll["id"]).seats == 3
+    # The ballot page says how many are elected, and by which rule.
+    rules = vote_context(session=session, user=owner, poll_id=poll["id"])["rules"]
+    assert rules[0] == "Seats: 3" and rules[1].startswith("Counting rule: " + ("Meek" if rule == "meek" else "Scottish"))
 
 
 def test_stv_defaults_and_patch(client, make_user, auth_headers):
