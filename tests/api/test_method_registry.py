@@ -4,56 +4,22 @@ published and shown on the ballot and results pages, with no other code knowing 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from commons_app import methods
-from commons_app.methods.ballots import CHOICE
 from commons_app.pages.results import results_context
 from commons_app.pages.vote import ballot_from_form, vote_context
-from commons_app.services.tally import OptionTally, TallyResult
 from commons_app.state.live import results_display
-from tests import factories
+from tests import factories, veto_method
 from tests.factories import assert_error
 
 _create, _vote = factories.api_poll, factories.api_vote
 
 
-def count_vetoes(option_ids: Any, ballots: Any, *, seed: str | None = None) -> TallyResult:
-    """Anti-plurality: each ballot names the option it likes least; the fewest vetoes win."""
-    ballots = list(ballots)
-    vetoes = {o: 0 for o in option_ids}
-    weights = {o: 0.0 for o in option_ids}
-    for ballot in ballots:
-        vetoes[ballot.choices[0]] += 1
-        weights[ballot.choices[0]] += ballot.weight
-    fewest = min(weights.values()) if ballots else None
-    winners = [o for o in option_ids if ballots and weights[o] == fewest]
-    return TallyResult(
-        method="veto", total_ballots=len(ballots), total_weight=float(sum(b.weight for b in ballots)),
-        options=[OptionTally(option_id=o, votes=vetoes[o], weight=weights[o]) for o in option_ids],
-        winners=winners, rounds=[{"vetoed": {str(o): vetoes[o] for o in option_ids}}],
-    )
-
-
-def veto_table(results: Any, texts: Any) -> list[methods.Table]:
-    return [methods.Table("Vetoes", ["Option", "Vetoes"], [[texts[o.option_id], str(o.votes)] for o in results.options])]
-
-
 @pytest.fixture
 def veto() -> Iterator[methods.Method]:
-    entry = methods.register(methods.Method(
-        name="veto",
-        label="Veto (anti-plurality)",
-        instructions="Choose the option you like least.",
-        ballot=CHOICE,
-        count=count_vetoes,
-        explanation="The option the fewest ballots veto wins.",
-        first_label="Vetoes",
-        tables=veto_table,
-    ))
-    yield entry
+    yield methods.register(veto_method.METHOD)
     methods.unregister("veto")
 
 
