@@ -60,6 +60,7 @@ def test_a_method_from_one_registry_entry_in_the_browser(new_page, veto_server):
         response = api.client.post("/votes/", json={"poll_id": poll["id"], "option_id": ids["Tea"]}, headers=other.headers)
         assert response.status_code == 201, response.text
 
+        page = new_page()
         ui_login(page, base, voter)
         goto(page, f"{base}/polls/{poll['id']}")
         expect(page.get_by_text("Choose the option you like least.")).to_be_visible(timeout=UI_TIMEOUT)
