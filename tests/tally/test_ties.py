@@ -49,7 +49,11 @@ def test_irv_lot_is_seeded_published_and_reproducible() -> None:
 def test_schulze_losing_votes_break_equal_winning_votes() -> None:
     """Winning votes alone leave 2 and 4 co-winners; losing votes (Schulze 2011 §2.1) pick 4."""
     ballots = _ranked([(4, (1,)), (3, (3, 4, 2)), (4, (3, 2)), (3, (4, 1)), (2, (2, 4, 1))])
-    assert tally("schulze", [1, 2, 3, 4], ballots).winners == [4]
+    result = tally("schulze", [1, 2, 3, 4], ballots)
+    assert result.winners == [4] and result.tie is True
+    note = result.notes[0]
+    assert note.kind == "schulze_losing_votes" and note.options == (2, 4) and note.figures["winners"] == [4]
+    assert "losing votes" in render_note(note)
 
 
 def test_star_scoring_tie_head_to_head_tied_goes_to_five_star_ratings() -> None:

@@ -31,16 +31,20 @@ Conventions shared by all methods:
   there are no ballots, and also when no ballot supports any option at all
   (nothing chosen, approved, ranked or scored above zero).
 * ``tie`` is True when several options win or when a tie-break rule had to
-  decide something; ``notes`` then explains, in plain sentences, what happened.
+  decide something; ``notes`` then says what happened, as structured
+  :class:`Note` values (kind, options, figures) that
+  :func:`commons_app.services.tally.notes.render_note` turns into words. The
+  tie rules are each method's own standard's (see ``docs/TALLY.md``); a lot is
+  seeded by ``seed`` and reproducible (:mod:`commons_app.services.tally.ties`).
 * ``rounds`` and ``detail`` only hold JSON-serialisable values: string keys
   (``str(option_id)``), numbers, lists and dicts.
 
 How the counting is done: the ballots are flattened once into numpy arrays (a
 ballots x options matrix of rank positions or of scores) and each method
 counts whole columns at a time; see :class:`_Weights` for how the weighted
-sums stay exact and fast. ``bench/tallies.py`` times the methods on large
-elections and checks them against a straightforward per-ballot reference
-implementation.
+sums stay exact and fast. ``reference.py`` keeps a straightforward per-ballot
+implementation of every method (``tally(..., algorithm="reference")``) that the
+tests check the fast one against; ``bench/tallies.py`` times both.
 """
 
 

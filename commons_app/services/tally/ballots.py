@@ -18,34 +18,8 @@ from commons_app.services.tally.types import MAX_SCORE, Note, OptionTally, Tally
 # --------------------------------------------------------------------------
 
 
-def _fmt(value: float) -> str:
-    """Format a weighted total for a human-readable note (display only).
-
-    Args:
-        value: The number to format, as shown in the result.
-
-    Returns:
-        The number without a trailing ``.0`` when it is whole, else with up to
-        six significant digits.
-    """
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.6g}"
 
 
-def _names(option_ids: Iterable[int]) -> str:
-    """Spell a list of option ids for a note.
-
-    Args:
-        option_ids: The ids, already in the order to print them.
-
-    Returns:
-        For example ``"option 3"`` or ``"options 1, 2 and 4"``.
-    """
-    ids = [str(option_id) for option_id in option_ids]
-    if len(ids) == 1:
-        return f"option {ids[0]}"
-    return f"options {', '.join(ids[:-1])} and {ids[-1]}"
 
 
 # --------------------------------------------------------------------------

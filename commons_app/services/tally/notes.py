@@ -11,6 +11,8 @@ Kinds and their figures (numbers are the shown floats; ``options`` are the tied 
   (``head_to_head``, ``five_star``, ``lot``), and for a lot its ``seed``, ``tickets``, ``rule``.
 * ``star_runoff`` - ``preference``, ``winner``, ``decided_by`` (``score``, ``five_star``, ``lot``),
   ``score``/``five_star`` of the winner, and for a lot its ``seed``, ``tickets``, ``rule``.
+* ``schulze_losing_votes`` - ``winners``: the options (``options``) that winning votes alone leave
+  equal are separated by the losing votes.
 * ``stv_countback`` / ``stv_lot`` - ``stage``, ``what`` (``surplus``, ``excluded``,
   ``elected first``), ``chosen``, ``decided_at`` or the lot's figures.
 """
@@ -112,6 +114,11 @@ def render_note(note: Note | Mapping[str, Any] | str, names: Mapping[int, str] |
             "five_star": "head-to-head preference did not settle it, and it has more five-star ratings",
             "lot": "neither head-to-head preference nor five-star ratings settled it, so it was " + _lot(f),
         }[f["decided_by"]]
+        if f["decided_by"] == "head_to_head" and len(note.options) == 2:  # the wording used before issue 14
+            return (
+                f"Scoring round: {tied} tied for {f['place']} place with {_fmt(f['score'])} points; "
+                f"{advancing} {verb} to the runoff because more ballot weight prefers it head-to-head."
+            )
         return (
             f"Scoring round: {tied} tied for {f['place']} place with {_fmt(f['score'])} points; "
             f"{advancing} {verb} to the runoff, {why}."
@@ -125,6 +132,12 @@ def render_note(note: Note | Mapping[str, Any] | str, names: Mapping[int, str] |
         return (
             f"Runoff: {tied} were preferred on equal ballot weight ({_fmt(f['preference'])}); "
             f"{one(f['winner'])} wins because {why}."
+        )
+    if note.kind == "schulze_losing_votes":
+        return (
+            f"{_capital(tied)} have equally strong paths by winning votes; the losing votes decide "
+            f"(Schulze 2011, §2.1): {_spell(f['winners'], names)} "
+            f"{'wins' if len(f['winners']) == 1 else 'win'}."
         )
     if note.kind in ("stv_countback", "stv_lot"):
         what = {

@@ -15,7 +15,7 @@ from commons_app.services.tally.ballots import (
     _rank_matrix,
     _result,
 )
-from commons_app.services.tally.types import TallyBallot, TallyResult
+from commons_app.services.tally.types import Note, TallyBallot, TallyResult
 
 # --------------------------------------------------------------------------
 # Schulze
@@ -53,7 +53,9 @@ def _pairwise(election: _Election, ranks: np.ndarray) -> dict[int, dict[int, int
     return {a: {b: above[i][j] for j, b in enumerate(ids) if j != i} for i, a in enumerate(ids)}
 
 
-def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, Any]]) -> dict[int, dict[int, tuple[Any, Any]]]:
+def _strongest_paths(
+    ids: Sequence[int], d: Mapping[int, Mapping[int, Any]], *, losing: bool = True
+) -> dict[int, dict[int, tuple[Any, Any]]]:
     """Compute Schulze strongest path strengths (widest paths, Floyd–Warshall), exactly.
 
     A link ``a -> b`` exists when ``a`` beats ``b`` pairwise; its strength is the pair
@@ -66,12 +68,17 @@ def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, Any]]) -> 
     Args:
         ids: The option ids.
         d: The exact pairwise preference matrix.
+        losing: False to compare links by winning votes alone (for the note saying the losing
+            votes decided).
 
     Returns:
         ``p[a][b]`` for every ordered pair of distinct options.
     """
     none = (0, 0)
-    p = {a: {b: ((d[a][b], -d[b][a]) if d[a][b] > d[b][a] else none) for b in ids if b != a} for a in ids}
+    p = {
+        a: {b: ((d[a][b], -d[b][a] if losing else 0) if d[a][b] > d[b][a] else none) for b in ids if b != a}
+        for a in ids
+    }
     for i in ids:
         p_i = p[i]
         for j in ids:
@@ -86,6 +93,30 @@ def _strongest_paths(ids: Sequence[int], d: Mapping[int, Mapping[int, Any]]) -> 
                 if through > p_j[k]:
                     p_j[k] = through
     return p
+
+
+def schulze_winners(
+    ids: Sequence[int], d: Mapping[int, Mapping[int, Any]], p: Mapping[int, Mapping[int, tuple[Any, Any]]]
+) -> tuple[list[int], Note | None]:
+    """The Schulze winners, and a note when the losing votes decided between options that winning
+    votes alone leave equal (shared with the reference implementation).
+
+    Args:
+        ids: The option ids, in option order.
+        d: The exact pairwise preference matrix.
+        p: The strongest paths of :func:`_strongest_paths`.
+
+    Returns:
+        The winners (every ``a`` with ``p[a][b] >= p[b][a]`` for all ``b``), in option order,
+        and the note or None.
+    """
+    winners = [a for a in ids if all(p[a][b] >= p[b][a] for b in ids if b != a)]
+    # Winning votes alone: the widest paths on winning votes (a few ms even for 20 options).
+    alone = _strongest_paths(ids, d, losing=False)
+    tied = [a for a in ids if all(alone[a][b] >= alone[b][a] for b in ids if b != a)]
+    if tied == winners:
+        return winners, None
+    return winners, Note("schulze_losing_votes", tuple(tied), {"winners": list(winners)})
 
 
 def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> TallyResult:
@@ -128,7 +159,7 @@ def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
                 break
 
     # With exact path strengths the beatpath relation is transitive, so someone always wins.
-    winners = [a for a in ids if all(p[a][b] >= p[b][a] for b in ids if b != a)] if any_ranked else []
+    winners, note = schulze_winners(ids, d, p) if any_ranked else ([], None)
 
     shown = election.weights.value  # for display only
     detail = {
@@ -142,5 +173,7 @@ def tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> 
         options,
         winners,
         detail=detail,
+        notes=[note] if note else [],
+        tie_broken=note is not None,
         what="strongest_paths",
     )

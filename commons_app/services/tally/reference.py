@@ -23,6 +23,7 @@ from commons_app.services.tally import exact as _exact_module
 from commons_app.services.tally import tally
 from commons_app.services.tally.ballots import _tie_notes
 from commons_app.services.tally.pairwise import _strongest_paths as _shared_paths
+from commons_app.services.tally.pairwise import schulze_winners
 from commons_app.services.tally.runoff import _irv_tie_break as _shared_irv_tie_break
 from commons_app.services.tally.star import star_advance, star_runoff
 from commons_app.services.tally.stv import tally_stv
@@ -66,18 +67,8 @@ def _sum(values: Iterable[Fraction]) -> Fraction:
     return sum(values, Fraction(0))
 
 
-def _fmt(value: Fraction) -> str:
-    shown = float(value)
-    if shown.is_integer():
-        return str(int(shown))
-    return f"{shown:.6g}"
 
 
-def _names(option_ids: Iterable[int]) -> str:
-    ids = [str(option_id) for option_id in option_ids]
-    if len(ids) == 1:
-        return f"option {ids[0]}"
-    return f"options {', '.join(ids[:-1])} and {ids[-1]}"
 
 
 def _prepare(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> _Election:
@@ -311,8 +302,9 @@ def ref_tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot])
                 condorcet = a
                 break
     winners: list[int] = []
+    note: Note | None = None
     if any(ballot.ranking for ballot in election.ballots):
-        winners = [a for a in ids if all(p[a][b] >= p[b][a] for b in ids if b != a)]
+        winners, note = schulze_winners(ids, d, p)
     detail = {
         "pairwise": {str(a): {str(b): float(d[a][b]) for b in d[a]} for a in ids},
         "strongest_paths": {str(a): {str(b): float(p[a][b][0]) for b in p[a]} for a in ids},
@@ -324,6 +316,8 @@ def ref_tally_schulze(option_ids: Sequence[int], ballots: Iterable[TallyBallot])
         options,
         winners,
         detail=detail,
+        notes=[note] if note else [],
+        tie_broken=note is not None,
         what="strongest_paths",
     )
 

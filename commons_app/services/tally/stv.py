@@ -65,7 +65,6 @@ def _papers(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> tuple[
     weights: dict[Any, Fraction] = {}
     parcels: dict[Parcel, int] = defaultdict(int)
     count = 0
-    total = Fraction(0)
     for ballot in ballots:
         weight = weights.get(ballot.weight)
         if weight is None:
@@ -76,8 +75,10 @@ def _papers(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> tuple[
                 seen[option_id] = None
         parcels[(tuple(seen), weight)] += 1
         count += 1
-        total += weight
-    return parcels, count, total
+    per_weight: dict[Fraction, int] = defaultdict(int)
+    for (_ranking, weight), n in parcels.items():
+        per_weight[weight] += n
+    return parcels, count, sum((weight * n for weight, n in per_weight.items()), Fraction(0))
 
 
 def _show(value: Fraction | int) -> float:
@@ -109,6 +110,14 @@ def _first_preferences(option_ids: Sequence[int], parcels: Mapping[Parcel, int])
     return [OptionTally(option_id=o, votes=votes[o], weight=float(weight[o])) for o in option_ids]
 
 
+def _pile_total(papers: Iterable[tuple[tuple[int, ...], Fraction, int]]) -> Fraction:
+    """The votes a set of papers carries: papers of one value summed as integers first."""
+    per_value: dict[Fraction, int] = defaultdict(int)
+    for _ranking, value, n in papers:
+        per_value[value] += n
+    return sum((value * n for value, n in per_value.items()), Fraction(0))
+
+
 def _truncate5(value: Fraction) -> Fraction:
     """A value to five decimal places, any remainder ignored (SSI 2007/42 Sch. 1 r. 48)."""
     return Fraction(value.numerator * _SCOTTISH_PLACES // value.denominator, _SCOTTISH_PLACES)
@@ -120,12 +129,15 @@ def _scottish(
     quota = Fraction(int(total / (seats + 1)) + 1)
     # Each pile: option -> list of [ranking, value of one paper, number of papers].
     piles: dict[int, list[tuple[tuple[int, ...], Fraction, int]]] = {o: [] for o in ids}
+    held: dict[int, Fraction] = dict.fromkeys(ids, Fraction(0))  # each pile's total, kept in step
     exhausted = Fraction(0)
     for (ranking, paper), n in parcels.items():
         if ranking:
             piles[ranking[0]].append((ranking, paper, n))
         else:
             exhausted += paper * n
+    for o in ids:
+        held[o] = _pile_total(piles[o])
     continuing = list(ids)
     elected: list[int] = []
     pending: list[int] = []  # elected, surplus not yet transferred
@@ -133,29 +145,27 @@ def _scottish(
     rounds: list[dict[str, Any]] = []
     notes: list[Note] = []
 
-    def votes(option_id: int) -> Fraction:
-        return sum((value * n for _r, value, n in piles[option_id]), Fraction(0))
-
     def place(papers: list[tuple[tuple[int, ...], Fraction, int]]) -> tuple[dict[int, Fraction], Fraction]:
         """Move papers to their next continuing preference; return what each option got and what exhausted."""
-        moved: dict[int, Fraction] = defaultdict(Fraction)
-        lost = Fraction(0)
+        moved_papers: dict[int, list[tuple[tuple[int, ...], Fraction, int]]] = defaultdict(list)
+        lost: list[tuple[tuple[int, ...], Fraction, int]] = []
         hopeful = set(continuing)
-        for ranking, value, n in papers:
-            target = next((o for o in ranking if o in hopeful), None)
-            if target is None:
-                lost += value * n
-            else:
-                piles[target].append((ranking, value, n))
-                moved[target] += value * n
-        return moved, lost
+        for paper in papers:
+            target = next((o for o in paper[0] if o in hopeful), None)
+            (lost if target is None else moved_papers[target]).append(paper)
+        moved: dict[int, Fraction] = {}
+        for target, arrived in moved_papers.items():
+            piles[target].extend(arrived)
+            moved[target] = _pile_total(arrived)
+            held[target] += moved[target]
+        return moved, _pile_total(lost)
 
     stage = 0
     action: dict[str, Any] = {"action": "first_preferences"}
     moved: dict[int, Fraction] = {}
     while True:
         stage += 1
-        tallies = {o: votes(o) for o in continuing + elected}
+        tallies = {o: held[o] for o in continuing + elected}
         history.append(tallies)
         newly = sorted(
             (o for o in continuing if tallies[o] >= quota), key=lambda o: (-tallies[o], ids.index(o))
@@ -207,19 +217,21 @@ def _scottish(
                 source = tied[0]
             pending.remove(source)
             surplus = surpluses[source]
-            held = tallies[source]
+            total = tallies[source]
             papers = piles[source]
-            piles[source] = []
-            reduced = [(r, _truncate5(value * surplus / held), n) for r, value, n in papers]
+            # One transfer value per distinct paper value (papers of equal value pass on equally).
+            values = {value: _truncate5(value * surplus / total) for value in {paper[1] for paper in papers}}
+            reduced = [(r, values[value], n) for r, value, n in papers]
             moved, lost = place(reduced)
             # What the elected option keeps is the quota (the papers' values now carry the rest).
             piles[source] = [((), quota, 1)]
+            held[source] = quota
             exhausted += lost
             action = {
                 "action": "surplus",
                 "option": source,
                 "surplus": _show(surplus),
-                "transfer_value": _show(_truncate5(surplus / held)),
+                "transfer_value": _show(_truncate5(surplus / total)),
             }
         else:
             fewest = min(tallies[o] for o in continuing)
@@ -232,6 +244,7 @@ def _scottish(
             continuing.remove(loser)
             papers = piles[loser]
             piles[loser] = []
+            held[loser] = Fraction(0)
             moved, lost = place(papers)
             exhausted += lost
             action = {"action": "exclusion", "option": loser}

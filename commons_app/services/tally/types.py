@@ -82,7 +82,8 @@ class TallyResult:
         detail: JSON-serialisable extras (Schulze and STAR).
         tie: True when ``winners`` has several entries or a tie-break rule had
             to decide something.
-        notes: Human-readable sentences explaining any tie or tie-break.
+        notes: What decided each tie, as :class:`Note` values (rendered into words by
+            :func:`commons_app.services.tally.notes.render_note`).
     """
 
     method: str
@@ -93,7 +94,7 @@ class TallyResult:
     rounds: list[dict[str, Any]]
     detail: dict[str, Any] = field(default_factory=dict)
     tie: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
