@@ -1,7 +1,7 @@
 """STV's seats and counting rule; quorum and pass rules of polls
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0008
 Create Date: 2026-12-02 07:45:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

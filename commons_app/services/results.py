@@ -73,7 +73,7 @@ class OptionResult:
 class PollResults:
     """The results of a poll, in the contract's shape (see ``as_dict``)."""
 
-    poll_id: int
+    poll_id: str
     method: str
     status: str
     total_ballots: int
@@ -117,12 +117,15 @@ def compute_results(
     (:func:`live_results`)."""
     status = poll_status(poll)
     if status == "closed":
-        return PollResults.from_dict(ensure_sealed(session=session, poll=poll).result)  # type: ignore[union-attr]
+        sealed = PollResults.from_dict(ensure_sealed(session=session, poll=poll).result)  # type: ignore[union-attr]
+        sealed.poll_id = poll.id  # seals made before ids became strings (migration 0004) name the old id
+        return sealed
     if poll.anonymous:
         snapshot = session.get(ResultSnapshot, poll.id)
         if snapshot is not None and snapshot.result is not None:
             shown = PollResults.from_dict(snapshot.result)
             shown.status = status
+            shown.poll_id = poll.id
             return shown
         options = options if options is not None else options_of(session=session, poll_id=poll.id)  # type: ignore[arg-type]
         outcome = methods.get(poll.method).tally([o.id for o in options], [], poll)  # type: ignore[misc]
@@ -212,7 +215,7 @@ def provisional_seed(poll: Poll) -> str:
 _EVENT_COLUMNS = {"cast": "casts", "change": "changes", "retract": "retractions"}
 
 
-def note_anonymous_change(*, session: Session, poll_id: int, threshold: int, event: str) -> None:
+def note_anonymous_change(*, session: Session, poll_id: str, threshold: int, event: str) -> None:
     """Count a ballot's ``event`` (cast, change or retract) in an open anonymous poll, inside its
     transaction and after its own statements, and retake the shown snapshot when that can single
     nobody out.
@@ -332,7 +335,7 @@ def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
     return seal
 
 
-def _rewrite_in_neutral_order(*, session: Session, poll_id: int) -> None:
+def _rewrite_in_neutral_order(*, session: Session, poll_id: str) -> None:
     """Write an anonymous poll's ballots again in receipt order and its participants in user-id
     order. PostgreSQL returns rows of an unordered read in the order they were written, so two
     tables filled one row per voter at a time would line up, row for row, in a dump; rewritten,
@@ -362,7 +365,7 @@ def ensure_sealed(*, session: Session, poll: Poll) -> PollSeal | None:
     return seal if seal is not None else seal_poll(session=session, poll=poll)
 
 
-def seal_closed(*, session: Session, poll_ids: list[int]) -> None:
+def seal_closed(*, session: Session, poll_ids: list[str]) -> None:
     """Seal those of the polls that have closed (on time) and are not sealed yet."""
     for poll_id in poll_ids:
         poll = session.get(Poll, poll_id)
@@ -370,7 +373,7 @@ def seal_closed(*, session: Session, poll_ids: list[int]) -> None:
             ensure_sealed(session=session, poll=poll)
 
 
-def poll_record(*, session: Session, user: User, poll_id: int, form: str = "jsonl") -> tuple[str, str]:
+def poll_record(*, session: Session, user: User, poll_id: str, form: str = "jsonl") -> tuple[str, str]:
     """A closed poll's published ballot record, for everyone who may see its results: the JSONL
     record (``form="jsonl"``) or, for ranked methods, the same ballots in BLT; and its SHA-256
     (that of the JSONL record, which the results carry).
@@ -400,7 +403,7 @@ def poll_record(*, session: Session, user: User, poll_id: int, form: str = "json
     return blt, seal.record_sha256
 
 
-def poll_results(*, session: Session, user: User, poll_id: int) -> PollResults:
+def poll_results(*, session: Session, user: User, poll_id: str) -> PollResults:
     """The results of a poll for a user who may see them.
 
     Raises:
@@ -455,7 +458,7 @@ def _csv_safe(text: str) -> str:
 
 
 def export_ballots(
-    *, session: Session, user: User, poll_id: int, after_id: int = 0, limit: int | None = None
+    *, session: Session, user: User, poll_id: str, after_id: int = 0, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """The ballots of a non-anonymous poll with their voters, for the owner or an admin, in id
     order: all of them, or (``limit``) a page of those whose id is above ``after_id``.
