@@ -142,7 +142,9 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     _servers.append(server)
     try:
         server.cli("migrate")
-        server.cli("seed-demo")
+        # seed-demo refuses COMMONS_ENV=production (its admin password is published); the demo
+        # data is seeded as a developer would, the server itself still runs as production.
+        server.cli("seed-demo", env={"COMMONS_ENV": "development"})
         server.mark()
         server.start()
         server.wait_ready()
