@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from commons_app import methods
 from commons_app.config import PROJECT_ROOT, ConfigError, get_settings
 from commons_app.db import get_engine
 from commons_app.models import Poll, User, utcnow
@@ -21,7 +22,7 @@ from commons_app.services import auth, polls, votes
 from commons_app.services.errors import ServiceError
 from commons_app.services.polls import PollSpec, RollEntry
 from commons_app.services.record import parse_record, record_digest, tally_record
-from commons_app.services.tally import METHODS, TallyResult
+from commons_app.services.tally import TallyResult
 from commons_app.services.tally.notes import render_note
 from commons_app.services.votes import BallotInput
 
@@ -126,6 +127,20 @@ def seed_demo() -> int:
                 options=["Yes", "No", "Abstain"],
                 anonymous=True,
             )),
+            (admin, PollSpec(
+                title="Elect two delegates to the regional assembly",
+                description="Single transferable vote, two seats: rank as many candidates as you like.",
+                options=["Ana Ortiz", "Ben Okafor", "Chen Wei", "Dana Novak", "Eli Haddad"],
+                method="stv",
+                seats=2,
+            )),
+            (people[2], PollSpec(
+                title="Adopt the new community-garden rules?",
+                description="Passes only with two thirds of the ballots, and counts only with at least four.",
+                options=["Yes", "No"],
+                quorum_ballots=4,
+                pass_rule="two_thirds",
+            )),
             (people[5], PollSpec(
                 title="Which name for the newsletter?",
                 description="Closed: its result is sealed and its ballot record published.",
@@ -151,21 +166,18 @@ def seed_demo() -> int:
 
 
 def _demo_ballot(poll: Poll, ids: list[int], rng: random.Random) -> BallotInput:
-    if poll.method == "single":
-        return BallotInput(option_id=rng.choice(ids))
-    if poll.method == "approval":
-        return BallotInput(option_ids=rng.sample(ids, rng.randint(1, len(ids))))
-    if poll.method in {"irv", "schulze", "borda"}:
-        return BallotInput(ranking=rng.sample(ids, rng.randint(2, len(ids))))
-    return BallotInput(scores={str(i): rng.randint(0, 5) for i in ids})
+    kind = methods.get(poll.method).ballot
+    return BallotInput(**{kind.field: kind.random_value(ids, rng)})  # type: ignore[misc]
 
 
 class RecountInputError(ValueError):
     """A record or results file the recount cannot use (exit code 2)."""
 
 
-# The record's field names the method outright only where one method uses it.
-_METHOD_FOR_FIELD = {"option_id": "single", "option_ids": "approval"}
+def _method_for_field(field: str) -> str | None:
+    """The method a record's field names outright: only where one method takes that field."""
+    taking = [m.name for m in methods.all_methods() if m.field == field]
+    return taking[0] if len(taking) == 1 else None
 
 
 def _read_json(path: str) -> dict[str, Any]:
@@ -181,8 +193,10 @@ def _read_json(path: str) -> dict[str, Any]:
     for option in data["options"]:
         if not isinstance(option, dict) or type(option.get("option_id")) is not int:
             raise RecountInputError(f"{path}: every option needs an integer 'option_id'")
-    if "method" in data and data["method"] not in METHODS:
-        raise RecountInputError(f"{path}: method {data['method']!r} is not one recount counts ({', '.join(METHODS)})")
+    if "method" in data and data["method"] not in methods.names():
+        raise RecountInputError(
+            f"{path}: method {data['method']!r} is not one recount counts ({', '.join(methods.names())})"
+        )
     return data
 
 
@@ -273,7 +287,7 @@ def recount(path: str, method: str | None, options: str | None, results_path: st
         field, ballots = parse_record(data)
     except ValueError as exc:
         raise RecountInputError(f"{path}: {exc}") from None
-    method = method or (results or {}).get("method") or _METHOD_FOR_FIELD.get(field)
+    method = method or (results or {}).get("method") or _method_for_field(field)
     if method is None:
         raise RecountInputError(f"{path}: ballots with {field!r} fit several methods; give --method")
     if options:
@@ -288,7 +302,8 @@ def recount(path: str, method: str | None, options: str | None, results_path: st
         option_ids = sorted(named)
     texts = {option["option_id"]: option.get("text") for option in (results or {}).get("options", [])}
     try:
-        outcome = tally_record(method, option_ids, data)
+        # The method's settings (STV's seats and rule) come with the published results.
+        outcome = tally_record(method, option_ids, data, (results or {}).get("settings"))
     except ValueError as exc:
         raise RecountInputError(f"{path}: {exc}") from None
     digest = record_digest(data)
@@ -338,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "recount", help="recount a published ballot record (record.jsonl); needs no database or settings"
     )
     p_recount.add_argument("file", help="the poll's record.jsonl")
-    p_recount.add_argument("--method", choices=METHODS, help="the poll's voting method (default: from --results)")
+    p_recount.add_argument("--method", choices=methods.names(), help="the poll's voting method (default: from --results)")
     p_recount.add_argument("--options", help="option ids in display order, e.g. 1,2,3 (default: from --results)")
     p_recount.add_argument("--results", help="the poll's published results JSON, to compare the recount with")
     args = parser.parse_args(argv)

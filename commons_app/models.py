@@ -22,9 +22,6 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "member")
-METHODS = ("single", "approval", "irv", "schulze", "borda", "score", "star")
-RANKED_METHODS = ("irv", "schulze", "borda")
-SCORED_METHODS = ("score", "star")
 VISIBILITIES = ("public", "unlisted", "private")
 RESULTS_VISIBILITIES = ("live", "after_vote", "after_close", "creator")
 POLL_ID_LENGTH = 32  # room for token_urlsafe(16) (22 characters) and longer ids later
@@ -153,6 +150,14 @@ class Poll(SQLModel, table=True):
     anonymous: bool = Field(default=False)
     # Anonymous polls: results appear, and move, only in steps of at least this many ballots.
     anonymity_threshold: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
+    # Method settings (see commons_app.methods): STV's number of winners and counting rule.
+    seats: int | None = Field(default=None)
+    stv_rule: str | None = Field(default=None, max_length=16)
+    # Decision rules (services.decisions): the result counts only with enough ballots, and passes
+    # only with enough of the weighted ballots behind the winner.
+    quorum_ballots: int | None = Field(default=None)
+    quorum_share: float | None = Field(default=None)
+    pass_rule: str = Field(default="none", max_length=16, sa_column_kwargs={"server_default": "none"})
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 

@@ -93,13 +93,13 @@ def test_seed_demo_is_idempotent(migrated, capsys):
     engine = db_module.get_engine()
     first = row_counts(engine)
     assert first["users"] == 1 + len(cli.DEMO_USERS)
-    assert first["polls"] == 7 and first["ballots"] > 0 and first["poll_voters"] == 6
+    assert first["polls"] == 9 and first["ballots"] > 0 and first["poll_voters"] == 6
     # One anonymous poll (its ballots name nobody) and one closed, sealed poll.
     assert first["poll_participants"] == 6 and first["poll_seals"] == 1
     with _session() as session:
         admin = session.exec(select(User).where(User.username_key == "admin")).one()
         assert admin.role == "admin"
-        assert {p.method for p in session.exec(select(Poll)).all()} == {"single", "approval", "irv", "schulze", "star"}
+        assert {p.method for p in session.exec(select(Poll)).all()} == {"single", "approval", "irv", "schulze", "star", "stv"}
 
     assert cli.main(["seed-demo"]) == 0
 

@@ -7,9 +7,24 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from commons_app import methods
 from commons_app.models import as_utc
 
-Method = Literal["single", "approval", "irv", "schulze", "borda", "score", "star"]
+
+def _method_names(schema: dict) -> None:
+    """The methods in the OpenAPI schema, read from the registry when the schema is built."""
+    schema["enum"] = list(methods.names())
+
+
+# Any registered method (the services check the name against the registry: 422 otherwise).
+Method = Annotated[StrictStr, Field(min_length=1, max_length=16, json_schema_extra=_method_names)]
+PassRule = Literal["none", "majority", "two_thirds", "three_quarters", "unanimous"]
+StvRule = Literal["scottish", "meek"]
+Seats = Annotated[StrictInt, Field(ge=1, le=49, description='method "stv" only: how many winners; 1 <= seats < options')]
+QuorumBallots = Annotated[StrictInt, Field(ge=1, le=10_000_000, description="the result counts only with at least this many ballots")]
+QuorumShare = Annotated[
+    float, Field(gt=0, le=1, allow_inf_nan=False, description="private polls: the result counts only if at least this share of the roll voted")
+]
 Visibility = Literal["public", "unlisted", "private"]
 ResultsVisibility = Literal["live", "after_vote", "after_close", "creator"]
 Status = Literal["scheduled", "open", "closed"]
@@ -95,6 +110,11 @@ class PollCreate(Request):
     closes_at: AwareDatetime | None = None
     anonymous: StrictBool = False
     anonymity_threshold: Annotated[StrictInt, Field(ge=2, le=1000)] | None = None
+    seats: Seats | None = None
+    stv_rule: StvRule | None = None
+    quorum_ballots: QuorumBallots | None = None
+    quorum_share: QuorumShare | None = None
+    pass_rule: PassRule | None = None
 
 
 class PollUpdate(Request):
@@ -109,6 +129,11 @@ class PollUpdate(Request):
     closes_at: AwareDatetime | None = None
     anonymous: StrictBool | None = None
     anonymity_threshold: Annotated[StrictInt, Field(ge=2, le=1000)] | None = None
+    seats: Seats | None = None
+    stv_rule: StvRule | None = None
+    quorum_ballots: QuorumBallots | None = None
+    quorum_share: QuorumShare | None = None
+    pass_rule: PassRule | None = None
 
 
 class OptionOut(BaseModel):
@@ -132,6 +157,11 @@ class PollOut(BaseModel):
     closed_at: Timestamp | None
     anonymous: bool
     anonymity_threshold: int | None = None
+    seats: int | None = None
+    stv_rule: StvRule | None = None
+    quorum_ballots: int | None = None
+    quorum_share: float | None = None
+    pass_rule: PassRule = "none"
     status: Status
     created_at: Timestamp
     updated_at: Timestamp
@@ -223,6 +253,10 @@ class ResultsOut(BaseModel):
     tie: bool = False
     notes: list[str] = []
     record_sha256: str | None = None
+    quorum_met: bool | None = Field(None, description="whether the quorum is met; null when the poll has no quorum")
+    passed: bool | None = Field(None, description="whether the winner passes the pass rule; null when the poll has none")
+    decision: dict = {}
+    settings: dict = {}
 
 
 class AuditOut(BaseModel):

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import reflex as rx
 
-from commons_app import routes
+from commons_app import methods, routes
 from commons_app.components.layout import error_callout, page
-from commons_app.pages.polls import METHOD_NAMES
-from commons_app.services import polls
+from commons_app.methods.stv import STV_RULES
+from commons_app.services import decisions, polls
 from commons_app.services.errors import InvalidInput, NotAuthenticated, ServiceError
 from commons_app.services.polls import MAX_OPTIONS, PollSpec
 from commons_app.state.session import SessionState, login_redirect, private_state
@@ -28,6 +28,41 @@ RESULTS_LABELS = {
     "after_close": "After closing — results appear when the poll closes",
     "creator": "Creator only",
 }
+PASS_RULE_LABELS = {
+    "none": "None — the winner is the outcome",
+    "majority": "Majority — more than half of the weighted ballots back the winner",
+    "two_thirds": "Two thirds of the weighted ballots",
+    "three_quarters": "Three quarters of the weighted ballots",
+    "unanimous": "Unanimous — every ballot backs the winner",
+}
+assert set(PASS_RULE_LABELS) == set(decisions.PASS_RULES)
+
+
+def method_labels() -> dict[str, str]:
+    """Every registered method's label, by name, in list order."""
+    return {m.name: m.label for m in methods.all_methods()}
+
+
+def _whole_or_none(value: str, field: str) -> int | None:
+    """A form's whole number (empty: None)."""
+    text = value.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise InvalidInput("Enter a whole number.", field=field)
+    return int(text)
+
+
+def _percent_or_none(value: str, field: str) -> float | None:
+    """A form's percentage (empty: None) as a share of 1."""
+    text = value.strip().rstrip("%").strip()
+    if not text:
+        return None
+    try:
+        percent = float(text)
+    except ValueError:
+        raise InvalidInput("Enter a percentage, e.g. 50.", field=field) from None
+    return round(percent / 100, 6)
 
 
 def parse_local_time(value: str, tz_name: str, field: str) -> datetime | None:
@@ -61,6 +96,11 @@ class NewPollState(SessionState):
     closes_at: str = ""
     anonymous: bool = False
     anonymity_threshold: str = "5"
+    seats: str = "2"
+    stv_rule: str = "scottish"
+    quorum_ballots: str = ""
+    quorum_percent: str = ""
+    pass_rule: str = "none"
     time_zone: str = "UTC"
     field_errors: dict[str, str] = {}
     error: str = ""
@@ -94,7 +134,44 @@ class NewPollState(SessionState):
     @rx.event
     def set_method(self, value: str) -> None:
         """Method select."""
-        self.method = value if value in METHOD_NAMES else "single"
+        self.method = value if methods.find(value) is not None else "single"
+
+    @rx.var
+    def method_params(self) -> list[str]:
+        """The settings the chosen method takes (``max_choices``, ``seats`` ...)."""
+        method = methods.find(self.method)
+        return list(method.param_names()) if method is not None else []
+
+    @rx.var
+    def method_takes_pass_rule(self) -> bool:
+        """Whether the chosen method may have a pass rule."""
+        method = methods.find(self.method)
+        return bool(method is not None and method.pass_rule)
+
+    @rx.event
+    def set_seats(self, value: str) -> None:
+        """Seats input (STV)."""
+        self.seats = value[:4]
+
+    @rx.event
+    def set_stv_rule(self, value: str) -> None:
+        """STV counting rule select."""
+        self.stv_rule = value[:16]
+
+    @rx.event
+    def set_quorum_ballots(self, value: str) -> None:
+        """Quorum (ballots) input."""
+        self.quorum_ballots = value[:10]
+
+    @rx.event
+    def set_quorum_percent(self, value: str) -> None:
+        """Quorum (share of the roll, in percent) input."""
+        self.quorum_percent = value[:12]
+
+    @rx.event
+    def set_pass_rule(self, value: str) -> None:
+        """Pass rule select."""
+        self.pass_rule = value[:16]
 
     @rx.event
     def set_max_choices(self, value: str) -> None:
@@ -157,11 +234,12 @@ class NewPollState(SessionState):
             self.options[index], self.options[target] = self.options[target], self.options[index]
 
     def _spec(self) -> PollSpec:
-        max_choices = None
-        if self.method == "approval" and self.max_choices.strip():
-            if not self.max_choices.strip().isdigit():
-                raise InvalidInput("Enter a whole number.", field="max_choices")
-            max_choices = int(self.max_choices.strip())
+        takes = self.method_params
+        max_choices = _whole_or_none(self.max_choices, "max_choices") if "max_choices" in takes else None
+        seats = _whole_or_none(self.seats, "seats") if "seats" in takes else None
+        stv_rule = self.stv_rule if "stv_rule" in takes else None
+        pass_rule = self.pass_rule if self.method_takes_pass_rule else None
+        quorum_share = _percent_or_none(self.quorum_percent, "quorum_share") if self.visibility == "private" else None
         threshold = None
         if self.anonymous:
             if not self.anonymity_threshold.strip().isdigit():
@@ -173,6 +251,11 @@ class NewPollState(SessionState):
             options=[o for o in self.options],
             method=self.method,
             max_choices=max_choices,
+            seats=seats,
+            stv_rule=stv_rule,
+            quorum_ballots=_whole_or_none(self.quorum_ballots, "quorum_ballots"),
+            quorum_share=quorum_share,
+            pass_rule=pass_rule,
             visibility=self.visibility,
             results_visibility=self.results_visibility,
             opens_at=parse_local_time(self.opens_at, self.time_zone, "opens_at"),
@@ -302,15 +385,28 @@ def new_poll_page() -> rx.Component:
                     style={"border": "none", "padding": 0, "margin": 0, "width": "100%"},
                 ),
                 rx.grid(
-                    _labelled("Voting method", _native_select("method", NewPollState.method, NewPollState.set_method, METHOD_NAMES), "method"),
+                    _labelled("Voting method", _native_select("method", NewPollState.method, NewPollState.set_method, method_labels()), "method"),
                     rx.cond(
-                        NewPollState.method == "approval",
+                        NewPollState.method_params.contains("max_choices"),
                         _labelled(
                             "Most approvals per ballot",
                             rx.input(id="max_choices", name="max_choices", type="number", min=1, value=NewPollState.max_choices, on_change=NewPollState.set_max_choices, width="100%"),
                             "max_choices",
                             hint="Leave empty for no limit.",
                         ),
+                    ),
+                    rx.cond(
+                        NewPollState.method_params.contains("seats"),
+                        _labelled(
+                            "Seats",
+                            rx.input(id="seats", name="seats", type="number", min=1, value=NewPollState.seats, on_change=NewPollState.set_seats, width="100%"),
+                            "seats",
+                            hint="How many options are elected (fewer than the options).",
+                        ),
+                    ),
+                    rx.cond(
+                        NewPollState.method_params.contains("stv_rule"),
+                        _labelled("Counting rule", _native_select("stv_rule", NewPollState.stv_rule, NewPollState.set_stv_rule, STV_RULES), "stv_rule"),
                     ),
                     _labelled("Visibility", _native_select("visibility", NewPollState.visibility, NewPollState.set_visibility, VISIBILITY_LABELS), "visibility"),
                     _labelled(
@@ -325,6 +421,30 @@ def new_poll_page() -> rx.Component:
                     width="100%",
                 ),
                 rx.text("Times are in your time zone: " + NewPollState.time_zone, size="1", color_scheme="gray"),
+                rx.grid(
+                    _labelled(
+                        "Quorum (ballots)",
+                        rx.input(id="quorum_ballots", name="quorum_ballots", type="number", value=NewPollState.quorum_ballots, on_change=NewPollState.set_quorum_ballots, width="100%"),
+                        "quorum_ballots",
+                        hint="Empty: no quorum. The result counts only with at least this many ballots.",
+                    ),
+                    rx.cond(
+                        NewPollState.visibility == "private",
+                        _labelled(
+                            "Quorum (% of the roll)",
+                            rx.input(id="quorum_share", name="quorum_share", type="number", step="any", value=NewPollState.quorum_percent, on_change=NewPollState.set_quorum_percent, width="100%"),
+                            "quorum_share",
+                            hint="Empty: none. The result counts only if at least this share of the roll votes.",
+                        ),
+                    ),
+                    rx.cond(
+                        NewPollState.method_takes_pass_rule,
+                        _labelled("Pass rule", _native_select("pass_rule", NewPollState.pass_rule, NewPollState.set_pass_rule, PASS_RULE_LABELS), "pass_rule"),
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="4",
+                    width="100%",
+                ),
                 rx.el.label(
                     rx.hstack(
                         # A Radix checkbox is a <button>: named by the text through aria-labelledby.

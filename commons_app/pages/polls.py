@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from commons_app import routes
+from commons_app import methods, routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.models import User
@@ -16,15 +16,6 @@ from commons_app.services.errors import NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
 
 PAGE_SIZE = 10
-METHOD_NAMES = {
-    "single": "Single choice",
-    "approval": "Approval",
-    "irv": "Instant runoff",
-    "schulze": "Schulze (Condorcet)",
-    "borda": "Borda count",
-    "score": "Score",
-    "star": "STAR",
-}
 
 
 def poll_rows(*, session: Session, user: User, skip: int, limit: int, search: str = "", mine: bool = False) -> dict[str, Any]:
@@ -36,7 +27,7 @@ def poll_rows(*, session: Session, user: User, skip: int, limit: int, search: st
             {
                 "id": v.poll.id,
                 "title": v.poll.title,
-                "method": METHOD_NAMES.get(v.poll.method, v.poll.method),
+                "method": methods.label_of(v.poll.method),
                 "status": v.status,
                 "visibility": v.poll.visibility,
                 "ballots": v.ballot_count,

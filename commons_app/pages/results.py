@@ -8,11 +8,10 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from commons_app import routes
+from commons_app import methods, routes
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
-from commons_app.models import RANKED_METHODS, Poll, User
-from commons_app.pages.polls import METHOD_NAMES
+from commons_app.models import Poll, User
 from commons_app.services import polls, votes
 from commons_app.services.errors import NotAuthenticated, NotFound, ServiceError
 from commons_app.services.results import (
@@ -59,12 +58,12 @@ def results_context(*, session: Session, user: User, poll_id: str) -> dict[str, 
     shown = None if refusal else compute_results(session=session, poll=poll)
     return {
         "title": poll.title,
-        "method_name": METHOD_NAMES.get(poll.method, poll.method),
+        "method_name": methods.label_of(poll.method),
         "refusal": refusal or "",
         "results": shown,
         "anonymous": poll.anonymous,
         "anonymity_threshold": poll.anonymity_threshold,
-        "ranked": poll.method in RANKED_METHODS,
+        "ranked": methods.get(poll.method).ranked_record,
         **_record_fields(session=session, user=user, poll=poll, shown=shown),
     }
 
@@ -248,10 +247,13 @@ class ResultsState(SessionState):
         yield receipt_answer.push(message)
 
 
-def _grid_table(header: rx.Var, rows: rx.Var, caption: str) -> rx.Component:
+def _grid_table(table: rx.Var) -> rx.Component:
+    """One of the method's tables (``methods.Table``: caption, header, rows of text)."""
+    header = table["header"].to(list[str])
+    rows = table["rows"].to(list[list[str]])
     return rx.box(
         rx.table.root(
-            rx.el.caption(caption, style={"textAlign": "left", "fontWeight": 600, "padding": "0.5rem 0"}),
+            rx.el.caption(table["caption"].to(str), style={"textAlign": "left", "fontWeight": 600, "padding": "0.5rem 0"}),
             rx.table.header(rx.table.row(rx.foreach(header, lambda h: rx.table.column_header_cell(h)))),
             rx.table.body(rx.foreach(rows, lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))))),
             variant="surface",
@@ -270,37 +272,24 @@ def _result_row(row: rx.Var) -> rx.Component:
         rx.table.cell(row["votes"], custom_attrs={"data-testid": "result-votes-" + row["option_id"].to_string()}),
         rx.table.cell(row["weight_label"], custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()}),
         rx.cond(
-            (LiveResults.method == "score") | (LiveResults.method == "star"),
+            LiveResults.show_score,
             rx.table.cell(row["score_label"].to(str) + " (mean " + row["mean_label"].to(str) + ")", custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
         ),
-        rx.cond(LiveResults.method == "borda", rx.table.cell(row["points_label"], custom_attrs={"data-testid": "result-points-" + row["option_id"].to_string()})),
+        rx.cond(LiveResults.show_points, rx.table.cell(row["points_label"], custom_attrs={"data-testid": "result-points-" + row["option_id"].to_string()})),
     )
 
 
 def results_table() -> rx.Component:
     """Counts, weighted totals and method-specific columns."""
-    first_label = rx.match(
-        LiveResults.method,
-        ("approval", "Approvals"),
-        ("irv", "First preferences"),
-        ("schulze", "First preferences"),
-        ("borda", "First preferences"),
-        ("score", "Ballots scoring it"),
-        ("star", "Ballots scoring it"),
-        "Votes",
-    )
     return rx.box(
         rx.table.root(
             rx.table.header(
                 rx.table.row(
                     rx.table.column_header_cell("Option"),
-                    rx.table.column_header_cell(first_label),
+                    rx.table.column_header_cell(LiveResults.first_label),
                     rx.table.column_header_cell("Weighted"),
-                    rx.cond(
-                        (LiveResults.method == "score") | (LiveResults.method == "star"),
-                        rx.table.column_header_cell("Score"),
-                    ),
-                    rx.cond(LiveResults.method == "borda", rx.table.column_header_cell("Borda points")),
+                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Score")),
+                    rx.cond(LiveResults.show_points, rx.table.column_header_cell("Borda points")),
                 )
             ),
             rx.table.body(rx.foreach(LiveResults.rows, _result_row)),
@@ -440,6 +429,21 @@ def closed_record() -> rx.Component:
     )
 
 
+def decision_panel() -> rx.Component:
+    """The poll's decision rules applied: "Quorum reached: 41 of 60 voted", "Passed with 68 %"."""
+    failed = (LiveResults.quorum_met == "no") | (LiveResults.passed == "no")
+    return rx.cond(
+        LiveResults.decision_lines.length() > 0,
+        rx.callout(
+            rx.vstack(rx.foreach(LiveResults.decision_lines, lambda line: rx.text(line)), spacing="1"),
+            icon="gavel",
+            color_scheme=rx.cond(failed, "amber", "green"),
+            width="100%",
+            custom_attrs={"data-testid": "decision", "data-quorum-met": LiveResults.quorum_met, "data-passed": LiveResults.passed},
+        ),
+    )
+
+
 def live_results() -> rx.Component:
     """The results of the linked poll."""
     return rx.vstack(
@@ -453,27 +457,27 @@ def live_results() -> rx.Component:
             align="center",
         ),
         anonymous_steps_note(),
-        rx.heading(
-            # An open anonymous poll shows no ballots until its first step, though some are cast.
-            rx.cond(
-                ResultsState.anonymous & (LiveResults.status == "open") & (LiveResults.total_ballots == 0),
-                "No results yet",
-                LiveResults.winners_label,
+        rx.vstack(
+            rx.heading(
+                # An open anonymous poll shows no ballots until its first step, though some are cast.
+                rx.cond(
+                    ResultsState.anonymous & (LiveResults.status == "open") & (LiveResults.total_ballots == 0),
+                    "No results yet",
+                    LiveResults.winners_label,
+                ),
+                size="5", as_="h2", custom_attrs={"data-testid": "winners"},
             ),
-            size="5", as_="h2", custom_attrs={"data-testid": "winners"},
+            decision_panel(),
+            rx.text(LiveResults.explanation, size="2", color_scheme="gray"),
+            spacing="3",
+            width="100%",
+            custom_attrs={"data-testid": "result-summary"},
         ),
         rx.foreach(LiveResults.notes, lambda n: rx.text(n, size="2", color_scheme="gray")),
         rx.box(results_chart(), width="100%", aria_label="Bar chart of the results", role="img"),
         results_table(),
-        rx.cond(LiveResults.runoff_label != "", rx.callout(LiveResults.runoff_label, icon="swords")),
-        rx.cond(
-            LiveResults.rounds_rows.length() > 0,
-            _grid_table(LiveResults.rounds_header, LiveResults.rounds_rows, "Instant-runoff rounds (✗ = eliminated)"),
-        ),
-        rx.cond(
-            LiveResults.matrix_rows.length() > 0,
-            _grid_table(LiveResults.matrix_header, LiveResults.matrix_rows, "Pairwise preferences (row preferred over column)"),
-        ),
+        rx.foreach(LiveResults.lines, lambda line: rx.callout(line, icon="swords")),
+        rx.foreach(LiveResults.tables, _grid_table),
         closed_record(),
         spacing="4",
         width="100%",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import reflex as rx
 from sqlmodel import Session, select
 
-from commons_app import routes
+from commons_app import methods, routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.receipts import (
     element_value,
@@ -19,27 +18,17 @@ from commons_app.components.receipts import (
     shown_receipt,
 )
 from commons_app.components.share import share_panel
-from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, User
-from commons_app.pages.polls import METHOD_NAMES
+from commons_app.methods.ballots import MAX_SCORE
+from commons_app.models import Ballot, User
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
-from commons_app.services import polls, votes
+from commons_app.services import decisions, polls, votes
 from commons_app.services import share as sharing
 from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
 from commons_app.services.results import results_refusal
 from commons_app.services.votes import BallotInput
 from commons_app.state.session import SessionState, login_redirect, private_state, run_service
 
-_WHOLE = re.compile(r"[0-9]{1,18}")
-
-INSTRUCTIONS = {
-    "single": "Choose one option.",
-    "approval": "Tick every option you approve of.",
-    "irv": "Rank the options: 1 is your first choice. You may leave options unranked.",
-    "schulze": "Rank the options: 1 is your first choice. Equal ranks are not allowed; unranked options come last.",
-    "borda": "Rank the options: 1 is your first choice. Unranked options get no points.",
-    "score": "Give each option a score from 0 (worst) to 5 (best).",
-    "star": "Score each option from 0 to 5; the two highest-scored go to an automatic runoff.",
-}
+SCORE_CHOICES = [str(n) for n in range(MAX_SCORE + 1)]
 
 
 MISSING_RECEIPT = "This browser does not hold your ballot's receipt; paste it here to change or retract your ballot."
@@ -85,25 +74,29 @@ def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
     else:
         reason = ""
     texts = {o.id: o.text for o in options}
+    method = methods.get(poll.method)
     summary = ""
     chosen: list[int] = []
     ranks: dict[str, str] = {}
     scores: dict[str, str] = {}
     if ballot is not None:
-        if poll.method in SCORED_METHODS:
-            scores = {str(k): str(v) for k, v in ballot.scores.items()}
-            summary = ", ".join(f"{texts.get(int(k), k)}: {v}" for k, v in ballot.scores.items())
-        else:
-            chosen = list(ballot.choices)
-            ranks = {str(oid): str(i + 1) for i, oid in enumerate(chosen)}
-            joiner = " > " if poll.method in RANKED_METHODS else ", "
-            summary = joiner.join(texts.get(i, "?") for i in chosen)
+        stored = method.ballot.api_form(ballot.option_id, ballot.choices, ballot.scores)[method.field]
+        summary = method.ballot.describe(stored, texts)
+        scores = {str(k): str(v) for k, v in ballot.scores.items()}
+        chosen = list(ballot.choices)
+        ranks = {str(oid): str(i + 1) for i, oid in enumerate(chosen)}
+    settings = [p.describe(getattr(poll, p.name)) for p in method.params if getattr(poll, p.name, None) is not None]
     return {
         "poll_id": poll.id,
         "title": poll.title,
         "description": poll.description,
         "method": poll.method,
-        "method_name": METHOD_NAMES.get(poll.method, poll.method),
+        "method_name": method.label,
+        "instructions": method.instructions,
+        "widget": method.ballot.widget,
+        "rules": settings + decisions.describe_rules(
+            quorum_ballots=poll.quorum_ballots, quorum_share=poll.quorum_share, pass_rule=poll.pass_rule
+        ),
         "max_choices": poll.max_choices or 0,
         "status": status,
         "anonymous": poll.anonymous,
@@ -122,51 +115,14 @@ def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
     }
 
 
-def _whole(value: Any) -> int | None:
-    """A form value as a whole number, or None. ASCII digits only: ``int()`` refuses "²", which
-    ``isdigit()`` accepts, and a crafted event must not crash the handler."""
-    text = str(value).strip()
-    return int(text) if _WHOLE.fullmatch(text) else None
-
-
 def ballot_from_form(method: str, form: dict[str, Any]) -> BallotInput:
-    """Read the submitted form into the ballot fields of ``method``.
+    """Read the submitted form into the ballot field of ``method`` (its ballot kind reads it).
 
     Raises:
-        InvalidInput: Nothing chosen, or a rank used twice.
+        InvalidInput: Nothing chosen, a rank used twice, or no such method.
     """
-    if method == "single":
-        choice = _whole(form.get("choice", ""))
-        if choice is None:
-            raise InvalidInput("Choose an option.")
-        return BallotInput(option_id=choice)
-    if method == "approval":
-        ids = [_whole(k.split("-", 1)[1]) for k, v in form.items() if k.startswith("approve-") and v not in ("", None, False)]
-        approved = [i for i in ids if i is not None]
-        if not approved:
-            raise InvalidInput("Approve at least one option.")
-        return BallotInput(option_ids=sorted(approved))
-    if method in RANKED_METHODS:
-        ranked: list[tuple[int, int]] = []
-        for key, value in form.items():
-            if key.startswith("rank-"):
-                rank, option_id = _whole(value), _whole(key.split("-", 1)[1])
-                if rank is not None and option_id is not None:
-                    ranked.append((rank, option_id))
-        if not ranked:
-            raise InvalidInput("Rank at least one option.")
-        positions = [r for r, _ in ranked]
-        if len(set(positions)) != len(positions):
-            raise InvalidInput("Each rank can be given to one option only.")
-        return BallotInput(ranking=[oid for _, oid in sorted(ranked)])
-    scores = {
-        key.split("-", 1)[1]: score
-        for key, value in form.items()
-        if key.startswith("score-") and (score := _whole(value)) is not None
-    }
-    if not scores:
-        raise InvalidInput("Score at least one option.")
-    return BallotInput(scores=scores)
+    kind = methods.get(method).ballot
+    return BallotInput(**{kind.field: kind.from_form(form)})
 
 
 @private_state
@@ -414,23 +370,23 @@ def _receipt_field() -> rx.Component:
 
 def ballot_form() -> rx.Component:
     """The ballot for the poll's method."""
-    method = VoteState.ctx["method"].to(str)
+    widget = VoteState.ctx["widget"].to(str)
     return rx.form(
         rx.vstack(
-            rx.text(rx.match(method, *[(k, v) for k, v in INSTRUCTIONS.items()], ""), color_scheme="gray"),
+            rx.text(VoteState.ctx["instructions"].to(str), color_scheme="gray"),
             rx.cond(
-                (method == "approval") & (VoteState.ctx["max_choices"].to(int) > 0),
+                (widget == "checkbox") & (VoteState.ctx["max_choices"].to(int) > 0),
                 rx.text("At most " + VoteState.ctx["max_choices"].to_string() + " approvals.", size="2"),
             ),
             rx.el.fieldset(
                 rx.el.legend("Options", style={"position": "absolute", "left": "-9999px"}),
                 rx.vstack(
+                    # One input per ballot kind (methods.ballots), whatever the method.
                     rx.match(
-                        method,
-                        ("single", rx.foreach(VoteState.options, _choice_single)),
-                        ("approval", rx.foreach(VoteState.options, _choice_approval)),
-                        ("score", rx.foreach(VoteState.options, lambda o: _select(o, "score-", ["0", "1", "2", "3", "4", "5"], VoteState.scores.get(o["id"].to_string(), ""), "–"))),
-                        ("star", rx.foreach(VoteState.options, lambda o: _select(o, "score-", ["0", "1", "2", "3", "4", "5"], VoteState.scores.get(o["id"].to_string(), ""), "–"))),
+                        widget,
+                        ("radio", rx.foreach(VoteState.options, _choice_single)),
+                        ("checkbox", rx.foreach(VoteState.options, _choice_approval)),
+                        ("score", rx.foreach(VoteState.options, lambda o: _select(o, "score-", SCORE_CHOICES, VoteState.scores.get(o["id"].to_string(), ""), "–"))),
                         rx.foreach(VoteState.options, lambda o: _select(o, "rank-", _rank_numbers(), VoteState.ranks.get(o["id"].to_string(), ""), "not ranked")),
                     ),
                     spacing="3",
@@ -457,6 +413,19 @@ def ballot_form() -> rx.Component:
         ),
         on_submit=VoteState.submit,
         key=VoteState.form_key.to_string(),
+    )
+
+
+def poll_rules() -> rx.Component:
+    """The method's settings (seats ...) and the poll's decision rules (quorum, pass rule)."""
+    lines = VoteState.ctx["rules"].to(list[str])
+    return rx.cond(
+        lines.length() > 0,
+        rx.vstack(
+            rx.foreach(lines, lambda line: rx.text(line, size="2")),
+            spacing="1",
+            custom_attrs={"data-testid": "poll-rules"},
+        ),
     )
 
 
@@ -529,6 +498,7 @@ def vote_page() -> rx.Component:
                         wrap="wrap",
                     ),
                     rx.cond(ctx["description"].to(str) != "", rx.text(ctx["description"].to(str), white_space="pre-wrap")),
+                    poll_rules(),
                     error_callout(VoteState.error),
                     rx.cond(
                         ctx["has_voted"].to(bool),

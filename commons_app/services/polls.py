@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import delete, exists, or_
 from sqlmodel import Session, col, func, select
 
+from commons_app import methods
 from commons_app.models import (
     JOIN_CODE_ALPHABET,
     JOIN_CODE_LENGTH,
-    METHODS,
     RESULTS_VISIBILITIES,
     VISIBILITIES,
     Ballot,
@@ -33,7 +33,7 @@ from commons_app.models import (
     new_join_code,
     utcnow,
 )
-from commons_app.services import counts, notify, ratelimit
+from commons_app.services import counts, decisions, notify, ratelimit
 from commons_app.services import text as text_rules
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -66,6 +66,16 @@ class PollSpec:
     closes_at: datetime | None = None
     anonymous: bool = False
     anonymity_threshold: int | None = None
+    seats: int | None = None
+    stv_rule: str | None = None
+    quorum_ballots: int | None = None
+    quorum_share: float | None = None
+    pass_rule: str | None = None
+
+
+METHOD_SETTINGS = ("max_choices", "seats", "stv_rule")
+"""The poll fields that hold some method's settings (``methods.Param``); the registry says which
+methods take which. Each is None on a poll whose method does not take it."""
 
 
 @dataclass
@@ -365,16 +375,8 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
         multiline=True,
     )
     options = clean_options(spec.options)
-    if spec.method not in METHODS:
-        raise InvalidInput(f"Method must be one of {', '.join(METHODS)}.", field="method")
-    max_choices = spec.max_choices
-    if max_choices is not None:
-        if spec.method != "approval":
-            raise InvalidInput("max_choices applies to approval polls only.", field="max_choices")
-        if not (1 <= max_choices <= len(options)):
-            raise InvalidInput(
-                f"max_choices must be between 1 and the number of options ({len(options)}).", field="max_choices"
-            )
+    method = methods.get(spec.method)
+    settings = _method_settings(spec, method, len(options))
     if spec.visibility not in VISIBILITIES:
         raise InvalidInput(f"Visibility must be one of {', '.join(VISIBILITIES)}.", field="visibility")
     if spec.results_visibility not in RESULTS_VISIBILITIES:
@@ -397,19 +399,44 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
             f"anonymity_threshold must be a whole number from {MIN_ANONYMITY} to {MAX_ANONYMITY}.",
             field="anonymity_threshold",
         )
+    quorum_ballots, quorum_share, pass_rule = decisions.check_rules(
+        method=method, visibility=spec.visibility, quorum_ballots=spec.quorum_ballots,
+        quorum_share=spec.quorum_share, pass_rule=spec.pass_rule,
+    )
     return PollSpec(
         title=title,
         options=options,
         description=description,
         method=spec.method,
-        max_choices=max_choices,
         visibility=spec.visibility,
         results_visibility=spec.results_visibility,
         opens_at=opens_at,
         closes_at=closes_at,
         anonymous=bool(spec.anonymous),
         anonymity_threshold=threshold,
+        quorum_ballots=quorum_ballots,
+        quorum_share=quorum_share,
+        pass_rule=pass_rule,
+        **settings,
     )
+
+
+def _method_settings(spec: PollSpec, method: methods.Method, options: int) -> dict[str, Any]:
+    """The method's settings of ``spec``, checked by the method's entry; each setting the method
+    does not take must be left out.
+
+    Raises:
+        InvalidInput: A setting another method takes, or a value its method refuses.
+    """
+    taking = methods.all_params()
+    for name in METHOD_SETTINGS:
+        if getattr(spec, name) is not None and name not in method.param_names():
+            takers = ", ".join(m.name for m in taking.get(name, []))
+            raise InvalidInput(f"{name} applies to {takers} polls only.", field=name)
+    settings: dict[str, Any] = dict.fromkeys(METHOD_SETTINGS)
+    for param in method.params:
+        settings[param.name] = param.check(getattr(spec, param.name, None), options)
+    return settings
 
 
 def create_poll(*, session: Session, user: User, spec: PollSpec) -> PollView:
@@ -428,6 +455,11 @@ def create_poll(*, session: Session, user: User, spec: PollSpec) -> PollView:
         closes_at=spec.closes_at,
         anonymous=spec.anonymous,
         anonymity_threshold=spec.anonymity_threshold or DEFAULT_ANONYMITY,
+        seats=spec.seats,
+        stv_rule=spec.stv_rule,
+        quorum_ballots=spec.quorum_ballots,
+        quorum_share=spec.quorum_share,
+        pass_rule=spec.pass_rule or "none",
     )
     session.add(poll)
     session.flush()
@@ -524,7 +556,13 @@ def _views_for(*, session: Session, polls: list[Poll], user: User) -> list[PollV
 UPDATABLE = {
     "title", "description", "options", "method", "max_choices", "visibility",
     "results_visibility", "opens_at", "closes_at", "anonymous", "anonymity_threshold",
+    "seats", "stv_rule", "quorum_ballots", "quorum_share", "pass_rule",
 }
+# Fixed once a ballot is in: what the ballots were cast under (a changed method, setting or rule
+# would recount them, or re-decide their outcome, under rules the voters did not see).
+FROZEN_WITH_BALLOTS = (
+    "method", *METHOD_SETTINGS, "anonymous", "quorum_ballots", "quorum_share", "pass_rule",
+)
 # What may still change once a poll is closed: nothing. Its question, options, rules, times and
 # audience are part of what was decided (a retitled or re-hidden result would mislead as much as
 # a changed one); deleting the whole poll stays possible, and is audited.
@@ -553,16 +591,21 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
         options=changes.get("options", [o.text for o in current]),
         description=changes.get("description", poll.description) or "",
         method=changes.get("method", poll.method),
-        max_choices=changes["max_choices"] if "max_choices" in changes else (
-            poll.max_choices if changes.get("method", poll.method) == "approval" else None
-        ),
         visibility=changes.get("visibility", poll.visibility),
         results_visibility=changes.get("results_visibility", poll.results_visibility),
         opens_at=changes["opens_at"] if "opens_at" in changes else as_utc(poll.opens_at),
         closes_at=changes["closes_at"] if "closes_at" in changes else as_utc(poll.closes_at),
         anonymous=changes.get("anonymous", poll.anonymous),
         anonymity_threshold=changes.get("anonymity_threshold", poll.anonymity_threshold if changes.get("anonymous", poll.anonymous) else None),
+        quorum_ballots=changes["quorum_ballots"] if "quorum_ballots" in changes else poll.quorum_ballots,
+        quorum_share=changes["quorum_share"] if "quorum_share" in changes else poll.quorum_share,
+        pass_rule=changes.get("pass_rule", poll.pass_rule),
     )
+    # A setting the new method takes keeps its value unless changed; the others are dropped.
+    target = methods.find(spec.method)
+    for name in METHOD_SETTINGS:
+        keep = target is not None and name in target.param_names()
+        setattr(spec, name, changes[name] if name in changes else (getattr(poll, name) if keep else None))
     spec = validate_spec(spec, creating=False)
     if "closes_at" in changes and spec.closes_at is not None and spec.closes_at <= utcnow() and poll_status(poll) != "closed":
         raise InvalidInput("The closing time must be in the future; use close to end the poll now.")
@@ -572,12 +615,7 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
         frozen = []
         if options_changed:
             frozen.append("options")
-        if spec.method != poll.method:
-            frozen.append("method")
-        if spec.max_choices != poll.max_choices:
-            frozen.append("max_choices")
-        if spec.anonymous != poll.anonymous:
-            frozen.append("anonymous")
+        frozen += [name for name in FROZEN_WITH_BALLOTS if getattr(spec, name) != getattr(poll, name)]
         if spec.anonymous and spec.anonymity_threshold != poll.anonymity_threshold:
             frozen.append("anonymity_threshold")
         if frozen:
@@ -590,7 +628,8 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
     poll.title = spec.title
     poll.description = spec.description
     poll.method = spec.method
-    poll.max_choices = spec.max_choices
+    for name in (*METHOD_SETTINGS, "quorum_ballots", "quorum_share", "pass_rule"):
+        setattr(poll, name, getattr(spec, name))
     poll.visibility = spec.visibility
     poll.results_visibility = spec.results_visibility
     poll.opens_at = spec.opens_at

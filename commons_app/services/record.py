@@ -22,14 +22,16 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
-from commons_app.services.tally import MAX_SCORE, TallyBallot, TallyResult, tally
+from commons_app import methods
+from commons_app.methods.ballots import MAX_SCORE
+from commons_app.services.tally import TallyBallot, TallyResult
 
 __all__ = [
     "FIELD_FOR_METHOD",
@@ -45,23 +47,45 @@ __all__ = [
     "tally_record",
 ]
 
-FIELD_FOR_METHOD: dict[str, str] = {
-    "single": "option_id",
-    "approval": "option_ids",
-    "irv": "ranking",
-    "schulze": "ranking",
-    "borda": "ranking",
-    "score": "scores",
-    "star": "scores",
-    # The contract's ranked multi-winner method; it has a record (and a BLT) like the others.
-    "stv": "ranking",
-}
+class _FieldForMethod(Mapping[str, str]):
+    """Method name -> ballot field, read from the method registry at each use."""
+
+    def __getitem__(self, name: str) -> str:
+        method = methods.find(name)
+        if method is None:
+            raise KeyError(name)
+        return method.field
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(methods.names())
+
+    def __len__(self) -> int:
+        return len(methods.names())
+
+
+class _RankedMethods(Mapping[str, bool]):
+    """The methods whose record also comes as BLT (``in`` and iteration), from the registry."""
+
+    def __getitem__(self, name: str) -> bool:
+        method = methods.find(name)
+        if method is None or not method.ranked_record:
+            raise KeyError(name)
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([m.name for m in methods.all_methods() if m.ranked_record])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+FIELD_FOR_METHOD: Mapping[str, str] = _FieldForMethod()
 """The ballot field each voting method's record lines carry (the same field ``POST /api/votes/`` takes)."""
 
-RANKED_METHODS: frozenset[str] = frozenset(m for m, f in FIELD_FOR_METHOD.items() if f == "ranking")
+RANKED_METHODS: Mapping[str, bool] = _RankedMethods()
 """Methods whose ballots are rankings: the ones that also publish ``record.blt``."""
 
-_FIELDS = frozenset(FIELD_FOR_METHOD.values())
+_FIELDS = frozenset(methods.KINDS)
 _KEYS = ("receipt", "weight")
 _DECIMAL_ID = re.compile(r"(?:0|-?[1-9][0-9]*)\Z")
 
@@ -351,16 +375,19 @@ def _named_options(field: str, ballot: RecordBallot) -> Iterable[int]:
     return ballot.choices
 
 
-def tally_record(method: str, option_ids: Sequence[int], data: bytes) -> TallyResult:
+def tally_record(
+    method: str, option_ids: Sequence[int], data: bytes, settings: Mapping[str, Any] | None = None
+) -> TallyResult:
     """Recount a published record with the poll's method, exactly as the app counts.
 
     Args:
         method: The poll's voting method (one of :data:`commons_app.services.tally.METHODS`).
         option_ids: The poll's option ids in display order.
         data: The bytes of its ``record.jsonl``.
+        settings: The method's poll settings by name (``seats``, ``stv_rule`` ...), if any.
 
     Returns:
-        What :func:`commons_app.services.tally.tally` gives for the record's ballots.
+        What the method's tally gives for the record's ballots.
 
     Raises:
         ValueError: When the record is malformed (see :func:`parse_record`), its lines carry
@@ -377,7 +404,9 @@ def tally_record(method: str, option_ids: Sequence[int], data: bytes) -> TallyRe
             if option_id not in known:
                 raise ValueError(f"line {number}: option {option_id} is not one of the poll's options")
     # A lot's seed is the record's SHA-256, as when the poll was sealed.
-    return tally(method, option_ids, [_tally_ballot(field, ballot) for ballot in ballots], seed=record_digest(data))
+    return methods.find(method).tally(  # type: ignore[union-attr]
+        option_ids, [_tally_ballot(field, ballot) for ballot in ballots], settings, seed=record_digest(data)
+    )
 
 
 def _blt_weight(weight: float) -> str:
@@ -426,7 +455,8 @@ def record_blt(
             up, a repeated option id, seats outside ``1..candidates``, a ballot that ranks an
             unknown option, or as :func:`record_line` does.
     """
-    if _field(method) != "ranking":
+    _field(method)
+    if method not in RANKED_METHODS:
         raise ValueError(f"BLT holds ranked ballots; method {method!r} is not a ranked method")
     ids = list(option_ids)
     if len(ids) != len(option_texts):

@@ -24,18 +24,19 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from commons_app import methods
 from commons_app.models import (
-    RANKED_METHODS,
     Ballot,
     Poll,
     PollOption,
     PollParticipant,
     PollSeal,
+    PollVoter,
     ResultSnapshot,
     User,
     utcnow,
 )
-from commons_app.services import counts, record
+from commons_app.services import counts, decisions, record
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput
 from commons_app.services.polls import (
     get_managed_poll,
@@ -44,7 +45,7 @@ from commons_app.services.polls import (
     poll_status,
     results_refusal,
 )
-from commons_app.services.tally import TallyBallot, TallyResult, tally, tally_single_counts
+from commons_app.services.tally import TallyBallot, TallyResult, tally_single_counts
 from commons_app.services.tally.notes import render_note
 
 __all__ = [
@@ -84,6 +85,12 @@ class PollResults:
     tie: bool = False
     notes: list[str] = field(default_factory=list)
     record_sha256: str | None = None
+    # The poll's decision rules applied (services.decisions): None where the poll has no such rule.
+    quorum_met: bool | None = None
+    passed: bool | None = None
+    decision: dict[str, Any] = field(default_factory=dict)
+    # The method's poll settings the tally was given (STV: seats, stv_rule), for a recount.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PollResults:
@@ -121,7 +128,8 @@ def compute_results(
             shown.poll_id = poll.id
             return shown
         options = options if options is not None else options_of(session=session, poll_id=poll.id)  # type: ignore[arg-type]
-        return _poll_results(poll, options, tally(poll.method, [o.id for o in options], []))  # type: ignore[misc]
+        outcome = methods.get(poll.method).tally([o.id for o in options], [], poll)  # type: ignore[misc]
+        return _poll_results(session, poll, options, outcome, support=())
     return live_results(session=session, poll=poll, options=options, use_counts=use_counts)
 
 
@@ -130,24 +138,43 @@ def live_results(
 ) -> PollResults:
     """Tally a poll's ballots as they stand (in the caller's transaction).
 
-    Single-choice polls are tallied from ``services.counts`` (kept in step with the ballots in
-    the same transactions) unless ``use_counts`` is False; every other method reads the ballots.
+    Polls whose method's tally the running counts give (single choice: ``Method.counts_table``)
+    are tallied from ``services.counts`` (kept in step with the ballots in the same transactions)
+    unless ``use_counts`` is False; every other method reads the ballots.
     """
     options = options if options is not None else options_of(session=session, poll_id=poll.id)  # type: ignore[arg-type]
-    if poll.method == "single" and use_counts:
+    method = methods.get(poll.method)
+    if method.counts_table and use_counts:
         kept = counts.option_counts(session=session, poll_id=poll.id)  # type: ignore[arg-type]
         if all(n >= 0 for _o, _w, n in kept):
-            return _poll_results(poll, options, tally_single_counts([o.id for o in options], kept))  # type: ignore[misc]
+            outcome = tally_single_counts([o.id for o in options], kept)  # type: ignore[misc]
+            return _poll_results(session, poll, options, outcome, support=[(w, (o,), n) for o, w, n in kept])
         # Impossible while every write goes through the services; count the ballots instead and
         # let the next reconciliation repair the counts.
         logger.error("negative ballot counts in poll %s; counting its ballots instead", poll.id)
     rows = session.exec(select(Ballot.choices, Ballot.scores, Ballot.weight).where(Ballot.poll_id == poll.id)).all()
-    outcome = tally(poll.method, [o.id for o in options], _tally_ballots(rows), seed=provisional_seed(poll))  # type: ignore[misc]
-    return _poll_results(poll, options, outcome)
+    outcome = method.tally([o.id for o in options], _tally_ballots(rows), poll, seed=provisional_seed(poll))  # type: ignore[misc]
+    return _poll_results(session, poll, options, outcome, support=[(w, c or (), 1) for c, _s, w in rows])
 
 
-def _poll_results(poll: Poll, options: list[PollOption], outcome: TallyResult) -> PollResults:
+def _decision(session: Session, poll: Poll, outcome: TallyResult, support: Any) -> decisions.Decision:
+    """The poll's decision rules applied to a tally (``support``: see ``decisions.decide``)."""
+    roll = None
+    if poll.quorum_share is not None:
+        roll = int(session.execute(
+            select(func.count()).select_from(PollVoter).where(col(PollVoter.poll_id) == poll.id)
+        ).scalar_one())
+    return decisions.decide(
+        quorum_ballots=poll.quorum_ballots, quorum_share=poll.quorum_share, pass_rule=poll.pass_rule,
+        ballots=outcome.total_ballots, roll=roll, winners=list(outcome.winners), support=support,
+    )
+
+
+def _poll_results(
+    session: Session, poll: Poll, options: list[PollOption], outcome: TallyResult, *, support: Any
+) -> PollResults:
     by_id = {o.option_id: o for o in outcome.options}
+    decision = _decision(session, poll, outcome, support)
     return PollResults(
         poll_id=poll.id,  # type: ignore[arg-type]
         method=poll.method,
@@ -171,6 +198,10 @@ def _poll_results(poll: Poll, options: list[PollOption], outcome: TallyResult) -
         detail=dict(outcome.detail),
         tie=outcome.tie,
         notes=[render_note(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
+        quorum_met=decision.quorum_met,
+        passed=decision.passed,
+        decision=decision.figures,
+        settings=methods.get(poll.method).settings_of(poll),
     )
 
 
@@ -281,10 +312,11 @@ def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
         ),
     )
     digest = record.record_digest(data)
-    outcome = tally(  # the lot's seed: the sealed record's SHA-256, published with the result
-        poll.method, [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]), seed=digest  # type: ignore[misc]
+    # Any lot is drawn with the record's SHA-256 as its seed: fixed at close, published with it.
+    outcome = methods.get(poll.method).tally(
+        [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]), poll, seed=digest  # type: ignore[misc]
     )
-    final = _poll_results(poll, options, outcome)
+    final = _poll_results(session, poll, options, outcome, support=[(w, c or (), 1) for _r, w, _o, c, _sc in rows])
     final.status = "closed"
     final.record_sha256 = digest
     seal = PollSeal(
@@ -360,13 +392,13 @@ def poll_record(*, session: Session, user: User, poll_id: str, form: str = "json
         raise Conflict("The ballot record is published when the poll closes.")
     if form == "jsonl":
         return seal.record, seal.record_sha256
-    if poll.method not in RANKED_METHODS:
+    if not methods.get(poll.method).ranked_record:
         raise InvalidInput("BLT records exist for ranked polls only.")
     options = options_of(session=session, poll_id=poll_id)
     _field, ballots = record.parse_record(seal.record.encode("utf-8"))
     blt = record.record_blt(
         title=poll.title, option_ids=[o.id for o in options], option_texts=[o.text for o in options],  # type: ignore[misc]
-        method=poll.method, ballots=ballots, seats=getattr(poll, "seats", None) or 1,
+        method=poll.method, ballots=ballots, seats=poll.seats or 1,
     )
     return blt, seal.record_sha256
 
@@ -404,6 +436,9 @@ def results_csv(results: PollResults) -> str:
     if has_points:
         header += ["points"]
     header.append("winner")
+    # The decision rules' outcome, on every row, when the poll has such rules.
+    rules = [(name, value) for name, value in (("quorum_met", results.quorum_met), ("passed", results.passed)) if value is not None]
+    header += [name for name, _value in rules]
     writer.writerow(header)
     for o in results.options:
         row: list[Any] = [o.option_id, _csv_safe(o.text), o.votes, format_number(o.weight)]
@@ -412,6 +447,7 @@ def results_csv(results: PollResults) -> str:
         if has_points:
             row += [format_number(o.points or 0)]
         row.append("yes" if o.option_id in results.winners else "")
+        row += ["yes" if value else "no" for _name, value in rules]
         writer.writerow(row)
     return buffer.getvalue()
 
@@ -456,13 +492,7 @@ def export_ballots(
 
 def ballot_fields(row: Ballot, method: str) -> dict[str, Any]:
     """The method's choice field of a stored ballot, in the API's form."""
-    if method == "single":
-        return {"option_id": row.option_id}
-    if method == "approval":
-        return {"option_ids": list(row.choices)}
-    if method in RANKED_METHODS:
-        return {"ranking": list(row.choices)}
-    return {"scores": {str(k): v for k, v in row.scores.items()}}
+    return methods.get(method).ballot.api_form(row.option_id, row.choices, row.scores)
 
 
 def ballots_csv(ballots: list[dict[str, Any]], texts: dict[int, str]) -> str:
@@ -471,14 +501,8 @@ def ballots_csv(ballots: list[dict[str, Any]], texts: dict[int, str]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(["ballot_id", "username", "weight", "choice", "created_at", "updated_at"])
     for b in ballots:
-        if "scores" in b:
-            choice = "; ".join(f"{texts.get(int(k), k)}={v}" for k, v in b["scores"].items())
-        elif "ranking" in b:
-            choice = " > ".join(texts.get(i, str(i)) for i in b["ranking"])
-        elif "option_ids" in b:
-            choice = "; ".join(texts.get(i, str(i)) for i in b["option_ids"])
-        else:
-            choice = texts.get(b.get("option_id") or 0, "")
+        kind = next(kind for name, kind in methods.KINDS.items() if name in b)
+        choice = kind.describe(b[kind.field], texts)
         writer.writerow([
             b["ballot_id"], _csv_safe(b["username"]), format_number(b["weight"]), _csv_safe(choice),
             b["created_at"].isoformat(), b["updated_at"].isoformat(),

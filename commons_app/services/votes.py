@@ -8,7 +8,6 @@ only with its receipt, which only they hold.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +16,9 @@ from sqlalchemy import and_, bindparam, delete, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from commons_app import metrics
+from commons_app import methods, metrics
+from commons_app.methods.ballots import CleanBallot
 from commons_app.models import (
-    RANKED_METHODS,
-    SCORED_METHODS,
     Ballot,
     Poll,
     PollOption,
@@ -33,16 +31,14 @@ from commons_app.models import (
 from commons_app.services import counts, notify, ratelimit, results
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from commons_app.services.polls import get_visible_poll, has_voted, poll_status, visible_to, weight_from_roll
-from commons_app.services.record import FIELD_FOR_METHOD
 from commons_app.services.results import ballot_fields
 
 __all__ = [
-    "FIELD_FOR_METHOD", "BallotInput", "CastBallot", "ballot_fields", "cast_ballot", "change_ballot", "get_my_ballot", "has_voted",
-    "new_receipt", "record_ballot", "retract_ballot", "validate_ballot",
+    "BallotInput", "CastBallot", "CleanBallot", "ballot_fields", "cast_ballot", "change_ballot", "get_my_ballot",
+    "has_voted", "new_receipt", "record_ballot", "retract_ballot", "validate_ballot",
 ]
 
-MAX_SCORE = 5
-_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
+BALLOT_FIELDS = tuple(methods.KINDS)  # every field a ballot kind takes
 
 
 @dataclass
@@ -55,87 +51,22 @@ class BallotInput:
     scores: dict[Any, Any] | None = None
 
 
-@dataclass(frozen=True)
-class CleanBallot:
-    """A validated ballot in storage form."""
-
-    option_id: int | None
-    choices: list[int]
-    scores: dict[str, int]
-
-
-
-
-def _as_int(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise InvalidInput(f"{what} must be an option id (an integer).")
-    if isinstance(value, int):
-        return value
-    # ASCII digits only, and few enough for int(): "--1", "²" or 5000 nines pass isdigit() but
-    # make int() raise ValueError (a 500 through the API).
-    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-        return int(value.strip())
-    raise InvalidInput(f"{what} must be an option id (an integer).")
-
-
 def validate_ballot(*, poll: Poll, options: list[PollOption], ballot: BallotInput) -> CleanBallot:
-    """Check a ballot against the poll's method and options.
+    """Check a ballot against the poll's method (its registry entry's ballot kind) and options.
 
     Raises:
         InvalidInput: A missing or extra field, an unknown or repeated option, a bad score,
             or more approvals than ``max_choices``.
     """
-    expected = FIELD_FOR_METHOD[poll.method]
-    given = {name for name in ("option_id", "option_ids", "ranking", "scores") if getattr(ballot, name) is not None}
+    method = methods.get(poll.method)
+    expected = method.field
+    given = {name for name in BALLOT_FIELDS if getattr(ballot, name) is not None}
     if expected not in given:
         raise InvalidInput(f"A {poll.method} ballot needs the field '{expected}'.")
     extra = given - {expected}
     if extra:
         raise InvalidInput(f"A {poll.method} ballot takes only '{expected}', not {', '.join(sorted(extra))}.")
-    known = {o.id for o in options}
-
-    def check_ids(values: Any, what: str) -> list[int]:
-        if not isinstance(values, list):
-            raise InvalidInput(f"{what} must be a list of option ids.")
-        if not values:
-            raise InvalidInput(f"{what} must name at least one option.")
-        ids = [_as_int(v, what) for v in values]
-        if len(set(ids)) != len(ids):
-            raise InvalidInput(f"{what} names an option more than once.")
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            raise InvalidInput(f"{what} names options that are not in this poll: {unknown}.")
-        return ids
-
-    if poll.method == "single":
-        option_id = _as_int(ballot.option_id, "option_id")
-        if option_id not in known:
-            raise InvalidInput("option_id is not an option of this poll.")
-        return CleanBallot(option_id=option_id, choices=[option_id], scores={})
-    if poll.method == "approval":
-        ids = check_ids(ballot.option_ids, "option_ids")
-        if poll.max_choices is not None and len(ids) > poll.max_choices:
-            raise InvalidInput(f"This poll allows at most {poll.max_choices} approvals.")
-        return CleanBallot(option_id=None, choices=ids, scores={})
-    if poll.method in RANKED_METHODS:
-        ids = check_ids(ballot.ranking, "ranking")
-        return CleanBallot(option_id=ids[0], choices=ids, scores={})
-    if poll.method in SCORED_METHODS:
-        raw = ballot.scores
-        if not isinstance(raw, dict) or not raw:
-            raise InvalidInput("scores must map at least one option id to a score from 0 to 5.")
-        scores: dict[str, int] = {}
-        for key, value in raw.items():
-            option_id = _as_int(key, "scores")
-            if option_id not in known:
-                raise InvalidInput(f"scores names an option that is not in this poll: {option_id}.")
-            if str(option_id) in scores:
-                raise InvalidInput("scores names an option more than once.")
-            if isinstance(value, bool) or not isinstance(value, int) or not (0 <= value <= MAX_SCORE):
-                raise InvalidInput(f"Each score must be a whole number from 0 to {MAX_SCORE}.")
-            scores[str(option_id)] = value
-        return CleanBallot(option_id=None, choices=[], scores=scores)
-    raise InvalidInput(f"Unknown method {poll.method!r}.")  # pragma: no cover - models restrict methods
+    return method.ballot.clean(getattr(ballot, expected), {o.id for o in options}, poll)  # type: ignore[misc]
 
 
 @dataclass(frozen=True)

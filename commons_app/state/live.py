@@ -26,11 +26,11 @@ import reflex as rx
 from reflex_base.constants.state import FIELD_MARKER
 from sqlmodel import Session
 
-from commons_app import metrics
+from commons_app import methods, metrics
 from commons_app.jobs import POLL_CHANGED_CHANNEL
 from commons_app.models import Poll
 from commons_app.redis_client import get_async_redis, get_redis
-from commons_app.services import notify
+from commons_app.services import decisions, notify
 from commons_app.services.polls import options_of
 from commons_app.services.results import PollResults, compute_results, format_number
 
@@ -222,7 +222,9 @@ def install(app: Any) -> None:
 
 
 def results_display(results: PollResults) -> dict[str, Any]:
-    """Turn a tally into the plain values the results page shows."""
+    """Turn a tally into the plain values the results page shows; what differs by method comes
+    from the method's registry entry (columns, tables, extra lines, how winners are named)."""
+    method = methods.find(results.method)
     texts = {o.option_id: o.text for o in results.options}
     winners = set(results.winners)
     rows = [
@@ -240,50 +242,21 @@ def results_display(results: PollResults) -> dict[str, Any]:
         }
         for o in results.options
     ]
-    rounds_header: list[str] = []
-    rounds_rows: list[list[str]] = []
-    if results.method == "irv" and results.rounds:
-        rounds_header = ["Option"] + [f"Round {r.get('round', i + 1)}" for i, r in enumerate(results.rounds)]
-        out: set[str] = set()
-        for o in results.options:
-            cells = [o.text]
-            for r in results.rounds:
-                key = str(o.option_id)
-                tallies = r.get("tallies", {})
-                if key in out or key not in tallies:
-                    cells.append("—")
-                else:
-                    cells.append(format_number(float(tallies[key])))
-                if o.option_id in r.get("eliminated", []):
-                    out.add(key)
-                    cells[-1] += " ✗"
-            rounds_rows.append(cells)
-        rounds_rows.append(["Exhausted"] + [format_number(float(r.get("exhausted", 0))) for r in results.rounds])
-    matrix_header: list[str] = []
-    matrix_rows: list[list[str]] = []
-    pairwise = results.detail.get("pairwise") if results.method == "schulze" else None
-    if pairwise:
-        ids = [o.option_id for o in results.options]
-        matrix_header = ["Preferred over →"] + [texts[i] for i in ids]
-        for a in ids:
-            matrix_rows.append(
-                [texts[a]] + ["—" if a == b else format_number(float(pairwise.get(str(a), {}).get(str(b), 0))) for b in ids]
-            )
-    runoff_label = ""
-    if results.method == "star" and results.detail.get("finalists"):
-        finalists = results.detail["finalists"]
-        runoff = results.detail.get("runoff", {})
-        parts = [f"{texts.get(int(f), f)}: {format_number(float(runoff.get(str(f), 0)))}" for f in finalists]
-        runoff_label = "Automatic runoff — " + " vs ".join(parts)
-        if runoff.get("no_preference"):
-            runoff_label += f" (no preference: {format_number(float(runoff['no_preference']))})"
+    tables = [t.as_dict() for t in method.tables(results, texts)] if method and method.tables else []
+    lines = method.lines(results, texts) if method and method.lines else []
     winner_names = [texts[w] for w in results.winners if w in texts]
+    closed = results.status == "closed"
     if not winner_names:
         winners_label = "No ballots yet" if results.total_ballots == 0 else "No winner"
+    elif method is not None and method.elected_label:  # multi-winner: in the order elected
+        winners_label = f"{method.elected_label}{'' if closed else ' so far'}: " + ", ".join(winner_names)
     elif len(winner_names) == 1:
-        winners_label = ("Winner: " if results.status == "closed" else "Leading: ") + winner_names[0]
+        winners_label = ("Winner: " if closed else "Leading: ") + winner_names[0]
     else:
         winners_label = "Tie: " + ", ".join(winner_names)
+    decision_lines = decisions.describe_decision(
+        quorum_met=results.quorum_met, passed=results.passed, figures=results.decision, closed=closed
+    )
     return {
         "method": results.method,
         "status": results.status,
@@ -291,11 +264,15 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "total_ballots": results.total_ballots,
         "total_weight_label": format_number(results.total_weight),
         "winners_label": winners_label,
-        "rounds_header": rounds_header,
-        "rounds_rows": rounds_rows,
-        "matrix_header": matrix_header,
-        "matrix_rows": matrix_rows,
-        "runoff_label": runoff_label,
+        "first_label": method.first_label if method else "Votes",
+        "show_score": bool(method and "score" in method.figures),
+        "show_points": bool(method and "points" in method.figures),
+        "tables": tables,
+        "lines": lines,
+        "explanation": method.explanation if method else "",
+        "decision_lines": decision_lines,
+        "quorum_met": "" if results.quorum_met is None else ("yes" if results.quorum_met else "no"),
+        "passed": "" if results.passed is None else ("yes" if results.passed else "no"),
         "notes": list(results.notes),
     }
 
@@ -315,11 +292,15 @@ class LiveResults(rx.State):
     total_ballots: int = 0
     total_weight_label: str = "0"
     winners_label: str = ""
-    rounds_header: list[str] = []
-    rounds_rows: list[list[str]] = []
-    matrix_header: list[str] = []
-    matrix_rows: list[list[str]] = []
-    runoff_label: str = ""
+    first_label: str = "Votes"
+    show_score: bool = False
+    show_points: bool = False
+    tables: list[dict[str, Any]] = []
+    lines: list[str] = []
+    explanation: str = ""
+    decision_lines: list[str] = []
+    quorum_met: str = ""  # "yes" / "no" / "" (no quorum rule)
+    passed: str = ""  # "yes" / "no" / "" (no pass rule)
     notes: list[str] = []
 
     def apply(self, poll_id: str, results: PollResults | None) -> None:

@@ -31,7 +31,8 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from commons_app.api.app import create_api, wrap_with_guard
-from commons_app.models import METHODS, RESULTS_VISIBILITIES, VISIBILITIES, Poll, PollOption
+from commons_app.methods import MAX_SCORE, get, names
+from commons_app.models import RESULTS_VISIBILITIES, VISIBILITIES, Poll, PollOption
 from commons_app.services import polls, votes
 from commons_app.services.errors import InvalidInput
 from commons_app.services.polls import PollSpec
@@ -39,6 +40,9 @@ from commons_app.services.votes import BallotInput
 from tests import factories
 from tests.factories import row_counts
 from tests.security.conftest import REPORT
+
+METHODS = names()
+FIELD_FOR_METHOD = {name: get(name).field for name in METHODS}
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
 FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "20260501"))
@@ -112,7 +116,7 @@ def scrub(value: Any) -> Any:
 
 def fit_ballot(body: dict[str, Any], method: str, option_ids: list[int], pick: int) -> None:
     """Keep only the field the poll's method takes, and supply it when the generator left it out."""
-    wanted = votes.FIELD_FOR_METHOD[method]
+    wanted = FIELD_FOR_METHOD[method]
     for name in {"option_id", "option_ids", "ranking", "scores"} - {wanted}:
         body.pop(name, None)
     if body.get(wanted) is None:
@@ -292,7 +296,7 @@ FIELD_VALUES = {"option_id": id_like, "option_ids": id_lists, "ranking": id_list
 @st.composite
 def ballots_for(draw: Any, method: str) -> BallotInput:
     """Mostly the one field the method takes; now and then another one (or none) as well."""
-    wanted = votes.FIELD_FOR_METHOD[method]
+    wanted = FIELD_FOR_METHOD[method]
     fields = {wanted: draw(FIELD_VALUES[wanted])} if draw(st.integers(0, 9)) else {}
     if not draw(st.integers(0, 7)):
         other = draw(st.sampled_from(sorted(set(FIELD_VALUES) - {wanted})))
@@ -316,7 +320,7 @@ def test_validate_ballot_refuses_only_with_invalid_input(method_ballot, max_choi
         return
     known = {11, 12, 13}
     assert set(clean.choices) <= known and len(set(clean.choices)) == len(clean.choices)
-    assert all(int(k) in known and 0 <= v <= votes.MAX_SCORE for k, v in clean.scores.items())
+    assert all(int(k) in known and 0 <= v <= MAX_SCORE for k, v in clean.scores.items())
     assert clean.option_id is None or clean.option_id in known
 
 
@@ -387,4 +391,4 @@ def test_the_vote_forms_reader_refuses_only_with_invalid_input(method, form):
         ballot = ballot_from_form(method, form)
     except InvalidInput:
         return
-    assert getattr(ballot, votes.FIELD_FOR_METHOD[method]) is not None
+    assert getattr(ballot, FIELD_FOR_METHOD[method]) is not None

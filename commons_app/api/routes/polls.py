@@ -43,6 +43,11 @@ def poll_out(view: PollView) -> PollOut:
         closed_at=p.closed_at,
         anonymous=p.anonymous,
         anonymity_threshold=p.anonymity_threshold if p.anonymous else None,
+        seats=p.seats,
+        stv_rule=p.stv_rule,  # type: ignore[arg-type]
+        quorum_ballots=p.quorum_ballots,
+        quorum_share=p.quorum_share,
+        pass_rule=p.pass_rule or "none",  # type: ignore[arg-type]
         status=view.status,  # type: ignore[arg-type]
         created_at=p.created_at,
         updated_at=p.updated_at,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from commons_app.api.deps import BearerToken, CurrentUser, DbSession, PollId, identify
@@ -83,9 +84,14 @@ def retract_vote(poll_id: PollId, user: CurrentUser, db: DbSession, receipt: Rec
 
 
 @router.get("/polls/{poll_id}/results", response_model=ResultsOut, response_model_exclude_none=True, responses=ERRORS)
-def poll_results(poll_id: PollId, user: CurrentUser, db: DbSession) -> ResultsOut:
-    """The tally, with winners and method-specific rounds; 403 while results are hidden from the caller."""
-    return ResultsOut.model_validate(results.poll_results(session=db, user=user, poll_id=poll_id).as_dict())
+def poll_results(poll_id: PollId, user: CurrentUser, db: DbSession) -> Any:
+    """The tally, with winners and method-specific rounds, and ``quorum_met`` / ``passed`` (null
+    when the poll has no such rule); 403 while results are hidden from the caller."""
+    shown = ResultsOut.model_validate(results.poll_results(session=db, user=user, poll_id=poll_id).as_dict())
+    # Absent figures are left out (score, record_sha256 ...), but the decision fields are always
+    # there: null says "no such rule".
+    body = shown.model_dump(mode="json", exclude_none=True) | {"quorum_met": shown.quorum_met, "passed": shown.passed}
+    return JSONResponse(body)
 
 
 def _record_response(db: Any, user: Any, poll_id: str, form: str, media_type: str, filename: str) -> Response:

@@ -1,0 +1,38 @@
+"""Approval: each ballot approves any number of options (up to ``max_choices``); most approvals win."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commons_app.methods.ballots import APPROVAL
+from commons_app.methods.registry import Method, Param, register
+from commons_app.services.errors import InvalidInput
+from commons_app.services.tally import tally
+
+
+def check_max_choices(value: Any, options: int) -> int | None:
+    """``max_choices``: none, or 1 up to the number of options."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not (1 <= value <= options):
+        raise InvalidInput(f"max_choices must be between 1 and the number of options ({options}).", field="max_choices")
+    return value
+
+
+def count(option_ids: Any, ballots: Any, *, seed: str | None = None, max_choices: int | None = None) -> Any:
+    """The tally of an approval poll (``max_choices`` was checked when the ballots were cast)."""
+    return tally("approval", option_ids, ballots, seed=seed)
+
+
+METHOD = register(Method(
+    name="approval",
+    position=20,
+    label="Approval",
+    instructions="Tick every option you approve of.",
+    ballot=APPROVAL,
+    count=count,
+    explanation="Each ballot approves any number of options; the option approved by the most (weighted) ballots wins.",
+    params=(Param("max_choices", check_max_choices, "Most approvals per ballot"),),
+    pass_rule=True,
+    first_label="Approvals",
+))
