@@ -21,6 +21,9 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "member")
+# A voter without an account (see ``services.guests``): never assignable, never able to log in.
+GUEST_ROLE = "guest"
+ACCESS_MODES = ("account", "link")
 METHODS = ("single", "approval", "irv", "schulze", "borda", "score", "star")
 RANKED_METHODS = ("irv", "schulze", "borda")
 SCORED_METHODS = ("score", "star")
@@ -64,6 +67,10 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Guests only: the poll whose roll made them (an invitee without an account); NULL for the
+    # guest of a browser voting in link polls, and for every account. No foreign key (users and
+    # polls would reference each other): ``services.polls.delete_poll`` removes the poll's guests.
+    guest_poll_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True, index=True))
 
 
 class AuthSession(SQLModel, table=True):
@@ -119,6 +126,11 @@ class Poll(SQLModel, table=True):
     anonymous: bool = Field(default=False)
     # Anonymous polls: results appear, and move, only in steps of at least this many ballots.
     anonymity_threshold: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
+    # "account": voters sign in; "link": anyone with the link votes in the browser, as a guest.
+    access: str = Field(default="account", max_length=16, sa_column_kwargs={"server_default": "account"})
+    # Automatic reminder this many hours before ``closes_at`` (None: none); ``reminded_at`` marks it done.
+    remind_before_hours: int | None = Field(default=None)
+    reminded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -232,6 +244,23 @@ class PollVoter(SQLModel, table=True):
     poll_id: int = _fk("polls.id", index=False)
     user_id: int = _fk("users.id")
     weight: float = Field(default=1.0)
+    # The address invitations go to (entries named by email; None for those named by username).
+    email: str | None = Field(default=None, max_length=254)
+
+
+class InvitationToken(SQLModel, table=True):
+    """A personal voting link ``/v/<token>``: only its SHA-256 is kept. It names one voter of one
+    poll and works until the poll closes, the voter leaves the roll, or a resend replaces it."""
+
+    __tablename__ = "invitation_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    poll_id: int = _fk("polls.id")
+    user_id: int = _fk("users.id")
+    kind: str = Field(default="invitation", max_length=16)  # "invitation" or "reminder"
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class AuditEvent(SQLModel, table=True):
