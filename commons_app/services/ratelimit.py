@@ -30,6 +30,8 @@ DEFAULT_LIMITS = {
     "refresh": "60/minute",
     "ballot": "60/minute",
     "api": "1200/minute",
+    # New guests (voters without an account) per address: a room of 200 behind one NAT fits.
+    "link_guest": "1000/hour",
 }
 MESSAGES = {
     "login_address": "Too many log-in attempts from this address; try again later.",
@@ -38,6 +40,7 @@ MESSAGES = {
     "refresh": "Too many token refreshes; try again later.",
     "ballot": "Too many ballots in a short time; try again later.",
     "api": "Too many requests; slow down.",
+    "link_guest": "Too many new voters from this address; try again later.",
 }
 
 
