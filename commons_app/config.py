@@ -15,6 +15,7 @@ INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "dev
 SECRET_FILE = PROJECT_ROOT / ".commons-secret"
 # Shortest METRICS_TOKEN accepted in production (as for SECRET_KEY): it is a bearer password.
 MIN_METRICS_TOKEN_LENGTH = 32
+DEFAULT_MAIL_FROM = "The Commons <commons@localhost>"
 
 
 class ConfigError(RuntimeError):
@@ -82,6 +83,11 @@ class Settings:
     db_max_overflow: int = 20
     # Bearer token that /metrics requires; None: /metrics is not served at all.
     metrics_token: str | None = field(default=None, repr=False)
+    # Outgoing mail: None keeps mails in the outbox (the log and the admin page show them).
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = DEFAULT_MAIL_FROM
+    # The URL people reach the app at, for links in mails.
+    public_url: str = "http://localhost:3000"
 
     @property
     def is_production(self) -> bool:
@@ -134,6 +140,11 @@ def load_settings() -> Settings:
         db_pool_size=_env_int("DB_POOL_SIZE", default_pool_size(redis_url)),
         db_max_overflow=_env_int("DB_MAX_OVERFLOW", 0),
         metrics_token=metrics_token,
+        smtp_url=os.environ.get("SMTP_URL", "").strip() or None,
+        mail_from=os.environ.get("MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM,
+        public_url=(
+            os.environ.get("COMMONS_PUBLIC_URL", "").strip() or f"http://localhost:{os.environ.get('COMMONS_PORT', '3000')}"
+        ).rstrip("/"),
     )
 
 

@@ -298,3 +298,42 @@ class BallotCount(SQLModel, table=True):
     weight: float = Field(sa_column=Column(Float, primary_key=True))
     shard: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     ballots: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+
+
+OUTBOX_STATUSES = ("queued", "sent", "failed")
+
+
+class OutboxMail(SQLModel, table=True):
+    """One mail the app has promised to send, written in the same transaction as its cause.
+
+    ``services.outbox`` queues rows; ``services.mailer`` claims due ones with a lease
+    (``lease_owner``/``lease_until``), sends each once and records the outcome. ``message_id`` is
+    fixed when the row is made, so a resend after a crash carries the same Message-ID.
+    ``poll_id`` has no foreign key: poll ids are changing type, and a mail's history outlives its poll.
+    """
+
+    __tablename__ = "outbox_mails"
+    __table_args__ = (
+        Index("ix_outbox_mails_due", "status", "next_attempt_at"),
+        UniqueConstraint("dedupe_key", name="uq_outbox_mails_dedupe_key"),
+        UniqueConstraint("message_id", name="uq_outbox_mails_message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(max_length=32)
+    poll_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
+    dedupe_key: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="queued", max_length=16)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_id: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_attempt_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
