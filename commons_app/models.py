@@ -259,6 +259,8 @@ class InvitationToken(SQLModel, table=True):
     poll_id: int = _fk("polls.id")
     user_id: int = _fk("users.id")
     kind: str = Field(default="invitation", max_length=16)  # "invitation" or "reminder"
+    # The outbox mail that carries it (no foreign key: the outbox's rows outlive their polls).
+    mail_id: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 

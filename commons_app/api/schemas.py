@@ -13,6 +13,8 @@ Method = Literal["single", "approval", "irv", "schulze", "borda", "score", "star
 Visibility = Literal["public", "unlisted", "private"]
 ResultsVisibility = Literal["live", "after_vote", "after_close", "creator"]
 Status = Literal["scheduled", "open", "closed"]
+Access = Literal["account", "link"]
+RemindBeforeHours = Annotated[StrictInt, Field(ge=1, le=24 * 365)]
 OptionText = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 # Every timestamp leaves the API in UTC with its offset (SQLite hands back naive values).
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
@@ -90,6 +92,10 @@ class PollCreate(Request):
     closes_at: AwareDatetime | None = None
     anonymous: StrictBool = False
     anonymity_threshold: Annotated[StrictInt, Field(ge=2, le=1000)] | None = None
+    access: Access = "account"
+    remind_before_hours: RemindBeforeHours | None = Field(
+        default=None, description="Extension: mail a reminder to invited voters who have not voted this many hours before closes_at."
+    )
 
 
 class PollUpdate(Request):
@@ -104,6 +110,8 @@ class PollUpdate(Request):
     closes_at: AwareDatetime | None = None
     anonymous: StrictBool | None = None
     anonymity_threshold: Annotated[StrictInt, Field(ge=2, le=1000)] | None = None
+    access: Access | None = None
+    remind_before_hours: RemindBeforeHours | None = None
 
 
 class OptionOut(BaseModel):
@@ -126,6 +134,8 @@ class PollOut(BaseModel):
     closed_at: Timestamp | None
     anonymous: bool
     anonymity_threshold: int | None = None
+    access: Access = "account"
+    remind_before_hours: int | None = None
     status: Status
     created_at: Timestamp
     updated_at: Timestamp
@@ -140,7 +150,10 @@ class PollPage(BaseModel):
 
 
 class RollEntryIn(Request):
-    username: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    """A voter named by username, or by email address (an account's, or a voter without one)."""
+
+    username: Annotated[StrictStr, Field(min_length=1, max_length=32)] | None = None
+    email: Annotated[StrictStr, Field(min_length=3, max_length=254)] | None = None
     weight: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = 1.0
 
 
@@ -150,9 +163,34 @@ class RollIn(Request):
 
 class RollEntryOut(BaseModel):
     user_id: int
-    username: str
+    username: str | None  # None: a voter without an account (named by email)
+    email: str | None
     weight: float
     has_voted: bool
+    invitation: Literal["queued", "sent", "failed"] | None  # the latest invitation mail's status
+
+
+class InvitationsIn(Request):
+    resend: StrictBool = False
+
+
+class QueuedOut(BaseModel):
+    queued: int
+
+
+class InvitationOut(BaseModel):
+    email: str
+    status: Literal["queued", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    sent_at: Timestamp | None
+
+
+class InvitationPage(BaseModel):
+    items: list[InvitationOut]
+    total: int
+    skip: int
+    limit: int
 
 
 class RollOut(BaseModel):

@@ -20,13 +20,13 @@ works until its poll closes, its voter leaves the roll, or a resend replaces it.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from commons_app.config import get_settings
 from commons_app.models import GUEST_ROLE, InvitationToken, Poll, PollVoter, User, utcnow
 from commons_app.services import auth, ratelimit
 from commons_app.services.errors import Forbidden, NotFound
@@ -42,17 +42,9 @@ def is_guest(user: User) -> bool:
     return user.role == GUEST_ROLE
 
 
-def public_url() -> str:
-    """The URL people reach the app at (``COMMONS_PUBLIC_URL``; else the local port of ``make run``)."""
-    configured = os.environ.get("COMMONS_PUBLIC_URL", "").strip().rstrip("/")
-    if configured:
-        return configured
-    return f"http://localhost:{os.environ.get('COMMONS_PORT', '3000')}"
-
-
 def voting_link(token: str) -> str:
-    """The personal voting link of a token."""
-    return f"{public_url()}/v/{token}"
+    """The personal voting link of a token, at ``COMMONS_PUBLIC_URL``."""
+    return f"{get_settings().public_url}/v/{token}"
 
 
 def hash_token(token: str) -> str:
@@ -81,12 +73,15 @@ def new_guest(*, session: Session, poll_id: int | None = None, email: str = "") 
     return user
 
 
-def issue_token(*, session: Session, poll_id: int, user_id: int, kind: str = "invitation") -> str:
+def issue_token(
+    *, session: Session, poll_id: int, user_id: int, kind: str = "invitation"
+) -> tuple[str, InvitationToken]:
     """Add (not commit) a personal link for the voter ``user_id`` of a poll; returns the token
-    (the only time it exists outside the mail that carries it)."""
+    (the only time it exists outside the mail that carries it) and its stored row."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(InvitationToken(token_hash=hash_token(token), poll_id=poll_id, user_id=user_id, kind=kind))
-    return token
+    row = InvitationToken(token_hash=hash_token(token), poll_id=poll_id, user_id=user_id, kind=kind)
+    session.add(row)
+    return token, row
 
 
 def revoke_tokens(*, session: Session, poll_id: int, user_ids: list[int] | None = None) -> None:

@@ -23,7 +23,6 @@ from commons_app.models import (
     RESULTS_VISIBILITIES,
     VISIBILITIES,
     Ballot,
-    InvitationToken,
     Poll,
     PollOption,
     PollParticipant,
@@ -649,8 +648,12 @@ class RollLine:
         return None if self.user.role == GUEST_ROLE else self.user.username
 
     def __iter__(self) -> Any:
-        """Unpacks as ``(user, entry, has_voted)``, the roll's older shape, which callers still use."""
+        """Unpacks (and indexes) as ``(user, entry, has_voted)``, the roll's older shape, which
+        callers still use."""
         return iter((self.user, self.entry, self.has_voted))
+
+    def __getitem__(self, index: int) -> Any:
+        return (self.user, self.entry, self.has_voted)[index]
 
 
 def parse_weight(value: Any, *, who: str) -> float:
