@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from commons_app import routes
+from commons_app import jobs, routes
 from commons_app.api.app import create_api, wrap_with_guard
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
@@ -11,7 +11,8 @@ from commons_app.pages.dashboard import DashboardState, dashboard_page
 from commons_app.pages.new_poll import NewPollState, new_poll_page
 from commons_app.pages.polls import PollListState, index_page, polls_page
 from commons_app.pages.results import ResultsState, results_page
-from commons_app.pages.vote import VoteState, vote_page
+from commons_app.pages.vote import VoteState, invitation_page, vote_page
+from commons_app.services import invitations
 from commons_app.state import connections, live
 from commons_app.state.session import SessionState
 
@@ -42,10 +43,15 @@ app.add_page(login_page, route=routes.LOGIN, title="Log in · The Commons", on_l
 app.add_page(register_page, route=routes.REGISTER, title="Register · The Commons", on_load=SessionState.check_session)
 app.add_page(polls_page, route=routes.POLLS, title="Polls · The Commons", on_load=[SessionState.require_login, PollListState.on_load])
 app.add_page(new_poll_page, route=routes.NEW_POLL, title="New poll · The Commons", on_load=NewPollState.on_load)
-app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=[SessionState.require_login, VoteState.on_load])
+# No log-in guard: a link poll takes ballots without an account (VoteState.on_load decides).
+app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=VoteState.on_load)
+app.add_page(invitation_page, route=routes.INVITATION, title="Your ballot · The Commons", on_load=VoteState.open_invitation)
 app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · The Commons", on_load=[SessionState.require_login, DashboardState.on_load])
 app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_load=[SessionState.require_login, AdminState.on_load])
+
+# Automatic reminders before polls close (services.invitations), run by the job runner.
+jobs.register_periodic("reminders", invitations.run_due_reminders, seconds=60)
 
 live.install(app)
 connections.install(app)

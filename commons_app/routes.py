@@ -7,6 +7,7 @@ POLLS = "/polls"
 NEW_POLL = "/polls/new"
 VOTE = "/polls/[poll_id]"
 RESULTS = "/polls/[poll_id]/results"
+INVITATION = "/v/[token]"
 DASHBOARD = "/dashboard"
 ADMIN = "/admin"
 
