@@ -11,7 +11,7 @@ from sqlmodel import SQLModel, select
 
 from commons_app.models import InvitationToken, OutboxMail, Poll, User, utcnow
 from commons_app.services import auth, guests, invitations, polls, votes
-from commons_app.services.errors import Forbidden, NotAuthenticated, NotFound
+from commons_app.services.errors import Forbidden, NotAuthenticated, NotFound, RateLimited
 from commons_app.services.votes import BallotInput
 from tests import factories
 from tests.factories import assert_error, row_counts
@@ -327,3 +327,25 @@ def test_a_closed_polls_link_guest_cannot_vote(client, session, owner_headers):
     session.expire_all()
     assert polls.poll_status(session.get(Poll, body["id"])) == "closed"
     assert client.get(f"/api/polls/{body['id']}/results", headers=owner_headers).json()["total_ballots"] == 0
+
+
+def test_a_room_of_200_behind_one_address_joins_a_link_poll_under_the_default_limits(client, session, owner_headers, rate_limits):
+    rate_limits()  # every limit on, at its default
+    body, options = factories.api_poll(client, owner_headers, access="link")
+    for i in range(200):
+        credential = guests.start_link_guest(session=session, poll_id=body["id"], address="198.51.100.7").credential
+        guest = auth.identify_browser(session=session, credential=credential, allow_guest=True).user
+        votes.cast_ballot(session=session, user=guest, poll_id=body["id"], ballot=BallotInput(option_id=options["Apple" if i % 3 else "Banana"]))
+    assert client.get(f"/api/polls/{body['id']}/results", headers=owner_headers).json()["total_ballots"] == 200
+
+
+def test_new_guests_per_address_are_limited(client, session, owner_headers, rate_limits, engine):
+    rate_limits(link_guest="3/hour")
+    body, _ = factories.api_poll(client, owner_headers, access="link")
+    for _ in range(3):
+        guests.start_link_guest(session=session, poll_id=body["id"], address="198.51.100.8")
+    counts = row_counts(engine)
+    with pytest.raises(RateLimited):
+        guests.start_link_guest(session=session, poll_id=body["id"], address="198.51.100.8")
+    assert row_counts(engine) == counts
+    guests.start_link_guest(session=session, poll_id=body["id"], address="198.51.100.9")  # another address
