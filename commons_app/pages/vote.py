@@ -283,6 +283,7 @@ class VoteState(SessionState):
         their ballot (a second visit shows, and changes, the same ballot). A link that names an
         account sends to the log-in; a bad or closed one says why."""
         self._reset_page()
+        await (await self.get_state(SessionState)).check_session()  # to offer attaching to an account
         token = str(self.router.url.path).rstrip("/").split("/")[-1]
         try:
             guest_pass = await run_service(guests.open_invitation, token=token)
@@ -293,6 +294,20 @@ class VoteState(SessionState):
             return None
         self._invite_credential, self._invite_poll = guest_pass.credential, guest_pass.poll_id
         return await self._refresh()
+
+    @rx.event
+    async def attach_invitation(self):  # noqa: ANN201 - Reflex event return
+        """``/v/<token>`` while signed in: put the signed-in account in the place of the link's
+        voter (before any ballot through the link), then vote as that account."""
+        token = str(self.router.url.path).rstrip("/").split("/")[-1]
+        try:
+            poll_id = await SessionState._call(self, guests.attach_invitation, token=token)
+        except NotAuthenticated:
+            return login_redirect(self.router.url.path)
+        except ServiceError as exc:
+            self.error = exc.message
+            return None
+        return [rx.redirect(f"/polls/{poll_id}"), rx.toast.success("The invitation is now your account's.")]
 
     @rx.event
     async def submit(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
@@ -536,6 +551,13 @@ def _vote_body() -> rx.Component:
                         rx.callout(LINK_POLL_NOTE, icon="zap", color_scheme="orange", id="link-poll-note"),
                     ),
                     rx.cond(ctx["invited"].to(bool), rx.callout(GUEST_NOTE, icon="mail", color_scheme="blue", id="guest-note")),
+                    rx.cond(
+                        ctx["invited"].to(bool) & ~ctx["has_voted"].to(bool) & (SessionState.username != ""),
+                        rx.button(
+                            "Vote as " + SessionState.username + " instead", on_click=VoteState.attach_invitation,
+                            variant="outline", id="attach-invitation",
+                        ),
+                    ),
                     rx.cond(ctx["description"].to(str) != "", rx.text(ctx["description"].to(str), white_space="pre-wrap")),
                     error_callout(VoteState.error),
                     rx.cond(

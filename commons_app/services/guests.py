@@ -28,8 +28,8 @@ from sqlmodel import Session, col, select
 
 from commons_app.config import get_settings
 from commons_app.models import GUEST_ROLE, InvitationToken, Poll, PollVoter, User, utcnow
-from commons_app.services import auth, ratelimit
-from commons_app.services.errors import Forbidden, NotFound
+from commons_app.services import auth, counts, ratelimit
+from commons_app.services.errors import Conflict, Forbidden, NotFound
 
 TOKEN_BYTES = 32
 TOKEN_MAX_LENGTH = 128
@@ -180,3 +180,43 @@ def takes_link_ballots(*, session: Session, poll_id: int) -> bool:
     """Whether the poll exists and anyone with its link may vote without an account."""
     poll = session.get(Poll, poll_id)
     return poll is not None and poll.access == "link"
+
+
+def attach_invitation(*, session: Session, user: User, token: str) -> int:
+    """Put the signed-in ``user``'s account in the place of the guest a personal link names (the
+    invitee has an account after all); returns the poll's id. The roll entry keeps its weight
+    and address, its links now name the account (which logs in to vote), and the guest is deleted.
+
+    Raises:
+        NotFound, Forbidden: As :func:`redeem`.
+        Conflict: The link names an account already, the account is on the roll already, or a
+            ballot was cast through the link (it stays where it is: moving it could change a
+            sealed weight or, in an anonymous poll, link a ballot to a person).
+    """
+    from commons_app.services.audit import record_event
+    from commons_app.services.polls import voters_who_voted
+
+    if is_guest(user):
+        raise Forbidden("Log in with an account to attach this invitation to it.")
+    invitation = redeem(session=session, token=token)
+    poll_id = int(invitation.poll.id)  # type: ignore[arg-type]
+    guest = invitation.voter
+    if not is_guest(guest):
+        raise Conflict("This invitation already belongs to an account.")
+    if session.exec(select(PollVoter.id).where(PollVoter.poll_id == poll_id, PollVoter.user_id == user.id)).first():
+        raise Conflict("Your account is already on this poll's roll.")
+    counts.lock_poll(session=session, poll_id=poll_id)  # PostgreSQL: no ballot commits until we do
+    session.execute(
+        update(PollVoter).where(col(PollVoter.poll_id) == poll_id, col(PollVoter.user_id) == guest.id).values(user_id=user.id)
+    )
+    # Checked after the first write (SQLite: from then on the one writer), else a ballot cast
+    # meanwhile would go with the guest.
+    if voters_who_voted(session=session, poll_id=poll_id, user_ids=[int(guest.id)]):  # type: ignore[arg-type]
+        session.rollback()
+        raise Conflict("A ballot was already cast through this link; it stays with the link.")
+    # Its links now lead the account to the log-in (services.guests.AccountInvitation).
+    session.execute(update(InvitationToken).where(col(InvitationToken.user_id) == guest.id).values(user_id=user.id))
+    session.delete(guest)
+    record_event(session=session, actor_id=user.id, action="poll.invitation_attach", target_type="poll", target_id=poll_id)
+    session.commit()
+    return poll_id

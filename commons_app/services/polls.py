@@ -788,6 +788,7 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
         addresses[known.id] = email  # type: ignore[index]
         shown[known.id] = email  # type: ignore[index]
     before = {int(v.user_id): float(v.weight) for v, _u in current}
+    counts.lock_poll(session=session, poll_id=poll_id)  # PostgreSQL: no ballot commits until we do
     voted = voters_who_voted(session=session, poll_id=poll_id)
     for uid in voted:
         # The weight their ballot carries now, and the one it would carry after the change.
@@ -806,6 +807,11 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
         _check_anonymous_weights(list(after.values()) + [w for _e, w in fresh], poll.anonymity_threshold)
     session.execute(delete(PollVoter).where(col(PollVoter.poll_id) == poll_id))
     gone = [uid for uid in before if uid not in after]
+    # SQLite: the delete above made this the one writer; a ballot that slipped in since the check
+    # would be deleted with its guest below, so look again.
+    if gone and voters_who_voted(session=session, poll_id=poll_id, user_ids=gone):
+        session.rollback()
+        raise Conflict("A voter being removed has just voted; reload the roll and try again.")
     gone_guests = [u.id for _v, u in current if u.role == GUEST_ROLE and u.id in gone]
     if gone:
         guests.revoke_tokens(session=session, poll_id=poll_id, user_ids=gone)

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel, select
 
 from commons_app.models import InvitationToken, OutboxMail, Poll, User, utcnow
 from commons_app.services import auth, guests, invitations, polls, votes
-from commons_app.services.errors import Forbidden, NotAuthenticated, NotFound, RateLimited
+from commons_app.services.errors import Conflict, Forbidden, NotAuthenticated, NotFound, RateLimited
 from commons_app.services.votes import BallotInput
 from tests import factories
 from tests.factories import assert_error, row_counts
@@ -349,3 +349,25 @@ def test_new_guests_per_address_are_limited(client, session, owner_headers, rate
         guests.start_link_guest(session=session, poll_id=body["id"], address="198.51.100.8")
     assert row_counts(engine) == counts
     guests.start_link_guest(session=session, poll_id=body["id"], address="198.51.100.9")  # another address
+
+
+def test_an_invitee_with_an_account_attaches_the_invitation_before_voting(client, session, owner_headers, make_user, auth_headers):
+    member, other = make_user(), make_user()
+    poll_id, options = private_poll(client, owner_headers)
+    put_roll(client, owner_headers, poll_id, [{"email": "ann@example.org", "weight": 2}, {"email": "bob@example.org"}, {"username": other.username}])
+    client.post(f"/api/polls/{poll_id}/invitations", headers=owner_headers)
+    links = {m.to_address: token_in(m) for m in mails(session, poll_id)}
+    with pytest.raises(Conflict):  # already on the roll
+        guests.attach_invitation(session=session, user=other, token=links["ann@example.org"])
+    assert guests.attach_invitation(session=session, user=member, token=links["ann@example.org"]) == poll_id
+    roll = {v["email"]: v for v in client.get(f"/api/polls/{poll_id}/voters", headers=owner_headers).json()["voters"]}
+    assert (roll["ann@example.org"]["username"], roll["ann@example.org"]["weight"]) == (member.username, 2.0)
+    with pytest.raises(guests.AccountInvitation):  # the link now asks the account to log in
+        guests.open_invitation(session=session, token=links["ann@example.org"])
+    vote = factories.api_vote(client, auth_headers(member), poll_id, option_id=options["Apple"])
+    assert vote.status_code == 201 and vote.json()["weight"] == 2.0
+    # A ballot cast through a link stays with it.
+    guest_vote(session, links["bob@example.org"], options["Banana"])
+    with pytest.raises(Conflict):
+        guests.attach_invitation(session=session, user=make_user(), token=links["bob@example.org"])
+    assert client.get(f"/api/polls/{poll_id}/results", headers=owner_headers).json()["total_ballots"] == 2

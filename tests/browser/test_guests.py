@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,32 +83,40 @@ def tally(api, owner, poll_id) -> dict[str, int]:
 
 def test_invitation_links_vote_without_accounts_once_each_and_reminders_reach_the_rest(new_page, app_server, api, smtp, monkeypatch):
     base = app_server.url
-    owner, member = api.register("owner"), api.register("member")
+    owner, member, account = api.register("owner"), api.register("member"), api.register("acct")
     poll = api.create_poll(owner, options=["Red", "Green", "Blue"], visibility="private")
     poll_id = poll["id"]
-    invitees = ["ann@example.org", "bob@example.org", "cat@example.org"]
+    tag = secrets.token_hex(3)  # the demo data has accounts such as bob@example.org
+    ann, bob, cat = (f"{name}.{tag}@example.org" for name in ("ann", "bob", "cat"))
+    invitees = sorted([ann, bob, cat])
     roll = api.client.put(f"/polls/{poll_id}/voters", headers=owner.headers,
-                          json={"voters": [{"username": member.username}] + [{"email": e} for e in invitees]})
+                          json={"voters": [{"username": member.username}] + [{"email": e} for e in [*invitees, account.email]]})
     assert roll.status_code == 200, roll.text
     sent = api.client.post(f"/polls/{poll_id}/invitations", headers=owner.headers)
-    assert sent.status_code == 202 and sent.json() == {"queued": 3}, sent.text
+    assert sent.status_code == 202 and sent.json() == {"queued": 4}, sent.text
 
     report = deliver(app_server, smtp, monkeypatch)
-    assert report.sent == 3
-    assert sorted(r for m in smtp.received for r in m.rcpt_tos) == invitees  # one mail per invitee
+    assert report.sent == 4
+    everyone = sorted([*invitees, account.email])
+    assert sorted(r for m in smtp.received for r in m.rcpt_tos) == everyone  # one mail per invitee
     links = {m.rcpt_tos[0]: link_of(m.text, base) for m in smtp.received}
-    assert len(set(links.values())) == 3
+    assert len(set(links.values())) == 4
     status = api.get(f"/polls/{poll_id}/invitations", owner).json()
-    assert sorted((i["email"], i["status"]) for i in status["items"]) == [(e, "sent") for e in invitees]
+    assert sorted((i["email"], i["status"]) for i in status["items"]) == [(e, "sent") for e in everyone]
+
+    # An address that has an account: its link is no way into the account; it asks to log in.
+    page = new_page()
+    goto(page, links[account.email])
+    expect(page).to_have_url(re.compile(re.escape(f"/login?next=/polls/{poll_id}")), timeout=UI_TIMEOUT)
 
     # Each link, in a fresh browser context without an account, casts one ballot.
-    vote_in_fresh_browser(new_page, links["ann@example.org"], "Red")
-    vote_in_fresh_browser(new_page, links["bob@example.org"], "Green")
+    vote_in_fresh_browser(new_page, links[ann], "Red")
+    vote_in_fresh_browser(new_page, links[bob], "Green")
     assert tally(api, owner, poll_id) == {"Red": 1, "Green": 1, "Blue": 0, "total": 2}
 
     # A second use of a link (another fresh browser) changes that ballot; it adds none.
     page = new_page()
-    goto(page, links["ann@example.org"])
+    goto(page, links[ann])
     expect(page.locator("#my-ballot")).to_have_text("Your ballot: Red")
     expect(page.locator("#guest-note")).to_be_visible()
     expect(page.get_by_role("button", name="Submit vote")).to_have_count(0)
@@ -117,15 +126,16 @@ def test_invitation_links_vote_without_accounts_once_each_and_reminders_reach_th
     assert tally(api, owner, poll_id) == {"Red": 0, "Green": 1, "Blue": 1, "total": 2}
     voters = {v["email"]: v for v in api.get(f"/polls/{poll_id}/voters", owner).json()["voters"] if v["email"]}
     assert {e: (v["has_voted"], v["invitation"]) for e, v in voters.items()} == {
-        "ann@example.org": (True, "sent"), "bob@example.org": (True, "sent"), "cat@example.org": (False, "sent"),
+        ann: (True, "sent"), bob: (True, "sent"), cat: (False, "sent"), account.email: (False, "sent"),
     }
 
-    # Reminders reach only the invitee who has not voted.
+    # Reminders reach only the invitees who have not voted.
     reminded = api.client.post(f"/polls/{poll_id}/reminders", headers=owner.headers)
-    assert reminded.status_code == 202 and reminded.json() == {"queued": 1}, reminded.text
-    assert deliver(app_server, smtp, monkeypatch).sent == 1
-    assert [m.rcpt_tos for m in smtp.received[3:]] == [["cat@example.org"]]
-    vote_in_fresh_browser(new_page, link_of(smtp.received[3].text, base), "Green")
+    assert reminded.status_code == 202 and reminded.json() == {"queued": 2}, reminded.text
+    assert deliver(app_server, smtp, monkeypatch).sent == 2
+    reminders = {m.rcpt_tos[0]: m for m in smtp.received[4:]}
+    assert sorted(reminders) == sorted([cat, account.email])
+    vote_in_fresh_browser(new_page, link_of(reminders[cat].text, base), "Green")
     assert tally(api, owner, poll_id) == {"Red": 0, "Green": 2, "Blue": 1, "total": 3}
 
     # A bad link and a closed poll's link get a readable message, no ballot.
@@ -133,7 +143,7 @@ def test_invitation_links_vote_without_accounts_once_each_and_reminders_reach_th
     goto(page, f"{base}/v/not-a-real-token")
     expect(page.locator("#invitation-error")).to_contain_text("not valid")
     assert api.client.post(f"/polls/{poll_id}/close", headers=owner.headers).status_code == 200
-    goto(page, links["bob@example.org"])
+    goto(page, links[bob])
     expect(page.locator("#invitation-error")).to_contain_text("closed")
     expect(page.get_by_role("button", name="Change vote")).to_have_count(0)
 
