@@ -122,7 +122,9 @@ def visible_to(poll: Poll, user: User, *, on_the_roll: bool) -> bool:
 
 def can_view(*, session: Session, poll: Poll, user: User) -> bool:
     """:func:`visible_to`, reading the roll only when it decides."""
-    if user.role != GUEST_ROLE and visible_to(poll, user, on_the_roll=False):
+    if user.role == GUEST_ROLE and user.guest_poll_id is not None:  # an invitee: its poll, while on its roll
+        return user.guest_poll_id == poll.id and on_roll(session=session, poll_id=poll.id, user_id=user.id) is not None  # type: ignore[arg-type]
+    if visible_to(poll, user, on_the_roll=False):
         return True
     return on_roll(session=session, poll_id=poll.id, user_id=user.id) is not None  # type: ignore[arg-type]
 

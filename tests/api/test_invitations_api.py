@@ -239,6 +239,9 @@ def test_a_guest_credential_opens_only_its_ballot(client, session, owner_headers
     with pytest.raises(NotAuthenticated):  # every page but the ballot asks without allow_guest
         auth.identify_browser(session=session, credential=guest_pass.credential)
     guest = auth.identify_browser(session=session, credential=guest_pass.credential, allow_guest=True).user
+    assert polls.get_visible_poll(session=session, poll_id=poll_id, user=guest).id == poll_id
+    with pytest.raises(NotFound):
+        polls.get_visible_poll(session=session, poll_id=other_poll.poll.id, user=guest)
     with pytest.raises(NotFound):
         votes.cast_ballot(session=session, user=guest, poll_id=other_poll.poll.id, ballot=BallotInput(option_id=other_poll.options[0].id))
     with pytest.raises(NotAuthenticated):  # no password opens a guest, not even an empty one
@@ -292,6 +295,9 @@ def test_a_link_poll_takes_one_ballot_per_browser_without_accounts(client, sessi
     credentials = [guests.start_link_guest(session=session, poll_id=body["id"], address="203.0.113.9").credential for _ in range(5)]
     for i, credential in enumerate(credentials):
         guest = auth.identify_browser(session=session, credential=credential, allow_guest=True).user
+        assert polls.get_visible_poll(session=session, poll_id=body["id"], user=guest).id == body["id"]
+        with pytest.raises(NotFound):
+            polls.get_visible_poll(session=session, poll_id=account_poll.poll.id, user=guest)
         votes.cast_ballot(session=session, user=guest, poll_id=body["id"], ballot=BallotInput(option_id=options["Apple" if i % 2 else "Banana"]))
         with pytest.raises(Exception, match="already voted"):
             votes.cast_ballot(session=session, user=guest, poll_id=body["id"], ballot=BallotInput(option_id=options["Cherry"]))
