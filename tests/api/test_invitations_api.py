@@ -377,3 +377,12 @@ def test_an_invitee_with_an_account_attaches_the_invitation_before_voting(client
     with pytest.raises(Conflict):
         guests.attach_invitation(session=session, user=make_user(), token=links["bob@example.org"])
     assert client.get(f"/api/polls/{poll_id}/results", headers=owner_headers).json()["total_ballots"] == 2
+
+
+def test_the_ballot_export_names_an_invitee_by_address(client, session, owner_headers):
+    poll_id, options = private_poll(client, owner_headers)
+    put_roll(client, owner_headers, poll_id, [{"email": "ann@example.org"}])
+    client.post(f"/api/polls/{poll_id}/invitations", headers=owner_headers)
+    guest_vote(session, token_in(mails(session, poll_id)[0]), options["Cherry"])
+    rows = client.get(f"/api/polls/{poll_id}/ballots", headers=owner_headers).json()
+    assert [(r["username"], r["option_id"]) for r in rows] == [("ann@example.org", options["Cherry"])]
