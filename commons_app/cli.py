@@ -1,4 +1,4 @@
-"""Operator commands: migrate, create-admin, seed-demo, set-role, check-config, recount."""
+"""Operator commands: migrate, create-admin, seed-demo, set-role, check-config, recount, worker."""
 
 from __future__ import annotations
 
@@ -321,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     p_role.add_argument("role", choices=["admin", "member"])
     sub.add_parser("seed-demo", help="add demo users, polls and ballots (idempotent)")
     sub.add_parser("check-config", help="load the settings and report problems")
+    sub.add_parser("worker", help="run the job worker (outbox sends, timed jobs) in this process")
     p_recount = sub.add_parser(
         "recount", help="recount a published ballot record (record.jsonl); needs no database or settings"
     )
@@ -341,11 +342,20 @@ def main(argv: list[str] | None = None) -> int:
             return seed_demo()
         if args.command == "recount":
             return recount(args.file, args.method, args.options, args.results)
+        if args.command == "worker":
+            from commons_app import jobs
+
+            return jobs.main()
         if args.command == "check-config":
             settings = get_settings()
+            if settings.smtp_url:
+                from commons_app.services.mailer import parse_smtp_url
+
+                parse_smtp_url(settings.smtp_url)  # a bad SMTP_URL is a configuration error
             # Never the token itself: only whether /metrics is served.
             print(f"environment={settings.environment} database={settings.database_url.split('@')[-1]} redis={'set' if settings.redis_url else 'not set'} "
-                  f"metrics_token={'set' if settings.metrics_token else 'not set (no /metrics)'}")
+                  f"metrics_token={'set' if settings.metrics_token else 'not set (no /metrics)'} "
+                  f"smtp={'set' if settings.smtp_url else 'not set (mails stay in the outbox)'}")
             return 0
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

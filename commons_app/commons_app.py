@@ -55,3 +55,5 @@ jobs.register_periodic("reminders", invitations.run_due_reminders, seconds=60)
 
 live.install(app)
 connections.install(app)
+# The job worker (outbox sends, polls closing on time, periodic jobs) starts and stops with the app.
+app.register_lifespan_task(jobs.app_lifespan)

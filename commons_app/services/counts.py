@@ -9,7 +9,7 @@ ballots takes ~170 ms on PostgreSQL here; the counts take ~1 ms).
 :func:`reconcile` recounts a poll from the ballots table and repairs the counts if they differ
 (they should not: a difference means something wrote ballots around the services, and it is
 logged and counted in ``commons_count_repairs_total``). It runs when a poll closes and, for open
-polls, on a schedule (``state.live``'s watcher, one worker at a time).
+polls, on a schedule (the ``counts_reconcile`` periodic job of ``commons_app.jobs``, once per period).
 """
 
 from __future__ import annotations

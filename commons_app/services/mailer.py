@@ -73,8 +73,12 @@ class MailerSettings:
 
     @classmethod
     def from_env(cls) -> MailerSettings:
-        """The settings from ``OUTBOX_*`` and ``SMTP_TIMEOUT``."""
-        return cls(
+        """The settings from ``OUTBOX_*`` and ``SMTP_TIMEOUT``.
+
+        Raises:
+            ConfigError: A lease too short to cover a send (it must exceed twice the SMTP timeout).
+        """
+        settings = cls(
             max_attempts=max(1, int(_env_float("OUTBOX_MAX_ATTEMPTS", 8))),
             retry_seconds=max(0.0, _env_float("OUTBOX_RETRY_SECONDS", 30.0)),
             retry_max_seconds=max(0.0, _env_float("OUTBOX_RETRY_MAX_SECONDS", 3600.0)),
@@ -82,6 +86,9 @@ class MailerSettings:
             batch=max(1, int(_env_float("OUTBOX_BATCH", 20))),
             smtp_timeout=max(1.0, _env_float("SMTP_TIMEOUT", 30.0)),
         )
+        if settings.lease_seconds <= 2 * settings.smtp_timeout:
+            raise ConfigError("OUTBOX_LEASE_SECONDS must exceed twice SMTP_TIMEOUT (a send must end within its lease)")
+        return settings
 
 
 @dataclass(frozen=True)

@@ -24,20 +24,19 @@ from typing import Any
 
 import reflex as rx
 from reflex_base.constants.state import FIELD_MARKER
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
 from commons_app import metrics
-from commons_app.models import Poll, utcnow
+from commons_app.jobs import POLL_CHANGED_CHANNEL
+from commons_app.models import Poll
 from commons_app.redis_client import get_async_redis, get_redis
-from commons_app.services import counts, notify
+from commons_app.services import notify
 from commons_app.services.polls import options_of
-from commons_app.services.results import PollResults, compute_results, format_number, seal_closed
+from commons_app.services.results import PollResults, compute_results, format_number
 
 logger = logging.getLogger("commons.live")
 
 PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
-SCHEDULE_CHECK_SECONDS = float(os.environ.get("SCHEDULE_CHECK_SECONDS", "2"))
-RECONCILE_SECONDS = float(os.environ.get("COUNTS_RECONCILE_SECONDS", "600"))
 CLAIM_TTL_MS = 5000
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
@@ -177,6 +176,11 @@ async def _deliver(poll_id: int, values: dict[str, Any]) -> None:
     await namespace.emit("event", {"delta": delta}, room=_room(poll_id))
 
 
+def _channel_name(message: dict[str, Any]) -> str:
+    channel = message.get("channel")
+    return channel.decode() if isinstance(channel, bytes) else str(channel)
+
+
 async def _deliver_loop() -> None:
     """Every worker: receive each push from Redis and emit it to its own watching sockets."""
     client = get_async_redis()
@@ -185,11 +189,16 @@ async def _deliver_loop() -> None:
     while True:
         try:
             async with client.pubsub() as pubsub:
-                await pubsub.subscribe(FANOUT_CHANNEL)
+                await pubsub.subscribe(FANOUT_CHANNEL, POLL_CHANGED_CHANNEL)
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
                     data = json.loads(message["data"])
+                    if _channel_name(message) == POLL_CHANGED_CHANNEL:
+                        # A job in a worker process changed a poll (it closed on time): push it
+                        # from here (the shared claim makes one worker of all do it).
+                        on_poll_changed(int(data["poll_id"]))
+                        continue
                     await _deliver(int(data["poll_id"]), data["values"])
         except asyncio.CancelledError:
             raise
@@ -209,61 +218,7 @@ def install(app: Any) -> None:
         notify.add_listener(on_poll_changed)
 
     app.register_lifespan_task(_capture_loop)
-    app.register_lifespan_task(watch_schedules)
     app.register_lifespan_task(_deliver_loop)
-
-
-def _polls_crossing(*, session: Session, since: Any, until: Any) -> list[int]:
-    """Polls that opened or closed on schedule in ``(since, until]``."""
-    query = select(Poll.id).where(
-        col(Poll.closed_at).is_(None),
-        or_(
-            (col(Poll.opens_at) > since) & (col(Poll.opens_at) <= until),
-            (col(Poll.closes_at) > since) & (col(Poll.closes_at) <= until),
-        ),
-    )
-    return [int(i) for i in session.exec(query).all()]
-
-
-async def watch_schedules() -> None:
-    """Push the new status of polls that open or close on time, without anyone's action."""
-    from commons_app.state.session import run_service
-
-    since = utcnow()
-    next_reconcile = asyncio.get_running_loop().time() + RECONCILE_SECONDS
-    while True:
-        await asyncio.sleep(SCHEDULE_CHECK_SECONDS)
-        until = utcnow()
-        try:
-            crossing = await run_service(_polls_crossing, since=since, until=until)
-            if crossing:
-                # Polls that just closed on time are sealed now rather than at their next reading
-                # (those that opened have nothing to seal).
-                await run_service(seal_closed, poll_ids=crossing)
-            for poll_id in crossing:
-                on_poll_changed(poll_id)
-            since = until
-            if asyncio.get_running_loop().time() >= next_reconcile:
-                next_reconcile = asyncio.get_running_loop().time() + RECONCILE_SECONDS
-                if await asyncio.to_thread(_claim_reconcile):
-                    open_ids = await run_service(counts.open_poll_ids)
-                    repaired = await run_service(counts.reconcile_polls, poll_ids=open_ids)
-                    logger.info("reconciled the counts of %s open polls; repaired %s", len(open_ids), len(repaired))
-        except Exception:
-            logger.warning("schedule watch failed", exc_info=True)
-
-
-def _claim_reconcile() -> bool:
-    """One worker of all instances reconciles per period (every worker, without Redis: there is
-    only one then)."""
-    client = get_redis()
-    if client is None:
-        return True
-    try:
-        return bool(client.set("commons:counts:reconcile", "1", nx=True, ex=max(1, int(RECONCILE_SECONDS) - 1)))
-    except Exception:
-        logger.warning("could not claim the counts reconciliation; skipping this period", exc_info=True)
-        return False
 
 
 def results_display(results: PollResults) -> dict[str, Any]:

@@ -125,3 +125,15 @@ def mail_env(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SmtpSe
     monkeypatch.setenv("SMTP_TIMEOUT", "5")
     clear_caches()
     return smtp_server
+
+
+def drop_queue_keys(redis_url: str, queue: str) -> None:
+    """Delete a test's saq queue from Redis (the tests share a Redis database with others)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        for key in client.scan_iter(match=f"saq:{queue}:*", count=500):
+            client.delete(key)
+    finally:
+        client.close()
