@@ -12,7 +12,6 @@ from commons_app.pages.new_poll import NewPollState, new_poll_page
 from commons_app.pages.polls import PollListState, index_page, polls_page
 from commons_app.pages.results import ResultsState, results_page
 from commons_app.pages.vote import VoteState, invitation_page, vote_page
-from commons_app.services import invitations
 from commons_app.state import connections, live
 from commons_app.state.session import SessionState
 
@@ -49,9 +48,6 @@ app.add_page(invitation_page, route=routes.INVITATION, title="Your ballot · The
 app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · The Commons", on_load=[SessionState.require_login, DashboardState.on_load])
 app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_load=[SessionState.require_login, AdminState.on_load])
-
-# Automatic reminders before polls close (services.invitations), run by the job runner.
-jobs.register_periodic("reminders", invitations.run_due_reminders, seconds=60)
 
 live.install(app)
 connections.install(app)
