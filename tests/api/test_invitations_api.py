@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import SQLModel, select
 
+from commons_app import jobs
 from commons_app.models import InvitationToken, OutboxMail, Poll, User, utcnow
 from commons_app.services import auth, guests, invitations, polls, votes
 from commons_app.services.errors import Conflict, Forbidden, NotAuthenticated, NotFound, RateLimited
@@ -285,6 +286,10 @@ def test_automatic_reminders_go_once_before_the_poll_closes(client, session, own
     assert invitations.send_due_reminders(session=session, now=due + timedelta(minutes=5)) == 0
     assert [m.to_address for m in mails(session, poll_id, kind="reminder")] == [mails(session, poll_id)[1].to_address]
     assert_error(client.patch(f"/api/polls/{poll_id}", headers=owner_headers, json={"remind_before_hours": 0}), 422)
+    # The job queue runs it (the app and `python -m commons_app worker` both import JOB_MODULES).
+    assert {"automatic_reminders"} <= {job.name for job in jobs.periodic_jobs()}
+    invitations.run_due_reminders()  # nothing more is due
+    assert len(mails(session, poll_id, kind="reminder")) == 1
 
 
 # --- link polls --------------------------------------------------------------------------------------------
