@@ -391,3 +391,24 @@ def test_the_ballot_export_names_an_invitee_by_address(client, session, owner_he
     guest_vote(session, token_in(mails(session, poll_id)[0]), options["Cherry"])
     rows = client.get(f"/api/polls/{poll_id}/ballots", headers=owner_headers).json()
     assert [(r["username"], r["option_id"]) for r in rows] == [("ann@example.org", options["Cherry"])]
+
+
+def test_invitations_sent_twice_at_once_mail_each_address_once(client, session, engine, owner_headers, user, run_in_threads):
+    from sqlmodel import Session
+
+    poll_id, _ = private_poll(client, owner_headers)
+    put_roll(client, owner_headers, poll_id, [{"email": f"v{i}@example.org"} for i in range(5)])
+
+    def send() -> int:
+        with Session(engine, expire_on_commit=False) as own:
+            return invitations.send_invitations(session=own, user=own.get(User, user.id), poll_id=poll_id)
+
+    outcomes = run_in_threads(send, send)
+    assert not [o for o in outcomes if isinstance(o, BaseException) and "locked" not in str(o)], outcomes
+    sent = mails(session, poll_id)
+    assert sorted(m.to_address for m in sent) == [f"v{i}@example.org" for i in range(5)]
+    # Every mailed link works; no stored link lacks its mail.
+    for mail in sent:
+        assert guests.open_invitation(session=session, token=token_in(mail)).poll_id == poll_id
+    rows = session.exec(select(InvitationToken).where(InvitationToken.poll_id == poll_id)).all()
+    assert sorted(r.mail_id for r in rows) == sorted(m.id for m in sent)
