@@ -6,6 +6,7 @@ from commons_app import jobs, routes
 from commons_app.api.app import create_api, wrap_with_guard
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
+from commons_app.pages.admin_outbox import OutboxAdminState
 from commons_app.pages.auth import LoginState, login_page, register_page
 from commons_app.pages.dashboard import DashboardState, dashboard_page
 from commons_app.pages.new_poll import NewPollState, new_poll_page
@@ -47,7 +48,7 @@ app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=
 app.add_page(invitation_page, route=routes.INVITATION, title="Your ballot · The Commons", on_load=VoteState.open_invitation)
 app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · The Commons", on_load=[SessionState.require_login, DashboardState.on_load])
-app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_load=[SessionState.require_login, AdminState.on_load])
+app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_load=[SessionState.require_login, AdminState.on_load, OutboxAdminState.on_load])
 
 live.install(app)
 connections.install(app)

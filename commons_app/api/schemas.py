@@ -274,6 +274,29 @@ class AuditPage(BaseModel):
     limit: int
 
 
+class OutboxMailOut(BaseModel):
+    id: int
+    to_address: str
+    subject: str
+    body: str
+    kind: str
+    poll_id: str | None
+    status: Literal["queued", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    message_id: str
+    created_at: Timestamp
+    next_attempt_at: Timestamp
+    sent_at: Timestamp | None
+
+
+class OutboxPage(BaseModel):
+    items: list[OutboxMailOut]
+    total: int
+    skip: int
+    limit: int
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str

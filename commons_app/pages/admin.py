@@ -1,4 +1,4 @@
-"""``/admin``: users, roles, activation and the audit log. The services check the admin role."""
+"""``/admin``: users, roles, activation, the audit log and the mail outbox. The services check the admin role."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from commons_app import routes
 from commons_app.components.layout import data_table, error_callout, page, spinner_block
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.models import User, as_utc
+from commons_app.pages.admin_outbox import outbox_section
 from commons_app.services import audit, auth
 from commons_app.services.errors import Forbidden, NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
@@ -284,6 +285,7 @@ def admin_page() -> rx.Component:
                         has_previous=AdminState.events_at > 0,
                         has_next=AdminState.events_has_next,
                     ),
+                    outbox_section(),
                     spacing="4",
                     width="100%",
                     align="stretch",

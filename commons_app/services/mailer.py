@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
+from commons_app import metrics
 from commons_app.config import ConfigError, get_settings
 from commons_app.db import session_scope
 from commons_app.models import OutboxMail, as_utc, utcnow
@@ -213,11 +215,13 @@ def _record_failure(session: Session, mail: OutboxMail, owner: str, settings: Ma
     if permanent or mail.attempts >= settings.max_attempts:
         _mark(session, mail, owner, status="failed", last_error=reason)
         report.failed += 1
+        metrics.MAILS.labels("failed").inc()
         logger.warning("mail %s to %s failed after %s attempt(s): %s", mail.id, mail.to_address, mail.attempts, reason)
     else:
         delay = _backoff(settings, mail.attempts)
         _mark(session, mail, owner, last_error=reason, next_attempt_at=utcnow() + timedelta(seconds=delay))
         report.retried += 1
+        metrics.MAILS.labels("retried").inc()
         logger.info("mail %s to %s: attempt %s failed (%s); next in %.0f s", mail.id, mail.to_address, mail.attempts,
                     reason, delay)
 
@@ -233,9 +237,16 @@ def _release(session: Session, mails: list[OutboxMail], owner: str) -> None:
     session.commit()
 
 
+@lru_cache(maxsize=1)
+def _local_hostname() -> str:
+    """The name given in EHLO. Looked up once: ``getfqdn`` can take a second per call (a reverse
+    DNS lookup), which smtplib would otherwise pay on every connection."""
+    return socket.getfqdn()
+
+
 def _connect(target: SmtpTarget, timeout: float) -> smtplib.SMTP:
     context = ssl.create_default_context()
-    hostname = socket.getfqdn()
+    hostname = _local_hostname()
     if target.scheme == "smtps":
         client: smtplib.SMTP = smtplib.SMTP_SSL(target.host, target.port, timeout=timeout, context=context,
                                                 local_hostname=hostname)
@@ -334,6 +345,7 @@ def _send_batch(session: Session, mails: list[OutboxMail], owner: str, target: S
             # The server has taken the mail (250): record it before anything else.
             _mark(session, mail, owner, status="sent", sent_at=utcnow(), last_error=None)
             report.sent += 1
+            metrics.MAILS.labels("sent").inc()
             logger.info("mail %s sent to %s (%s)", mail.id, mail.to_address, mail.message_id)
     finally:
         if client is not None:

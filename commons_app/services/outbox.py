@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from commons_app.config import get_settings
-from commons_app.models import OutboxMail
+from commons_app.models import OUTBOX_STATUSES, OutboxMail, User
+from commons_app.services.auth import require_admin
 from commons_app.services.errors import InvalidInput
 
 logger = logging.getLogger("commons.outbox")
@@ -112,8 +113,18 @@ def kick() -> None:
         logger.warning("could not nudge the mail sender; the periodic sweep will send", exc_info=True)
 
 
-def list_mails(*, session: Session, skip: int = 0, limit: int = 50, status: str | None = None) -> tuple[list[OutboxMail], int]:
-    """Outbox rows, newest first, and how many there are (the admin's view)."""
+def list_mails(
+    *, session: Session, actor: User, skip: int = 0, limit: int = 50, status: str | None = None
+) -> tuple[list[OutboxMail], int]:
+    """Outbox rows, newest first, and how many match (admins only: mails hold personal links).
+
+    Raises:
+        Forbidden: ``actor`` is not an admin.
+        InvalidInput: An unknown ``status``.
+    """
+    require_admin(actor)
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(OUTBOX_STATUSES)}")
     query = select(OutboxMail)
     count = select(func.count()).select_from(OutboxMail)
     if status:

@@ -48,7 +48,8 @@ _SKIP_TOP = {
 }
 # Never passed on to a server from the test process's environment.
 _DROP_ENV_PREFIXES = ("DATABASE_URL", "REDIS_URL", "COMMONS_", "RATELIMIT_", "GRANIAN_", "CORS_ORIGINS",
-                      "SECRET_KEY", "PYTEST_", "LIVE_PUSH_INTERVAL", "REFLEX_", "METRICS_TOKEN")
+                      "SECRET_KEY", "PYTEST_", "LIVE_PUSH_INTERVAL", "REFLEX_", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM",
+                      "OUTBOX_", "JOBS_")
 
 
 _handed_out: set[int] = set()

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from commons_app import metrics
 from commons_app.config import ConfigError
 from commons_app.models import OutboxMail, as_utc, utcnow
 from commons_app.services import mailer, outbox
@@ -55,6 +56,7 @@ def test_a_queued_mail_is_delivered_with_its_from_to_text_and_message_id(engine,
 def test_a_refusing_server_is_retried_with_back_off_then_succeeds(engine, session, mail_env):
     [mail] = _queue(session)
     mail_env.refuse("451 4.3.0 Try again later", times=2)
+    counted = {o: metrics.MAILS.labels(o)._value.get() for o in ("sent", "retried")}
     before = utcnow()
     assert mailer.send_due(settings=FAST).retried == 1
     row = _row(engine, mail.id)
@@ -74,6 +76,8 @@ def test_a_refusing_server_is_retried_with_back_off_then_succeeds(engine, sessio
     row = _row(engine, mail.id)
     assert row.status == "sent" and row.attempts == 3 and row.last_error is None
     assert [r.message_id for r in mail_env.received] == [mail.message_id]
+    assert metrics.MAILS.labels("retried")._value.get() - counted["retried"] == 2
+    assert metrics.MAILS.labels("sent")._value.get() - counted["sent"] == 1
 
 
 def test_a_server_that_is_down_is_retried_and_the_reason_recorded(engine, session, mail_env):
