@@ -412,3 +412,41 @@ def test_invitations_sent_twice_at_once_mail_each_address_once(client, session, 
         assert guests.open_invitation(session=session, token=token_in(mail)).poll_id == poll_id
     rows = session.exec(select(InvitationToken).where(InvitationToken.poll_id == poll_id)).all()
     assert sorted(r.mail_id for r in rows) == sorted(m.id for m in sent)
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    """A real SMTP server (aiosmtpd) with the app's SMTP_URL aimed at it."""
+    from tests.conftest import clear_caches
+    from tests.mail.conftest import SmtpServer, free_port
+
+    server = SmtpServer(port=free_port())
+    server.start()
+    monkeypatch.setenv("SMTP_URL", server.url)
+    monkeypatch.setenv("MAIL_FROM", "The Commons <polls@commons.example>")
+    clear_caches()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_real_smtp_server_receives_one_invitation_per_invitee_with_its_link(client, session, owner_headers, smtp):
+    from commons_app.services import mailer
+
+    poll_id, _options = private_poll(client, owner_headers)
+    invitees = ["ann@example.org", "bob@example.org", "cat@example.org"]
+    put_roll(client, owner_headers, poll_id, [{"email": e} for e in invitees])
+    assert client.post(f"/api/polls/{poll_id}/invitations", headers=owner_headers).json() == {"queued": 3}
+    report = mailer.send_due(settings=mailer.MailerSettings(max_attempts=3, retry_seconds=0.3, lease_seconds=30, batch=10, smtp_timeout=5))
+    assert report.sent == 3
+    assert sorted(r.rcpt_tos[0] for r in smtp.received) == invitees and all(len(r.rcpt_tos) == 1 for r in smtp.received)
+    for received in smtp.received:
+        assert received.message.get_content_type() == "text/plain"
+        [(link, token)] = LINK.findall(received.text)  # the link on a line of its own
+        assert link.endswith(f"/v/{token}")
+        assert guests.open_invitation(session=session, token=token).poll_id == poll_id
+    listing = client.get(f"/api/polls/{poll_id}/invitations", headers=owner_headers).json()["items"]
+    assert {(i["status"], i["attempts"]) for i in listing} == {("sent", 1)} and all(i["sent_at"] for i in listing)
+    roll = client.get(f"/api/polls/{poll_id}/voters", headers=owner_headers).json()["voters"]
+    assert {v["invitation"] for v in roll} == {"sent"}
