@@ -80,7 +80,7 @@ class Voter:
         self.client = BrowserClient(base, frontend=frontend, credential=person.credential if stored_session else "",
                                     http_session=http)
 
-    async def open_login(self, first_poll: int, timeout: float) -> float:
+    async def open_login(self, first_poll: str, timeout: float) -> float:
         started = time.monotonic()
         await self.client.connect(f"/login?next=/polls/{first_poll}")
         at, _ = await self.client.wait_for(hydrated, timeout)
@@ -110,7 +110,7 @@ class Voter:
             raise RuntimeError("logged in, but no credential reached local storage")
         return at - started
 
-    async def go_to_vote_page(self, poll_id: int, timeout: float) -> float:
+    async def go_to_vote_page(self, poll_id: str, timeout: float) -> float:
         start = len(self.client.updates)
         started = time.monotonic()
         await self.client.navigate(f"/polls/{poll_id}", {"poll_id": str(poll_id)})

@@ -22,6 +22,7 @@ from commons_app.services.errors import ServiceError
 from commons_app.services.polls import PollSpec, RollEntry
 from commons_app.services.record import parse_record, record_digest, tally_record
 from commons_app.services.tally import METHODS, TallyResult
+from commons_app.services.tally.notes import render_note
 from commons_app.services.votes import BallotInput
 
 DEMO_PASSWORD = "commons-demo-2026"
@@ -43,7 +44,9 @@ def create_admin(username: str, email: str, password: str | None) -> int:
     """Create an admin account; the first account made this way is the operator's."""
     password = password or os.environ.get("COMMONS_ADMIN_PASSWORD") or getpass.getpass("Password: ")
     with Session(get_engine(), expire_on_commit=False) as session:
-        user = auth.register_user(session=session, username=username, email=email, password=password, role="admin")
+        user = auth.register_user(
+            session=session, username=username, email=email, password=password, role="admin", allow_reserved=True
+        )
     print(f"created admin {user.username} (id {user.id})")
     return 0
 
@@ -63,14 +66,23 @@ def set_role(username: str, role: str) -> int:
 
 
 def seed_demo() -> int:
-    """Add demo users, polls and ballots, once (a second run changes nothing)."""
+    """Add demo users, polls and ballots, once (a second run changes nothing). Refused in
+    production: the demo admin's password is published in the README."""
+    if get_settings().is_production:
+        print(
+            "seed-demo refuses to run with COMMONS_ENV=production: it would create an admin account whose "
+            "password is published; use create-admin instead",
+            file=sys.stderr,
+        )
+        return 2
     rng = random.Random(2026)
     with Session(get_engine(), expire_on_commit=False) as session:
         if session.exec(select(User).where(User.username_key == "admin")).first() is not None:
             print("demo data already present")
             return 0
         admin = auth.register_user(
-            session=session, username="admin", email="admin@example.org", password=DEMO_PASSWORD, role="admin"
+            session=session, username="admin", email="admin@example.org", password=DEMO_PASSWORD, role="admin",
+            allow_reserved=True,
         )
         people = [
             auth.register_user(session=session, username=name, email=f"{name}@example.org", password=DEMO_PASSWORD)
@@ -295,7 +307,7 @@ def recount(path: str, method: str | None, options: str | None, results_path: st
         print(f"  option {label(option.option_id)}: votes {option.votes}, weight {_number(option.weight)}{extra}")
     print(f"winners: {', '.join(map(label, outcome.winners)) or 'none'}")
     for note in outcome.notes:
-        print(f"note: {note}")
+        print(f"note: {render_note(note)}")
     if results is None:
         return 0
     differences = _compare(results, method, digest, outcome)

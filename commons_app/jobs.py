@@ -192,10 +192,20 @@ def reconcile_counts() -> None:
 
 
 def register_builtin_jobs() -> None:
-    """(Re-)register the app's own periodic jobs with the periods the environment sets."""
-    register_periodic("outbox_sweep", send_outbox, seconds=_seconds_env("OUTBOX_SWEEP_SECONDS", 5))
-    register_periodic("poll_schedules", poll_schedules, seconds=_seconds_env("SCHEDULE_CHECK_SECONDS", 2))
-    register_periodic("counts_reconcile", reconcile_counts, seconds=_seconds_env("COUNTS_RECONCILE_SECONDS", 600))
+    """(Re-)register the app's own periodic jobs with the periods the environment sets.
+
+    Raises:
+        ConfigError: A period that is not a whole divisor of a minute, an hour or a day.
+    """
+    for name, func, variable, default in (
+        ("outbox_sweep", send_outbox, "OUTBOX_SWEEP_SECONDS", 5),
+        ("poll_schedules", poll_schedules, "SCHEDULE_CHECK_SECONDS", 2),
+        ("counts_reconcile", reconcile_counts, "COUNTS_RECONCILE_SECONDS", 600),
+    ):
+        try:
+            register_periodic(name, func, seconds=_seconds_env(variable, default))
+        except ValueError as exc:
+            raise ConfigError(f"{variable}: {exc}") from exc
 
 
 register_builtin_jobs()
@@ -406,10 +416,23 @@ def jobs_in_app() -> bool:
     return os.environ.get("JOBS_IN_APP", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+async def _keep_running() -> None:
+    """Run the worker; if it fails (Redis unreachable at start, …), log it and start it again."""
+    while True:
+        try:
+            await run_worker()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("the job worker stopped; starting it again in 5 s")
+            await asyncio.sleep(5)
+
+
 @contextlib.asynccontextmanager
 async def app_lifespan() -> AsyncIterator[None]:
     """The app's lifespan task: start this process's worker with the app, stop it with the app."""
-    task = asyncio.create_task(run_worker()) if jobs_in_app() else None
+    task = asyncio.create_task(_keep_running()) if jobs_in_app() else None
     try:
         yield
     finally:
@@ -419,18 +442,23 @@ async def app_lifespan() -> AsyncIterator[None]:
                 await task
 
 
-def publish_poll_changes() -> None:
+def publish_poll_changes() -> Callable[[str], None]:
     """In a worker process apart from the app: forward ``services.notify`` announcements to the
-    app's workers over Redis, which push the new results to open pages."""
+    app's workers over Redis, which push the new results to open pages.
+
+    Returns:
+        The listener added (``notify.remove_listener`` takes it away).
+    """
     from commons_app.redis_client import get_redis
     from commons_app.services import notify
 
-    def forward(poll_id: int) -> None:
+    def forward(poll_id: str) -> None:
         client = get_redis()
         if client is not None:
             client.publish(POLL_CHANGED_CHANNEL, json.dumps({"poll_id": poll_id}))
 
     notify.add_listener(forward)
+    return forward
 
 
 POLL_CHANGED_CHANNEL = "commons:jobs:poll-changed"

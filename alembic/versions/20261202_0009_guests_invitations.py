@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # Columns are added in place (no batch rebuild: rebuilding "polls" on SQLite would cascade).
-    op.add_column("users", sa.Column("guest_poll_id", sa.Integer(), nullable=True))
+    op.add_column("users", sa.Column("guest_poll_id", sa.String(length=32), nullable=True))
     op.create_index("ix_users_guest_poll_id", "users", ["guest_poll_id"])
     op.add_column("polls", sa.Column("access", sa.String(length=16), nullable=False, server_default="account"))
     op.add_column("polls", sa.Column("remind_before_hours", sa.Integer(), nullable=True))
@@ -29,7 +29,7 @@ def upgrade() -> None:
         "invitation_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("poll_id", sa.Integer(), nullable=False),
+        sa.Column("poll_id", sa.String(length=32), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("mail_id", sa.Integer(), nullable=True),

@@ -19,6 +19,11 @@ OptionText = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 # Every timestamp leaves the API in UTC with its offset (SQLite hands back naive values).
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
 OptionId = Annotated[StrictInt, Field(ge=1, le=2**53)]
+# A poll's opaque id (models.new_poll_id): URL-safe characters only, never a number.
+POLL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+PollIdField = Annotated[
+    StrictStr, Field(min_length=1, max_length=64, pattern=POLL_ID_PATTERN, description="The poll's opaque id.")
+]
 
 
 class Request(BaseModel):
@@ -121,7 +126,8 @@ class OptionOut(BaseModel):
 
 
 class PollOut(BaseModel):
-    id: int
+    id: str = Field(description="Opaque, URL-safe, at least 128 random bits: the only way to reach the poll.")
+    join_code: str = Field(description="Short code (letters and digits, case-insensitive) that /join takes.")
     title: str
     description: str
     created_by: int
@@ -194,7 +200,7 @@ class InvitationPage(BaseModel):
 
 
 class RollOut(BaseModel):
-    poll_id: int
+    poll_id: str
     voters: list[RollEntryOut]
 
 
@@ -206,7 +212,7 @@ class BallotChoice(Request):
 
 
 class VoteCreate(BallotChoice):
-    poll_id: OptionId
+    poll_id: PollIdField
 
 
 class ChoiceOut(BaseModel):
@@ -223,7 +229,7 @@ class ChoiceOut(BaseModel):
 
 class VoteOut(ChoiceOut):
     id: int
-    poll_id: int
+    poll_id: str
     receipt: str
 
 
@@ -243,7 +249,7 @@ class OptionResultOut(BaseModel):
 
 
 class ResultsOut(BaseModel):
-    poll_id: int
+    poll_id: str
     method: Method
     status: Status
     total_ballots: int

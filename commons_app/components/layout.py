@@ -44,6 +44,7 @@ def navbar() -> rx.Component:
             ),
             rx.flex(
                 nav_link("Polls", routes.POLLS),
+                nav_link("Join", routes.JOIN),
                 rx.cond(SessionState.signed_in, nav_link("New poll", routes.NEW_POLL)),
                 rx.cond(SessionState.signed_in, nav_link("Dashboard", routes.DASHBOARD)),
                 rx.cond(SessionState.is_admin, nav_link("Admin", routes.ADMIN)),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import reflex as rx
 from sqlmodel import Session
 
 from commons_app import routes
 from commons_app.components.layout import error_callout, page
-from commons_app.services import auth
+from commons_app.services import auth, ratelimit
 from commons_app.services.errors import ServiceError
 from commons_app.state.session import SessionState, private_state, run_service
 
@@ -27,8 +28,15 @@ def _browser_register(*, session: Session, username: str, email: str, password: 
 
 
 def safe_next(target: str | None) -> str:
-    """Only local paths are followed after signing in (no open redirect)."""
+    """Only same-site paths are followed after signing in (no open redirect): ``/polls/…`` yes;
+    ``https://evil.example``, ``//evil.example``, ``/\\evil.example`` and paths with control
+    characters or spaces (which browsers drop, turning ``/\t/evil`` into ``//evil``) no."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return routes.POLLS
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in target):
+        return routes.POLLS
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return routes.POLLS
     return target
 
@@ -36,9 +44,38 @@ def safe_next(target: str | None) -> str:
 class _AuthFormState(SessionState):
     error: str = ""
     loading: bool = False
+    next_path: str = ""  # where to go after signing in; kept by the link to the other form
+
+    @rx.var
+    def login_href(self) -> str:
+        """The log-in page, keeping ``next``."""
+        return routes.login_url(self.next_path)
+
+    @rx.var
+    def register_href(self) -> str:
+        """The registration page, keeping ``next``."""
+        return routes.register_url(self.next_path)
+
+    def _read_next(self) -> None:
+        raw = self.router.url.query_parameters.get("next")
+        self.next_path = safe_next(raw) if raw and safe_next(raw) == raw else ""
+
+    @rx.event
+    async def redirect_if_signed_in(self):  # noqa: ANN202 - Reflex event return
+        """On load: remember ``next``; a signed-in user goes straight on."""
+        self.error = ""
+        self._read_next()
+        await self.check_session()
+        if self.signed_in:
+            return rx.redirect(safe_next(self.next_path))
+        return None
 
     def _client_address(self) -> str:
-        return self.router.session.client_ip or "unknown"
+        """The browser's address, by the REST API's rule (TRUSTED_PROXIES and X-Forwarded-For):
+        behind the deploy's nginx the socket's peer is nginx for everyone."""
+        # Reflex's client_ip is the socket's peer (its trusted_proxy_hops is left at 0).
+        forwarded = self.router.headers.raw_headers.get("x-forwarded-for", "")
+        return ratelimit.client_address(self.router.session.client_ip, forwarded)
 
     def _signed_in(self, me: dict[str, Any]):  # noqa: ANN202 - Reflex event return
         self.credential = me["credential"]
@@ -72,15 +109,6 @@ class LoginState(_AuthFormState):
             self.loading = False
             return
         yield self._signed_in(me)
-
-    @rx.event
-    async def redirect_if_signed_in(self):  # noqa: ANN201 - Reflex event return
-        """On load: a signed-in user goes straight on."""
-        self.error = ""
-        await self.check_session()
-        if self.signed_in:
-            return rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
-        return None
 
 
 @private_state
@@ -146,7 +174,7 @@ def login_page() -> rx.Component:
                 on_submit=LoginState.submit,
                 width="100%",
             ),
-            rx.text("New here? ", rx.link("Create an account", href=routes.REGISTER), size="2"),
+            rx.text("New here? ", rx.link("Create an account", href=LoginState.register_href), size="2"),
         ),
     )
 
@@ -169,6 +197,6 @@ def register_page() -> rx.Component:
                 on_submit=RegisterState.submit,
                 width="100%",
             ),
-            rx.text("Already registered? ", rx.link("Log in", href=routes.LOGIN), size="2"),
+            rx.text("Already registered? ", rx.link("Log in", href=RegisterState.login_href), size="2"),
         ),
     )

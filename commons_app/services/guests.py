@@ -52,7 +52,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_guest(*, session: Session, poll_id: int | None = None, email: str = "") -> User:
+def new_guest(*, session: Session, poll_id: str | None = None, email: str = "") -> User:
     """Add (not commit) a guest: an invitee of ``poll_id`` or, without it, a browser's link guest.
 
     Its username and email keys start with ``~``, which no account's can, so a guest never takes
@@ -74,7 +74,7 @@ def new_guest(*, session: Session, poll_id: int | None = None, email: str = "") 
 
 
 def issue_token(
-    *, session: Session, poll_id: int, user_id: int, kind: str = "invitation"
+    *, session: Session, poll_id: str, user_id: int, kind: str = "invitation"
 ) -> tuple[str, InvitationToken]:
     """Add (not commit) a personal link for the voter ``user_id`` of a poll; returns the token
     (the only time it exists outside the mail that carries it) and its stored row."""
@@ -84,7 +84,7 @@ def issue_token(
     return token, row
 
 
-def revoke_tokens(*, session: Session, poll_id: int, user_ids: list[int] | None = None) -> None:
+def revoke_tokens(*, session: Session, poll_id: str, user_ids: list[int] | None = None) -> None:
     """End (not commit) the live links of a poll, or of some of its voters."""
     statement = update(InvitationToken).where(
         col(InvitationToken.poll_id) == poll_id, col(InvitationToken.revoked_at).is_(None)
@@ -132,14 +132,14 @@ def redeem(*, session: Session, token: str) -> Invitation:
 class GuestPass:
     """A guest's browser session: the poll it is for and the credential the browser keeps."""
 
-    poll_id: int
+    poll_id: str
     credential: str
 
 
 class AccountInvitation(Forbidden):
     """The link names a voter with an account: they vote after logging in."""
 
-    def __init__(self, poll_id: int) -> None:
+    def __init__(self, poll_id: str) -> None:
         super().__init__("This invitation is for an account: log in to vote.")
         self.poll_id = poll_id
 
@@ -158,7 +158,7 @@ def open_invitation(*, session: Session, token: str) -> GuestPass:
     return GuestPass(poll_id=int(invitation.poll.id), credential=credential)  # type: ignore[arg-type]
 
 
-def start_link_guest(*, session: Session, poll_id: int, address: str | None = None) -> GuestPass:
+def start_link_guest(*, session: Session, poll_id: str, address: str | None = None) -> GuestPass:
     """A new link guest for a browser that opens a link poll, with its browser session.
 
     Raises:
@@ -176,7 +176,7 @@ def start_link_guest(*, session: Session, poll_id: int, address: str | None = No
     return GuestPass(poll_id=poll_id, credential=credential)
 
 
-def takes_link_ballots(*, session: Session, poll_id: int) -> bool:
+def takes_link_ballots(*, session: Session, poll_id: str) -> bool:
     """Whether the poll exists and anyone with its link may vote without an account."""
     poll = session.get(Poll, poll_id)
     return poll is not None and poll.access == "link"

@@ -87,14 +87,14 @@ def _queue_one(*, session: Session, poll: Poll, voter_id: int, email: str, kind:
     return True
 
 
-def _open_poll(*, session: Session, user: User, poll_id: int) -> Poll:
+def _open_poll(*, session: Session, user: User, poll_id: str) -> Poll:
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     if poll_status(poll) == "closed":
         raise Conflict("This poll is closed: its links no longer work, so nothing is sent.")
     return poll
 
 
-def _addressed(session: Session, poll_id: int) -> list[tuple[int, str]]:
+def _addressed(session: Session, poll_id: str) -> list[tuple[int, str]]:
     """The roll entries with an address: (voter id, address)."""
     rows = session.exec(
         select(PollVoter.user_id, PollVoter.email).where(PollVoter.poll_id == poll_id, col(PollVoter.email).is_not(None))
@@ -102,14 +102,14 @@ def _addressed(session: Session, poll_id: int) -> list[tuple[int, str]]:
     return [(int(uid), str(email)) for uid, email in rows]
 
 
-def _invited(session: Session, poll_id: int) -> set[int]:
+def _invited(session: Session, poll_id: str) -> set[int]:
     rows = session.exec(
         select(InvitationToken.user_id).where(InvitationToken.poll_id == poll_id, InvitationToken.kind == INVITATION)
     ).all()
     return {int(u) for u in rows}
 
 
-def send_invitations(*, session: Session, user: User, poll_id: int, resend: bool = False) -> int:
+def send_invitations(*, session: Session, user: User, poll_id: str, resend: bool = False) -> int:
     """Queue one invitation to each roll entry with an address not invited yet (``resend``: to
     every one of them, ending their earlier links). Owner or admin; returns how many were queued.
 
@@ -141,13 +141,13 @@ def send_invitations(*, session: Session, user: User, poll_id: int, resend: bool
     return queued
 
 
-def _reminder_targets(session: Session, poll_id: int) -> list[tuple[int, str]]:
+def _reminder_targets(session: Session, poll_id: str) -> list[tuple[int, str]]:
     invited = _invited(session, poll_id)
     voted = voters_who_voted(session=session, poll_id=poll_id)
     return [(uid, email) for uid, email in _addressed(session, poll_id) if uid in invited and uid not in voted]
 
 
-def send_reminders(*, session: Session, user: User, poll_id: int) -> int:
+def send_reminders(*, session: Session, user: User, poll_id: str) -> int:
     """Queue one reminder, with a new link, to each invited voter who has not voted. Owner or
     admin; returns how many were queued.
 
@@ -227,7 +227,7 @@ def run_due_reminders() -> None:
         send_due_reminders(session=session)
 
 
-def statuses(*, session: Session, poll_id: int, user_ids: list[int]) -> dict[int, str]:
+def statuses(*, session: Session, poll_id: str, user_ids: list[int]) -> dict[int, str]:
     """The status of each voter's latest invitation mail (``queued``, ``sent``, ``failed``)."""
     rows = session.exec(
         select(InvitationToken.user_id, OutboxMail.status)
@@ -254,7 +254,7 @@ class MailStatus:
 
 
 def list_invitations(
-    *, session: Session, user: User, poll_id: int, skip: int = 0, limit: int = 100, kind: str = INVITATION
+    *, session: Session, user: User, poll_id: str, skip: int = 0, limit: int = 100, kind: str = INVITATION
 ) -> tuple[list[MailStatus], int]:
     """The poll's invitation (or reminder) mails, oldest first, with their delivery status from
     the outbox, and how many there are. Owner or admin.

@@ -181,6 +181,7 @@ def claim(*, session: Session, owner: str, limit: int, lease_seconds: float) -> 
             update(OutboxMail)
             .where(col(OutboxMail.id) == mail_id, _due(now))
             .values(lease_owner=owner, lease_until=until, attempts=OutboxMail.attempts + 1)
+            .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
             taken.append(int(mail_id))
@@ -191,12 +192,46 @@ def claim(*, session: Session, owner: str, limit: int, lease_seconds: float) -> 
     return list(rows)
 
 
+ABANDONED = "the sender stopped during its last attempt (a crash?), {attempts} attempt(s) in all"
+
+
+def fail_abandoned(*, session: Session, max_attempts: int) -> int:
+    """Fail the mails whose last allowed attempt never reported back (its sender died, its lease
+    ran out): a mail that kills its sender each time must not be retried for ever. Commits.
+
+    Returns:
+        How many mails were failed.
+    """
+    now = utcnow()
+    rows = session.exec(
+        select(OutboxMail.id, OutboxMail.attempts).where(
+            OutboxMail.status == "queued", col(OutboxMail.attempts) >= max_attempts,
+            col(OutboxMail.lease_until).is_not(None), col(OutboxMail.lease_until) < now,
+        )
+    ).all()
+    failed = 0
+    for mail_id, attempts in rows:
+        result = session.execute(
+            update(OutboxMail)
+            .where(col(OutboxMail.id) == mail_id, OutboxMail.status == "queued", col(OutboxMail.lease_until) < now)
+            .values(status="failed", lease_owner=None, lease_until=None, last_error=ABANDONED.format(attempts=attempts))
+            .execution_options(synchronize_session=False)
+        )
+        failed += result.rowcount  # type: ignore[attr-defined]
+    session.commit()
+    if failed:
+        metrics.MAILS.labels("failed").inc(failed)
+        logger.warning("%s mail(s) failed: their last attempt's sender never reported back", failed)
+    return failed
+
+
 def _mark(session: Session, mail: OutboxMail, owner: str, **values: object) -> bool:
     """Record an outcome for a row this sender still holds, and free its lease; commits at once."""
     result = session.execute(
         update(OutboxMail)
         .where(col(OutboxMail.id) == mail.id, OutboxMail.lease_owner == owner)
         .values(lease_owner=None, lease_until=None, **values)
+        .execution_options(synchronize_session=False)
     )
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -311,6 +346,8 @@ def send_due(*, owner: str | None = None, settings: MailerSettings | None = None
             _log_unsent(session, report)
         return report
     target = parse_smtp_url(app_settings.smtp_url)
+    with session_scope() as session:
+        report.failed += fail_abandoned(session=session, max_attempts=settings.max_attempts)
     for _ in range(max_rounds):
         with session_scope() as session:
             mails = claim(session=session, owner=owner, limit=settings.batch, lease_seconds=settings.lease_seconds)
@@ -335,10 +372,14 @@ def _send_batch(session: Session, mails: list[OutboxMail], owner: str, target: S
                     client = _connect(target, settings.smtp_timeout)
                 message = build_message(mail, mail_from=mail_from)
                 client.send_message(message, from_addr=_envelope_from(mail_from), to_addrs=[mail.to_address])
-            except (smtplib.SMTPException, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever it was, it is this mail's attempt's outcome
+                # Anything else (a message the library cannot encode, …) is recorded too, so that
+                # it cannot stall the batch or loop unseen.
                 reason, permanent = _describe(exc)
                 _record_failure(session, mail, owner, settings, reason, permanent=permanent, report=report)
-                if client is not None and not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)):
+                if client is not None and not isinstance(
+                    exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+                ):
                     _quietly_close(client)  # the connection is in an unknown state: a fresh one next
                     client = None
                 continue

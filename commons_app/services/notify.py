@@ -25,7 +25,7 @@ def remove_listener(listener: Callable[[int], None]) -> None:
         _listeners.remove(listener)
 
 
-def poll_changed(poll_id: int) -> None:
+def poll_changed(poll_id: str) -> None:
     """Tell every listener that ``poll_id`` changed; a failing listener never fails the vote."""
     for listener in list(_listeners):
         try:

@@ -10,7 +10,7 @@ from commons_app.models import Poll
 from commons_app.services.results import seal_closed
 
 
-def polls_crossing(*, session: Session, since: datetime, until: datetime) -> list[int]:
+def polls_crossing(*, session: Session, since: datetime, until: datetime) -> list[str]:
     """Polls that opened or closed on schedule in ``(since, until]``."""
     query = select(Poll.id).where(
         col(Poll.closed_at).is_(None),
@@ -19,10 +19,10 @@ def polls_crossing(*, session: Session, since: datetime, until: datetime) -> lis
             (col(Poll.closes_at) > since) & (col(Poll.closes_at) <= until),
         ),
     )
-    return [int(i) for i in session.exec(query).all()]
+    return [str(i) for i in session.exec(query).all()]
 
 
-def run_due(*, session: Session, since: datetime, until: datetime) -> list[int]:
+def run_due(*, session: Session, since: datetime, until: datetime) -> list[str]:
     """Seal the polls that closed on time in ``(since, until]`` (now rather than at their next
     reading; sealing twice is a no-op) and return every poll that opened or closed then."""
     crossing = polls_crossing(session=session, since=since, until=until)

@@ -40,17 +40,17 @@ PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
 CLAIM_TTL_MS = 5000
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
-_local_claims: set[int] = set()
+_local_claims: set[str] = set()
 _claims_lock = threading.Lock()
 _tasks: set[asyncio.Task] = set()
-_tally_seconds: dict[int, float] = {}  # how long the last re-tally of each poll took
+_tally_seconds: dict[str, float] = {}  # how long the last re-tally of each poll took
 
 
-def _claim_key(poll_id: int) -> str:
+def _claim_key(poll_id: str) -> str:
     return f"commons:live:claim:{poll_id}"
 
 
-def _claim(poll_id: int) -> bool:
+def _claim(poll_id: str) -> bool:
     client = get_redis()
     if client is not None:
         try:
@@ -64,7 +64,7 @@ def _claim(poll_id: int) -> bool:
         return True
 
 
-def _release(poll_id: int) -> None:
+def _release(poll_id: str) -> None:
     with _claims_lock:
         _local_claims.discard(poll_id)
     client = get_redis()
@@ -75,7 +75,7 @@ def _release(poll_id: int) -> None:
             logger.warning("could not release live claim for poll %s", poll_id, exc_info=True)
 
 
-def on_poll_changed(poll_id: int) -> None:
+def on_poll_changed(poll_id: str) -> None:
     """Listener for ``services.notify``: schedule one coalesced push (callable from any thread)."""
     loop = _loop
     if loop is None or loop.is_closed():
@@ -85,20 +85,20 @@ def on_poll_changed(poll_id: int) -> None:
     loop.call_soon_threadsafe(_spawn_push, poll_id)
 
 
-def _spawn_push(poll_id: int) -> None:
+def _spawn_push(poll_id: str) -> None:
     task = asyncio.create_task(_push(poll_id))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
 
-def _load_results(*, session: Session, poll_id: int) -> PollResults | None:
+def _load_results(*, session: Session, poll_id: str) -> PollResults | None:
     poll = session.get(Poll, poll_id)
     if poll is None:
         return None
     return compute_results(session=session, poll=poll, options=options_of(session=session, poll_id=poll_id))
 
 
-async def _push(poll_id: int) -> None:
+async def _push(poll_id: str) -> None:
     from commons_app.state.session import run_service
 
     try:
@@ -115,7 +115,7 @@ async def _push(poll_id: int) -> None:
         logger.exception("live push failed for poll %s", poll_id)
 
 
-async def publish(poll_id: int, results: PollResults | None) -> None:
+async def publish(poll_id: str, results: PollResults | None) -> None:
     """Send a tally to every tab watching the poll: one message to all workers of all instances
     (Redis pub/sub; in-process without Redis), and each worker emits one packet to the poll's
     Socket.IO room, i.e. its own watching sockets. No viewer's state is loaded, locked or saved.
@@ -136,7 +136,7 @@ async def publish(poll_id: int, results: PollResults | None) -> None:
     metrics.LIVE_PUSHES.inc()
 
 
-def display_values(poll_id: int, results: PollResults | None) -> dict[str, Any]:
+def display_values(poll_id: str, results: PollResults | None) -> dict[str, Any]:
     """The fields of :class:`LiveResults` for a tally (None: the poll was deleted)."""
     values: dict[str, Any] = {"poll_id": poll_id}
     if results is None:
@@ -149,11 +149,11 @@ def display_values(poll_id: int, results: PollResults | None) -> dict[str, Any]:
 FANOUT_CHANNEL = "commons:live:fanout"
 
 
-def _room(poll_id: int) -> str:
+def _room(poll_id: str) -> str:
     return f"live-poll-{poll_id}"
 
 
-async def watch(poll_id: int, sid: str) -> None:
+async def watch(poll_id: str, sid: str) -> None:
     """Put a tab's socket in the poll's Socket.IO room (on this worker: events run where their
     socket is). python-socketio drops it from every room when it disconnects."""
     namespace = _app.event_namespace if _app is not None else None
@@ -161,13 +161,13 @@ async def watch(poll_id: int, sid: str) -> None:
         await namespace.enter_room(sid, _room(poll_id))
 
 
-async def unwatch(poll_id: int, sid: str) -> None:
+async def unwatch(poll_id: str, sid: str) -> None:
     namespace = _app.event_namespace if _app is not None else None
     if namespace is not None and sid:
         await namespace.leave_room(sid, _room(poll_id))
 
 
-async def _deliver(poll_id: int, values: dict[str, Any]) -> None:
+async def _deliver(poll_id: str, values: dict[str, Any]) -> None:
     """Emit the tally to this worker's sockets in the poll's room (one encoded packet for all)."""
     namespace = _app.event_namespace
     if namespace is None:
@@ -197,9 +197,9 @@ async def _deliver_loop() -> None:
                     if _channel_name(message) == POLL_CHANGED_CHANNEL:
                         # A job in a worker process changed a poll (it closed on time): push it
                         # from here (the shared claim makes one worker of all do it).
-                        on_poll_changed(int(data["poll_id"]))
+                        on_poll_changed(str(data["poll_id"]))
                         continue
-                    await _deliver(int(data["poll_id"]), data["values"])
+                    await _deliver(str(data["poll_id"]), data["values"])
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -307,7 +307,7 @@ class LiveResults(rx.State):
     It has no event handlers of its own.
     """
 
-    poll_id: int = 0
+    poll_id: str = ""
     deleted: bool = False
     method: str = ""
     status: str = ""
@@ -322,7 +322,7 @@ class LiveResults(rx.State):
     runoff_label: str = ""
     notes: list[str] = []
 
-    def apply(self, poll_id: int, results: PollResults | None) -> None:
+    def apply(self, poll_id: str, results: PollResults | None) -> None:
         """Show a tally (None: the poll was deleted), assigning only the fields that differ."""
         for key, value in display_values(poll_id, results).items():
             if getattr(self, key) != value:

@@ -125,3 +125,31 @@ def test_a_failing_periodic_job_does_not_stop_the_others(engine, mail_env, job_e
     finally:
         jobs._periodic.pop("test_boom", None)
     assert len(job_env) >= 2
+
+
+def test_a_worker_apart_from_the_app_forwards_poll_changes_over_redis(redis_url, monkeypatch):
+    """A poll that closes on time in a separate worker process reaches the app's instances (their
+    live layer subscribes to this channel and pushes the poll's results)."""
+    import json
+
+    import redis
+
+    from commons_app.services import notify
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    clear_caches()
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    pubsub.subscribe(jobs.POLL_CHANGED_CHANNEL)
+    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    listener = jobs.publish_poll_changes()
+    try:
+        notify.poll_changed(424242)
+        message = pubsub.get_message(timeout=2)
+        while message is not None and json.loads(message["data"]).get("poll_id") != 424242:
+            message = pubsub.get_message(timeout=2)  # another test run's poll, on a shared server
+    finally:
+        notify.remove_listener(listener)
+        pubsub.close()
+        client.close()
+    assert message is not None and json.loads(message["data"]) == {"poll_id": 424242}

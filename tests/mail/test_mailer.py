@@ -99,7 +99,7 @@ def test_after_the_last_attempt_the_mail_is_failed_with_the_reason(engine, sessi
     for attempt in range(1, FAST.max_attempts + 1):
         mailer.send_due(settings=FAST)
         row = _row(engine, mail.id)
-        assert row.attempts == attempt
+        assert row.attempts == attempt, (row.status, row.attempts, row.last_error, row.next_attempt_at)
         time.sleep(max(0.0, (as_utc(row.next_attempt_at) - utcnow()).total_seconds()) + 0.05)
     row = _row(engine, mail.id)
     assert row.status == "failed" and row.last_error == "421 4.7.0 Too busy" and row.sent_at is None
@@ -198,3 +198,17 @@ def test_claims_skip_rows_not_yet_due(engine, session, mail_env):
         s.commit()
         assert mailer.claim(session=s, owner="x", limit=5, lease_seconds=5) == []
         assert s.exec(select(OutboxMail)).one().attempts == 0
+
+
+def test_a_mail_whose_last_attempt_died_with_its_sender_is_failed_not_retried_for_ever(engine, session, mail_env):
+    [mail] = _queue(session)
+    with Session(engine, expire_on_commit=False) as other:
+        for _ in range(FAST.max_attempts):  # each attempt's sender dies: its lease runs out
+            assert mailer.claim(session=other, owner="doomed", limit=1, lease_seconds=0.05)
+            time.sleep(0.1)
+    assert mailer.send_due(settings=FAST).failed == 1
+    row = _row(engine, mail.id)
+    assert row.status == "failed" and row.attempts == FAST.max_attempts
+    assert "stopped during its last attempt" in (row.last_error or "")
+    assert mail_env.received == []
+

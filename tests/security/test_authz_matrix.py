@@ -48,7 +48,7 @@ class World:
     off_roll: User
     disabled: User
     target: User
-    poll_id: int
+    poll_id: str
     option_ids: list[int]
     tokens: dict[str, auth.TokenPair] = field(default_factory=dict)
 

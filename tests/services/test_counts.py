@@ -48,11 +48,11 @@ def test_counts_tally_sums_exactly_like_fsum():
     assert outcome.total_ballots == 2 * n and outcome.winners == [1, 2] and outcome.tie
 
 
-def _kept(session: Session, poll_id: int) -> dict[tuple[int, float], int]:
+def _kept(session: Session, poll_id: str) -> dict[tuple[int, float], int]:
     return {(o, w): n for o, w, n in counts.option_counts(session=session, poll_id=poll_id)}
 
 
-def _true(session: Session, poll_id: int) -> dict[tuple[int, float], int]:
+def _true(session: Session, poll_id: str) -> dict[tuple[int, float], int]:
     return {(o, w): n for o, w, n in counts.counted_from_ballots(session=session, poll_id=poll_id)}
 
 
