@@ -153,9 +153,9 @@ def open_invitation(*, session: Session, token: str) -> GuestPass:
     """
     invitation = redeem(session=session, token=token)
     if not is_guest(invitation.voter):
-        raise AccountInvitation(int(invitation.poll.id))  # type: ignore[arg-type]
+        raise AccountInvitation(str(invitation.poll.id))
     _session_id, credential = auth.start_browser_session(session=session, user=invitation.voter)
-    return GuestPass(poll_id=int(invitation.poll.id), credential=credential)  # type: ignore[arg-type]
+    return GuestPass(poll_id=str(invitation.poll.id), credential=credential)
 
 
 def start_link_guest(*, session: Session, poll_id: str, address: str | None = None) -> GuestPass:
@@ -199,7 +199,7 @@ def attach_invitation(*, session: Session, user: User, token: str) -> int:
     if is_guest(user):
         raise Forbidden("Log in with an account to attach this invitation to it.")
     invitation = redeem(session=session, token=token)
-    poll_id = int(invitation.poll.id)  # type: ignore[arg-type]
+    poll_id = str(invitation.poll.id)
     guest = invitation.voter
     if not is_guest(guest):
         raise Conflict("This invitation already belongs to an account.")
