@@ -142,13 +142,17 @@ class AppServer:
             env["GRANIAN_WORKERS"] = str(self.workers)
         return env
 
-    def cli(self, *args: str) -> None:
-        """``python -m commons_app <args>`` in the server's project, against its database."""
+    def cli(self, *args: str, environment: str | None = None) -> None:
+        """``python -m commons_app <args>`` in the server's project, against its database
+        (``environment``: another ``COMMONS_ENV`` than the server's, e.g. for ``seed-demo``)."""
+        env = self.env()
+        if environment:
+            env["COMMONS_ENV"] = environment
         with self.log_path.open("a") as log:
             log.write(f"$ python -m commons_app {' '.join(args)}\n")
             log.flush()
             subprocess.run(
-                [sys.executable, "-m", "commons_app", *args], cwd=self.project, env=self.env(),
+                [sys.executable, "-m", "commons_app", *args], cwd=self.project, env=env,
                 stdout=log, stderr=subprocess.STDOUT, check=True, timeout=120,
             )
 
