@@ -14,7 +14,7 @@ from commons_app.pages.new_poll import NewPollState, new_poll_page
 from commons_app.pages.not_found import not_found_page
 from commons_app.pages.polls import PollListState, index_page, polls_page
 from commons_app.pages.results import ResultsState, results_page
-from commons_app.pages.vote import VoteState, vote_page
+from commons_app.pages.vote import VoteState, invitation_page, vote_page
 from commons_app.state import connections, live, throttle
 from commons_app.state.session import SessionState
 
@@ -49,7 +49,10 @@ app.add_page(login_page, route=routes.LOGIN, title="Log in · The Commons", on_l
 app.add_page(register_page, route=routes.REGISTER, title="Register · The Commons", on_load=RegisterState.redirect_if_signed_in)
 app.add_page(polls_page, route=routes.POLLS, title="Polls · The Commons", on_load=[SessionState.require_login, PollListState.on_load])
 app.add_page(new_poll_page, route=routes.NEW_POLL, title="New poll · The Commons", on_load=NewPollState.on_load)
+# No log-in guard: VoteState.on_load checks the session first, then serves a signed-in voter, a
+# link poll's guest (no account needed) or a logged-out visitor's read-only preview.
 app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=[SessionState.check_session, VoteState.on_load])
+app.add_page(invitation_page, route=routes.INVITATION, title="Your ballot · The Commons", on_load=VoteState.open_invitation)
 app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · The Commons", on_load=[SessionState.require_login, DashboardState.on_load])
 app.add_page(join_page, route=routes.JOIN, title="Join a poll · The Commons", on_load=JoinState.on_load)

@@ -36,7 +36,7 @@ logger = logging.getLogger("commons.jobs")
 
 SEND_OUTBOX = "send_outbox"
 # Modules whose import registers periodic jobs (the app and the worker import them all).
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = ["commons_app.reminder_jobs"]
 
 
 def _seconds_env(name: str, default: int) -> int:

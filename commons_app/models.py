@@ -22,6 +22,9 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 ROLES = ("admin", "member")
+# A voter without an account (see ``services.guests``): never assignable, never able to log in.
+GUEST_ROLE = "guest"
+ACCESS_MODES = ("account", "link")
 VISIBILITIES = ("public", "unlisted", "private")
 RESULTS_VISIBILITIES = ("live", "after_vote", "after_close", "creator")
 POLL_ID_LENGTH = 32  # room for token_urlsafe(16) (22 characters) and longer ids later
@@ -93,6 +96,11 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Guests only: the poll whose roll made them (an invitee without an account); NULL for the
+    # guest of a browser voting in link polls, and for every account. No foreign key (users and
+    # polls would reference each other, and a rebuild of either on SQLite would cascade into the
+    # other): ``services.polls.delete_poll`` removes the poll's guests. A string like ``polls.id``.
+    guest_poll_id: str | None = Field(default=None, sa_column=Column(String(POLL_ID_LENGTH), nullable=True, index=True))
 
 
 class AuthSession(SQLModel, table=True):
@@ -158,6 +166,11 @@ class Poll(SQLModel, table=True):
     quorum_ballots: int | None = Field(default=None)
     quorum_share: float | None = Field(default=None)
     pass_rule: str = Field(default="none", max_length=16, sa_column_kwargs={"server_default": "none"})
+    # "account": voters sign in; "link": anyone with the link votes in the browser, as a guest.
+    access: str = Field(default="account", max_length=16, sa_column_kwargs={"server_default": "account"})
+    # Automatic reminder this many hours before ``closes_at`` (None: none); ``reminded_at`` marks it done.
+    remind_before_hours: int | None = Field(default=None)
+    reminded_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -265,6 +278,25 @@ class PollVoter(SQLModel, table=True):
     poll_id: str = _poll_fk(index=False)
     user_id: int = _fk("users.id")
     weight: float = Field(default=1.0)
+    # The address invitations go to (entries named by email; None for those named by username).
+    email: str | None = Field(default=None, max_length=254)
+
+
+class InvitationToken(SQLModel, table=True):
+    """A personal voting link ``/v/<token>``: only its SHA-256 is kept. It names one voter of one
+    poll and works until the poll closes, the voter leaves the roll, or a resend replaces it."""
+
+    __tablename__ = "invitation_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    poll_id: str = _poll_fk()
+    user_id: int = _fk("users.id")
+    kind: str = Field(default="invitation", max_length=16)  # "invitation" or "reminder"
+    # The outbox mail that carries it (no foreign key: the outbox's rows outlive their polls).
+    mail_id: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
 class AuditEvent(SQLModel, table=True):

@@ -28,6 +28,8 @@ QuorumShare = Annotated[
 Visibility = Literal["public", "unlisted", "private"]
 ResultsVisibility = Literal["live", "after_vote", "after_close", "creator"]
 Status = Literal["scheduled", "open", "closed"]
+Access = Literal["account", "link"]
+RemindBeforeHours = Annotated[StrictInt, Field(ge=1, le=24 * 365)]
 OptionText = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 # Every timestamp leaves the API in UTC with its offset (SQLite hands back naive values).
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
@@ -115,6 +117,10 @@ class PollCreate(Request):
     quorum_ballots: QuorumBallots | None = None
     quorum_share: QuorumShare | None = None
     pass_rule: PassRule | None = None
+    access: Access = "account"
+    remind_before_hours: RemindBeforeHours | None = Field(
+        default=None, description="Extension: mail a reminder to invited voters who have not voted this many hours before closes_at."
+    )
 
 
 class PollUpdate(Request):
@@ -134,6 +140,8 @@ class PollUpdate(Request):
     quorum_ballots: QuorumBallots | None = None
     quorum_share: QuorumShare | None = None
     pass_rule: PassRule | None = None
+    access: Access | None = None
+    remind_before_hours: RemindBeforeHours | None = None
 
 
 class OptionOut(BaseModel):
@@ -162,6 +170,8 @@ class PollOut(BaseModel):
     quorum_ballots: int | None = None
     quorum_share: float | None = None
     pass_rule: PassRule = "none"
+    access: Access = "account"
+    remind_before_hours: int | None = None
     status: Status
     created_at: Timestamp
     updated_at: Timestamp
@@ -176,7 +186,10 @@ class PollPage(BaseModel):
 
 
 class RollEntryIn(Request):
-    username: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    """A voter named by username, or by email address (an account's, or a voter without one)."""
+
+    username: Annotated[StrictStr, Field(min_length=1, max_length=32)] | None = None
+    email: Annotated[StrictStr, Field(min_length=3, max_length=254)] | None = None
     weight: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = 1.0
 
 
@@ -186,9 +199,34 @@ class RollIn(Request):
 
 class RollEntryOut(BaseModel):
     user_id: int
-    username: str
+    username: str | None  # None: a voter without an account (named by email)
+    email: str | None
     weight: float
     has_voted: bool
+    invitation: Literal["queued", "sent", "failed"] | None  # the latest invitation mail's status
+
+
+class InvitationsIn(Request):
+    resend: StrictBool = False
+
+
+class QueuedOut(BaseModel):
+    queued: int
+
+
+class InvitationOut(BaseModel):
+    email: str
+    status: Literal["queued", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    sent_at: Timestamp | None
+
+
+class InvitationPage(BaseModel):
+    items: list[InvitationOut]
+    total: int
+    skip: int
+    limit: int
 
 
 class RollOut(BaseModel):

@@ -101,6 +101,8 @@ class NewPollState(SessionState):
     quorum_ballots: str = ""
     quorum_percent: str = ""
     pass_rule: str = "none"
+    link_access: bool = False
+    remind_before_hours: str = ""
     time_zone: str = "UTC"
     field_errors: dict[str, str] = {}
     error: str = ""
@@ -204,6 +206,16 @@ class NewPollState(SessionState):
         self.anonymous = bool(value)
 
     @rx.event
+    def set_link_access(self, value: bool) -> None:
+        """Quick open poll switch (``access: link``)."""
+        self.link_access = bool(value)
+
+    @rx.event
+    def set_remind_before_hours(self, value: str) -> None:
+        """Automatic reminder input."""
+        self.remind_before_hours = value[:5]
+
+    @rx.event
     def set_anonymity_threshold(self, value: str) -> None:
         """Anonymity threshold input."""
         self.anonymity_threshold = value[:5]
@@ -245,6 +257,11 @@ class NewPollState(SessionState):
             if not self.anonymity_threshold.strip().isdigit():
                 raise InvalidInput("Enter a whole number.", field="anonymity_threshold")
             threshold = int(self.anonymity_threshold.strip())
+        remind = None
+        if self.remind_before_hours.strip():
+            if not self.remind_before_hours.strip().isdigit():
+                raise InvalidInput("Enter a whole number of hours.", field="remind_before_hours")
+            remind = int(self.remind_before_hours.strip())
         return PollSpec(
             title=self.title,
             description=self.description,
@@ -262,6 +279,8 @@ class NewPollState(SessionState):
             closes_at=parse_local_time(self.closes_at, self.time_zone, "closes_at"),
             anonymous=self.anonymous,
             anonymity_threshold=threshold,
+            access="link" if self.link_access else "account",
+            remind_before_hours=remind,
         )
 
     @rx.event
@@ -467,6 +486,24 @@ def new_poll_page() -> rx.Component:
                         hint="Results appear, and move, only in steps of at least this many voters, "
                         "so no single ballot can be told apart.",
                     ),
+                ),
+                rx.el.label(
+                    rx.hstack(
+                        rx.checkbox(id="link_access", name="link_access", checked=NewPollState.link_access, on_change=NewPollState.set_link_access),
+                        rx.text("Quick open poll — anyone with the link votes at once, without an account, one ballot "
+                                "per browser (not for binding decisions)"),
+                        align="center",
+                    ),
+                ),
+                _error_for("access"),
+                _labelled(
+                    "Remind invited voters who have not voted, hours before closing",
+                    rx.input(
+                        id="remind_before_hours", name="remind_before_hours", type="number", min=1,
+                        value=NewPollState.remind_before_hours, on_change=NewPollState.set_remind_before_hours, width="8rem",
+                    ),
+                    "remind_before_hours",
+                    hint="Empty: no automatic reminder. Needs a closing time and a roll with email addresses.",
                 ),
                 rx.button("Create poll", type="submit", size="3", loading=NewPollState.saving),
                 spacing="5",

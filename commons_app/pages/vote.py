@@ -21,12 +21,12 @@ from commons_app.components.share import share_panel
 from commons_app.methods.ballots import MAX_SCORE
 from commons_app.models import Ballot, User
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
-from commons_app.services import decisions, polls, votes
+from commons_app.services import auth, decisions, guests, polls, votes
 from commons_app.services import share as sharing
-from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
+from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited, ServiceError
 from commons_app.services.results import results_refusal
 from commons_app.services.votes import BallotInput
-from commons_app.state.session import SessionState, login_redirect, private_state, run_service
+from commons_app.state.session import SessionState, as_user, login_redirect, private_state, run_service
 
 SCORE_CHOICES = [str(n) for n in range(MAX_SCORE + 1)]
 
@@ -37,6 +37,11 @@ STALE_RECEIPT = (
     "Paste your ballot's latest receipt to change or retract it."
 )
 RECEIPT_FIELD = "ballot-receipt-field"
+LINK_POLL_NOTE = (
+    "Quick open poll: anyone with the link can vote, one ballot per browser, without an account. "
+    "Not for binding decisions."
+)
+GUEST_NOTE = "You are voting without an account, through your personal invitation link."
 
 
 def submit_ballot(
@@ -110,6 +115,9 @@ def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
         "ranks": ranks,
         "scores": scores,
         "can_manage": polls.is_manager(poll, user),
+        "access": poll.access,
+        "guest": guests.is_guest(user),
+        "invited": guests.is_guest(user) and user.guest_poll_id is not None,
         "join_code": polls.join_code_of(poll),
         "results_hidden": results_refusal(session=session, poll=poll, user=user) or "",
     }
@@ -144,6 +152,13 @@ class VoteState(SessionState):
     error: str = ""
     busy: bool = False
     form_key: int = 0
+    # This browser's voter in link polls when nobody is signed in (services.guests).
+    guest_credential: str = rx.LocalStorage("", name="commons_guest", sync=True)
+    # /v/<token>: why the link does not open a ballot ("" when it does).
+    invite_error: str = ""
+    # /v/<token>: the invitee's browser session and poll, for this tab only (backend vars).
+    _invite_credential: str = ""
+    _invite_poll: str = ""
     signed_out: bool = False  # a visitor who is not signed in: ``preview`` only
     preview: dict[str, Any] = {}
     share: dict[str, str] = {}
@@ -159,7 +174,34 @@ class VoteState(SessionState):
         return routes.register_url(routes.vote_url(self.preview.get("poll_id", "")) if self.preview else "")
 
     def _poll_id(self) -> str:
+        if self._invite_poll:  # /v/<token>: the poll the link names, not the path
+            return self._invite_poll
         return routes.poll_id_from_path(self.router.url.path)
+
+    async def _call(self, fn: Any, /, **kwargs: Any) -> Any:
+        """Run a service as this tab's voter: the invitee of the link it opened, else the signed-in
+        user, else (in a link poll) this browser's guest."""
+        if self._invite_credential:
+            return await as_user(self._invite_credential, fn, allow_guest=True, **kwargs)
+        if self.credential or not self.guest_credential:
+            return await SessionState._call(self, fn, **kwargs)
+        try:
+            return await as_user(self.guest_credential, fn, allow_guest=True, **kwargs)
+        except NotAuthenticated:
+            self.guest_credential = ""
+            raise
+
+    def _reset_page(self) -> None:
+        self.loaded, self.not_found, self.error, self.ctx, self.options = False, False, "", {}, []
+        self._invite_credential, self._invite_poll, self.invite_error = "", "", ""
+        self.signed_out, self.preview = False, {}
+
+    async def _guest_is_live(self) -> bool:
+        try:
+            await run_service(auth.identify_browser, credential=self.guest_credential, allow_guest=True)
+        except NotAuthenticated:
+            return False
+        return True
 
     async def _refresh(self) -> Any:
         poll_id = self._poll_id()
@@ -207,15 +249,62 @@ class VoteState(SessionState):
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
-        """Load the poll and the user's ballot."""
-        self.loaded, self.not_found, self.error, self.ctx, self.options = False, False, "", {}, []
-        self.signed_out, self.preview = False, {}
+        """Load the poll and the user's ballot. Nobody signed in: a link poll gives this browser a
+        guest voter (kept in its local storage); any other poll shows what a visitor may see of it
+        (``_show_preview``) and asks to log in."""
+        self._reset_page()
+        await (await self.get_state(SessionState)).check_session()
+        if not self.credential:
+            poll_id = self._poll_id()
+            if not await run_service(guests.takes_link_ballots, poll_id=poll_id):
+                return await self._show_preview(poll_id)
+            if not self.guest_credential or not await self._guest_is_live():
+                try:
+                    guest_pass = await run_service(
+                        guests.start_link_guest, poll_id=poll_id, address=self.router.session.client_ip or "unknown"
+                    )
+                except RateLimited as exc:
+                    self.error, self.loaded, self.not_found = exc.message, True, True
+                    return None
+                self.guest_credential = guest_pass.credential
         return await self._refresh()
 
     @rx.event
     async def reload(self):  # noqa: ANN201 - Reflex event return
         """Read the poll again in place (after its roll changed)."""
         return await self._refresh()
+
+    @rx.event
+    async def open_invitation(self):  # noqa: ANN201 - Reflex event return
+        """``/v/<token>``: exchange the personal link for the invitee's browser session and show
+        their ballot (a second visit shows, and changes, the same ballot). A link that names an
+        account sends to the log-in; a bad or closed one says why."""
+        self._reset_page()
+        await (await self.get_state(SessionState)).check_session()  # to offer attaching to an account
+        token = str(self.router.url.path).rstrip("/").split("/")[-1]
+        try:
+            guest_pass = await run_service(guests.open_invitation, token=token)
+        except guests.AccountInvitation as exc:
+            return [login_redirect(f"/polls/{exc.poll_id}"), rx.toast.info(exc.message)]
+        except ServiceError as exc:
+            self.invite_error, self.loaded = exc.message, True
+            return None
+        self._invite_credential, self._invite_poll = guest_pass.credential, guest_pass.poll_id
+        return await self._refresh()
+
+    @rx.event
+    async def attach_invitation(self):  # noqa: ANN201 - Reflex event return
+        """``/v/<token>`` while signed in: put the signed-in account in the place of the link's
+        voter (before any ballot through the link), then vote as that account."""
+        token = str(self.router.url.path).rstrip("/").split("/")[-1]
+        try:
+            poll_id = await SessionState._call(self, guests.attach_invitation, token=token)
+        except NotAuthenticated:
+            return login_redirect(self.router.url.path)
+        except ServiceError as exc:
+            self.error = exc.message
+            return None
+        return [rx.redirect(f"/polls/{poll_id}"), rx.toast.success("The invitation is now your account's.")]
 
     @rx.event
     async def submit(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
@@ -478,8 +567,23 @@ def signed_out_view() -> rx.Component:
 
 def vote_page() -> rx.Component:
     """``/polls/[poll_id]``"""
-    ctx = VoteState.ctx
+    return page(_vote_body())
+
+
+def invitation_page() -> rx.Component:
+    """``/v/[token]``: the ballot a personal invitation link opens, without an account."""
     return page(
+        rx.cond(
+            VoteState.invite_error != "",
+            rx.callout(VoteState.invite_error, icon="link_2_off", color_scheme="amber", role="alert", id="invitation-error"),
+            _vote_body(),
+        )
+    )
+
+
+def _vote_body() -> rx.Component:
+    ctx = VoteState.ctx
+    return rx.fragment(
         rx.cond(
             ~VoteState.loaded,
             spinner_block(),
@@ -488,14 +592,31 @@ def vote_page() -> rx.Component:
                 signed_out_view(),
                 rx.cond(
                 VoteState.not_found,
-                rx.callout("Poll not found, or you may not see it.", icon="circle_alert", color_scheme="gray", role="alert"),
+                rx.cond(
+                    VoteState.error != "",
+                    error_callout(VoteState.error),
+                    rx.callout("Poll not found, or you may not see it.", icon="circle_alert", color_scheme="gray", role="alert"),
+                ),
                 rx.vstack(
                     rx.heading(ctx["title"].to(str), size="7", as_="h1"),
                     rx.hstack(
                         status_badge(ctx["status"].to(str)),
                         rx.badge(ctx["method_name"].to(str), variant="soft"),
                         rx.cond(ctx["anonymous"].to(bool), rx.badge("anonymous", color_scheme="violet", variant="soft")),
+                        rx.cond(ctx["access"].to(str) == "link", rx.badge("quick open poll", color_scheme="orange", variant="soft")),
                         wrap="wrap",
+                    ),
+                    rx.cond(
+                        ctx["access"].to(str) == "link",
+                        rx.callout(LINK_POLL_NOTE, icon="zap", color_scheme="orange", id="link-poll-note"),
+                    ),
+                    rx.cond(ctx["invited"].to(bool), rx.callout(GUEST_NOTE, icon="mail", color_scheme="blue", id="guest-note")),
+                    rx.cond(
+                        ctx["invited"].to(bool) & ~ctx["has_voted"].to(bool) & (SessionState.username != ""),
+                        rx.button(
+                            "Vote as " + SessionState.username + " instead", on_click=VoteState.attach_invitation,
+                            variant="outline", id="attach-invitation",
+                        ),
                     ),
                     rx.cond(ctx["description"].to(str) != "", rx.text(ctx["description"].to(str), white_space="pre-wrap")),
                     poll_rules(),
@@ -528,13 +649,18 @@ def vote_page() -> rx.Component:
                         rx.callout(ctx["reason"].to(str), icon="info", color_scheme="amber", role="status", id="vote-closed-reason"),
                         rx.card(ballot_form(), width="100%"),
                     ),
-                    rx.hstack(
-                        rx.link("See results", href="/polls/" + ctx["poll_id"].to(str) + "/results"),
-                        rx.cond(ctx["results_hidden"].to(str) != "", rx.text("(" + ctx["results_hidden"].to(str) + ")", size="2", color_scheme="gray")),
-                        spacing="2",
-                        wrap="wrap",
-                    ),
-                    share_panel(VoteState.share),
+                    rx.cond(~ctx["guest"].to(bool), rx.vstack(
+                        rx.hstack(
+                            rx.link("See results", href="/polls/" + ctx["poll_id"].to(str) + "/results"),
+                            rx.cond(ctx["results_hidden"].to(str) != "", rx.text("(" + ctx["results_hidden"].to(str) + ")", size="2", color_scheme="gray")),
+                            spacing="2",
+                            wrap="wrap",
+                        ),
+                        share_panel(VoteState.share),
+                        spacing="4",
+                        width="100%",
+                        align="start",
+                    )),
                     rx.cond(ctx["can_manage"].to(bool), roll_editor()),
                     spacing="4",
                     width="100%",

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from commons_app.config import Settings, get_settings
-from commons_app.models import ROLES, AuthSession, RefreshToken, User, as_utc, utcnow
+from commons_app.models import GUEST_ROLE, ROLES, AuthSession, RefreshToken, User, as_utc, utcnow
 from commons_app.services import ratelimit
 from commons_app.services import text as text_rules
 from commons_app.services.audit import record_event
@@ -213,7 +213,7 @@ def authenticate(*, session: Session, username: str, password: str, address: str
     ratelimit.hit("login_account", f"{account}:{address or '-'}")
     ratelimit.hit("login_account_total", account)
     try:
-        if user is None:
+        if user is None or user.role == GUEST_ROLE:  # guests have no password: never a log-in
             PASSWORD_CONTEXT.verify("x" if oversized else password, _dummy_hash())
             raise NotAuthenticated("Incorrect username or password.")
         valid, new_hash = PASSWORD_CONTEXT.verify_and_update(password, user.password_hash)
@@ -361,11 +361,14 @@ def start_browser_session(*, session: Session, user: User, settings: Settings | 
     return auth_session.id, credential
 
 
-def identify_browser(*, session: Session, credential: str) -> Identity:
+def identify_browser(*, session: Session, credential: str, allow_guest: bool = False) -> Identity:
     """The user behind a browser credential whose session is still live.
 
+    A guest's credential (``services.guests``) counts only where ``allow_guest`` says so: the
+    ballot page; everywhere else it is no one.
+
     Raises:
-        NotAuthenticated: Unknown credential, ended session or disabled user.
+        NotAuthenticated: Unknown credential, ended session, disabled user, or an unwanted guest.
     """
     if not credential or len(credential) > 512:
         raise NotAuthenticated("Please log in.")
@@ -381,6 +384,8 @@ def identify_browser(*, session: Session, credential: str) -> Identity:
     user = session.get(User, auth_session.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("This account is disabled.")
+    if user.role == GUEST_ROLE and not allow_guest:
+        raise NotAuthenticated("Please log in.")
     return Identity(user=user, session_id=auth_session.id)
 
 
@@ -464,6 +469,8 @@ def identify(*, session: Session, token: str, settings: Settings | None = None) 
         raise NotAuthenticated("Session has ended; log in again.")
     if not user.is_active:
         raise NotAuthenticated("This account is disabled.")
+    if user.role == GUEST_ROLE:  # guests never get API tokens; should one appear, it is no one
+        raise NotAuthenticated("Session has ended; log in again.")
     return Identity(user=user, session_id=session_id)
 
 
@@ -491,8 +498,9 @@ def list_users(
 ) -> tuple[list[User], int]:
     """Users for the admin page, with the total; admins only."""
     require_admin(actor)
-    query = select(User)
-    count = select(func.count()).select_from(User)
+    # Guests are roll entries, not accounts: they are managed on their poll's roll.
+    query = select(User).where(col(User.role) != GUEST_ROLE)
+    count = select(func.count()).select_from(User).where(col(User.role) != GUEST_ROLE)
     if search.strip():
         pattern = f"%{search.strip().lower()}%"
         query = query.where(col(User.username_key).like(pattern) | col(User.email_key).like(pattern))
@@ -507,7 +515,7 @@ def set_role(*, session: Session, actor: User, user_id: int, role: str) -> User:
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
     user = session.get(User, user_id)
-    if user is None:
+    if user is None or user.role == GUEST_ROLE:
         raise NotFound("No such user.")
     if user.role == "admin" and role != "admin" and _active_admins(session) <= 1:
         raise Conflict("The last administrator cannot lose the admin role.")
@@ -527,7 +535,7 @@ def set_active(*, session: Session, actor: User, user_id: int, active: bool) -> 
     """Enable or disable an account; disabling ends its sessions at once. Admins only."""
     require_admin(actor)
     user = session.get(User, user_id)
-    if user is None:
+    if user is None or user.role == GUEST_ROLE:
         raise NotFound("No such user.")
     if not active and user.id == actor.id:
         raise Conflict("You cannot disable your own account.")
@@ -556,13 +564,15 @@ def _active_admins(session: Session) -> int:
 
 
 def get_user(*, session: Session, user_id: int) -> User:
-    """A user by id, or NotFound."""
+    """An account by id (never a guest), or NotFound."""
     user = session.get(User, user_id)
-    if user is None:
+    if user is None or user.role == GUEST_ROLE:
         raise NotFound("No such user.")
     return user
 
 
 def find_user_by_username(*, session: Session, username: str) -> User | None:
-    """A user by username, case-insensitively."""
-    return session.exec(select(User).where(User.username_key == username.strip().lower())).first()
+    """An account by username, case-insensitively (never a guest)."""
+    return session.exec(
+        select(User).where(User.username_key == username.strip().lower(), col(User.role) != GUEST_ROLE)
+    ).first()

@@ -18,6 +18,8 @@ from sqlmodel import Session, col, func, select
 
 from commons_app import methods
 from commons_app.models import (
+    ACCESS_MODES,
+    GUEST_ROLE,
     JOIN_CODE_ALPHABET,
     JOIN_CODE_LENGTH,
     RESULTS_VISIBILITIES,
@@ -33,7 +35,7 @@ from commons_app.models import (
     new_join_code,
     utcnow,
 )
-from commons_app.services import counts, decisions, notify, ratelimit
+from commons_app.services import auth, counts, decisions, guests, notify, ratelimit
 from commons_app.services import text as text_rules
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -47,6 +49,7 @@ MAX_WEIGHT = 1_000_000.0
 WEIGHT_DECIMALS = 6
 DEFAULT_ANONYMITY = 5
 MIN_ANONYMITY, MAX_ANONYMITY = 2, 1000
+MAX_REMIND_BEFORE_HOURS = 24 * 365
 LIST_LIMIT_MAX = 100
 ROLL_PAGE_MAX = 1000
 
@@ -66,6 +69,8 @@ class PollSpec:
     closes_at: datetime | None = None
     anonymous: bool = False
     anonymity_threshold: int | None = None
+    access: str = "account"
+    remind_before_hours: int | None = None
     seats: int | None = None
     stv_rule: str | None = None
     quorum_ballots: int | None = None
@@ -119,7 +124,15 @@ def visible_to(poll: Poll, user: User | None, *, on_the_roll: bool) -> bool:
     """Public and unlisted polls are visible to anyone given their link, signed in or not
     (unlisted only by id); private ones to their managers (the creator always) and to the users
     on their roll. A visitor who is not signed in (``user`` None) sees them read-only: voting
-    and results still need an account."""
+    and results still need an account (or, in a link poll, a browser's guest).
+
+    A guest (``services.guests``) sees one poll only: an invitee the poll whose roll made it
+    (while on that roll), a browser's link guest any poll that takes ballots by link.
+    """
+    if user is not None and user.role == GUEST_ROLE:
+        if user.guest_poll_id is not None:
+            return user.guest_poll_id == poll.id and on_the_roll
+        return poll.access == "link"
     if poll.visibility != "private":
         return True
     return user is not None and (is_manager(poll, user) or on_the_roll)
@@ -127,6 +140,8 @@ def visible_to(poll: Poll, user: User | None, *, on_the_roll: bool) -> bool:
 
 def can_view(*, session: Session, poll: Poll, user: User) -> bool:
     """:func:`visible_to`, reading the roll only when it decides."""
+    if user.role == GUEST_ROLE and user.guest_poll_id is not None:  # an invitee: its poll, while on its roll
+        return user.guest_poll_id == poll.id and on_roll(session=session, poll_id=poll.id, user_id=user.id) is not None  # type: ignore[arg-type]
     if visible_to(poll, user, on_the_roll=False):
         return True
     return on_roll(session=session, poll_id=poll.id, user_id=user.id) is not None  # type: ignore[arg-type]
@@ -403,6 +418,21 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
         method=method, visibility=spec.visibility, quorum_ballots=spec.quorum_ballots,
         quorum_share=spec.quorum_share, pass_rule=spec.pass_rule,
     )
+    if spec.access not in ACCESS_MODES:
+        raise InvalidInput(f"Access must be one of {', '.join(ACCESS_MODES)}.", field="access")
+    if spec.access == "link" and spec.visibility == "private":
+        raise InvalidInput(
+            "A link poll cannot be private: anyone with its link may vote. Use a private poll with "
+            "invitations to limit who votes.",
+            field="access",
+        )
+    remind = spec.remind_before_hours
+    if remind is not None and (
+        isinstance(remind, bool) or not isinstance(remind, int) or not (1 <= remind <= MAX_REMIND_BEFORE_HOURS)
+    ):
+        raise InvalidInput(
+            f"remind_before_hours must be a whole number from 1 to {MAX_REMIND_BEFORE_HOURS}.", field="remind_before_hours"
+        )
     return PollSpec(
         title=title,
         options=options,
@@ -418,6 +448,8 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
         quorum_share=quorum_share,
         pass_rule=pass_rule,
         **settings,
+        access=spec.access,
+        remind_before_hours=remind,
     )
 
 
@@ -460,6 +492,8 @@ def create_poll(*, session: Session, user: User, spec: PollSpec) -> PollView:
         quorum_ballots=spec.quorum_ballots,
         quorum_share=spec.quorum_share,
         pass_rule=spec.pass_rule or "none",
+        access=spec.access,
+        remind_before_hours=spec.remind_before_hours,
     )
     session.add(poll)
     session.flush()
@@ -557,6 +591,7 @@ UPDATABLE = {
     "title", "description", "options", "method", "max_choices", "visibility",
     "results_visibility", "opens_at", "closes_at", "anonymous", "anonymity_threshold",
     "seats", "stv_rule", "quorum_ballots", "quorum_share", "pass_rule",
+    "access", "remind_before_hours",
 }
 # Fixed once a ballot is in: what the ballots were cast under (a changed method, setting or rule
 # would recount them, or re-decide their outcome, under rules the voters did not see).
@@ -600,6 +635,8 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
         quorum_ballots=changes["quorum_ballots"] if "quorum_ballots" in changes else poll.quorum_ballots,
         quorum_share=changes["quorum_share"] if "quorum_share" in changes else poll.quorum_share,
         pass_rule=changes.get("pass_rule", poll.pass_rule),
+        access=changes["access"] if changes.get("access") is not None else poll.access,
+        remind_before_hours=changes["remind_before_hours"] if "remind_before_hours" in changes else poll.remind_before_hours,
     )
     # A setting the new method takes keeps its value unless changed; the others are dropped.
     target = methods.find(spec.method)
@@ -618,6 +655,8 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
         frozen += [name for name in FROZEN_WITH_BALLOTS if getattr(spec, name) != getattr(poll, name)]
         if spec.anonymous and spec.anonymity_threshold != poll.anonymity_threshold:
             frozen.append("anonymity_threshold")
+        if spec.access != poll.access:  # guests' ballots would be stranded, or members' let in by link
+            frozen.append("access")
         if frozen:
             raise Conflict(f"Ballots have been cast; these can no longer change: {', '.join(frozen)}.")
     if spec.anonymous:
@@ -638,6 +677,10 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
         session.add(ResultSnapshot(poll_id=poll_id))
     poll.anonymous = spec.anonymous
     poll.anonymity_threshold = spec.anonymity_threshold or DEFAULT_ANONYMITY
+    poll.access = spec.access
+    if spec.remind_before_hours != poll.remind_before_hours or "closes_at" in changes:
+        poll.reminded_at = None  # a new reminder time: the automatic reminder is due again
+    poll.remind_before_hours = spec.remind_before_hours
     poll.updated_at = utcnow()
     session.add(poll)
     record_event(
@@ -704,6 +747,8 @@ def delete_poll(*, session: Session, user: User, poll_id: str) -> None:
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     session.execute(delete(Ballot).where(col(Ballot.poll_id) == poll_id))
     session.execute(delete(PollVoter).where(col(PollVoter.poll_id) == poll_id))
+    # Its invitees exist only for it (link guests vote in many polls and stay).
+    session.execute(delete(User).where(col(User.guest_poll_id) == poll_id, col(User.role) == GUEST_ROLE))
     session.execute(delete(PollOption).where(col(PollOption.poll_id) == poll_id))
     record_event(
         session=session, actor_id=user.id, action="poll.delete", target_type="poll", target_id=poll_id,
@@ -716,10 +761,36 @@ def delete_poll(*, session: Session, user: User, poll_id: str) -> None:
 
 @dataclass(frozen=True)
 class RollEntry:
-    """One line of a roll as the owner sets it."""
+    """One line of a roll as the owner sets it: an account by username, or an email address
+    (an account's, or, when no account has it, a voter who votes through an invitation link).
+    An entry with both names the account and sends its invitations to that address."""
 
-    username: str
+    username: str | None = None
     weight: float = 1.0
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class RollLine:
+    """One voter of a roll as its managers see it (``invitation``: see ``services.invitations``)."""
+
+    user: User
+    entry: PollVoter
+    has_voted: bool
+    invitation: str | None = None
+
+    @property
+    def username(self) -> str | None:
+        """The account's username; None for a voter without an account."""
+        return None if self.user.role == GUEST_ROLE else self.user.username
+
+    def __iter__(self) -> Any:
+        """Unpacks (and indexes) as ``(user, entry, has_voted)``, the roll's older shape, which
+        callers still use."""
+        return iter((self.user, self.entry, self.has_voted))
+
+    def __getitem__(self, index: int) -> Any:
+        return (self.user, self.entry, self.has_voted)[index]
 
 
 def parse_weight(value: Any, *, who: str) -> float:
@@ -768,8 +839,19 @@ def _check_anonymous_weights(weights: Sequence[float], threshold: int) -> None:
         )
 
 
+def _roll_email(raw: str, *, who: str) -> str:
+    try:
+        return auth.check_email(raw)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{who!r}: {exc.message}", field="voters") from None
+
+
 def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[RollEntry]) -> list[tuple[User, PollVoter]]:
     """Replace the poll's roll (owner or admin).
+
+    Entries name accounts by username or by email; an email without an account makes (or, when
+    it is on the roll already, keeps) a guest voter of this poll (``services.guests``), who
+    votes through an invitation link. A guest who leaves the roll is deleted, with its links.
 
     The roll is sealed where it could change a result or expose a voter: a voter who has voted
     keeps their place and weight until the poll closes; a closed poll's roll never changes; an
@@ -778,8 +860,8 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
     and after.
 
     Raises:
-        InvalidInput: Unknown usernames, duplicates, bad weights, too many entries, or weights
-            that would single voters out of an anonymous poll.
+        InvalidInput: Unknown usernames, entries naming nobody, bad addresses, duplicates, bad
+            weights, too many entries, or weights that would single voters out of an anonymous poll.
         Conflict: The poll is closed; the change would alter the weight of, or remove, a voter
             who has voted; or it would change a weight of an anonymous poll that is open.
     """
@@ -789,21 +871,61 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
         raise Conflict("This poll is closed: its roll can no longer change.")
     if len(voters) > MAX_ROLL:
         raise InvalidInput(f"A roll holds at most {MAX_ROLL} voters.")
-    keys: dict[str, float] = {}
+    named: dict[str, tuple[float, str | None]] = {}  # username key -> weight, invitation address
+    by_email: dict[str, tuple[float, str]] = {}  # address key -> weight, address
     for entry in voters:
-        key = entry.username.strip().lower()
-        if key in keys:
-            raise InvalidInput(f"{entry.username!r} appears twice on the roll.")
-        keys[key] = parse_weight(entry.weight, who=entry.username)
-    users = {u.username_key: u for u in session.exec(select(User).where(col(User.username_key).in_(list(keys)))).all()} if keys else {}
-    missing = [name for name in keys if name not in users]
+        username = (entry.username or "").strip() or None
+        raw_email = (entry.email or "").strip() or None
+        if username is None and raw_email is None:
+            raise InvalidInput("Each voter on the roll needs a username or an email address.", field="voters")
+        who = username or raw_email or ""
+        weight = parse_weight(entry.weight, who=who)
+        email = _roll_email(raw_email, who=who) if raw_email else None
+        if username is not None:
+            key = username.lower()
+            if key in named:
+                raise InvalidInput(f"{username!r} appears twice on the roll.")
+            named[key] = (weight, email)
+        else:
+            key = email.lower()  # type: ignore[union-attr]
+            if key in by_email:
+                raise InvalidInput(f"{email!r} appears twice on the roll.")
+            by_email[key] = (weight, email)  # type: ignore[assignment]
+    accounts = col(User.role) != GUEST_ROLE
+    users = {
+        u.username_key: u for u in session.exec(select(User).where(col(User.username_key).in_(list(named)), accounts)).all()
+    } if named else {}
+    missing = [name for name in named if name not in users]
     if missing:
         raise InvalidInput(f"Unknown users: {', '.join(sorted(missing))}.")
-    after = {users[k].id: w for k, w in keys.items()}
-    before = {
-        int(uid): float(w)
-        for uid, w in session.exec(select(PollVoter.user_id, PollVoter.weight).where(PollVoter.poll_id == poll_id)).all()
-    }
+    by_address = {
+        u.email_key: u for u in session.exec(select(User).where(col(User.email_key).in_(list(by_email)), accounts)).all()
+    } if by_email else {}
+    current = session.exec(
+        select(PollVoter, User).join(User, col(User.id) == col(PollVoter.user_id)).where(PollVoter.poll_id == poll_id)
+    ).all()
+    guests_here = {(v.email or "").lower(): u for v, u in current if u.role == GUEST_ROLE}
+    after: dict[int, float] = {}  # user id -> weight (new guests: below)
+    addresses: dict[int, str | None] = {}
+    shown: dict[int, str] = {}
+    for key, (weight, email) in named.items():
+        account = users[key]
+        after[account.id] = weight  # type: ignore[index]
+        addresses[account.id] = email  # type: ignore[index]
+        shown[account.id] = account.username  # type: ignore[index]
+    fresh: list[tuple[str, float]] = []  # addresses that need a new guest
+    for key, (weight, email) in by_email.items():
+        known = by_address.get(key) or guests_here.get(key)
+        if known is None:
+            fresh.append((email, weight))
+            continue
+        if known.id in after:
+            raise InvalidInput(f"{email!r} names a voter who is already on the roll.")
+        after[known.id] = weight  # type: ignore[index]
+        addresses[known.id] = email  # type: ignore[index]
+        shown[known.id] = email  # type: ignore[index]
+    before = {int(v.user_id): float(v.weight) for v, _u in current}
+    counts.lock_poll(session=session, poll_id=poll_id)  # PostgreSQL: no ballot commits until we do
     voted = voters_who_voted(session=session, poll_id=poll_id)
     for uid in voted:
         # The weight their ballot carries now, and the one it would carry after the change.
@@ -819,17 +941,34 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
         if changed:
             raise Conflict("An anonymous poll's weights are fixed once it opens.")
     if poll.anonymous:
-        _check_anonymous_weights(list(keys.values()), poll.anonymity_threshold)
+        _check_anonymous_weights(list(after.values()) + [w for _e, w in fresh], poll.anonymity_threshold)
     session.execute(delete(PollVoter).where(col(PollVoter.poll_id) == poll_id))
-    rows: list[tuple[User, PollVoter]] = []
-    for key, weight in keys.items():
-        entry_row = PollVoter(poll_id=poll_id, user_id=users[key].id, weight=weight)  # type: ignore[arg-type]
-        session.add(entry_row)
-        rows.append((users[key], entry_row))
-    names = {u.id: u.username for u in users.values()}
     gone = [uid for uid in before if uid not in after]
+    # SQLite: the delete above made this the one writer; a ballot that slipped in since the check
+    # would be deleted with its guest below, so look again.
+    if gone and voters_who_voted(session=session, poll_id=poll_id, user_ids=gone):
+        session.rollback()
+        raise Conflict("A voter being removed has just voted; reload the roll and try again.")
+    gone_guests = [u.id for _v, u in current if u.role == GUEST_ROLE and u.id in gone]
     if gone:
-        names |= {int(u.id): u.username for u in session.exec(select(User).where(col(User.id).in_(gone))).all()}  # type: ignore[misc]
+        guests.revoke_tokens(session=session, poll_id=poll_id, user_ids=gone)
+    if gone_guests:
+        session.execute(delete(User).where(col(User.id).in_(gone_guests)))
+    for email, weight in fresh:
+        guest = guests.new_guest(session=session, poll_id=poll_id, email=email)
+        after[guest.id] = weight  # type: ignore[index]
+        addresses[guest.id] = email  # type: ignore[index]
+        shown[guest.id] = email  # type: ignore[index]
+    everyone = {u.id: u for u in users.values()} | {u.id: u for u in by_address.values()} | {u.id: u for _v, u in current}
+    rows: list[tuple[User, PollVoter]] = []
+    for uid, weight in after.items():
+        entry_row = PollVoter(poll_id=poll_id, user_id=uid, weight=weight, email=addresses.get(uid))
+        session.add(entry_row)
+        voter = everyone.get(uid) or session.get(User, uid)
+        rows.append((voter, entry_row))  # type: ignore[arg-type]
+    names = {uid: shown[uid] for uid in after} | {
+        u.id: (u.username if u.role != GUEST_ROLE else v.email) for v, u in current if u.id in gone
+    }
     changes = [
         {"user_id": uid, "username": names.get(uid), "before": before.get(uid), "after": after.get(uid)}
         for uid in sorted(before.keys() | after.keys())  # type: ignore[type-var]
@@ -837,7 +976,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
     ]
     record_event(
         session=session, actor_id=user.id, action="poll.roll", target_type="poll", target_id=poll_id,
-        detail={"voters": len(keys), "changes": changes},
+        detail={"voters": len(after), "changes": changes},
     )
     session.commit()
     notify.poll_changed(poll_id)
@@ -846,8 +985,9 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
 
 def get_roll(
     *, session: Session, user: User, poll_id: str, skip: int = 0, limit: int | None = None
-) -> list[tuple[User, PollVoter, bool]]:
-    """The roll by username with, for each voter, whether they have voted (never how). Owner or admin.
+) -> list[RollLine]:
+    """The roll (accounts by username, then voters by address) with, for each voter, whether
+    they have voted (never how) and the status of their invitation. Owner or admin.
 
     ``skip`` and ``limit`` (at most ``ROLL_PAGE_MAX``) give one page of it; without ``limit``, all
     of it (at most ``MAX_ROLL`` entries).
@@ -855,22 +995,30 @@ def get_roll(
     Raises:
         InvalidInput: ``skip`` below 0 or ``limit`` outside 1..``ROLL_PAGE_MAX``.
     """
+    from commons_app.services import invitations  # it builds on this module
+
     if skip < 0 or (limit is not None and not (1 <= limit <= ROLL_PAGE_MAX)):
         raise InvalidInput(f"skip must be >= 0 and limit between 1 and {ROLL_PAGE_MAX}.")
     get_managed_poll(session=session, poll_id=poll_id, user=user)
-    query = select(User, PollVoter).join(PollVoter, col(PollVoter.user_id) == col(User.id)).where(PollVoter.poll_id == poll_id).order_by(col(User.username_key))
+    query = (
+        select(User, PollVoter)
+        .join(PollVoter, col(PollVoter.user_id) == col(User.id))
+        .where(PollVoter.poll_id == poll_id)
+        .order_by(col(User.username_key), col(PollVoter.email))
+    )
     if limit is not None:
         rows = session.exec(query.offset(skip).limit(limit)).all()
         voted = voters_who_voted(session=session, poll_id=poll_id, user_ids=[u.id for u, _ in rows]) if rows else set()  # type: ignore[misc]
     else:
         rows = session.exec(query.offset(skip)).all()
         voted = voters_who_voted(session=session, poll_id=poll_id) if rows else set()
-    return [(u, v, u.id in voted) for u, v in rows]
+    status = invitations.statuses(session=session, poll_id=poll_id, user_ids=[int(u.id) for u, _ in rows]) if rows else {}  # type: ignore[arg-type]
+    return [RollLine(user=u, entry=v, has_voted=u.id in voted, invitation=status.get(int(u.id))) for u, v in rows]  # type: ignore[arg-type]
 
 
 def roll_page(
     *, session: Session, user: User, poll_id: str, skip: int = 0, limit: int | None = None
-) -> tuple[list[tuple[User, PollVoter, bool]], int]:
+) -> tuple[list[RollLine], int]:
     """One page of the roll (see :func:`get_roll`) and the roll's length. Owner or admin."""
     rows = get_roll(session=session, user=user, poll_id=poll_id, skip=skip, limit=limit)
     total = session.exec(select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll_id)).one()

@@ -40,6 +40,8 @@ DEFAULT_LIMITS = {
     "refresh": "60/minute",
     "ballot": "60/minute",
     "api": "1200/minute",
+    # New guests (voters without an account) per address: a room of 200 behind one NAT fits.
+    "link_guest": "1000/hour",
     "ws_event": "100/10 seconds",
     # Per address: a room of 200 behind one NAT joins within two minutes; a guesser of codes
     # gets 300 tries a minute from one address against ~8.5e11 codes.
@@ -53,6 +55,7 @@ MESSAGES = {
     "refresh": "Too many token refreshes; try again later.",
     "ballot": "Too many ballots in a short time; try again later.",
     "api": "Too many requests; slow down.",
+    "link_guest": "Too many new voters from this address; try again later.",
     "ws_event": "Too many actions in a short time: the last ones were ignored. Wait a moment and try again.",
     "join": "Too many join codes tried from this address; wait a minute and try again.",
 }

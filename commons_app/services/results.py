@@ -20,12 +20,13 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import case, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from commons_app import methods
 from commons_app.models import (
+    GUEST_ROLE,
     Ballot,
     Poll,
     PollOption,
@@ -470,8 +471,10 @@ def export_ballots(
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     if poll.anonymous:
         raise Forbidden("Ballots of an anonymous poll cannot be exported (its record is published when it closes).")
+    # A voter without an account shows as their invitation's address (a link poll's guest: its handle).
+    voter = case((col(User.role) == GUEST_ROLE, func.coalesce(func.nullif(User.email, ""), User.username)), else_=User.username)
     query = (
-        select(Ballot, User.username)
+        select(Ballot, voter)
         .join(User, User.id == Ballot.user_id)  # type: ignore[arg-type]
         .where(Ballot.poll_id == poll_id, col(Ballot.id) > after_id)
         .order_by(col(Ballot.id))

@@ -8,7 +8,6 @@ current roll, applies the edit, and hands the whole roll to it, so a refused edi
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,26 +45,9 @@ class CsvLine:
     weight: str
 
 
-# The roll by email (voters without an account, invited by mail) comes with the guests branch,
-# which gives RollEntry an ``email``; until then entries name accounts only and an address is
-# refused readably (:func:`make_entry`).
-TAKES_EMAIL = "email" in {f.name for f in dataclasses.fields(RollEntry)}
-
-
 def make_entry(*, username: str | None, email: str | None, weight: float) -> RollEntry:
-    """A roll entry naming an account (``username``), an address (``email``), or both.
-
-    Raises:
-        InvalidInput: An address alone while the roll takes accounts only.
-    """
-    if TAKES_EMAIL:
-        return RollEntry(username=username, weight=weight, email=email or None)  # type: ignore[call-arg]
-    if not username:
-        raise InvalidInput(
-            f"{email}: adding voters by email (with an invitation) is not available yet; add them by username.",
-            field="voter",
-        )
-    return RollEntry(username, weight)
+    """A roll entry naming an account (``username``), an address (``email``), or both."""
+    return RollEntry(username=username, weight=weight, email=email or None)
 
 
 def entry_key(entry: RollEntry) -> str:
@@ -78,7 +60,7 @@ def entry_key(entry: RollEntry) -> str:
 def _lines(*, session: Session, user: User, poll_id: str) -> list[dict[str, Any]]:
     rows = []
     for line in polls.get_roll(session=session, user=user, poll_id=poll_id):
-        account, voter, voted = line  # a RollLine (guests branch) unpacks the same way
+        account, voter, voted = line
         username = getattr(line, "username", account.username)
         email = str(getattr(voter, "email", None) or "")
         rows.append({

@@ -90,6 +90,7 @@ class VotingPoll:
     closed_at: Any
     anonymous: bool
     anonymity_threshold: int
+    access: str
     roll_weight: float | None
     options: tuple[OptionRef, ...]
 
@@ -97,7 +98,7 @@ class VotingPoll:
 _POLL_FOR_VOTING = (
     select(
         Poll.id, Poll.method, Poll.max_choices, Poll.visibility, Poll.created_by, Poll.opens_at, Poll.closes_at,
-        Poll.closed_at, Poll.anonymous, Poll.anonymity_threshold, PollVoter.weight, PollOption.id,
+        Poll.closed_at, Poll.anonymous, Poll.anonymity_threshold, Poll.access, PollVoter.weight, PollOption.id,
     )
     .select_from(Poll)
     .outerjoin(PollVoter, and_(col(PollVoter.poll_id) == Poll.id, col(PollVoter.user_id) == bindparam("user_id")))
@@ -145,8 +146,8 @@ def _poll_for_voting(
     poll = VotingPoll(
         id=first[0], method=first[1], max_choices=first[2], visibility=first[3], created_by=first[4],
         opens_at=first[5], closes_at=first[6], closed_at=first[7], anonymous=bool(first[8]),
-        anonymity_threshold=int(first[9]), roll_weight=first[10],
-        options=tuple(OptionRef(int(r[11])) for r in rows if r[11] is not None),
+        anonymity_threshold=int(first[9]), access=str(first[10]), roll_weight=first[11],
+        options=tuple(OptionRef(int(r[12])) for r in rows if r[12] is not None),
     )
     if not visible_to(poll, user, on_the_roll=poll.roll_weight is not None):  # type: ignore[arg-type]
         raise NotFound("Poll not found.")

@@ -44,23 +44,26 @@ async def run_service(fn: Callable[..., T], /, **kwargs: Any) -> T:
     return await asyncio.to_thread(_in_session, fn, kwargs)
 
 
-def _as_user(credential: str, fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
+def _as_user(credential: str, fn: Callable[..., T], kwargs: dict[str, Any], allow_guest: bool = False) -> T:
     with session_scope() as session:
-        identity = auth.identify_browser(session=session, credential=credential)
+        identity = auth.identify_browser(session=session, credential=credential, allow_guest=allow_guest)
         return fn(session=session, user=identity.user, **kwargs)
 
 
-async def as_user(credential: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
+async def as_user(credential: str, fn: Callable[..., T], /, *, allow_guest: bool = False, **kwargs: Any) -> T:
     """Verify the credential, then call ``fn(session=..., user=<that user>, **kwargs)`` in a thread.
 
+    ``allow_guest``: a guest's credential (a voter without an account, ``services.guests``)
+    counts too; only the ballot page passes it.
+
     Raises:
-        NotAuthenticated: The credential is missing, unknown, ended, or its user disabled.
+        NotAuthenticated: The credential is missing, unknown, ended, its user disabled, or a guest's.
     """
     started = time.perf_counter()
     name = getattr(fn, "__name__", "service")
     outcome = "ok"
     try:
-        return await asyncio.to_thread(_as_user, credential, fn, kwargs)
+        return await asyncio.to_thread(_as_user, credential, fn, kwargs, allow_guest)
     except Exception as exc:
         outcome = type(exc).__name__
         raise

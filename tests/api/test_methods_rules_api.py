@@ -239,7 +239,7 @@ def test_anonymous_polls_reveal_nobody_s_ballot(client, session, make_user, auth
         assert_error(client.get(f"/api/polls/{poll['id']}/ballots.csv", headers=auth_headers(who)), 403)
     # The roll says who has voted, never how.
     roll = client.get(f"/api/polls/{poll['id']}/voters", headers=auth_headers(owner)).json()
-    assert roll["voters"] == [{"user_id": voter.id, "username": voter.username, "weight": 1.0, "has_voted": True}]
+    assert roll["voters"] == [{"user_id": voter.id, "username": voter.username, "email": None, "weight": 1.0, "has_voted": True, "invitation": None}]
     # Once a ballot exists, anonymity cannot be switched off.
     assert_error(client.patch(f"/api/polls/{poll['id']}", headers=auth_headers(owner), json={"anonymous": False}), 409)
     # Nothing in the audit log carries the choice (the roll's entries name voters and weights only).

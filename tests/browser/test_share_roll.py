@@ -13,7 +13,6 @@ import secrets
 import pytest
 from playwright.sync_api import Page, expect
 
-from commons_app.services.rolls import TAKES_EMAIL
 from tests.browser.helpers import PASSWORD, UI_TIMEOUT, at, goto, ui_login
 
 pytestmark = pytest.mark.browser
@@ -59,16 +58,11 @@ def test_creator_builds_a_private_roll_by_username_and_csv(new_page, app_server,
     expect(page.locator("#roll-voter-error")).to_contain_text("must be a number greater than 0", timeout=UI_TIMEOUT)
     assert _roll(api, owner, pid) == {ann.username: 2.0}
 
-    # By email: an invitation for an address without an account (once the roll takes emails),
-    # otherwise a readable refusal.
-    if TAKES_EMAIL:
-        _add(page, "zoe.invitee@example.org", "1")
-        expect(editor.get_by_role("rowheader", name="zoe.invitee@example.org")).to_be_visible(timeout=UI_TIMEOUT)
-        editor.get_by_role("button", name="Remove zoe.invitee@example.org").click()
-        expect(editor.get_by_role("rowheader", name="zoe.invitee@example.org")).to_have_count(0, timeout=UI_TIMEOUT)
-    else:
-        _add(page, "zoe.invitee@example.org", "1")
-        expect(page.locator("#roll-voter-error")).to_contain_text("by email", timeout=UI_TIMEOUT)
+    # By email: an invitation for an address without an account.
+    _add(page, "zoe.invitee@example.org", "1")
+    expect(editor.get_by_role("rowheader", name="zoe.invitee@example.org")).to_be_visible(timeout=UI_TIMEOUT)
+    editor.get_by_role("button", name="Remove zoe.invitee@example.org").click()
+    expect(editor.get_by_role("rowheader", name="zoe.invitee@example.org")).to_have_count(0, timeout=UI_TIMEOUT)
     assert _roll(api, owner, pid) == {ann.username: 2.0}
 
     # Adding herself lets her vote on her own poll's page.

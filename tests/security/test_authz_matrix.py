@@ -147,6 +147,9 @@ MATRIX: dict[str, Row] = {
         {"username": w.member.username, "weight": 2}, {"username": w.disabled.username},
         {"username": w.off_roll.username}]})),
     "GET /api/polls/{poll_id}/voters": Row("401 403 200 200 404 401"),
+    "POST /api/polls/{poll_id}/invitations": Row("401 403 202 202 404 401"),
+    "GET /api/polls/{poll_id}/invitations": Row("401 403 200 200 404 401"),
+    "POST /api/polls/{poll_id}/reminders": Row("401 403 202 202 404 401"),
     # Published once the poll closes (409 until then), to those who may see its results.
     "GET /api/polls/{poll_id}/record.jsonl": Row("401 403 409 409 404 401"),
     "GET /api/polls/{poll_id}/record.blt": Row("401 403 409 409 404 401"),

@@ -115,18 +115,6 @@ def test_csv_without_a_header_is_refused(session, make_user, make_poll, text):
         rolls.import_csv(session=session, user=owner, poll_id=poll.id, text=text)
 
 
-@pytest.mark.skipif(rolls.TAKES_EMAIL, reason="the roll takes emails (guests branch): see the test below")
-def test_voters_by_email_are_refused_readably_until_invitations_exist(session, make_user, make_poll):
-    owner = make_user()
-    poll = make_poll(owner, visibility="private").poll
-    with pytest.raises(InvalidInput, match="by email"):
-        rolls.add_voter(session=session, user=owner, poll_id=poll.id, who="zoe@example.org")
-    with pytest.raises(rolls.RollCsvError) as caught:
-        rolls.import_csv(session=session, user=owner, poll_id=poll.id, text="email,name,weight\nzoe@example.org,,1\n")
-    assert "Line 2" in caught.value.lines[0]
-
-
-@pytest.mark.skipif(not rolls.TAKES_EMAIL, reason="the roll takes accounts only until the guests branch is merged")
 def test_voters_by_email_join_the_roll_and_export_with_their_address(session, make_user, make_poll):
     owner, ann = make_user(), make_user()
     poll = make_poll(owner, visibility="private").poll

@@ -9,17 +9,21 @@ from fastapi import APIRouter, Query, Response, status
 from commons_app.api.deps import CurrentUser, DbSession, PollId
 from commons_app.api.schemas import (
     ErrorOut,
+    InvitationOut,
+    InvitationPage,
+    InvitationsIn,
     OptionOut,
     PollCreate,
     PollOut,
     PollPage,
     PollUpdate,
+    QueuedOut,
     RollEntryOut,
     RollIn,
     RollOut,
 )
-from commons_app.services import polls
-from commons_app.services.polls import PollSpec, PollView, RollEntry
+from commons_app.services import invitations, polls
+from commons_app.services.polls import PollSpec, PollView, RollEntry, RollLine
 
 router = APIRouter(prefix="/polls", tags=["polls"])
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422, 429)}
@@ -48,6 +52,8 @@ def poll_out(view: PollView) -> PollOut:
         quorum_ballots=p.quorum_ballots,
         quorum_share=p.quorum_share,
         pass_rule=p.pass_rule or "none",  # type: ignore[arg-type]
+        access=p.access,  # type: ignore[arg-type]
+        remind_before_hours=p.remind_before_hours,
         status=view.status,  # type: ignore[arg-type]
         created_at=p.created_at,
         updated_at=p.updated_at,
@@ -102,11 +108,15 @@ def delete_poll(poll_id: PollId, user: CurrentUser, db: DbSession) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _roll_out(poll_id: str, rows: list) -> RollOut:
+def _roll_out(poll_id: str, rows: list[RollLine]) -> RollOut:
     return RollOut(
         poll_id=poll_id,
         voters=[
-            RollEntryOut(user_id=u.id, username=u.username, weight=v.weight, has_voted=voted) for u, v, voted in rows
+            RollEntryOut(
+                user_id=line.user.id, username=line.username, email=line.entry.email, weight=line.entry.weight,  # type: ignore[arg-type]
+                has_voted=line.has_voted, invitation=line.invitation,  # type: ignore[arg-type]
+            )
+            for line in rows
         ],
     )
 
@@ -115,7 +125,8 @@ def _roll_out(poll_id: str, rows: list) -> RollOut:
 def set_voters(poll_id: PollId, body: RollIn, user: CurrentUser, db: DbSession) -> RollOut:
     """Replace the roll: who may vote in a private poll, and the weight of each voter's ballot."""
     polls.set_roll(
-        session=db, user=user, poll_id=poll_id, voters=[RollEntry(v.username, v.weight) for v in body.voters]
+        session=db, user=user, poll_id=poll_id,
+        voters=[RollEntry(username=v.username, weight=v.weight, email=v.email) for v in body.voters],
     )
     return _roll_out(poll_id, polls.get_roll(session=db, user=user, poll_id=poll_id))
 
@@ -141,3 +152,38 @@ def get_voters(
     rows, total = polls.roll_page(session=db, user=user, poll_id=poll_id, skip=skip, limit=limit)
     response.headers["X-Total-Count"] = str(total)
     return _roll_out(poll_id, rows)
+
+
+@router.post("/{poll_id}/invitations", status_code=status.HTTP_202_ACCEPTED, response_model=QueuedOut, responses=ERRORS)
+def send_invitations(poll_id: PollId, user: CurrentUser, db: DbSession, body: InvitationsIn | None = None) -> QueuedOut:
+    """Mail a personal voting link to each roll entry with an email address that has not been
+    invited yet; ``{"resend": true}`` mails every one of them again, with new links that replace
+    the earlier ones. Owner or admin; 409 once the poll is closed."""
+    resend = bool(body and body.resend)
+    return QueuedOut(queued=invitations.send_invitations(session=db, user=user, poll_id=poll_id, resend=resend))
+
+
+@router.get("/{poll_id}/invitations", response_model=InvitationPage, responses=ERRORS)
+def list_invitations(
+    poll_id: PollId,
+    user: CurrentUser,
+    db: DbSession,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=invitations.PAGE_MAX)] = 100,
+) -> InvitationPage:
+    """The poll's invitation mails, oldest first, with their delivery status from the outbox."""
+    items, total = invitations.list_invitations(session=db, user=user, poll_id=poll_id, skip=skip, limit=limit)
+    return InvitationPage(
+        items=[
+            InvitationOut(email=i.email, status=i.status, attempts=i.attempts, last_error=i.last_error, sent_at=i.sent_at)  # type: ignore[arg-type]
+            for i in items
+        ],
+        total=total, skip=skip, limit=limit,
+    )
+
+
+@router.post("/{poll_id}/reminders", status_code=status.HTTP_202_ACCEPTED, response_model=QueuedOut, responses=ERRORS)
+def send_reminders(poll_id: PollId, user: CurrentUser, db: DbSession) -> QueuedOut:
+    """Mail a reminder, with a new personal link, to each invited voter who has not voted.
+    Owner or admin; 409 unless the poll is open."""
+    return QueuedOut(queued=invitations.send_reminders(session=db, user=user, poll_id=poll_id))
