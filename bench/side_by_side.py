@@ -221,6 +221,7 @@ def bench_reference(args: argparse.Namespace, levels: list[int],
         server.stop()
         server = None
         pgbench_rows = []
+        os.environ.setdefault("PGOPTIONS", "-c client_min_messages=warning")  # psql's "already exists" NOTICE
         for clients in levels:
             tps = rest_ballots.pgbench(url, clients, seconds=args.pgbench_seconds)
             pgbench_rows.append({"clients": clients, "tps": tps})
