@@ -9,6 +9,7 @@ percentiles in order, and a figure for every reference row. About 50 s on the 2-
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -25,6 +26,8 @@ def test_smallest_side_by_side_run_is_consistent() -> None:
     database = postgres_server_url()
     if not TARGET_REDIS_URL:
         unavailable("no Redis server: REDIS_URL is not set")
+    if shutil.which("pgbench") is None:
+        unavailable("pgbench is not installed (Debian: the postgresql server package)")
     done = subprocess.run(
         [sys.executable, "-m", "bench.side_by_side", "--voters", str(VOTERS), "--warmup", "6",
          "--concurrency", ",".join(map(str, LEVELS)), "--pgbench-seconds", "1", "--json",
