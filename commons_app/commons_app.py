@@ -6,7 +6,7 @@ from commons_app import routes
 from commons_app.api.app import create_api, wrap_with_guard
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
-from commons_app.pages.auth import LoginState, login_page, register_page
+from commons_app.pages.auth import LoginState, RegisterState, login_page, register_page
 from commons_app.pages.dashboard import DashboardState, dashboard_page
 from commons_app.pages.new_poll import NewPollState, new_poll_page
 from commons_app.pages.polls import PollListState, index_page, polls_page
@@ -39,7 +39,7 @@ app = rx.App(
 
 app.add_page(index_page, route=routes.INDEX, title="The Commons", on_load=SessionState.check_session)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · The Commons", on_load=LoginState.redirect_if_signed_in)
-app.add_page(register_page, route=routes.REGISTER, title="Register · The Commons", on_load=SessionState.check_session)
+app.add_page(register_page, route=routes.REGISTER, title="Register · The Commons", on_load=RegisterState.on_load)
 app.add_page(polls_page, route=routes.POLLS, title="Polls · The Commons", on_load=[SessionState.require_login, PollListState.on_load])
 app.add_page(new_poll_page, route=routes.NEW_POLL, title="New poll · The Commons", on_load=NewPollState.on_load)
 app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=[SessionState.require_login, VoteState.on_load])

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commons_app import metrics
 from commons_app.api.deps import api_rate_limit
-from commons_app.api.routes import accounts, admin, polls, votes
+from commons_app.api.routes import accounts, admin, browser, polls, votes
 from commons_app.api.schemas import ErrorOut, Health
 from commons_app.config import get_settings
 from commons_app.db import get_engine
@@ -198,7 +198,7 @@ def create_api() -> FastAPI:
         logger.info("database refused a value: %s", type(exc).__name__)
         return JSONResponse({"detail": "A value in the request is out of range or not allowed."}, status_code=422)
 
-    for router in (accounts.router, polls.router, votes.router, admin.router):
+    for router in (accounts.router, polls.router, votes.router, admin.router, browser.router):
         api.include_router(router, prefix="/api", dependencies=[Depends(api_rate_limit)])
 
     @api.get("/api/health", response_model=Health, tags=["operations"], responses={503: {"model": Health}})

@@ -1,116 +1,54 @@
-"""Log-in and registration pages."""
+"""Log-in and registration pages.
+
+The forms post straight to ``/api/browser/login`` and ``/api/browser/register`` (plain HTML form
+posts, see ``api.routes.browser``): only an HTTP answer can set the HttpOnly session cookie. A
+refusal comes back as ``?error=<code>``, shown as one of a fixed set of sentences.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 import reflex as rx
-from sqlmodel import Session
 
 from commons_app import routes
+from commons_app.api.routes.browser import LOGIN_ERRORS, REGISTER_ERRORS, safe_next
 from commons_app.components.layout import error_callout, page
-from commons_app.services import auth
-from commons_app.services.errors import ServiceError
-from commons_app.state.session import SessionState, private_state, run_service
+from commons_app.components.native_form import native_form
+from commons_app.state.session import SessionState
 
-
-def _browser_login(*, session: Session, username: str, password: str, address: str) -> dict[str, Any]:
-    user = auth.authenticate(session=session, username=username, password=password, address=address)
-    _sid, credential = auth.start_browser_session(session=session, user=user)
-    return {"credential": credential, "username": user.username, "role": user.role, "id": user.id}
-
-
-def _browser_register(*, session: Session, username: str, email: str, password: str, address: str) -> dict[str, Any]:
-    user = auth.register_user(session=session, username=username, email=email, password=password, address=address)
-    _sid, credential = auth.start_browser_session(session=session, user=user)
-    return {"credential": credential, "username": user.username, "role": user.role, "id": user.id}
-
-
-def safe_next(target: str | None) -> str:
-    """Only local paths are followed after signing in (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return routes.POLLS
-    return target
+__all__ = ["LoginState", "RegisterState", "login_page", "register_page", "safe_next"]
 
 
 class _AuthFormState(SessionState):
     error: str = ""
-    loading: bool = False
+    next_path: str = routes.POLLS
 
-    def _client_address(self) -> str:
-        return self.router.session.client_ip or "unknown"
-
-    def _signed_in(self, me: dict[str, Any]):  # noqa: ANN202 - Reflex event return
-        self.credential = me["credential"]
-        self.username, self.role, self.user_id = me["username"], me["role"], int(me["id"])
-        self.loading = False
-        target = safe_next(self.router.url.query_parameters.get("next"))
-        return [rx.redirect(target), rx.toast.success(f"Welcome, {me['username']}!")]
+    def _read_query(self, errors: dict[str, str]) -> None:
+        query = self.router.url.query_parameters
+        self.next_path = safe_next(query.get("next"))
+        self.error = errors.get(str(query.get("error") or ""), "")
 
 
-@private_state
 class LoginState(_AuthFormState):
-    """The log-in form."""
-
-    @rx.event
-    async def submit(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
-        """Check the credentials on the server and open a browser session."""
-        self.error = ""
-        username = str(form.get("username", "")).strip()
-        password = str(form.get("password", ""))
-        if not username or not password:
-            self.error = "Enter your username and password."
-            return
-        self.loading = True
-        yield
-        try:
-            me = await run_service(
-                _browser_login, username=username, password=password, address=self._client_address()
-            )
-        except ServiceError as exc:
-            self.error = exc.message
-            self.loading = False
-            return
-        yield self._signed_in(me)
+    """The log-in form's message and where to go afterwards."""
 
     @rx.event
     async def redirect_if_signed_in(self):  # noqa: ANN201 - Reflex event return
-        """On load: a signed-in user goes straight on."""
-        self.error = ""
+        """On load: a signed-in user goes straight on; otherwise show any refusal."""
+        self._read_query(LOGIN_ERRORS)
         await self.check_session()
         if self.signed_in:
-            return rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
+            return rx.redirect(self.next_path)
         return None
 
 
-@private_state
 class RegisterState(_AuthFormState):
-    """The registration form."""
+    """The registration form's message and where to go afterwards."""
 
     @rx.event
-    async def submit(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
-        """Create the account (all checks in the service) and sign in."""
-        self.error = ""
-        username = str(form.get("username", "")).strip()
-        email = str(form.get("email", "")).strip()
-        password = str(form.get("password", ""))
-        if not username or not email or not password:
-            self.error = "Fill in username, email and password."
-            return
-        if len(username) > 32 or len(email) > 254 or len(password) > 128:
-            self.error = "Username, email or password is too long."
-            return
-        self.loading = True
-        yield
-        try:
-            me = await run_service(
-                _browser_register, username=username, email=email, password=password, address=self._client_address()
-            )
-        except ServiceError as exc:
-            self.error = exc.message
-            self.loading = False
-            return
-        yield self._signed_in(me)
+    async def on_load(self) -> None:
+        """Show any refusal; note who is signed in."""
+        self._read_query(REGISTER_ERRORS)
+        await self.check_session()
 
 
 def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "", hint: str = "") -> rx.Component:
@@ -135,15 +73,17 @@ def login_page() -> rx.Component:
         _card(
             rx.heading("Log in", size="6", as_="h1"),
             error_callout(LoginState.error),
-            rx.form(
+            native_form(
                 rx.vstack(
                     field("Username", "username", autocomplete="username"),
                     field("Password", "password", type_="password", autocomplete="current-password"),
-                    rx.button("Log in", type="submit", loading=LoginState.loading, size="3", width="100%"),
+                    rx.el.input(type="hidden", name="next", value=LoginState.next_path),
+                    rx.button("Log in", type="submit", size="3", width="100%"),
                     spacing="4",
                     width="100%",
                 ),
-                on_submit=LoginState.submit,
+                action="/api/browser/login",
+                method="post",
                 width="100%",
             ),
             rx.text("New here? ", rx.link("Create an account", href=routes.REGISTER), size="2"),
@@ -157,16 +97,18 @@ def register_page() -> rx.Component:
         _card(
             rx.heading("Create an account", size="6", as_="h1"),
             error_callout(RegisterState.error),
-            rx.form(
+            native_form(
                 rx.vstack(
                     field("Username", "username", autocomplete="username", hint="3–32 letters, digits, . _ -"),
                     field("Email", "email", type_="email", autocomplete="email"),
                     field("Password", "password", type_="password", autocomplete="new-password", hint="8 to 128 characters; not a common password."),
-                    rx.button("Create account", type="submit", loading=RegisterState.loading, size="3", width="100%"),
+                    rx.el.input(type="hidden", name="next", value=RegisterState.next_path),
+                    rx.button("Create account", type="submit", size="3", width="100%"),
                     spacing="4",
                     width="100%",
                 ),
-                on_submit=RegisterState.submit,
+                action="/api/browser/register",
+                method="post",
                 width="100%",
             ),
             rx.text("Already registered? ", rx.link("Log in", href=routes.LOGIN), size="2"),

@@ -512,6 +512,7 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
     session.commit()
     session.refresh(poll)
     notify.poll_changed(poll_id)
+    notify.poll_access_changed(poll_id)
     return view_poll(session=session, poll=poll)
 
 
@@ -577,6 +578,7 @@ def delete_poll(*, session: Session, user: User, poll_id: int) -> None:
     session.delete(poll)
     session.commit()
     notify.poll_changed(poll_id)
+    notify.poll_access_changed(poll_id)
 
 
 @dataclass(frozen=True)
@@ -706,6 +708,7 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
     )
     session.commit()
     notify.poll_changed(poll_id)
+    notify.poll_access_changed(poll_id)
     return rows
 
 

@@ -1,0 +1,187 @@
+"""The browser's log-in, registration and log-out: plain HTML form posts that set or clear the
+HttpOnly session cookie.
+
+Why HTTP and not a websocket event: only an HTTP response can set a cookie that no script can
+read, and the websocket then presents it in its handshake (``state.connections``). Each answer is
+a 303 back into the app; a refusal goes back to the form with a short code in the query string,
+which the page turns into one of a fixed set of sentences (never text from the request).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from commons_app import routes
+from commons_app.api.deps import client_address
+from commons_app.config import get_settings
+from commons_app.db import session_scope
+from commons_app.services import auth
+from commons_app.services.auth import BROWSER_COOKIE as COOKIE_NAME
+from commons_app.services.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited, ServiceError
+
+router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
+
+# What a refused form shows, by the code in its URL.
+LOGIN_ERRORS = {
+    "missing": "Enter your username and password.",
+    "invalid": "Incorrect username or password.",
+    "disabled": "This account is disabled.",
+    "rate_limited": "Too many attempts; wait a minute and try again.",
+    "origin": "This form must be sent from the app's own page.",
+}
+REGISTER_ERRORS = {
+    "missing": "Fill in username, email and password.",
+    "username": "Username must be 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
+    "email": "Email address is not valid.",
+    "password": "Password must be 8 to 128 characters, not a common password, and not the same as the username.",
+    "taken": "Username or email is already registered.",
+    "rate_limited": "Too many registrations from your address; try again later.",
+    "origin": "This form must be sent from the app's own page.",
+}
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths are followed after signing in (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 512:
+        return routes.POLLS
+    return target
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from the app's own pages (browsers send ``Origin`` with every POST): refuses
+    log-in CSRF, which would sign a victim into the attacker's account."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser's cross-site post: browsers always send it
+    host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]").lower()
+    allowed = {host} | {urlsplit(o).hostname or "" for o in get_settings().cors_origins}
+    return (urlsplit(origin).hostname or "").lower() in allowed - {""}
+
+
+def _secure(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS (directly, through a trusted proxy, or as the
+    public URL says): the cookie is then marked Secure."""
+    settings = get_settings()
+    peer = request.client.host if request.client else ""
+    forwarded = request.headers.get("x-forwarded-proto", "") if peer in settings.trusted_proxies else ""
+    public = os.environ.get("COMMONS_PUBLIC_URL", "")
+    return request.url.scheme == "https" or forwarded == "https" or public.startswith("https://")
+
+
+def _back(page: str, code: str, target: str) -> RedirectResponse:
+    return RedirectResponse(f"{page}?{urlencode({'error': code, 'next': target})}", status_code=303)
+
+
+def _signed_in(request: Request, credential: str, target: str) -> RedirectResponse:
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE_NAME, credential, max_age=int(get_settings().browser_max_hours * 3600), path="/",
+        httponly=True, samesite="strict", secure=_secure(request),
+    )
+    return response
+
+
+def _log_in(*, session: Session, username: str, password: str, address: str) -> str:
+    user = auth.authenticate(session=session, username=username, password=password, address=address)
+    return auth.start_browser_session(session=session, user=user)[1]
+
+
+def _register(*, session: Session, username: str, email: str, password: str, address: str) -> str:
+    user = auth.register_user(session=session, username=username, email=email, password=password, address=address)
+    return auth.start_browser_session(session=session, user=user)[1]
+
+
+def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
+    with session_scope() as session:
+        return fn(session=session, **kwargs)
+
+
+@router.post("/browser/login")
+async def browser_login(
+    request: Request,
+    username: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=512)] = "",
+) -> RedirectResponse:
+    """Check the credentials and open a browser session (303 to ``next``, or back to the form)."""
+    target = safe_next(next)
+    if not _same_origin(request):
+        return _back(routes.LOGIN, "origin", target)
+    if not username.strip() or not password:
+        return _back(routes.LOGIN, "missing", target)
+    try:
+        credential = await run_in_threadpool(
+            _in_session, _log_in, username=username.strip(), password=password, address=client_address(request)
+        )
+    except RateLimited:
+        return _back(routes.LOGIN, "rate_limited", target)
+    except NotAuthenticated as exc:
+        return _back(routes.LOGIN, "disabled" if "disabled" in exc.message else "invalid", target)
+    return _signed_in(request, credential, target)
+
+
+@router.post("/browser/register")
+async def browser_register(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=512)] = "",
+) -> RedirectResponse:
+    """Create the account (every rule in the service) and open a browser session."""
+    target = safe_next(next)
+    if not _same_origin(request):
+        return _back(routes.REGISTER, "origin", target)
+    if not username.strip() or not email.strip() or not password:
+        return _back(routes.REGISTER, "missing", target)
+    # Which field is wrong, as a code: the page shows the fixed sentence for it.
+    checks = (
+        ("username", lambda: auth.check_username(username)),
+        ("email", lambda: auth.check_email(email)),
+        ("password", lambda: auth.check_password(password, username=username.strip())),
+    )
+    for code, check in checks:
+        try:
+            check()
+        except InvalidInput:
+            return _back(routes.REGISTER, code, target)
+    try:
+        credential = await run_in_threadpool(
+            _in_session, _register, username=username.strip(), email=email.strip(), password=password,
+            address=client_address(request),
+        )
+    except RateLimited:
+        return _back(routes.REGISTER, "rate_limited", target)
+    except Conflict:
+        return _back(routes.REGISTER, "taken", target)
+    except ServiceError:
+        return _back(routes.REGISTER, "missing", target)
+    return _signed_in(request, credential, target)
+
+
+def _end(*, session: Session, credential: str) -> None:
+    try:
+        identity = auth.identify_browser(session=session, credential=credential)
+    except NotAuthenticated:
+        return
+    auth.revoke_session(session=session, session_id=identity.session_id, reason="logout")
+
+
+@router.post("/browser/logout")
+async def browser_logout(request: Request) -> RedirectResponse:
+    """End the cookie's session (every tab of it stops at once) and clear the cookie."""
+    credential = request.cookies.get(COOKIE_NAME, "")
+    if credential and _same_origin(request):
+        await run_in_threadpool(_in_session, _end, credential=credential)
+    response = RedirectResponse(routes.LOGIN, status_code=303)
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    return response
