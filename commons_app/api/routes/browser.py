@@ -78,7 +78,7 @@ def _secure(request: Request) -> bool:
 
 
 def _back(page: str, code: str, target: str) -> RedirectResponse:
-    return RedirectResponse(f"{page}?{urlencode({'error': code, 'next': target})}", status_code=303)
+    return RedirectResponse(f"{page}?{urlencode({'error': code, 'next': target}, safe='/')}", status_code=303)
 
 
 def _signed_in(request: Request, credential: str, target: str) -> RedirectResponse:
