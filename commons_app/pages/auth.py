@@ -21,11 +21,16 @@ __all__ = ["LoginState", "RegisterState", "login_page", "register_page", "safe_n
 class _AuthFormState(SessionState):
     error: str = ""
     next_path: str = routes.POLLS
+    # What the refused form held (the post's answer sends it back; never the password).
+    typed_username: str = ""
+    typed_email: str = ""
 
     def _read_query(self, errors: dict[str, str]) -> None:
         query = self.router.url.query_parameters
         self.next_path = safe_next(query.get("next"))
         self.error = errors.get(str(query.get("error") or ""), "")
+        self.typed_username = str(query.get("username") or "")[:254]
+        self.typed_email = str(query.get("email") or "")[:254]
 
 
 class LoginState(_AuthFormState):
@@ -51,11 +56,17 @@ class RegisterState(_AuthFormState):
         await self.check_session()
 
 
-def field(label: str, name: str, *, type_: str = "text", autocomplete: str = "", hint: str = "") -> rx.Component:
-    """A labelled input; the label names the input for screen readers and tests."""
+def field(
+    label: str, name: str, *, type_: str = "text", autocomplete: str = "", hint: str = "", value: rx.Var | str = ""
+) -> rx.Component:
+    """A labelled input; the label names the input for screen readers and tests. ``value``
+    prefills it (keyed by it, so that the prefill arriving with the state takes effect)."""
     return rx.vstack(
         rx.el.label(label, html_for=name, font_weight="500"),
-        rx.input(id=name, name=name, type=type_, auto_complete=autocomplete, required=True, size="3", width="100%"),
+        rx.input(
+            id=name, name=name, type=type_, auto_complete=autocomplete, required=True, size="3", width="100%",
+            default_value=value, key=value,
+        ),
         rx.cond(hint != "", rx.text(hint, size="1", color_scheme="gray")) if hint else rx.fragment(),
         spacing="1",
         width="100%",
@@ -75,7 +86,7 @@ def login_page() -> rx.Component:
             error_callout(LoginState.error),
             native_form(
                 rx.vstack(
-                    field("Username", "username", autocomplete="username"),
+                    field("Username", "username", autocomplete="username", value=LoginState.typed_username),
                     field("Password", "password", type_="password", autocomplete="current-password"),
                     rx.el.input(type="hidden", name="next", value=LoginState.next_path),
                     rx.button("Log in", type="submit", size="3", width="100%"),
@@ -99,8 +110,9 @@ def register_page() -> rx.Component:
             error_callout(RegisterState.error),
             native_form(
                 rx.vstack(
-                    field("Username", "username", autocomplete="username", hint="3–32 letters, digits, . _ -"),
-                    field("Email", "email", type_="email", autocomplete="email"),
+                    field("Username", "username", autocomplete="username", hint="3–32 letters, digits, . _ -",
+                          value=RegisterState.typed_username),
+                    field("Email", "email", type_="email", autocomplete="email", value=RegisterState.typed_email),
                     field("Password", "password", type_="password", autocomplete="new-password", hint="8 to 128 characters; not a common password."),
                     rx.el.input(type="hidden", name="next", value=RegisterState.next_path),
                     rx.button("Create account", type="submit", size="3", width="100%"),

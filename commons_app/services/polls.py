@@ -512,7 +512,8 @@ def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str
     session.commit()
     session.refresh(poll)
     notify.poll_changed(poll_id)
-    notify.poll_access_changed(poll_id)
+    if {"visibility", "results_visibility"} & set(changes):  # what decides who sees the results
+        notify.poll_access_changed(poll_id)
     return view_poll(session=session, poll=poll)
 
 

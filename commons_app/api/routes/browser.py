@@ -77,8 +77,10 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or forwarded == "https" or public.startswith("https://")
 
 
-def _back(page: str, code: str, target: str) -> RedirectResponse:
-    return RedirectResponse(f"{page}?{urlencode({'error': code, 'next': target}, safe='/')}", status_code=303)
+def _back(page: str, code: str, target: str, **typed: str) -> RedirectResponse:
+    """Back to the form with the refusal's code, keeping what was typed (never a password)."""
+    query = {"error": code, "next": target, **{k: v.strip()[:254] for k, v in typed.items() if v.strip()}}
+    return RedirectResponse(f"{page}?{urlencode(query, safe='/@')}", status_code=303)
 
 
 def _signed_in(request: Request, credential: str, target: str) -> RedirectResponse:
@@ -123,9 +125,9 @@ async def browser_login(
             _in_session, _log_in, username=username.strip(), password=password, address=client_address(request)
         )
     except RateLimited:
-        return _back(routes.LOGIN, "rate_limited", target)
+        return _back(routes.LOGIN, "rate_limited", target, username=username)
     except NotAuthenticated as exc:
-        return _back(routes.LOGIN, "disabled" if "disabled" in exc.message else "invalid", target)
+        return _back(routes.LOGIN, "disabled" if "disabled" in exc.message else "invalid", target, username=username)
     return _signed_in(request, credential, target)
 
 
@@ -153,18 +155,18 @@ async def browser_register(
         try:
             check()
         except InvalidInput:
-            return _back(routes.REGISTER, code, target)
+            return _back(routes.REGISTER, code, target, username=username, email=email)
     try:
         credential = await run_in_threadpool(
             _in_session, _register, username=username.strip(), email=email.strip(), password=password,
             address=client_address(request),
         )
     except RateLimited:
-        return _back(routes.REGISTER, "rate_limited", target)
+        return _back(routes.REGISTER, "rate_limited", target, username=username, email=email)
     except Conflict:
-        return _back(routes.REGISTER, "taken", target)
+        return _back(routes.REGISTER, "taken", target, username=username, email=email)
     except ServiceError:
-        return _back(routes.REGISTER, "missing", target)
+        return _back(routes.REGISTER, "missing", target, username=username, email=email)
     return _signed_in(request, credential, target)
 
 
