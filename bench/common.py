@@ -411,14 +411,23 @@ class BrowserClient:
     keep_updates: bool = True
 
     def __post_init__(self) -> None:
+        self._arrived = asyncio.Event()
+        self.sio = self._new_socket()
+
+    def _new_socket(self) -> Any:
+        """A Socket.IO client whose handshake carries the session cookie, if any. (Given as a
+        header, python-engineio would move the cookie into the shared HTTP session's jar, i.e. to
+        every voter's socket; the websocket's own headers reach only this one.)"""
         import socketio
 
         kwargs: dict[str, Any] = {"reconnection": False}
         if self.http_session is not None:
             kwargs["http_session"] = self.http_session
-        self.sio = socketio.AsyncClient(**kwargs)
-        self._arrived = asyncio.Event()
-        self.sio.on("event", self._on_event, namespace=EVENT_NAMESPACE)
+        if self.credential:
+            kwargs["websocket_extra_options"] = {"headers": {"Cookie": f"{SESSION_COOKIE}={self.credential}"}}
+        sio = socketio.AsyncClient(**kwargs)
+        sio.on("event", self._on_event, namespace=EVENT_NAMESPACE)
+        return sio
 
     async def _on_event(self, update: dict) -> None:
         now = time.monotonic()
@@ -434,9 +443,10 @@ class BrowserClient:
     def event(self, name: str, payload: dict | None = None) -> dict[str, Any]:
         return {"name": name, "payload": payload or {}, "router_data": _router_data(self.path, self.params)}
 
-    async def log_in(self, username: str, password: str) -> None:
+    async def log_in(self, username: str, password: str, params: dict[str, str] | None = None) -> None:
         """The login form's post (``/api/browser/login``): keep the session cookie it sets, as the
-        browser does, and follow its 303 with a full page load (a new socket presenting it)."""
+        browser does, and follow its 303 with a full page load (a new socket presenting it;
+        ``params``: the target route's dynamic parameters)."""
         response = await self.http_session.post(
             f"{self.base_url}/api/browser/login", allow_redirects=False,
             data={"username": username, "password": password, "next": self.path},
@@ -449,7 +459,7 @@ class BrowserClient:
             raise RuntimeError(f"login refused: {response.status} {target}")
         self.credential = morsel.value
         await self.close()
-        await self.connect(target, self.params)
+        await self.connect(target, params)
 
     async def connect(self, path: str, params: dict[str, str] | None = None, timeout: float = 60) -> None:
         """Open the page: connect with the ``hydrate_and_load`` boot event in the CONNECT packet."""
@@ -460,12 +470,10 @@ class BrowserClient:
         auth_packet: dict[str, Any] = {"event": self.event(NAMES.hydrate_and_load, payload)}
         if self.frontend is not None:
             auth_packet["state_schema"] = self.frontend.schema
-        headers = {"Origin": self.base_url}
-        if self.credential:
-            headers["Cookie"] = f"{SESSION_COOKIE}={self.credential}"
+        self.sio = self._new_socket()
         await self.sio.connect(
             f"{self.base_url}?token={self.token}",
-            headers=headers,
+            headers={"Origin": self.base_url},
             transports=["websocket"],
             socketio_path=EVENT_NAMESPACE,
             namespaces=[EVENT_NAMESPACE],

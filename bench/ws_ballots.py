@@ -36,6 +36,7 @@ import pickle
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -75,14 +76,30 @@ def hydrated(update: dict) -> bool:
     return state_delta(update, NAMES.root).get(HYDRATED) is True
 
 
+def vote_page_loaded(poll_id: int) -> Callable[[dict], bool]:
+    """The update that ends loading the vote page of ``poll_id``."""
+
+    def loaded(update: dict) -> bool:
+        ctx = state_delta(update, NAMES.vote_state).get(var("ctx"))
+        if ctx is not None and ctx.get("poll_id") != poll_id:
+            raise RuntimeError(f"vote page loaded poll {ctx.get('poll_id')}, not {poll_id}")
+        if ctx is not None and ctx.get("reason"):
+            raise RuntimeError(f"cannot vote: {ctx['reason']}")
+        return hydrated(update)
+
+    return loaded
+
+
 class Voter:
     def __init__(self, base: str, frontend: Frontend, person: Person, stored_session: bool, http: object) -> None:
         self.person = person
+        self.first_poll = 0
         self.client = BrowserClient(base, frontend=frontend, credential=person.credential if stored_session else "",
                                     http_session=http)
 
     async def open_login(self, first_poll: int, timeout: float) -> float:
         started = time.monotonic()
+        self.first_poll = first_poll
         await self.client.connect(f"/login?next=/polls/{first_poll}")
         at, _ = await self.client.wait_for(hydrated, timeout)
         return at - started
@@ -95,26 +112,18 @@ class Voter:
         return at - started
 
     async def log_in(self, timeout: float) -> float:
+        """The form post, then the page it sends the browser to (the first poll's vote page)."""
         start = len(self.client.updates)
         started = time.monotonic()
-        await self.client.log_in(self.person.username, PASSWORD)
-        at, _ = await self.client.wait_for(hydrated, timeout, start)
+        await self.client.log_in(self.person.username, PASSWORD, {"poll_id": str(self.first_poll)})
+        at, _ = await self.client.wait_for(vote_page_loaded(self.first_poll), timeout, start)
         return at - started
 
     async def go_to_vote_page(self, poll_id: int, timeout: float) -> float:
         start = len(self.client.updates)
         started = time.monotonic()
         await self.client.navigate(f"/polls/{poll_id}", {"poll_id": str(poll_id)})
-
-        def loaded(update: dict) -> bool:
-            ctx = state_delta(update, NAMES.vote_state).get(var("ctx"))
-            if ctx is not None and ctx.get("poll_id") != poll_id:
-                raise RuntimeError(f"vote page loaded poll {ctx.get('poll_id')}, not {poll_id}")
-            if ctx is not None and ctx.get("reason"):
-                raise RuntimeError(f"cannot vote: {ctx['reason']}")
-            return hydrated(update)
-
-        at, _ = await self.client.wait_for(loaded, timeout, start)
+        at, _ = await self.client.wait_for(vote_page_loaded(poll_id), timeout, start)
         return at - started
 
     async def vote(self, option_id: int, timeout: float) -> tuple[float, float]:
