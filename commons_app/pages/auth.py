@@ -10,9 +10,9 @@ from __future__ import annotations
 import reflex as rx
 
 from commons_app import routes
-from commons_app.api.routes.browser import LOGIN_ERRORS, REGISTER_ERRORS, safe_next
 from commons_app.components.layout import error_callout, page
 from commons_app.components.native_form import native_form
+from commons_app.routes import LOGIN_ERRORS, REGISTER_ERRORS, safe_next
 from commons_app.state.session import SessionState
 
 __all__ = ["LoginState", "RegisterState", "login_page", "register_page", "safe_next"]

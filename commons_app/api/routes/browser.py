@@ -23,38 +23,13 @@ from commons_app import routes
 from commons_app.api.deps import client_address
 from commons_app.config import get_settings
 from commons_app.db import session_scope
+from commons_app.routes import safe_next
 from commons_app.services import auth
 from commons_app.services.auth import BROWSER_COOKIE as COOKIE_NAME
 from commons_app.services.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited, ServiceError
 
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
-
-# What a refused form shows, by the code in its URL.
-LOGIN_ERRORS = {
-    "missing": "Enter your username and password.",
-    "invalid": "Incorrect username or password.",
-    "disabled": "This account is disabled.",
-    "rate_limited": "Too many attempts; wait a minute and try again.",
-    "origin": "This form must be sent from the app's own page.",
-}
-REGISTER_ERRORS = {
-    "missing": "Fill in username, email and password.",
-    "username": "Username must be 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
-    "email": "Email address is not valid.",
-    "password": "Password must be 8 to 128 characters, not a common password, and not the same as the username.",
-    "taken": "Username or email is already registered.",
-    "rate_limited": "Too many registrations from your address; try again later.",
-    "origin": "This form must be sent from the app's own page.",
-}
-
-
-def safe_next(target: str | None) -> str:
-    """Only local paths are followed after signing in (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 512:
-        return routes.POLLS
-    return target
-
 
 def _same_origin(request: Request) -> bool:
     """A form post from the app's own pages (browsers send ``Origin`` with every POST): refuses
