@@ -284,7 +284,7 @@ async def _end_sockets(sids: list[str]) -> None:
 async def apply_access_change(change: dict[str, Any]) -> None:
     """Act on an announced change (see ``services.notify``) for this worker's sockets."""
     if "poll_id" in change:
-        await recheck(sorted(_watchers.get(int(change["poll_id"]), ())))
+        await recheck(sorted(_watchers.get(change["poll_id"], ())))  # the id as the service gave it
     elif "session_ids" in change:
         await _end_sockets(connections.sockets_of(session_ids=[str(i) for i in change["session_ids"]]))
     elif "user_id" in change:

@@ -58,7 +58,10 @@ def _back(page: str, code: str, target: str, **typed: str) -> RedirectResponse:
     return RedirectResponse(f"{page}?{urlencode(query, safe='/@')}", status_code=303)
 
 
-def _signed_in(request: Request, credential: str, target: str) -> RedirectResponse:
+def signed_in(request: Request, credential: str, target: str) -> RedirectResponse:
+    """The answer that hands a new browser session's credential (``auth.start_browser_session``)
+    to the browser as its HttpOnly cookie and sends it on to ``target``: every way of letting a
+    browser in ends here."""
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE_NAME, credential, max_age=int(get_settings().browser_max_hours * 3600), path="/",
@@ -103,7 +106,7 @@ async def browser_login(
         return _back(routes.LOGIN, "rate_limited", target, username=username)
     except NotAuthenticated as exc:
         return _back(routes.LOGIN, "disabled" if "disabled" in exc.message else "invalid", target, username=username)
-    return _signed_in(request, credential, target)
+    return signed_in(request, credential, target)
 
 
 @router.post("/browser/register")
@@ -142,7 +145,7 @@ async def browser_register(
         return _back(routes.REGISTER, "taken", target, username=username, email=email)
     except ServiceError:
         return _back(routes.REGISTER, "missing", target, username=username, email=email)
-    return _signed_in(request, credential, target)
+    return signed_in(request, credential, target)
 
 
 def _end(*, session: Session, credential: str) -> None:
