@@ -6,7 +6,6 @@ PORT ?= 3000
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export REFLEX_USE_NPM := 1
 export REFLEX_TELEMETRY_ENABLED := false
-export COMMONS_PORT := $(PORT)
 
 .PHONY: install install-dev run test lint chromium nginx clean
 

@@ -6,7 +6,11 @@ import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
 _origins = [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()]
-_port = os.environ.get("COMMONS_PORT", "3000")
+# One port setting serves the pages, the API and the websocket: the port Reflex serves on.
+# `reflex run --frontend-port N` (as `make run PORT=N` runs it) hands N to the server's workers
+# as REFLEX_FRONTEND_PORT, and the websocket's allowed origin follows it. COMMONS_PORT is for
+# the backend-only instances of deploy/, which serve no pages (their origin is the public URL).
+_port = os.environ.get("REFLEX_FRONTEND_PORT") or os.environ.get("COMMONS_PORT") or "3000"
 # Behind a load balancer, pages must open their websocket to the balancer, not to one instance.
 _public_url = os.environ.get("COMMONS_PUBLIC_URL", "").rstrip("/")
 

@@ -83,7 +83,7 @@ class Viewer:
         self.arrivals: list[tuple[float, int]] = []
         self.updates = 0
         self.live_updates = 0
-        self.linked_poll = 0
+        self.linked_poll = ""
         self.hydrated = asyncio.Event()
         self.recording = False
 
@@ -101,7 +101,7 @@ class Viewer:
         elif TOTAL in live:
             self.arrivals = [(at, int(live[TOTAL]))]
 
-    async def open(self, poll_id: int, timeout: float) -> float:
+    async def open(self, poll_id: str, timeout: float) -> float:
         started = time.monotonic()
         await self.client.connect(f"/polls/{poll_id}/results", {"poll_id": str(poll_id)}, timeout=timeout)
         await asyncio.wait_for(self.hydrated.wait(), timeout)
@@ -110,7 +110,7 @@ class Viewer:
         return time.monotonic() - started
 
 
-async def viewer_main(conn: Any, base: str, frontend: Frontend, poll_id: int, credentials: list[str],
+async def viewer_main(conn: Any, base: str, frontend: Frontend, poll_id: str, credentials: list[str],
                       connect_concurrency: int, timeout: float, budget: float) -> None:
     import aiohttp
 
@@ -169,7 +169,7 @@ def viewer_process(conn: Any, *args: Any) -> None:
 
 
 # --- the driver ----------------------------------------------------------------------------------
-async def drive(base: str, tokens: list[str], poll_id: int, option_ids: list[int], rate: float,
+async def drive(base: str, tokens: list[str], poll_id: str, option_ids: list[int], rate: float,
                 max_in_flight: int) -> dict[str, Any]:
     """Cast one ballot per token at ``rate`` a second, each at its scheduled time (open loop, at most
     ``max_in_flight`` at once). aiohttp rather than httpx: it costs the shared CPU about half."""

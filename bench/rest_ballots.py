@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -87,7 +88,7 @@ def seed(url: str, voters: int) -> tuple[list[str], User]:
     return tokens, owner
 
 
-def new_poll(url: str, owner: User, label: str) -> tuple[int, list[int]]:
+def new_poll(url: str, owner: User, label: str) -> tuple[str, list[int]]:
     engine = make_engine(url)
     with Session(engine, expire_on_commit=False) as session:
         view = polls.create_poll(session=session, user=owner, spec=PollSpec(title=label, options=["A", "B", "C", "D"]))
@@ -95,7 +96,7 @@ def new_poll(url: str, owner: User, label: str) -> tuple[int, list[int]]:
     return view.poll.id, [o.id for o in view.options]  # type: ignore[return-value]
 
 
-def stored(url: str, poll_id: int) -> int:
+def stored(url: str, poll_id: str) -> int:
     engine = make_engine(url)
     with engine.connect() as conn:
         count = conn.execute(text("SELECT count(*) FROM ballots WHERE poll_id = :p"), {"p": poll_id}).scalar_one()
@@ -120,15 +121,15 @@ async def _post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, requ
     return status
 
 
-def vote_request(host: str, token: str, poll_id: int, option_id: int) -> bytes:
-    body = f'{{"poll_id":{poll_id},"option_id":{option_id}}}'.encode()
+def vote_request(host: str, token: str, poll_id: str, option_id: int) -> bytes:
+    body = json.dumps({"poll_id": poll_id, "option_id": option_id}, separators=(",", ":")).encode()
     return (
         f"POST /api/votes/ HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
-async def cast_all(base: str, tokens: list[str], poll_id: int, option_ids: list[int], concurrency: int) -> dict:
+async def cast_all(base: str, tokens: list[str], poll_id: str, option_ids: list[int], concurrency: int) -> dict:
     """Each of ``concurrency`` connections casts ballots back to back until every voter has voted.
 
     The client is a few lines of asyncio over kept-alive HTTP/1.1 connections with the requests

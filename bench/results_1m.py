@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import sys
 import time
@@ -30,6 +31,8 @@ from bench.rest_ballots import drop_database, make_database, percentile  # noqa:
 from commons_app.db import make_engine  # noqa: E402
 from commons_app.models import Poll, User  # noqa: E402
 from commons_app.services import counts, results  # noqa: E402
+
+POLL = secrets.token_urlsafe(16)  # the one poll's opaque id
 
 
 def build(url: str, ballots: int) -> None:
@@ -49,24 +52,24 @@ def build(url: str, ballots: int) -> None:
             "'member', true, now(), now() FROM generate_series(1, :n) AS i"
         ), {"n": ballots})
         conn.execute(text(
-            "INSERT INTO polls (id, title, description, created_by, method, visibility, results_visibility, "
-            "anonymous, created_at, updated_at) VALUES (1, 'A million ballots', '', 1, 'single', 'public', 'live', "
-            "false, now(), now())"
-        ))
+            "INSERT INTO polls (id, join_code, title, description, created_by, method, visibility, results_visibility, "
+            "anonymous, created_at, updated_at) VALUES (:p, 'MANYBALT', 'A million ballots', '', 1, 'single', 'public', "
+            "'live', false, now(), now())"
+        ), {"p": POLL})
         conn.execute(text(
-            "INSERT INTO poll_options (poll_id, text, position) SELECT 1, 'Option ' || k, k FROM generate_series(0, 7) AS k"
-        ))
+            "INSERT INTO poll_options (poll_id, text, position) SELECT :p, 'Option ' || k, k FROM generate_series(0, 7) AS k"
+        ), {"p": POLL})
         # Skewed choices (option k with falling frequency), weights 2 and 0.5 on 4% of the ballots.
         conn.execute(text(
-            "INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, created_at, updated_at) "
-            "SELECT 1, i, o.id, json_build_array(o.id), '{}', "
-            "CASE WHEN i % 50 = 0 THEN 2.0 WHEN i % 50 = 1 THEN 0.5 ELSE 1.0 END, now(), now() "
+            "INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, receipt, created_at, updated_at) "
+            "SELECT :p, i, o.id, json_build_array(o.id), '{}', "
+            "CASE WHEN i % 50 = 0 THEN 2.0 WHEN i % 50 = 1 THEN 0.5 ELSE 1.0 END, md5(i::text), now(), now() "
             "FROM generate_series(1, :n) AS i "
-            "JOIN poll_options o ON o.poll_id = 1 AND o.position = floor(8 * power((i * 0.6180339887) % 1, 2))::int"
-        ), {"n": ballots})
+            "JOIN poll_options o ON o.poll_id = :p AND o.position = floor(8 * power((i * 0.6180339887) % 1, 2))::int"
+        ), {"n": ballots, "p": POLL})
         conn.execute(text("ANALYZE"))
     with Session(engine, expire_on_commit=False) as session:
-        counts.rebuild(session=session, poll_id=1)
+        counts.rebuild(session=session, poll_id=POLL)
         session.commit()
     engine.dispose()
 
@@ -96,16 +99,16 @@ def main() -> int:
         engine = make_engine(url)
         with Session(engine, expire_on_commit=False) as session:
             viewer = session.get(User, 2)
-            poll = session.get(Poll, 1)
+            poll = session.get(Poll, POLL)
             assert viewer is not None and poll is not None
-            kept = results.poll_results(session=session, user=viewer, poll_id=1)  # warm up
+            kept = results.poll_results(session=session, user=viewer, poll_id=POLL)  # warm up
             variants = {
-                "counts (the app)": lambda: results.poll_results(session=session, user=viewer, poll_id=1),
+                "counts (the app)": lambda: results.poll_results(session=session, user=viewer, poll_id=POLL),
                 "GROUP BY over the ballots": lambda: results._poll_results(
-                    poll, results.options_of(session=session, poll_id=1),
+                    poll, results.options_of(session=session, poll_id=POLL),
                     results.tally_single_counts(
-                        [o.id for o in results.options_of(session=session, poll_id=1)],  # type: ignore[misc]
-                        counts.counted_from_ballots(session=session, poll_id=1),
+                        [o.id for o in results.options_of(session=session, poll_id=POLL)],  # type: ignore[misc]
+                        counts.counted_from_ballots(session=session, poll_id=POLL),
                     ),
                 ),
                 "every ballot loaded and tallied (before)": lambda: results.compute_results(

@@ -97,7 +97,7 @@ class Voter:
         self.client = BrowserClient(base, frontend=frontend, credential=person.credential if stored_session else "",
                                     http_session=http)
 
-    async def open_login(self, first_poll: int, timeout: float) -> float:
+    async def open_login(self, first_poll: str, timeout: float) -> float:
         started = time.monotonic()
         self.first_poll = first_poll
         await self.client.connect(f"/login?next=/polls/{first_poll}")
@@ -119,7 +119,7 @@ class Voter:
         at, _ = await self.client.wait_for(vote_page_loaded(self.first_poll), timeout, start)
         return at - started
 
-    async def go_to_vote_page(self, poll_id: int, timeout: float) -> float:
+    async def go_to_vote_page(self, poll_id: str, timeout: float) -> float:
         start = len(self.client.updates)
         started = time.monotonic()
         await self.client.navigate(f"/polls/{poll_id}", {"poll_id": str(poll_id)})

@@ -1,4 +1,4 @@
-"""Operator commands: migrate, create-admin, seed-demo, set-role, check-config, recount."""
+"""Operator commands: migrate, create-admin, seed-demo, set-role, check-config, recount, worker."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from commons_app.services.errors import ServiceError
 from commons_app.services.polls import PollSpec, RollEntry
 from commons_app.services.record import parse_record, record_digest, tally_record
 from commons_app.services.tally import METHODS, TallyResult
+from commons_app.services.tally.notes import render_note
 from commons_app.services.votes import BallotInput
 
 DEMO_PASSWORD = "commons-demo-2026"
@@ -43,7 +44,9 @@ def create_admin(username: str, email: str, password: str | None) -> int:
     """Create an admin account; the first account made this way is the operator's."""
     password = password or os.environ.get("COMMONS_ADMIN_PASSWORD") or getpass.getpass("Password: ")
     with Session(get_engine(), expire_on_commit=False) as session:
-        user = auth.register_user(session=session, username=username, email=email, password=password, role="admin")
+        user = auth.register_user(
+            session=session, username=username, email=email, password=password, role="admin", allow_reserved=True
+        )
     print(f"created admin {user.username} (id {user.id})")
     return 0
 
@@ -63,14 +66,23 @@ def set_role(username: str, role: str) -> int:
 
 
 def seed_demo() -> int:
-    """Add demo users, polls and ballots, once (a second run changes nothing)."""
+    """Add demo users, polls and ballots, once (a second run changes nothing). Refused in
+    production: the demo admin's password is published in the README."""
+    if get_settings().is_production:
+        print(
+            "seed-demo refuses to run with COMMONS_ENV=production: it would create an admin account whose "
+            "password is published; use create-admin instead",
+            file=sys.stderr,
+        )
+        return 2
     rng = random.Random(2026)
     with Session(get_engine(), expire_on_commit=False) as session:
         if session.exec(select(User).where(User.username_key == "admin")).first() is not None:
             print("demo data already present")
             return 0
         admin = auth.register_user(
-            session=session, username="admin", email="admin@example.org", password=DEMO_PASSWORD, role="admin"
+            session=session, username="admin", email="admin@example.org", password=DEMO_PASSWORD, role="admin",
+            allow_reserved=True,
         )
         people = [
             auth.register_user(session=session, username=name, email=f"{name}@example.org", password=DEMO_PASSWORD)
@@ -295,7 +307,7 @@ def recount(path: str, method: str | None, options: str | None, results_path: st
         print(f"  option {label(option.option_id)}: votes {option.votes}, weight {_number(option.weight)}{extra}")
     print(f"winners: {', '.join(map(label, outcome.winners)) or 'none'}")
     for note in outcome.notes:
-        print(f"note: {note}")
+        print(f"note: {render_note(note)}")
     if results is None:
         return 0
     differences = _compare(results, method, digest, outcome)
@@ -321,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     p_role.add_argument("role", choices=["admin", "member"])
     sub.add_parser("seed-demo", help="add demo users, polls and ballots (idempotent)")
     sub.add_parser("check-config", help="load the settings and report problems")
+    sub.add_parser("worker", help="run the job worker (outbox sends, timed jobs) in this process")
     p_recount = sub.add_parser(
         "recount", help="recount a published ballot record (record.jsonl); needs no database or settings"
     )
@@ -341,11 +354,20 @@ def main(argv: list[str] | None = None) -> int:
             return seed_demo()
         if args.command == "recount":
             return recount(args.file, args.method, args.options, args.results)
+        if args.command == "worker":
+            from commons_app import jobs
+
+            return jobs.main()
         if args.command == "check-config":
             settings = get_settings()
+            if settings.smtp_url:
+                from commons_app.services.mailer import parse_smtp_url
+
+                parse_smtp_url(settings.smtp_url)  # a bad SMTP_URL is a configuration error
             # Never the token itself: only whether /metrics is served.
             print(f"environment={settings.environment} database={settings.database_url.split('@')[-1]} redis={'set' if settings.redis_url else 'not set'} "
-                  f"metrics_token={'set' if settings.metrics_token else 'not set (no /metrics)'}")
+                  f"metrics_token={'set' if settings.metrics_token else 'not set (no /metrics)'} "
+                  f"smtp={'set' if settings.smtp_url else 'not set (mails stay in the outbox)'}")
             return 0
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -2,17 +2,20 @@
 
 import reflex as rx
 
-from commons_app import routes
+from commons_app import jobs, routes
 from commons_app.api.app import create_api, wrap_with_guard
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
+from commons_app.pages.admin_outbox import OutboxAdminState
 from commons_app.pages.auth import LoginState, RegisterState, login_page, register_page
 from commons_app.pages.dashboard import DashboardState, dashboard_page
+from commons_app.pages.join import JoinState, join_page
 from commons_app.pages.new_poll import NewPollState, new_poll_page
+from commons_app.pages.not_found import not_found_page
 from commons_app.pages.polls import PollListState, index_page, polls_page
 from commons_app.pages.results import ResultsState, results_page
 from commons_app.pages.vote import VoteState, vote_page
-from commons_app.state import connections, live
+from commons_app.state import connections, live, throttle
 from commons_app.state.session import SessionState
 
 STYLE = {
@@ -33,19 +36,28 @@ configure_logging()
 app = rx.App(
     theme=rx.theme(accent_color="teal", radius="medium"),
     style=STYLE,
+    # assets/theme.css: WCAG AA colours, focus ring, 44 px targets on phones, skip link, print.
+    stylesheets=["/theme.css"],
+    html_lang="en",
+    toaster=rx.toast.provider(visible_toasts=1),  # only the current toast, not a pile
     api_transformer=[create_api(), wrap_with_guard],
     head_components=[rx.el.meta(name="description", content="The Commons: open voting with live results")],
 )
 
 app.add_page(index_page, route=routes.INDEX, title="The Commons", on_load=SessionState.check_session)
 app.add_page(login_page, route=routes.LOGIN, title="Log in · The Commons", on_load=LoginState.redirect_if_signed_in)
-app.add_page(register_page, route=routes.REGISTER, title="Register · The Commons", on_load=RegisterState.on_load)
+app.add_page(register_page, route=routes.REGISTER, title="Register · The Commons", on_load=RegisterState.redirect_if_signed_in)
 app.add_page(polls_page, route=routes.POLLS, title="Polls · The Commons", on_load=[SessionState.require_login, PollListState.on_load])
 app.add_page(new_poll_page, route=routes.NEW_POLL, title="New poll · The Commons", on_load=NewPollState.on_load)
-app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=[SessionState.require_login, VoteState.on_load])
+app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=[SessionState.check_session, VoteState.on_load])
 app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · The Commons", on_load=[SessionState.require_login, DashboardState.on_load])
-app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_load=[SessionState.require_login, AdminState.on_load])
+app.add_page(join_page, route=routes.JOIN, title="Join a poll · The Commons", on_load=JoinState.on_load)
+app.add_page(not_found_page, route="404", title="Page not found · The Commons", on_load=SessionState.check_session)
+app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_load=[SessionState.require_login, AdminState.on_load, OutboxAdminState.on_load])
 
 live.install(app)
 connections.install(app)
+throttle.install(app)
+# The job worker (outbox sends, polls closing on time, periodic jobs) starts and stops with the app.
+app.register_lifespan_task(jobs.app_lifespan)

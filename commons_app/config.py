@@ -15,6 +15,7 @@ INSECURE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "dev
 SECRET_FILE = PROJECT_ROOT / ".commons-secret"
 # Shortest METRICS_TOKEN accepted in production (as for SECRET_KEY): it is a bearer password.
 MIN_METRICS_TOKEN_LENGTH = 32
+DEFAULT_MAIL_FROM = "The Commons <commons@localhost>"
 
 
 class ConfigError(RuntimeError):
@@ -99,6 +100,11 @@ class Settings:
     browser_idle_minutes: float = 120.0
     # ...and this long after it began, whatever its use (also the cookie's Max-Age).
     browser_max_hours: float = 24.0
+    # Outgoing mail: None keeps mails in the outbox (the log and the admin page show them).
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = DEFAULT_MAIL_FROM
+    # The URL people reach the app at, for links in mails.
+    public_url: str = "http://localhost:3000"
 
     @property
     def is_production(self) -> bool:
@@ -153,6 +159,11 @@ def load_settings() -> Settings:
         metrics_token=metrics_token,
         browser_idle_minutes=_env_float("BROWSER_SESSION_IDLE_MINUTES", 120.0),
         browser_max_hours=_env_float("BROWSER_SESSION_MAX_HOURS", 24.0),
+        smtp_url=os.environ.get("SMTP_URL", "").strip() or None,
+        mail_from=os.environ.get("MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM,
+        public_url=(
+            os.environ.get("COMMONS_PUBLIC_URL", "").strip() or f"http://localhost:{os.environ.get('COMMONS_PORT', '3000')}"
+        ).rstrip("/"),
     )
 
 

@@ -141,6 +141,7 @@ REQUEST_SECONDS = Histogram(
 )
 BALLOTS = Counter("commons_ballots_total", "Ballot operations", ["action"])
 COUNT_REPAIRS = Counter("commons_count_repairs_total", "Ballot counts found out of step with the ballots and rebuilt")
+MAILS = Counter("commons_mails_total", "Outbox mail attempts by outcome: sent, retried (failed, will retry), failed (for good)", ["outcome"])
 EVENT_SECONDS = Histogram(
     "commons_event_handler_seconds", "Reflex event handler latency", ["handler"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),

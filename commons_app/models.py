@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,10 @@ RANKED_METHODS = ("irv", "schulze", "borda")
 SCORED_METHODS = ("score", "star")
 VISIBILITIES = ("public", "unlisted", "private")
 RESULTS_VISIBILITIES = ("live", "after_vote", "after_close", "creator")
+POLL_ID_LENGTH = 32  # room for token_urlsafe(16) (22 characters) and longer ids later
+JOIN_CODE_LENGTH = 8
+# No 0/O, 1/I/L: a code read aloud or copied from a projector is typed back right.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
 def utcnow() -> datetime:
@@ -42,6 +47,30 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
+def new_poll_id() -> str:
+    """A fresh poll id: 128 random bits, URL-safe, so nobody finds a poll by guessing or walking ids."""
+    return secrets.token_urlsafe(16)
+
+
+def new_join_code() -> str:
+    """A fresh join code: 8 characters of an unambiguous alphabet (about 40 bits)."""
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def _poll_fk(*, index: bool = True, primary_key: bool = False) -> Any:
+    """A column naming a poll (its string id), deleted with the poll."""
+    if primary_key:
+        return Field(
+            sa_column=Column(
+                String(POLL_ID_LENGTH), ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+            )
+        )
+    return Field(
+        default=None,
+        sa_column=Column(String(POLL_ID_LENGTH), ForeignKey("polls.id", ondelete="CASCADE"), nullable=False, index=index),
+    )
+
+
 def _fk(target: str, *, nullable: bool = False, index: bool = True, ondelete: str = "CASCADE") -> Any:
     return Field(
         default=None,
@@ -50,13 +79,16 @@ def _fk(target: str, *, nullable: bool = False, index: bool = True, ondelete: st
 
 
 class User(SQLModel, table=True):
-    """An account. ``username_key`` and ``email_key`` are the lower-cased forms that must be unique."""
+    """An account. ``username_key`` and ``email_key`` are the lower-cased forms that must be unique;
+    ``username_skeleton`` is the look-alike fold of the username (services/text.py), unique too,
+    and empty only for accounts that already looked like an earlier one before it existed."""
 
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=32)
     username_key: str = Field(max_length=32, unique=True)
+    username_skeleton: str | None = Field(default=None, max_length=64, unique=True, index=True)
     email: str = Field(max_length=254)
     email_key: str = Field(max_length=254, unique=True)
     password_hash: str = Field(max_length=255)
@@ -105,7 +137,9 @@ class Poll(SQLModel, table=True):
         Index("ix_polls_creator_created", "created_by", "created_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: str = Field(default_factory=new_poll_id, primary_key=True, max_length=POLL_ID_LENGTH)
+    # What people type on /join (upper-case here; services.polls.find_poll_by_join_code normalises).
+    join_code: str = Field(default_factory=new_join_code, max_length=JOIN_CODE_LENGTH, unique=True, index=True)
     title: str = Field(max_length=200)
     description: str = Field(default="", max_length=5000)
     created_by: int = _fk("users.id", index=False)
@@ -129,7 +163,7 @@ class PollOption(SQLModel, table=True):
     __tablename__ = "poll_options"
 
     id: int | None = Field(default=None, primary_key=True)
-    poll_id: int = _fk("polls.id")
+    poll_id: str = _poll_fk()
     text: str = Field(max_length=200)
     position: int = Field(default=0)
 
@@ -159,7 +193,7 @@ class Ballot(SQLModel, table=True):
         default=None,
         sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     )
-    poll_id: int = _fk("polls.id", index=False)
+    poll_id: str = _poll_fk(index=False)
     user_id: int | None = _fk("users.id", nullable=True, index=False)
     option_id: int | None = _fk("poll_options.id", nullable=True, index=False, ondelete="SET NULL")
     choices: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -178,9 +212,7 @@ class PollParticipant(SQLModel, table=True):
     # written, until the poll closes: services.results.seal_poll rewrites them).
     __table_args__ = {"sqlite_with_rowid": False}
 
-    poll_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
-    )
+    poll_id: str = _poll_fk(primary_key=True)
     user_id: int = Field(
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
     )
@@ -196,9 +228,7 @@ class ResultSnapshot(SQLModel, table=True):
 
     __tablename__ = "result_snapshots"
 
-    poll_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
-    )
+    poll_id: str = _poll_fk(primary_key=True)
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     voters: int = Field(default=0, sa_column=Column(Integer, nullable=False))
     baseline: int = Field(default=0, sa_column=Column(Integer, nullable=False))
@@ -212,9 +242,7 @@ class PollSeal(SQLModel, table=True):
 
     __tablename__ = "poll_seals"
 
-    poll_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
-    )
+    poll_id: str = _poll_fk(primary_key=True)
     sealed_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     record: str = Field(sa_column=Column(Text, nullable=False))
@@ -229,7 +257,7 @@ class PollVoter(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("poll_id", "user_id", name="uq_poll_voters_poll_user"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    poll_id: int = _fk("polls.id", index=False)
+    poll_id: str = _poll_fk(index=False)
     user_id: int = _fk("users.id")
     weight: float = Field(default=1.0)
 
@@ -260,12 +288,49 @@ class BallotCount(SQLModel, table=True):
 
     __tablename__ = "ballot_counts"
 
-    poll_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
-    )
+    poll_id: str = _poll_fk(primary_key=True)
     option_id: int = Field(
         sa_column=Column(Integer, ForeignKey("poll_options.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
     )
     weight: float = Field(sa_column=Column(Float, primary_key=True))
     shard: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     ballots: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+
+
+OUTBOX_STATUSES = ("queued", "sent", "failed")
+
+
+class OutboxMail(SQLModel, table=True):
+    """One mail the app has promised to send, written in the same transaction as its cause.
+
+    ``services.outbox`` queues rows; ``services.mailer`` claims due ones with a lease
+    (``lease_owner``/``lease_until``), sends each once and records the outcome. ``message_id`` is
+    fixed when the row is made, so a resend after a crash carries the same Message-ID.
+    ``poll_id`` has no foreign key: poll ids are changing type, and a mail's history outlives its poll.
+    """
+
+    __tablename__ = "outbox_mails"
+    __table_args__ = (
+        Index("ix_outbox_mails_due", "status", "next_attempt_at"),
+        UniqueConstraint("dedupe_key", name="uq_outbox_mails_dedupe_key"),
+        UniqueConstraint("message_id", name="uq_outbox_mails_message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(max_length=32)
+    poll_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, index=True))
+    dedupe_key: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="queued", max_length=16)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_id: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_attempt_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    sent_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))

@@ -1,5 +1,8 @@
 """Browser routes (see shared/CONTRACT.md) and URL builders."""
 
+import re
+from urllib.parse import quote, urlsplit
+
 INDEX = "/"
 LOGIN = "/login"
 REGISTER = "/register"
@@ -9,14 +12,27 @@ VOTE = "/polls/[poll_id]"
 RESULTS = "/polls/[poll_id]/results"
 DASHBOARD = "/dashboard"
 ADMIN = "/admin"
+JOIN = "/join"
 
 
-def vote_url(poll_id: int | str) -> str:
+# A poll's opaque id as it appears in a path (models.new_poll_id; the API checks the same shape).
+_POLL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def poll_id_from_path(path: str) -> str:
+    """The poll id in ``/polls/<id>[/...]``, or "" when the path holds none (never a guess)."""
+    parts = str(path).strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "polls" and _POLL_ID.fullmatch(parts[1]) and parts[1] != "new":
+        return parts[1]
+    return ""
+
+
+def vote_url(poll_id: str) -> str:
     """The ballot page of a poll."""
     return f"/polls/{poll_id}"
 
 
-def results_url(poll_id: int | str) -> str:
+def results_url(poll_id: str) -> str:
     """The live results page of a poll."""
     return f"/polls/{poll_id}/results"
 
@@ -27,7 +43,9 @@ LOGIN_ERRORS = {
     "missing": "Enter your username and password.",
     "invalid": "Incorrect username or password.",
     "disabled": "This account is disabled.",
-    "rate_limited": "Too many attempts; wait a minute and try again.",
+    # The limits' own sentences (services.ratelimit.MESSAGES): whose attempts were too many.
+    "limited_address": "Too many log-in attempts from this address; try again later.",
+    "limited_account": "Too many log-in attempts for this account; try again later.",
     "origin": "This form must be sent from the app's own page.",
 }
 REGISTER_ERRORS = {
@@ -35,14 +53,37 @@ REGISTER_ERRORS = {
     "username": "Username must be 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
     "email": "Email address is not valid.",
     "password": "Password must be 8 to 128 characters, not a common password, and not the same as the username.",
+    "reserved": "That username is reserved; choose another.",
     "taken": "Username or email is already registered.",
-    "rate_limited": "Too many registrations from your address; try again later.",
+    "lookalike": "Username looks like one that is already taken; choose another.",
+    "rate_limited": "Too many accounts created from this address; try again later.",
     "origin": "This form must be sent from the app's own page.",
 }
 
 
 def safe_next(target: str | None) -> str:
-    """Only local paths are followed after signing in (no open redirect)."""
+    """Only same-site paths are followed after signing in (no open redirect): ``/polls/…`` yes;
+    ``https://evil.example``, ``//evil.example``, ``/\\evil.example`` and paths with control
+    characters or spaces (which browsers drop, turning ``/\t/evil`` into ``//evil``) no."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 512:
         return POLLS
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in target):
+        return POLLS
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return POLLS
     return target
+
+
+def login_url(next_path: str = "") -> str:
+    """The log-in page, coming back to ``next_path`` afterwards."""
+    return LOGIN + _next_query(next_path)
+
+
+def register_url(next_path: str = "") -> str:
+    """The registration page, coming back to ``next_path`` afterwards."""
+    return REGISTER + _next_query(next_path)
+
+
+def _next_query(next_path: str) -> str:
+    return f"?next={quote(next_path, safe='/')}" if next_path else ""

@@ -8,7 +8,10 @@
 #                           nginx, then runs until Ctrl-C / SIGTERM, which stop both instances'
 #                           process groups and nginx. Exits non-zero when a part dies or fails to start.
 #
-# Environment: DATABASE_URL, REDIS_URL, LB_PORT (8080), PORT1 (3201), PORT2 (3202), WORKERS (2 per
+# A job worker (python -m commons_app worker: outbox sends, polls closing on time, periodic jobs)
+# runs beside the instances, which only enqueue jobs (JOBS_IN_APP=0); its log: $RUN_DIR/worker.log.
+#
+# Environment: DATABASE_URL, REDIS_URL, SMTP_URL and MAIL_FROM (unset: mails stay in the outbox), LB_PORT (8080), PORT1 (3201), PORT2 (3202), WORKERS (2 per
 # instance), RUN_DIR (a new /tmp/commons-cluster.XXXX: project copies, logs, nginx files),
 # START_TIMEOUT (600 s for the build, and again for the instances), SECRET_KEY (a random one by default),
 # METRICS_TOKEN (a random one by default, kept in $RUN_DIR/metrics-token): nginx does not forward
@@ -27,6 +30,8 @@ export COMMONS_ENV=production COMMONS_PUBLIC_URL="http://127.0.0.1:${LB_PORT}"
 # nginx is the instances' only peer: the client's address is the one it adds to X-Forwarded-For.
 export TRUSTED_PROXIES=${TRUSTED_PROXIES:-127.0.0.1}
 export REFLEX_USE_NPM=1 REFLEX_TELEMETRY_ENABLED=false GRANIAN_WORKERS=$WORKERS PYTHONUNBUFFERED=1
+# The job worker started below runs the jobs; the instances only enqueue them.
+export JOBS_IN_APP=0
 # Reflex's Redis client pools without a bound by default; bench/fanout.py saw one instance reach
 # the Redis server's 10,000 clients. A bounded pool per worker waits instead.
 export REFLEX_REDIS_MAX_CONNECTIONS=${REFLEX_REDIS_MAX_CONNECTIONS:-100} REFLEX_REDIS_POOL_TIMEOUT=${REFLEX_REDIS_POOL_TIMEOUT:-5}
@@ -52,7 +57,7 @@ NGINX=$(command -v nginx)
 NGINX_DIR=$(mktemp -d /tmp/commons-nginx.XXXX)
 chmod 755 "$NGINX_DIR"
 
-instance_pids=(); nginx_pid=""; build_pid=""
+instance_pids=(); nginx_pid=""; build_pid=""; worker_pid=""
 stop_group() {  # TERM a process group, KILL it after 15 s
   local pgid=$1
   kill -TERM -- "-$pgid" 2>/dev/null || return 0
@@ -65,7 +70,7 @@ cleanup() {
     kill -TERM "$nginx_pid" 2>/dev/null || true
     wait "$nginx_pid" 2>/dev/null || true
   fi
-  for pid in $build_pid "${instance_pids[@]}"; do stop_group "$pid"; done
+  for pid in $build_pid $worker_pid "${instance_pids[@]}"; do stop_group "$pid"; done
   wait 2>/dev/null || true
   rm -rf "$NGINX_DIR"
   log "stopped"
@@ -126,6 +131,12 @@ for n in 1 2; do
   log "instance $n (pid $!) starting on port $port; log: $RUN_DIR/instance-$n.log"
 done
 
+# The job worker, in its own process group (stopped as a whole), from the checkout.
+(cd "$ROOT" && exec setsid python -m commons_app worker </dev/null >"$RUN_DIR/worker.log" 2>&1) &
+worker_pid=$!
+echo "$worker_pid" >"$RUN_DIR/worker.pid"
+log "job worker (pid $worker_pid) started; log: $RUN_DIR/worker.log"
+
 sed -e "s#@DIR@#$RUN_DIR#g" -e "s#@TMP@#$NGINX_DIR#g" -e "s#@STATIC@#$STATIC#g" -e "s#@SITE@#$ROOT/deploy/nginx-site.conf#g" \
     -e "s#@PORT1@#$PORT1#g" -e "s#@PORT2@#$PORT2#g" -e "s#@LB_PORT@#$LB_PORT#g" \
     "$ROOT/deploy/nginx-local.conf.in" >"$RUN_DIR/nginx.conf"
@@ -154,7 +165,8 @@ for _ in $(seq 1 100); do answers "http://127.0.0.1:$LB_PORT/api/health" && brea
 answers "http://127.0.0.1:$LB_PORT/api/health" && answers "http://127.0.0.1:$LB_PORT/" \
   || { log "nginx does not answer:"; cat "$RUN_DIR/nginx-error.log" >&2; exit 1; }
 
-echo "The Commons is running behind nginx at http://127.0.0.1:${LB_PORT} (instances on ${PORT1}, ${PORT2}; logs in $RUN_DIR)"
+kill -0 "$worker_pid" 2>/dev/null || { log "the job worker exited:"; tail -n 40 "$RUN_DIR/worker.log" >&2; exit 1; }
+echo "The Commons is running behind nginx at http://127.0.0.1:${LB_PORT} (instances on ${PORT1}, ${PORT2}, a job worker; logs in $RUN_DIR)"
 echo "READY http://127.0.0.1:${LB_PORT}"
 
 # Until a signal, or until any part exits (then stop the rest and fail).

@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel
 from commons_app.models import Poll, User, utcnow
 from commons_app.services import auth, polls, votes
 from commons_app.services.polls import PollSpec, PollView, RollEntry
+from commons_app.services.text import username_key
 from commons_app.services.votes import BallotInput
 
 DEFAULT_PASSWORD = "Tr0ubadour-and-horse-staple"
@@ -78,6 +79,7 @@ def make_user(
     user = User(
         username=username,
         username_key=username.lower(),
+        username_skeleton=username_key(username),
         email=email,
         email_key=email.lower(),
         password_hash=auth.hash_password(password) if password else default_password_hash(),
@@ -131,7 +133,7 @@ def make_poll(
     return view
 
 
-def set_roll(session: Session, manager: User, poll_id: int, voters: list[tuple[User, float]]) -> None:
+def set_roll(session: Session, manager: User, poll_id: str, voters: list[tuple[User, float]]) -> None:
     """Replace a poll's roll."""
     polls.set_roll(
         session=session, user=manager, poll_id=poll_id, voters=[RollEntry(u.username, w) for u, w in voters]
@@ -140,7 +142,7 @@ def set_roll(session: Session, manager: User, poll_id: int, voters: list[tuple[U
 
 def set_poll_times(
     session: Session,
-    poll_id: int,
+    poll_id: str,
     *,
     opens_at: datetime | None = None,
     closes_at: datetime | None = None,
@@ -168,9 +170,9 @@ def make_closed(session: Session, owner: User, **kwargs: Any) -> PollView:
     return polls.view_poll(session=session, poll=session.get(Poll, view.poll.id))  # type: ignore[arg-type]
 
 
-def vote(session: Session, user: User, poll: PollView | Poll | int, **choice: Any) -> Any:
+def vote(session: Session, user: User, poll: PollView | Poll | str, **choice: Any) -> Any:
     """Cast a ballot through the service: ``vote(s, user, view, option_id=...)``."""
-    poll_id = poll if isinstance(poll, int) else (poll.poll.id if isinstance(poll, PollView) else poll.id)
+    poll_id = poll if isinstance(poll, str) else (poll.poll.id if isinstance(poll, PollView) else poll.id)
     return votes.cast_ballot(session=session, user=user, poll_id=poll_id, ballot=BallotInput(**choice))  # type: ignore[arg-type]
 
 

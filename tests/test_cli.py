@@ -107,6 +107,16 @@ def test_seed_demo_is_idempotent(migrated, capsys):
     assert row_counts(engine) == first
 
 
+def test_seed_demo_refuses_production(migrated, monkeypatch, capsys):
+    monkeypatch.setenv("COMMONS_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-that-is-long-enough-0123456789")
+    clear_caches()
+    before = row_counts(db_module.get_engine())
+    assert cli.main(["seed-demo"]) == 2
+    assert "refuses" in capsys.readouterr().err
+    assert row_counts(db_module.get_engine()) == before
+
+
 def test_set_role(migrated, capsys):
     assert cli.main(["create-admin", "chief", "chief@example.org", "--password", "chief-password-1234"]) == 0
     assert cli.main(["set-role", "CHIEF", "member"]) == 0

@@ -40,8 +40,8 @@ def big_database() -> Iterator[str]:
                 "'member', true, now(), now() FROM generate_series(1, :n) AS i"
             ), {"n": USERS})
             conn.execute(text(
-                "INSERT INTO polls (title, description, created_by, method, visibility, results_visibility, "
-                "anonymous, created_at, updated_at) SELECT 'p' || i, '', 1 + i % 50, "
+                "INSERT INTO polls (id, join_code, title, description, created_by, method, visibility, results_visibility, "
+                "anonymous, created_at, updated_at) SELECT 'poll-' || i, 'J' || lpad(i::text, 7, '0'), 'p' || i, '', 1 + i % 50, "
                 "CASE WHEN i % 2 = 0 THEN 'single' ELSE 'irv' END, "
                 "CASE WHEN i % 5 = 0 THEN 'private' ELSE 'public' END, 'after_vote', false, now(), now() "
                 "FROM generate_series(1, :n) AS i"
@@ -52,7 +52,7 @@ def big_database() -> Iterator[str]:
             ))
             # Every poll: PER_POLL voters on its roll and a ballot from each (first option first).
             conn.execute(text(
-                "INSERT INTO poll_voters (poll_id, user_id, weight) SELECT p.id, 1 + (p.id * 7 + j) % :u, 1.0 "
+                "INSERT INTO poll_voters (poll_id, user_id, weight) SELECT p.id, 1 + (substr(p.id, 6)::int * 7 + j) % :u, 1.0 "
                 "FROM polls p, generate_series(1, :k) AS j"
             ), {"u": USERS, "k": PER_POLL})
             conn.execute(text(
@@ -106,23 +106,23 @@ def test_the_ballot_and_results_paths_use_indexes(big_database):
     engine = make_engine(big_database)
     try:
         with Session(engine, expire_on_commit=False) as session:
-            single = session.get(Poll, 12)  # public, single-choice
-            ranked = session.get(Poll, 13)  # public, IRV
+            single = session.get(Poll, "poll-12")  # public, single-choice
+            ranked = session.get(Poll, "poll-13")  # public, IRV
             assert single is not None and ranked is not None and single.method == "single" and ranked.method == "irv"
             voter = session.get(User, 1999)
             token = auth.start_session(session=session, user=voter).access_token  # type: ignore[arg-type]
-            options = [o for (o,) in session.execute(text("SELECT id FROM poll_options WHERE poll_id = 12 ORDER BY position"))]
-            ranked_options = [o for (o,) in session.execute(text("SELECT id FROM poll_options WHERE poll_id = 13 ORDER BY position"))]
+            options = [o for (o,) in session.execute(text("SELECT id FROM poll_options WHERE poll_id = 'poll-12' ORDER BY position"))]
+            ranked_options = [o for (o,) in session.execute(text("SELECT id FROM poll_options WHERE poll_id = 'poll-13' ORDER BY position"))]
             statements = _recorded(engine)
 
             identity = auth.identify(session=session, token=token)
-            votes.cast_ballot(session=session, user=identity.user, poll_id=12, ballot=BallotInput(option_id=options[1]))
-            votes.change_ballot(session=session, user=identity.user, poll_id=12, ballot=BallotInput(option_id=options[2]))
-            votes.cast_ballot(session=session, user=identity.user, poll_id=13, ballot=BallotInput(ranking=ranked_options[::-1]))
-            results.poll_results(session=session, user=identity.user, poll_id=12)
-            results.poll_results(session=session, user=identity.user, poll_id=13)
-            votes.retract_ballot(session=session, user=identity.user, poll_id=12)
-            counts.reconcile(session=session, poll_id=12)
+            votes.cast_ballot(session=session, user=identity.user, poll_id="poll-12", ballot=BallotInput(option_id=options[1]))
+            votes.change_ballot(session=session, user=identity.user, poll_id="poll-12", ballot=BallotInput(option_id=options[2]))
+            votes.cast_ballot(session=session, user=identity.user, poll_id="poll-13", ballot=BallotInput(ranking=ranked_options[::-1]))
+            results.poll_results(session=session, user=identity.user, poll_id="poll-12")
+            results.poll_results(session=session, user=identity.user, poll_id="poll-13")
+            votes.retract_ballot(session=session, user=identity.user, poll_id="poll-12")
+            counts.reconcile(session=session, poll_id="poll-12")
             recorded = list(statements)
 
         kinds = {s.split()[0].upper() for s, _ in recorded}

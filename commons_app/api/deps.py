@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from commons_app.config import get_settings
+from commons_app.api.schemas import POLL_ID_PATTERN
 from commons_app.db import session_scope
 from commons_app.models import User
 from commons_app.services import auth, ratelimit
@@ -26,6 +26,9 @@ def get_db() -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_db)]
+
+# Every {poll_id} in a path: the poll's opaque id (anything else is a 422, a wrong one a 404).
+PollId = Annotated[str, Path(min_length=1, max_length=64, pattern=POLL_ID_PATTERN, description="The poll's opaque id.")]
 
 
 BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
@@ -58,13 +61,7 @@ def client_address(request: Request) -> str:
     """The caller's address: the peer, or, behind a proxy listed in TRUSTED_PROXIES, the last
     address that proxy saw in X-Forwarded-For (earlier entries can be forged by the client)."""
     peer = request.client.host if request.client else "unknown"
-    trusted = get_settings().trusted_proxies
-    if peer in trusted:
-        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
-        for hop in reversed(hops):
-            if hop not in trusted:
-                return hop[:64]
-    return peer
+    return ratelimit.client_address(peer, request.headers.get("x-forwarded-for", ""))
 
 
 async def api_rate_limit(request: Request) -> None:

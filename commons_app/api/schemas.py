@@ -17,6 +17,11 @@ OptionText = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 # Every timestamp leaves the API in UTC with its offset (SQLite hands back naive values).
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
 OptionId = Annotated[StrictInt, Field(ge=1, le=2**53)]
+# A poll's opaque id (models.new_poll_id): URL-safe characters only, never a number.
+POLL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+PollIdField = Annotated[
+    StrictStr, Field(min_length=1, max_length=64, pattern=POLL_ID_PATTERN, description="The poll's opaque id.")
+]
 
 
 class Request(BaseModel):
@@ -113,7 +118,8 @@ class OptionOut(BaseModel):
 
 
 class PollOut(BaseModel):
-    id: int
+    id: str = Field(description="Opaque, URL-safe, at least 128 random bits: the only way to reach the poll.")
+    join_code: str = Field(description="Short code (letters and digits, case-insensitive) that /join takes.")
     title: str
     description: str
     created_by: int
@@ -156,7 +162,7 @@ class RollEntryOut(BaseModel):
 
 
 class RollOut(BaseModel):
-    poll_id: int
+    poll_id: str
     voters: list[RollEntryOut]
 
 
@@ -168,7 +174,7 @@ class BallotChoice(Request):
 
 
 class VoteCreate(BallotChoice):
-    poll_id: OptionId
+    poll_id: PollIdField
 
 
 class ChoiceOut(BaseModel):
@@ -185,7 +191,7 @@ class ChoiceOut(BaseModel):
 
 class VoteOut(ChoiceOut):
     id: int
-    poll_id: int
+    poll_id: str
     receipt: str
 
 
@@ -205,7 +211,7 @@ class OptionResultOut(BaseModel):
 
 
 class ResultsOut(BaseModel):
-    poll_id: int
+    poll_id: str
     method: Method
     status: Status
     total_ballots: int
@@ -231,6 +237,29 @@ class AuditOut(BaseModel):
 
 class AuditPage(BaseModel):
     items: list[AuditOut]
+    total: int
+    skip: int
+    limit: int
+
+
+class OutboxMailOut(BaseModel):
+    id: int
+    to_address: str
+    subject: str
+    body: str
+    kind: str
+    poll_id: str | None
+    status: Literal["queued", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    message_id: str
+    created_at: Timestamp
+    next_attempt_at: Timestamp
+    sent_at: Timestamp | None
+
+
+class OutboxPage(BaseModel):
+    items: list[OutboxMailOut]
     total: int
     skip: int
     limit: int

@@ -5,11 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from commons_app import routes
+from commons_app.components.native_form import native_form
 from commons_app.state.session import SessionState
+
+MAIN_ID = "main"
 
 
 def nav_link(text: str, href: str) -> rx.Component:
-    """A navigation link."""
+    """A navigation link (44 px tall on phones, see assets/theme.css)."""
     return rx.link(text, href=href, size="3", weight="medium", underline="hover")
 
 
@@ -18,6 +21,7 @@ def link_button(text: str, href: str, *, solid: bool = False) -> rx.Component:
     return rx.link(
         text,
         href=href,
+        class_name="commons-button-link",
         underline="none",
         padding="0.3rem 0.75rem",
         font_size="var(--font-size-2)",
@@ -31,41 +35,98 @@ def link_button(text: str, href: str, *, solid: bool = False) -> rx.Component:
     )
 
 
+def _links() -> list[rx.Component]:
+    return [
+        nav_link("Polls", routes.POLLS),
+        nav_link("Join", routes.JOIN),
+        rx.cond(SessionState.signed_in, nav_link("New poll", routes.NEW_POLL)),
+        rx.cond(SessionState.signed_in, nav_link("Dashboard", routes.DASHBOARD)),
+        rx.cond(SessionState.is_admin, nav_link("Admin", routes.ADMIN)),
+    ]
+
+
+def _user_area() -> rx.Component:
+    return rx.cond(
+        SessionState.signed_in,
+        rx.hstack(
+            rx.badge(rx.icon("user", size=14, aria_hidden="true"), SessionState.username, size="2", variant="soft"),
+            # A plain form post: only an HTTP answer can clear the HttpOnly session cookie.
+            native_form(
+                rx.button("Log out", type="submit", variant="outline", size="2"),
+                action="/api/browser/logout",
+                method="post",
+            ),
+            align="center",
+            spacing="3",
+        ),
+        rx.hstack(
+            link_button("Sign in", routes.LOGIN),
+            link_button("Register", routes.REGISTER, solid=True),
+            spacing="2",
+        ),
+    )
+
+
+def _phone_menu() -> rx.Component:
+    """Below 768 px the links and the user sit behind one "Menu" button (a Radix popover: a
+    disclosure with aria-expanded, closed by Escape, focus returned to the button)."""
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.button(rx.icon("menu", size=20, aria_hidden="true"), "Menu", variant="soft", size="3",
+                      class_name="site-menu-button"),
+        ),
+        rx.popover.content(
+            rx.el.nav(
+                rx.vstack(*_links(), _user_area(), spacing="2", align="start"),
+                aria_label="Main",
+                class_name="site-menu",
+            ),
+            align="end",
+            max_width="90vw",
+        ),
+    )
+
+
 def navbar() -> rx.Component:
-    """The top bar: brand, links, and the user with a log-out button."""
-    return rx.el.nav(
+    """The banner: a skip link, the brand, the main navigation and the user with a log-out button."""
+    return rx.el.header(
+        rx.el.a(
+            "Skip to main content",
+            href=f"#{MAIN_ID}",
+            class_name="skip-link",
+            # the fragment scrolls; focus must move too, or the next Tab starts from the top again
+            on_click=rx.call_script(f"document.getElementById('{MAIN_ID}')?.focus()"),
+        ),
         rx.flex(
             rx.link(
-                rx.hstack(rx.icon("vote", size=22), rx.heading("The Commons", size="5"), spacing="2", align="center"),
+                rx.hstack(
+                    rx.icon("vote", size=22, aria_hidden="true"),
+                    rx.text("The Commons", size="5", weight="bold"),
+                    spacing="2",
+                    align="center",
+                ),
                 href=routes.INDEX,
                 underline="none",
                 color_scheme="gray",
                 high_contrast=True,
+                class_name="commons-button-link",
             ),
-            rx.flex(
-                nav_link("Polls", routes.POLLS),
-                rx.cond(SessionState.signed_in, nav_link("New poll", routes.NEW_POLL)),
-                rx.cond(SessionState.signed_in, nav_link("Dashboard", routes.DASHBOARD)),
-                rx.cond(SessionState.is_admin, nav_link("Admin", routes.ADMIN)),
-                spacing="4",
-                wrap="wrap",
-                align="center",
-            ),
-            rx.spacer(),
-            rx.cond(
-                SessionState.signed_in,
-                rx.hstack(
-                    rx.badge(rx.icon("user", size=14), SessionState.username, size="2", variant="soft"),
-                    rx.button("Log out", on_click=SessionState.logout, variant="outline", size="2"),
+            rx.el.nav(
+                rx.flex(
+                    rx.flex(*_links(), spacing="4", wrap="wrap", align="center"),
+                    rx.spacer(),
+                    _user_area(),
+                    spacing="5",
+                    wrap="wrap",
                     align="center",
-                    spacing="3",
+                    width="100%",
                 ),
-                rx.hstack(
-                    link_button("Sign in", routes.LOGIN),
-                    link_button("Register", routes.REGISTER, solid=True),
-                    spacing="2",
-                ),
+                aria_label="Main",
+                class_name="site-nav-inline",
+                flex_grow="1",
             ),
+            rx.spacer(class_name="site-menu-button"),
+            _phone_menu(),
             align="center",
             spacing="5",
             wrap="wrap",
@@ -73,9 +134,8 @@ def navbar() -> rx.Component:
             max_width="72rem",
             margin_x="auto",
             padding_x="1rem",
-            padding_y="0.75rem",
+            padding_y="0.5rem",
         ),
-        aria_label="Main",
         border_bottom="1px solid var(--gray-a5)",
         background_color="var(--color-panel-solid)",
         position="sticky",
@@ -86,7 +146,7 @@ def navbar() -> rx.Component:
 
 
 def page(*children: rx.Component, title: str = "") -> rx.Component:
-    """Wrap a page's content in the layout."""
+    """Wrap a page's content in the layout: header (banner, navigation) and main."""
     return rx.box(
         navbar(),
         rx.el.main(
@@ -97,6 +157,8 @@ def page(*children: rx.Component, title: str = "") -> rx.Component:
                 width="100%",
                 align="stretch",
             ),
+            id=MAIN_ID,
+            tab_index=-1,  # the skip link moves the keyboard focus here, not only the scroll position
             width="100%",
             max_width="72rem",
             margin_x="auto",
@@ -131,8 +193,9 @@ def error_callout(message: rx.Var) -> rx.Component:
     )
 
 
-def data_table(headers: list[str], rows: rx.Component, *, size: str = "2") -> rx.Component:
-    """A table with a header row, scrolling sideways inside its box on narrow screens."""
+def data_table(headers: list[str], rows: rx.Component, *, size: str = "2", label: str = "Table") -> rx.Component:
+    """A table with a header row, scrolling sideways inside its box on narrow screens. The box is
+    a named, focusable region so that keyboard users can scroll it (axe: scrollable-region-focusable)."""
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
@@ -143,4 +206,8 @@ def data_table(headers: list[str], rows: rx.Component, *, size: str = "2") -> rx
         ),
         overflow_x="auto",
         width="100%",
+        tab_index=0,
+        role="region",
+        aria_label=label,
+        class_name="commons-table-scroll",
     )

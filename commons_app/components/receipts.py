@@ -32,23 +32,23 @@ shown_receipt = ClientStateVar.create("commonsReceipt", default="")
 receipt_answer = ClientStateVar.create("commonsReceiptAnswer", default="")
 
 
-def storage_key(poll_id: int) -> str:
+def storage_key(poll_id: str) -> str:
     """The localStorage key of a poll's receipt."""
     return f"{RECEIPT_KEY_PREFIX}{poll_id}"
 
 
-def remember_receipt(poll_id: int, receipt: str) -> list[rx.event.EventSpec]:
+def remember_receipt(poll_id: str, receipt: str) -> list[rx.event.EventSpec]:
     """Browser events: store the receipt and show it."""
     key, value = json.dumps(storage_key(poll_id)), json.dumps(receipt)
     return [rx.call_script(f"window.localStorage.setItem({key}, {value})"), shown_receipt.push(receipt)]
 
 
-def forget_receipt(poll_id: int) -> list[rx.event.EventSpec]:
+def forget_receipt(poll_id: str) -> list[rx.event.EventSpec]:
     """Browser events: drop the stored receipt (retracted, or it names no ballot) and hide it."""
     return [rx.call_script(f"window.localStorage.removeItem({json.dumps(storage_key(poll_id))})"), shown_receipt.push("")]
 
 
-def show_stored_receipt(poll_id: int) -> rx.event.EventSpec:
+def show_stored_receipt(poll_id: str) -> rx.event.EventSpec:
     """Browser event: show the receipt this browser holds for the poll, if any."""
     key = json.dumps(storage_key(poll_id))
     return shown_receipt.push(rx.Var(f"(window.localStorage.getItem({key}) ?? '')", _var_type=str))

@@ -1,4 +1,4 @@
-"""``/admin``: users, roles, activation and the audit log. The services check the admin role."""
+"""``/admin``: users, roles, activation, the audit log and the mail outbox. The services check the admin role."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from commons_app import routes
 from commons_app.components.layout import data_table, error_callout, page, spinner_block
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.models import User, as_utc
+from commons_app.pages.admin_outbox import outbox_section
 from commons_app.services import audit, auth
 from commons_app.services.errors import Forbidden, NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
@@ -253,7 +254,8 @@ def admin_page() -> rx.Component:
                         placeholder="Search users…", value=AdminState.search,
                         on_change=AdminState.set_search.debounce(300), aria_label="Search users", width="100%",
                     ),
-                    data_table(["Username", "Email", "Role", "Active", "Joined"], rx.foreach(AdminState.users, _user_row)),
+                    data_table(["Username", "Email", "Role", "Active", "Joined"], rx.foreach(AdminState.users, _user_row),
+                               label="Users"),
                     pager(
                         name="Users",
                         showing=AdminState.users_showing,
@@ -274,6 +276,7 @@ def admin_page() -> rx.Component:
                             ),
                         ),
                         size="1",
+                        label="Audit log",
                     ),
                     pager(
                         name="Audit log",
@@ -284,6 +287,7 @@ def admin_page() -> rx.Component:
                         has_previous=AdminState.events_at > 0,
                         has_next=AdminState.events_has_next,
                     ),
+                    outbox_section(),
                     spacing="4",
                     width="100%",
                     align="stretch",

@@ -20,17 +20,39 @@ __all__ = ["LoginState", "RegisterState", "login_page", "register_page", "safe_n
 
 class _AuthFormState(SessionState):
     error: str = ""
+    # Where the post sends the browser afterwards (the hidden ``next`` field; safe_next again there).
     next_path: str = routes.POLLS
+    # ``next`` as asked for, kept by the link to the other form ("" when none was asked for).
+    asked_next: str = ""
     # What the refused form held (the post's answer sends it back; never the password).
     typed_username: str = ""
     typed_email: str = ""
 
+    @rx.var
+    def login_href(self) -> str:
+        """The log-in page, keeping ``next``."""
+        return routes.login_url(self.asked_next)
+
+    @rx.var
+    def register_href(self) -> str:
+        """The registration page, keeping ``next``."""
+        return routes.register_url(self.asked_next)
+
     def _read_query(self, errors: dict[str, str]) -> None:
         query = self.router.url.query_parameters
-        self.next_path = safe_next(query.get("next"))
+        raw = query.get("next")
+        self.next_path = safe_next(raw)
+        self.asked_next = raw if raw and self.next_path == raw else ""
         self.error = errors.get(str(query.get("error") or ""), "")
         self.typed_username = str(query.get("username") or "")[:254]
         self.typed_email = str(query.get("email") or "")[:254]
+
+    async def _go_on_if_signed_in(self, errors: dict[str, str]):  # noqa: ANN202 - Reflex event return
+        self._read_query(errors)
+        await self.check_session()
+        if self.signed_in:
+            return rx.redirect(self.next_path)
+        return None
 
 
 class LoginState(_AuthFormState):
@@ -39,21 +61,16 @@ class LoginState(_AuthFormState):
     @rx.event
     async def redirect_if_signed_in(self):  # noqa: ANN201 - Reflex event return
         """On load: a signed-in user goes straight on; otherwise show any refusal."""
-        self._read_query(LOGIN_ERRORS)
-        await self.check_session()
-        if self.signed_in:
-            return rx.redirect(self.next_path)
-        return None
+        return await self._go_on_if_signed_in(LOGIN_ERRORS)
 
 
 class RegisterState(_AuthFormState):
     """The registration form's message and where to go afterwards."""
 
     @rx.event
-    async def on_load(self) -> None:
-        """Show any refusal; note who is signed in."""
-        self._read_query(REGISTER_ERRORS)
-        await self.check_session()
+    async def redirect_if_signed_in(self):  # noqa: ANN201 - Reflex event return
+        """On load: a signed-in user goes straight on; otherwise show any refusal."""
+        return await self._go_on_if_signed_in(REGISTER_ERRORS)
 
 
 def field(
@@ -66,8 +83,10 @@ def field(
         rx.input(
             id=name, name=name, type=type_, auto_complete=autocomplete, required=True, size="3", width="100%",
             default_value=value, key=value,
+            # the hint is read with the field
+            custom_attrs={"aria-describedby": f"{name}-hint"} if hint else {},
         ),
-        rx.cond(hint != "", rx.text(hint, size="1", color_scheme="gray")) if hint else rx.fragment(),
+        rx.text(hint, size="1", color_scheme="gray", id=f"{name}-hint") if hint else rx.fragment(),
         spacing="1",
         width="100%",
         align="stretch",
@@ -97,7 +116,7 @@ def login_page() -> rx.Component:
                 method="post",
                 width="100%",
             ),
-            rx.text("New here? ", rx.link("Create an account", href=routes.REGISTER), size="2"),
+            rx.text("New here? ", rx.link("Create an account", href=LoginState.register_href), size="2"),
         ),
     )
 
@@ -123,6 +142,6 @@ def register_page() -> rx.Component:
                 method="post",
                 width="100%",
             ),
-            rx.text("Already registered? ", rx.link("Log in", href=routes.LOGIN), size="2"),
+            rx.text("Already registered? ", rx.link("Log in", href=RegisterState.login_href), size="2"),
         ),
     )

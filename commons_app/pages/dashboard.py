@@ -5,16 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
 from commons_app import routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
+from commons_app.components.share import share_panel
+from commons_app.models import User
 from commons_app.pages.polls import poll_rows
+from commons_app.pages.roll_editor import RollEditorState, roll_editor
 from commons_app.services import polls
+from commons_app.services import share as sharing
 from commons_app.services.errors import NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
 
 PAGE_SIZE = 10
+
+
+def share_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
+    """What the share panel needs of a poll the user may see."""
+    poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
+    return {"poll_id": poll.id, "title": poll.title, "join_code": polls.join_code_of(poll)}
 
 
 @private_state
@@ -24,11 +35,12 @@ class DashboardState(SessionState):
     rows: list[dict[str, Any]] = []
     total: int = 0
     page_index: int = 0
-    selected: int = 0
+    selected: str = ""
     selected_title: str = ""
     series: list[dict[str, Any]] = []
     loading: bool = False
     error: str = ""
+    sharing: dict[str, str] = {}  # the share panel shown ({}: none)
 
     @rx.var
     def showing(self) -> str:
@@ -60,7 +72,7 @@ class DashboardState(SessionState):
         self.loading = False
         ids = [r["id"] for r in self.rows]
         if self.selected not in ids:
-            self.selected = ids[0] if ids else 0
+            self.selected = ids[0] if ids else ""
         if self.selected:
             return await self._load_series()
         self.series = []
@@ -98,16 +110,16 @@ class DashboardState(SessionState):
         return await self._load()
 
     @rx.event
-    async def select(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+    async def select(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Show the turnout of another poll."""
-        self.selected = int(poll_id)
+        self.selected = str(poll_id)
         return await self._load_series()
 
-    async def _manage(self, fn: Any, done: str, poll_id: int) -> Any:
+    async def _manage(self, fn: Any, done: str, poll_id: str) -> Any:
         """Run a poll action as the signed-in user (the service checks ownership)."""
         self.error = ""
         try:
-            await self._call(fn, poll_id=int(poll_id))
+            await self._call(fn, poll_id=str(poll_id))
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
@@ -117,21 +129,35 @@ class DashboardState(SessionState):
         return rx.toast.success(done)
 
     @rx.event
-    async def close_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+    async def close_poll(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Close a poll now."""
         return await self._manage(polls.close_poll, "Poll closed.", poll_id)
 
     @rx.event
-    async def delete_poll(self, poll_id: int):  # noqa: ANN201 - Reflex event return
+    async def delete_poll(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Delete a poll."""
         return await self._manage(polls.delete_poll, "Poll deleted.", poll_id)
 
     @rx.event
-    def share(self, poll_id: int):  # noqa: ANN201 - Reflex event return
-        """Copy the poll's link."""
-        origin = self.router.url.origin or ""
-        link = f"{origin}{routes.vote_url(int(poll_id))}"
-        return [rx.set_clipboard(link), rx.toast.info(f"Link copied: {link}")]
+    async def share(self, poll_id: str):  # noqa: ANN201 - Reflex event return
+        """Show the share panel of a poll: its link, join code and QR code."""
+        self.error = ""
+        try:
+            found = await self._call(share_context, poll_id=str(poll_id))
+        except NotAuthenticated:
+            return login_redirect(routes.DASHBOARD)
+        except ServiceError as exc:
+            self.error = exc.message
+            return None
+        link = sharing.poll_link(found["poll_id"], self.router.url.origin or "")
+        self.sharing = {"link": link, "join_code": found["join_code"], "qr": sharing.qr_svg_data_uri(link),
+                        "title": found["title"], "poll_id": str(found["poll_id"])}
+        return None
+
+    @rx.event
+    def close_share(self) -> None:
+        """Hide the share panel."""
+        self.sharing = {}
 
 
 def _confirm_delete(row: rx.Var) -> rx.Component:
@@ -156,12 +182,12 @@ def _poll_card(row: rx.Var) -> rx.Component:
     return rx.card(
         rx.flex(
             rx.vstack(
-                rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to_string()),
+                rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to(str)),
                 rx.hstack(
                     status_badge(row["status"]),
                     rx.badge(row["method"], variant="soft"),
                     rx.text(
-                        rx.el.span(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to_string()}),
+                        rx.el.span(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to(str)}),
                         " ballots",
                         size="2",
                     ),
@@ -174,8 +200,11 @@ def _poll_card(row: rx.Var) -> rx.Component:
             rx.spacer(),
             rx.flex(
                 rx.button("Turnout", on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
-                link_button("Results", "/polls/" + row["id"].to_string() + "/results"),
-                rx.button("Share", on_click=DashboardState.share(row["id"]), variant="soft", size="2"),
+                link_button("Results", "/polls/" + row["id"].to(str) + "/results"),
+                rx.button("Share", on_click=DashboardState.share(row["id"]), variant="soft", size="2",
+                          aria_label="Share " + row["title"].to(str)),
+                rx.button("Voters", on_click=RollEditorState.load(row["id"]), variant="soft", size="2",
+                          aria_label="Voters of " + row["title"].to(str)),
                 rx.cond(
                     row["status"] != "closed",
                     rx.button("Close", on_click=DashboardState.close_poll(row["id"]), variant="soft", color_scheme="amber", size="2"),
@@ -189,6 +218,27 @@ def _poll_card(row: rx.Var) -> rx.Component:
             wrap="wrap",
             align="center",
             width="100%",
+        ),
+        # The share panel and the roll open inside the poll's card, where the button was pressed.
+        rx.cond(
+            DashboardState.sharing["poll_id"].to(str) == row["id"].to(str),
+            rx.vstack(
+                share_panel(DashboardState.sharing, heading="Share"),
+                rx.button("Hide share panel", on_click=DashboardState.close_share, variant="ghost", size="1"),
+                width="100%",
+                align="end",
+                margin_top="0.75rem",
+            ),
+        ),
+        rx.cond(
+            RollEditorState.poll_id == row["id"],
+            rx.vstack(
+                roll_editor(),
+                rx.button("Hide voters", on_click=RollEditorState.close, variant="ghost", size="1"),
+                width="100%",
+                align="end",
+                margin_top="0.75rem",
+            ),
         ),
         width="100%",
         class_name="dashboard-poll",

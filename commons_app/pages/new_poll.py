@@ -222,11 +222,22 @@ def _error_for(field: str) -> rx.Component:
     )
 
 
+def _described(control: rx.Component, field: str, *, hint: bool) -> rx.Component:
+    """Tie the field's hint (``<field>-hint``) and its error (``<field>-error``, while there is
+    one) to the control, so that screen readers read them with it; mark it invalid meanwhile."""
+    has_error = NewPollState.field_errors.contains(field)
+    hint_id = f"{field}-hint" if hint else ""
+    both = f"{hint_id} {field}-error".strip()
+    control.custom_attrs["aria-describedby"] = rx.cond(has_error, both, hint_id) if hint else rx.cond(has_error, both, None)
+    control.custom_attrs["aria-invalid"] = rx.cond(has_error, "true", None)
+    return control
+
+
 def _labelled(label: str, control: rx.Component, field: str, hint: str = "") -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=field, font_weight="500"),
-        control,
-        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        _described(control, field, hint=bool(hint)),
+        rx.text(hint, size="1", color_scheme="gray", id=f"{field}-hint") if hint else rx.fragment(),
         _error_for(field),
         spacing="1",
         width="100%",
@@ -316,8 +327,10 @@ def new_poll_page() -> rx.Component:
                 rx.text("Times are in your time zone: " + NewPollState.time_zone, size="1", color_scheme="gray"),
                 rx.el.label(
                     rx.hstack(
-                        rx.checkbox(id="anonymous", name="anonymous", checked=NewPollState.anonymous, on_change=NewPollState.set_anonymous),
-                        rx.text("Anonymous ballots — nobody, not even you, can see how a person voted"),
+                        # A Radix checkbox is a <button>: named by the text through aria-labelledby.
+                        rx.checkbox(id="anonymous", name="anonymous", checked=NewPollState.anonymous, on_change=NewPollState.set_anonymous,
+                                    aria_labelledby="anonymous-label"),
+                        rx.text("Anonymous ballots — nobody, not even you, can see how a person voted", id="anonymous-label"),
                         align="center",
                     ),
                 ),

@@ -126,7 +126,7 @@ def poll_card(row: rx.Var) -> rx.Component:
     return rx.card(
         rx.flex(
             rx.vstack(
-                rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to_string()),
+                rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to(str)),
                 rx.hstack(
                     status_badge(row["status"]),
                     rx.badge(row["method"], variant="soft"),
@@ -140,8 +140,8 @@ def poll_card(row: rx.Var) -> rx.Component:
             ),
             rx.spacer(),
             rx.hstack(
-                link_button("Vote", "/polls/" + row["id"].to_string()),
-                link_button("Results", "/polls/" + row["id"].to_string() + "/results"),
+                link_button("Vote", "/polls/" + row["id"].to(str)),
+                link_button("Results", "/polls/" + row["id"].to(str) + "/results"),
                 spacing="2",
             ),
             wrap="wrap",

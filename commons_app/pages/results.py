@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from commons_app import routes
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
 from commons_app.models import RANKED_METHODS, Poll, User
@@ -51,7 +52,7 @@ def _record_fields(*, session: Session, user: User, poll: Poll, shown: PollResul
     return {"record_sha256": digest or "", "known_receipt": known}
 
 
-def results_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
+def results_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
     """The poll's heading, and its results when this user may see them."""
     poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
     refusal = results_refusal(session=session, poll=poll, user=user)
@@ -68,14 +69,14 @@ def results_context(*, session: Session, user: User, poll_id: int) -> dict[str, 
     }
 
 
-def record_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
+def record_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
     """The record fields of :func:`results_context`, for a poll that closed while it was shown."""
     poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
     shown = poll_results(session=session, user=user, poll_id=poll_id)
     return _record_fields(session=session, user=user, poll=poll, shown=shown)
 
 
-def download_data(*, session: Session, user: User, poll_id: int, what: str) -> str:
+def download_data(*, session: Session, user: User, poll_id: str, what: str) -> str:
     """The text of a closed poll's record (``jsonl``, ``blt``) or of its results (``results``,
     the JSON the API answers), for a user who may see them.
 
@@ -117,7 +118,7 @@ def describe_line(line: dict[str, Any], texts: dict[int, str]) -> str:
     return f"weight {format_number(float(line['weight']))}, {choice}"
 
 
-def receipt_in_record(*, session: Session, user: User, poll_id: int, receipt: str) -> tuple[bool, str]:
+def receipt_in_record(*, session: Session, user: User, poll_id: str, receipt: str) -> tuple[bool, str]:
     """Whether a closed poll's record holds the ballot ``receipt`` names, as a sentence.
 
     Raises:
@@ -141,7 +142,7 @@ class ResultsState(SessionState):
 
     loaded: bool = False
     not_found: bool = False
-    poll_number: int = 0
+    poll_number: str = ""  # the poll's id (a string since ids became opaque)
     title: str = ""
     method_name: str = ""
     refusal: str = ""
@@ -154,10 +155,8 @@ class ResultsState(SessionState):
     known_receipt: str = ""
     checking: bool = False
 
-    def _poll_id(self) -> int:
-        parts = str(self.router.url.path).rstrip("/").split("/")
-        raw = parts[-2] if len(parts) >= 2 else ""
-        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
+    def _poll_id(self) -> str:
+        return routes.poll_id_from_path(self.router.url.path)
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
@@ -387,7 +386,7 @@ def receipt_check() -> rx.Component:
 
 def record_panel() -> rx.Component:
     """A closed poll's published ballot record: its digest, downloads, recount and receipt check."""
-    poll = ResultsState.poll_number.to_string()
+    poll = ResultsState.poll_number
     return rx.card(
         rx.vstack(
             rx.heading("Published ballot record", size="4", as_="h2"),
@@ -499,7 +498,7 @@ def results_page() -> rx.Component:
                     rx.heading(ResultsState.title, size="7", as_="h1"),
                     rx.hstack(
                         rx.badge(ResultsState.method_name, variant="soft"),
-                        rx.link("Back to the ballot", href="/polls/" + ResultsState.poll_number.to_string()),
+                        rx.link("Back to the ballot", href="/polls/" + ResultsState.poll_number),
                         spacing="3",
                         align="center",
                     ),

@@ -8,7 +8,8 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session, select
 
-from commons_app.components.layout import error_callout, page, spinner_block, status_badge
+from commons_app import routes
+from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.receipts import (
     element_value,
     forget_receipt,
@@ -17,13 +18,16 @@ from commons_app.components.receipts import (
     show_stored_receipt,
     shown_receipt,
 )
+from commons_app.components.share import share_panel
 from commons_app.models import RANKED_METHODS, SCORED_METHODS, Ballot, User
 from commons_app.pages.polls import METHOD_NAMES
+from commons_app.pages.roll_editor import RollEditorState, roll_editor
 from commons_app.services import polls, votes
+from commons_app.services import share as sharing
 from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
 from commons_app.services.results import results_refusal
 from commons_app.services.votes import BallotInput
-from commons_app.state.session import SessionState, login_redirect, private_state
+from commons_app.state.session import SessionState, login_redirect, private_state, run_service
 
 _WHOLE = re.compile(r"[0-9]{1,18}")
 
@@ -47,7 +51,7 @@ RECEIPT_FIELD = "ballot-receipt-field"
 
 
 def submit_ballot(
-    *, session: Session, user: User, poll_id: int, ballot: BallotInput, changing: bool, receipt: str | None = None
+    *, session: Session, user: User, poll_id: str, ballot: BallotInput, changing: bool, receipt: str | None = None
 ) -> tuple[dict[str, Any], str]:
     """Cast (or change) the ballot, then read the vote page again: one credential check and one
     trip to a worker thread for the whole submit. Returns the page and the ballot's new receipt
@@ -59,7 +63,7 @@ def submit_ballot(
     return vote_context(session=session, user=user, poll_id=poll_id), row.receipt
 
 
-def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any]:
+def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
     """Everything the vote page shows, checked for this user."""
     poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
     options = polls.options_of(session=session, poll_id=poll_id)
@@ -74,6 +78,8 @@ def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any
         reason = "This poll is not open yet."
     elif status == "closed":
         reason = "This poll is closed."
+    elif weight is None and polls.is_manager(poll, user):
+        reason = "You manage this poll but are not on its roll of voters: add yourself below to vote."
     elif weight is None:
         reason = "You are not on this poll's roll of voters."
     else:
@@ -111,6 +117,7 @@ def vote_context(*, session: Session, user: User, poll_id: int) -> dict[str, Any
         "ranks": ranks,
         "scores": scores,
         "can_manage": polls.is_manager(poll, user),
+        "join_code": polls.join_code_of(poll),
         "results_hidden": results_refusal(session=session, poll=poll, user=user) or "",
     }
 
@@ -181,29 +188,53 @@ class VoteState(SessionState):
     error: str = ""
     busy: bool = False
     form_key: int = 0
+    signed_out: bool = False  # a visitor who is not signed in: ``preview`` only
+    preview: dict[str, Any] = {}
+    share: dict[str, str] = {}
 
-    def _poll_id(self) -> int:
-        raw = str(self.router.url.path).rstrip("/").split("/")[-1]
-        return _whole(raw) or 0
+    @rx.var
+    def login_href(self) -> str:
+        """Log in, then come back to this poll."""
+        return routes.login_url(routes.vote_url(self.preview.get("poll_id", "")) if self.preview else "")
+
+    @rx.var
+    def register_href(self) -> str:
+        """Register, then come back to this poll."""
+        return routes.register_url(routes.vote_url(self.preview.get("poll_id", "")) if self.preview else "")
+
+    def _poll_id(self) -> str:
+        return routes.poll_id_from_path(self.router.url.path)
 
     async def _refresh(self) -> Any:
         poll_id = self._poll_id()
         try:
             ctx = await self._call(vote_context, poll_id=poll_id)
         except NotAuthenticated:
-            return login_redirect(self.router.url.path)
+            return await self._show_preview(poll_id)
         except NotFound:
             self.not_found, self.loaded = True, True
             return None
         self._show(ctx)
-        return self._sync_receipt(ctx)
+        events = self._sync_receipt(ctx)
+        if ctx["can_manage"]:
+            events.append(RollEditorState.load(poll_id))
+        return events
+
+    async def _show_preview(self, poll_id: str) -> None:
+        """A visitor who is not signed in: what the link shows them (``polls.preview_poll``)."""
+        found = await run_service(polls.preview_poll, poll_id=poll_id)
+        self.preview = {
+            "poll_id": str(found.poll_id), "visible": found.visible, "title": found.title,
+            "description": found.description, "status": found.status, "options": found.options,
+        }
+        self.signed_out, self.not_found, self.loaded, self.ctx, self.options = True, False, True, {}, []
 
     def _sync_receipt(self, ctx: dict[str, Any]) -> list[rx.event.EventSpec]:
         """Browser events that bring the shown receipt in line with the server: a named ballot's
         receipt is known here (and stored); an anonymous one is shown from the browser's storage
         while the user has voted. A stored anonymous receipt is left alone otherwise: in a shared
         browser it may be another user's, and nobody else can give it back to them."""
-        poll_id = int(ctx["poll_id"])
+        poll_id = str(ctx["poll_id"])
         if ctx["anonymous"]:
             return [show_stored_receipt(poll_id) if ctx["has_voted"] else shown_receipt.push("")]
         return remember_receipt(poll_id, ctx["receipt"]) if ctx["receipt"] else forget_receipt(poll_id)
@@ -212,13 +243,22 @@ class VoteState(SessionState):
         self.ctx = {k: v for k, v in ctx.items() if k not in {"options", "chosen", "ranks", "scores"}}
         self.options = ctx["options"]
         self.chosen, self.ranks, self.scores = ctx["chosen"], ctx["ranks"], ctx["scores"]
-        self.not_found, self.loaded = False, True
+        self.not_found, self.loaded, self.signed_out, self.preview = False, True, False, {}
         self.form_key += 1
+        link = sharing.poll_link(ctx["poll_id"], self.router.url.origin or "")
+        if self.share.get("link") != link:  # the QR code is drawn once per poll and address
+            self.share = {"link": link, "join_code": ctx["join_code"], "qr": sharing.qr_svg_data_uri(link)}
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
         """Load the poll and the user's ballot."""
         self.loaded, self.not_found, self.error, self.ctx, self.options = False, False, "", {}, []
+        self.signed_out, self.preview = False, {}
+        return await self._refresh()
+
+    @rx.event
+    async def reload(self):  # noqa: ANN201 - Reflex event return
+        """Read the poll again in place (after its roll changed)."""
         return await self._refresh()
 
     @rx.event
@@ -420,6 +460,53 @@ def ballot_form() -> rx.Component:
     )
 
 
+def signed_out_view() -> rx.Component:
+    """What a shared link shows a visitor who is not signed in: the poll (public and unlisted
+    ones, read-only) and what they need to do to vote."""
+    preview = VoteState.preview
+    sign_in = rx.hstack(
+        link_button("Log in to vote", VoteState.login_href, solid=True),
+        link_button("Create an account", VoteState.register_href),
+        spacing="3",
+        wrap="wrap",
+    )
+    return rx.cond(
+        preview["visible"].to(bool),
+        rx.vstack(
+            rx.heading(preview["title"].to(str), size="7", as_="h1"),
+            rx.hstack(status_badge(preview["status"].to(str)), wrap="wrap"),
+            rx.cond(preview["description"].to(str) != "", rx.text(preview["description"].to(str), white_space="pre-wrap")),
+            rx.el.ul(
+                rx.foreach(preview["options"].to(list[str]), lambda text: rx.el.li(text)),
+                aria_label="Options",
+                style={"margin": "0 0 0 1.25rem"},
+            ),
+            rx.callout(
+                "Log in or create an account to vote in this poll; you come back here afterwards. "
+                "Invited by email? Open the personal link from your invitation instead.",
+                icon="log_in", color_scheme="blue", role="status", id="sign-in-to-vote", width="100%",
+            ),
+            sign_in,
+            spacing="4",
+            width="100%",
+            align="start",
+        ),
+        rx.vstack(
+            rx.heading("Sign in to see this poll", size="6", as_="h1"),
+            rx.callout(
+                "This poll is private, or the link is wrong. If you are on its roll of voters, log in (or create an "
+                "account with the address you were invited at) and you come back here. Invited by email? Open the "
+                "personal link from your invitation instead.",
+                icon="lock", color_scheme="gray", role="status", id="sign-in-to-vote", width="100%",
+            ),
+            sign_in,
+            spacing="4",
+            width="100%",
+            align="start",
+        ),
+    )
+
+
 def vote_page() -> rx.Component:
     """``/polls/[poll_id]``"""
     ctx = VoteState.ctx
@@ -428,6 +515,9 @@ def vote_page() -> rx.Component:
             ~VoteState.loaded,
             spinner_block(),
             rx.cond(
+                VoteState.signed_out,
+                signed_out_view(),
+                rx.cond(
                 VoteState.not_found,
                 rx.callout("Poll not found, or you may not see it.", icon="circle_alert", color_scheme="gray", role="alert"),
                 rx.vstack(
@@ -469,14 +559,17 @@ def vote_page() -> rx.Component:
                         rx.card(ballot_form(), width="100%"),
                     ),
                     rx.hstack(
-                        rx.link("See results", href="/polls/" + ctx["poll_id"].to_string() + "/results"),
+                        rx.link("See results", href="/polls/" + ctx["poll_id"].to(str) + "/results"),
                         rx.cond(ctx["results_hidden"].to(str) != "", rx.text("(" + ctx["results_hidden"].to(str) + ")", size="2", color_scheme="gray")),
                         spacing="2",
                         wrap="wrap",
                     ),
+                    share_panel(VoteState.share),
+                    rx.cond(ctx["can_manage"].to(bool), roll_editor()),
                     spacing="4",
                     width="100%",
                     align="start",
+                ),
                 ),
             ),
         ),

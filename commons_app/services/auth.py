@@ -25,6 +25,7 @@ from sqlmodel import Session, col, func, select
 from commons_app.config import Settings, get_settings
 from commons_app.models import ROLES, AuthSession, RefreshToken, User, as_utc, utcnow
 from commons_app.services import notify, ratelimit
+from commons_app.services import text as text_rules
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 
@@ -90,14 +91,17 @@ def hash_password(password: str) -> str:
     return PASSWORD_CONTEXT.hash(password)
 
 
-def check_username(username: str) -> str:
-    """Return the username stripped, or raise InvalidInput."""
+def check_username(username: str, *, allow_reserved: bool = False) -> str:
+    """Return the username stripped, or raise InvalidInput (a reserved name or a look-alike of
+    one, such as ``admin_`` or ``adrnin``, only when ``allow_reserved``: the operator's commands)."""
     username = username.strip()
     if not USERNAME_RE.fullmatch(username):
         raise InvalidInput(
             "Username must be 3 to 32 characters: letters, digits, '.', '_' or '-', "
             "starting with a letter or digit."
         )
+    if not allow_reserved and text_rules.reserved_username(username):
+        raise InvalidInput(f"The username {username!r} is reserved; choose another.")
     return username
 
 
@@ -122,26 +126,37 @@ def check_password(password: str, *, username: str | None = None) -> None:
 
 
 def register_user(
-    *, session: Session, username: str, email: str, password: str, role: str = "member", address: str | None = None
+    *,
+    session: Session,
+    username: str,
+    email: str,
+    password: str,
+    role: str = "member",
+    address: str | None = None,
+    allow_reserved: bool = False,
 ) -> User:
     """Create an account; ``address`` (the caller's, for self-registration) counts against its limit.
+    Reserved names (admin, root, support, ...) are for the operator's commands (``allow_reserved``).
 
     Raises:
         RateLimited: Too many registrations from ``address``.
-        InvalidInput: A username, email or password that does not fit.
-        Conflict: The username or email is taken (case-insensitively).
+        InvalidInput: A username, email or password that does not fit, or a reserved username.
+        Conflict: The username or email is taken (case-insensitively), or the username looks like
+            a taken one (``aIice`` beside ``alice``).
     """
     if address is not None:
         ratelimit.hit("register", address)
-    username = check_username(username)
+    username = check_username(username, allow_reserved=allow_reserved)
     email = check_email(email)
     check_password(password, username=username)
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
-    _raise_if_taken(session=session, username_key=username.lower(), email_key=email.lower())
+    skeleton = text_rules.username_key(username)
+    _raise_if_taken(session=session, username_key=username.lower(), email_key=email.lower(), skeleton=skeleton)
     user = User(
         username=username,
         username_key=username.lower(),
+        username_skeleton=skeleton,
         email=email,
         email_key=email.lower(),
         password_hash=hash_password(password),
@@ -157,44 +172,59 @@ def register_user(
     except IntegrityError:
         # Two registrations raced past the check above: the unique constraints decide.
         session.rollback()
-        _raise_if_taken(session=session, username_key=username.lower(), email_key=email.lower())
+        _raise_if_taken(session=session, username_key=username.lower(), email_key=email.lower(), skeleton=skeleton)
         raise Conflict("Username or email is already registered.") from None
     session.refresh(user)
     return user
 
 
-def _raise_if_taken(*, session: Session, username_key: str, email_key: str) -> None:
+def _raise_if_taken(*, session: Session, username_key: str, email_key: str, skeleton: str) -> None:
     if session.exec(select(User.id).where(User.username_key == username_key)).first() is not None:
         raise Conflict("Username is already taken.")
+    if session.exec(select(User.id).where(User.username_skeleton == skeleton)).first() is not None:
+        raise Conflict("Username looks like one that is already taken; choose another.")
     if session.exec(select(User.id).where(User.email_key == email_key)).first() is not None:
         raise Conflict("Email is already registered.")
 
 
 def authenticate(*, session: Session, username: str, password: str, address: str | None = None) -> User:
-    """Check a username (or email) and password, counting the attempt against the limits per
-    account and (when given) per caller address.
+    """Check a username (or email) and password, counting the attempt against the log-in limits.
+
+    The limits count the *account*, whichever of its names was typed, per caller address
+    (``login_account``) and from all addresses together (``login_account_total``), and the
+    caller address's failures (``login_address``): a stranger's guesses use up the stranger's
+    buckets, not the owner's (docs/SECURITY.md, "Rate limits").
 
     A missing user is verified against a dummy hash so that timing does not tell which
     usernames exist. The hash is upgraded when the hashing parameters have changed.
 
     Raises:
-        RateLimited: Too many attempts for the account or from the address.
+        RateLimited: Too many attempts for the account or failures from the address.
         NotAuthenticated: Wrong credentials, or a disabled account.
     """
     key = username.strip().lower()
     if address is not None:
-        ratelimit.hit("login_address", address)
-    ratelimit.hit("login_account", key[:254])
-    if len(password) > PASSWORD_MAX or len(key) > 254:
-        PASSWORD_CONTEXT.verify("x", _dummy_hash())
-        raise NotAuthenticated("Incorrect username or password.")
-    user = session.exec(select(User).where((User.username_key == key) | (User.email_key == key))).first()
-    if user is None:
-        PASSWORD_CONTEXT.verify(password, _dummy_hash())
-        raise NotAuthenticated("Incorrect username or password.")
-    valid, new_hash = PASSWORD_CONTEXT.verify_and_update(password, user.password_hash)
-    if not valid:
-        raise NotAuthenticated("Incorrect username or password.")
+        ratelimit.check("login_address", address)
+    oversized = len(password) > PASSWORD_MAX or len(key) > 254
+    user = None if oversized else session.exec(
+        select(User).where((User.username_key == key) | (User.email_key == key))
+    ).first()
+    # One bucket per account, whether its username or its email was typed; an unknown name
+    # gets its own (keyed hashes: Redis keys name nobody).
+    account = ratelimit.private_key(user.id if user is not None else f"name:{key[:254]}")  # type: ignore[arg-type]
+    ratelimit.hit("login_account", f"{account}:{address or '-'}")
+    ratelimit.hit("login_account_total", account)
+    try:
+        if user is None:
+            PASSWORD_CONTEXT.verify("x" if oversized else password, _dummy_hash())
+            raise NotAuthenticated("Incorrect username or password.")
+        valid, new_hash = PASSWORD_CONTEXT.verify_and_update(password, user.password_hash)
+        if not valid:
+            raise NotAuthenticated("Incorrect username or password.")
+    except NotAuthenticated:
+        if address is not None:
+            ratelimit.record("login_address", address)
+        raise
     if not user.is_active:
         raise NotAuthenticated("This account is disabled.")
     if new_hash is not None:

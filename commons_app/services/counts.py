@@ -9,7 +9,7 @@ ballots takes ~170 ms on PostgreSQL here; the counts take ~1 ms).
 :func:`reconcile` recounts a poll from the ballots table and repairs the counts if they differ
 (they should not: a difference means something wrote ballots around the services, and it is
 logged and counted in ``commons_count_repairs_total``). It runs when a poll closes and, for open
-polls, on a schedule (``state.live``'s watcher, one worker at a time).
+polls, on a schedule (the ``counts_reconcile`` periodic job of ``commons_app.jobs``, once per period).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
 def adjust(
     *,
     session: Session,
-    poll_id: int,
+    poll_id: str,
     ballot_id: int,
     remove: tuple[int | None, float] | None = None,
     add: tuple[int | None, float] | None = None,
@@ -94,7 +94,7 @@ def adjust(
         )
 
 
-def option_counts(*, session: Session, poll_id: int) -> list[tuple[int, float, int]]:
+def option_counts(*, session: Session, poll_id: str) -> list[tuple[int, float, int]]:
     """``(option_id, weight, ballots)`` of a poll, from the counts."""
     rows = session.execute(
         select(_COUNTS.c.option_id, _COUNTS.c.weight, func.sum(_COUNTS.c.ballots))
@@ -104,7 +104,7 @@ def option_counts(*, session: Session, poll_id: int) -> list[tuple[int, float, i
     return [(int(o), float(w), int(n)) for o, w, n in rows if n]
 
 
-def counted_from_ballots(*, session: Session, poll_id: int) -> list[tuple[int, float, int]]:
+def counted_from_ballots(*, session: Session, poll_id: str) -> list[tuple[int, float, int]]:
     """``(option_id, weight, ballots)`` of a poll, counted from the ballots table."""
     rows = session.execute(
         select(Ballot.option_id, Ballot.weight, func.count())
@@ -114,7 +114,7 @@ def counted_from_ballots(*, session: Session, poll_id: int) -> list[tuple[int, f
     return [(int(o), float(w), int(n)) for o, w, n in rows]
 
 
-def lock_poll(*, session: Session, poll_id: int) -> None:
+def lock_poll(*, session: Session, poll_id: str) -> None:
     """Hold the poll's row until the transaction ends.
 
     On PostgreSQL every ballot insert takes a key-share lock on its poll (the foreign key), which
@@ -125,7 +125,7 @@ def lock_poll(*, session: Session, poll_id: int) -> None:
         session.execute(text("SELECT id FROM polls WHERE id = :p FOR UPDATE"), {"p": poll_id})
 
 
-def rebuild(*, session: Session, poll_id: int) -> None:
+def rebuild(*, session: Session, poll_id: str) -> None:
     """Recount the poll's counts from its ballots (in the caller's transaction; no commit)."""
     lock_poll(session=session, poll_id=poll_id)
     session.execute(delete(_COUNTS).where(_COUNTS.c.poll_id == poll_id))
@@ -144,7 +144,7 @@ def _as_map(rows: Iterable[tuple[int, float, int]]) -> dict[tuple[int, float], i
     return {(o, w): n for o, w, n in rows if n}
 
 
-def reconcile(*, session: Session, poll_id: int) -> int:
+def reconcile(*, session: Session, poll_id: str) -> int:
     """Compare a poll's counts with its ballots and repair them; commits.
 
     Returns:
@@ -162,7 +162,7 @@ def reconcile(*, session: Session, poll_id: int) -> int:
     return differing
 
 
-def open_poll_ids(*, session: Session) -> list[int]:
+def open_poll_ids(*, session: Session) -> list[str]:
     """Polls that can still receive ballots (not closed by hand or by their closing time)."""
     now = utcnow()
     rows = session.execute(
@@ -171,10 +171,10 @@ def open_poll_ids(*, session: Session) -> list[int]:
             or_(col(Poll.closes_at).is_(None), col(Poll.closes_at) > now),
         )
     ).all()
-    return [int(r[0]) for r in rows]
+    return [str(r[0]) for r in rows]
 
 
-def reconcile_polls(*, session: Session, poll_ids: Iterable[int]) -> dict[int, int]:
+def reconcile_polls(*, session: Session, poll_ids: Iterable[str]) -> dict[str, int]:
     """:func:`reconcile` each poll; returns the polls whose counts had to be repaired."""
     repaired = {}
     for poll_id in poll_ids:

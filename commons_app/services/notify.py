@@ -25,7 +25,7 @@ def remove_listener(listener: Callable[[int], None]) -> None:
         _listeners.remove(listener)
 
 
-def poll_changed(poll_id: int) -> None:
+def poll_changed(poll_id: str) -> None:
     """Tell every listener that ``poll_id`` changed; a failing listener never fails the vote."""
     for listener in list(_listeners):
         try:
@@ -61,7 +61,7 @@ def _access_changed(change: dict) -> None:
             logger.exception("access change listener failed for %s", change)
 
 
-def poll_access_changed(poll_id: int) -> None:
+def poll_access_changed(poll_id: str) -> None:
     """A poll's visibility, results rule or roll changed, or it was deleted."""
     _access_changed({"poll_id": poll_id})
 

@@ -17,6 +17,8 @@ from sqlalchemy import delete, exists, or_
 from sqlmodel import Session, col, func, select
 
 from commons_app.models import (
+    JOIN_CODE_ALPHABET,
+    JOIN_CODE_LENGTH,
     METHODS,
     RESULTS_VISIBILITIES,
     VISIBILITIES,
@@ -28,9 +30,11 @@ from commons_app.models import (
     ResultSnapshot,
     User,
     as_utc,
+    new_join_code,
     utcnow,
 )
-from commons_app.services import counts, notify
+from commons_app.services import counts, notify, ratelimit
+from commons_app.services import text as text_rules
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 
@@ -94,17 +98,21 @@ def is_manager(poll: Poll, user: User) -> bool:
     return user.role == "admin" or poll.created_by == user.id
 
 
-def on_roll(*, session: Session, poll_id: int, user_id: int) -> PollVoter | None:
+def on_roll(*, session: Session, poll_id: str, user_id: int) -> PollVoter | None:
     """The user's entry on the poll's roll, if any."""
     return session.exec(
         select(PollVoter).where(PollVoter.poll_id == poll_id, PollVoter.user_id == user_id)
     ).first()
 
 
-def visible_to(poll: Poll, user: User, *, on_the_roll: bool) -> bool:
-    """Public and unlisted polls are visible to any signed-in user (unlisted only by id);
-    private ones to their managers and to the users on their roll."""
-    return poll.visibility != "private" or is_manager(poll, user) or on_the_roll
+def visible_to(poll: Poll, user: User | None, *, on_the_roll: bool) -> bool:
+    """Public and unlisted polls are visible to anyone given their link, signed in or not
+    (unlisted only by id); private ones to their managers (the creator always) and to the users
+    on their roll. A visitor who is not signed in (``user`` None) sees them read-only: voting
+    and results still need an account."""
+    if poll.visibility != "private":
+        return True
+    return user is not None and (is_manager(poll, user) or on_the_roll)
 
 
 def can_view(*, session: Session, poll: Poll, user: User) -> bool:
@@ -114,7 +122,7 @@ def can_view(*, session: Session, poll: Poll, user: User) -> bool:
     return on_roll(session=session, poll_id=poll.id, user_id=user.id) is not None  # type: ignore[arg-type]
 
 
-def get_visible_poll(*, session: Session, poll_id: int, user: User) -> Poll:
+def get_visible_poll(*, session: Session, poll_id: str, user: User) -> Poll:
     """A poll the user may see.
 
     Raises:
@@ -126,7 +134,83 @@ def get_visible_poll(*, session: Session, poll_id: int, user: User) -> Poll:
     return poll
 
 
-def get_managed_poll(*, session: Session, poll_id: int, user: User) -> Poll:
+@dataclass
+class PollPreview:
+    """What a visitor who is not signed in learns from a poll's link."""
+
+    poll_id: str
+    visible: bool  # False: private or unknown (not told apart): only "sign in to see it"
+    title: str = ""
+    description: str = ""
+    status: str = ""
+    options: list[str] = field(default_factory=list)
+
+
+def preview_poll(*, session: Session, poll_id: str) -> PollPreview:
+    """The read-only view of a poll for a visitor who is not signed in (:func:`visible_to` with
+    no user): a private or unknown poll shows nothing, so its link leaks neither its title nor
+    whether it exists."""
+    poll = session.get(Poll, poll_id)
+    if poll is None or not visible_to(poll, None, on_the_roll=False):
+        return PollPreview(poll_id=poll_id, visible=False)
+    return PollPreview(
+        poll_id=poll_id, visible=True, title=poll.title, description=poll.description or "", status=poll_status(poll),
+        options=[o.text for o in options_of(session=session, poll_id=poll_id)],
+    )
+
+
+def normalize_join_code(code: str) -> str | None:
+    """The stored form of a typed join code (upper case, no spaces or dashes), or None when it
+    cannot be one."""
+    if not isinstance(code, str) or len(code) > 4 * JOIN_CODE_LENGTH:
+        return None
+    cleaned = "".join(ch for ch in code if not ch.isspace() and ch != "-").upper()
+    if len(cleaned) != JOIN_CODE_LENGTH or any(ch not in JOIN_CODE_ALPHABET for ch in cleaned):
+        return None
+    return cleaned
+
+
+def find_poll_by_join_code(*, session: Session, code: str) -> Poll | None:
+    """The poll a join code names, whatever its case and spacing; None if it names none.
+
+    Who may then see the poll is still decided by :func:`get_visible_poll` on its id.
+    """
+    cleaned = normalize_join_code(code)
+    if cleaned is None:
+        return None
+    return session.exec(select(Poll).where(Poll.join_code == cleaned)).first()
+
+
+def _unused_join_code(session: Session) -> str:
+    # About 8.5e11 codes: a clash is rare, but the unique index would turn one into a 500.
+    for _ in range(20):
+        code = new_join_code()
+        if session.exec(select(Poll.id).where(Poll.join_code == code)).first() is None:
+            return code
+    raise Conflict("Could not find a free join code; try again.")
+
+
+def find_by_join_code(*, session: Session, code: str, address: str) -> str:
+    """The id of the poll whose join code is ``code`` (:func:`find_poll_by_join_code`), counted
+    against the ``join`` rate limit of the asking ``address``.
+
+    Raises:
+        RateLimited: Too many codes tried from this address.
+        NotFound: No poll has this code (visibility is checked by the poll's page, as for a link).
+    """
+    ratelimit.hit("join", address)
+    poll = find_poll_by_join_code(session=session, code=code)
+    if poll is None:
+        raise NotFound("No poll has this join code. Check it and try again.")
+    return poll.id  # type: ignore[return-value]
+
+
+def join_code_of(poll: Poll) -> str:
+    """The short code people type into ``/join`` to reach the poll."""
+    return poll.join_code
+
+
+def get_managed_poll(*, session: Session, poll_id: str, user: User) -> Poll:
     """A poll the user may manage (owner or admin).
 
     Raises:
@@ -139,14 +223,14 @@ def get_managed_poll(*, session: Session, poll_id: int, user: User) -> Poll:
     return poll
 
 
-def has_voted(*, session: Session, user: User, poll_id: int) -> bool:
+def has_voted(*, session: Session, user: User, poll_id: str) -> bool:
     """Whether the user has a ballot in the poll (in an anonymous poll: is marked as a participant)."""
     named = exists().where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id) == user.id)
     anonymous = exists().where(col(PollParticipant.poll_id) == poll_id, col(PollParticipant.user_id) == user.id)
     return bool(session.execute(select(or_(named, anonymous))).scalar())
 
 
-def voters_who_voted(*, session: Session, poll_id: int, user_ids: Sequence[int] | None = None) -> set[int]:
+def voters_who_voted(*, session: Session, poll_id: str, user_ids: Sequence[int] | None = None) -> set[int]:
     """The ids of the users who have voted in the poll (among ``user_ids`` when given)."""
     named = select(Ballot.user_id).where(col(Ballot.poll_id) == poll_id, col(Ballot.user_id).is_not(None))
     anonymous = select(PollParticipant.user_id).where(col(PollParticipant.poll_id) == poll_id)
@@ -197,7 +281,7 @@ def weight_from_roll(poll: Poll, roll_weight: float | None) -> float | None:
     return 1.0
 
 
-def options_of(*, session: Session, poll_id: int) -> list[PollOption]:
+def options_of(*, session: Session, poll_id: str) -> list[PollOption]:
     """The poll's options in display order."""
     return list(
         session.exec(
@@ -206,7 +290,7 @@ def options_of(*, session: Session, poll_id: int) -> list[PollOption]:
     )
 
 
-def ballot_count(*, session: Session, poll_id: int) -> int:
+def ballot_count(*, session: Session, poll_id: str) -> int:
     """How many ballots the poll holds."""
     return int(session.exec(select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id)).one())
 
@@ -216,7 +300,11 @@ def view_poll(*, session: Session, poll: Poll) -> PollView:
     return PollView(poll=poll, options=options_of(session=session, poll_id=poll.id), status=poll_status(poll))  # type: ignore[arg-type]
 
 
-def _clean_text(value: str, *, name: str, max_len: int, required: bool = True, field: str | None = None) -> str:
+def _clean_text(
+    value: str, *, name: str, max_len: int, required: bool = True, field: str | None = None, multiline: bool = False
+) -> str:
+    """``value`` stripped, or InvalidInput: empty when required, too long, or holding a control or
+    invisible character (only a multi-line text keeps line breaks and tabs)."""
     if not isinstance(value, str):
         raise InvalidInput(f"{name} must be text.", field=field)
     value = value.strip()
@@ -224,8 +312,9 @@ def _clean_text(value: str, *, name: str, max_len: int, required: bool = True, f
         raise InvalidInput(f"{name} must not be empty.", field=field)
     if len(value) > max_len:
         raise InvalidInput(f"{name} must be at most {max_len} characters.", field=field)
-    if any(ord(ch) < 32 and ch not in "\n\t" for ch in value):
-        raise InvalidInput(f"{name} must not contain control characters.", field=field)
+    refused = text_rules.refuse_hidden(value, name=name, multiline=multiline)
+    if refused is not None:
+        raise InvalidInput(refused, field=field)
     return value
 
 
@@ -236,12 +325,17 @@ def clean_options(options: Sequence[str]) -> list[str]:
     cleaned = [_clean_text(text, name="Each option", max_len=OPTION_MAX, field="options") for text in options]
     if not (MIN_OPTIONS <= len(cleaned) <= MAX_OPTIONS):
         raise InvalidInput(f"A poll needs {MIN_OPTIONS} to {MAX_OPTIONS} options.", field="options")
-    seen: set[str] = set()
+    # Compared as they read: case, width and look-alike letters folded (services/text.py).
+    seen: dict[str, str] = {}
     for text in cleaned:
-        key = text.casefold()
+        key = text_rules.option_key(text)
         if key in seen:
-            raise InvalidInput(f"Options must be distinct: {text!r} appears twice.", field="options")
-        seen.add(key)
+            raise InvalidInput(
+                f"Options must be distinct: {text!r} reads the same as {seen[key]!r}." if seen[key] != text
+                else f"Options must be distinct: {text!r} appears twice.",
+                field="options",
+            )
+        seen[key] = text
     return cleaned
 
 
@@ -267,7 +361,8 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
     now = now or utcnow()
     title = _clean_text(spec.title, name="Title", max_len=TITLE_MAX, field="title")
     description = _clean_text(
-        spec.description or "", name="Description", max_len=DESCRIPTION_MAX, required=False, field="description"
+        spec.description or "", name="Description", max_len=DESCRIPTION_MAX, required=False, field="description",
+        multiline=True,
     )
     options = clean_options(spec.options)
     if spec.method not in METHODS:
@@ -321,6 +416,7 @@ def create_poll(*, session: Session, user: User, spec: PollSpec) -> PollView:
     """Create a poll with its options; the creator owns it."""
     spec = validate_spec(spec)
     poll = Poll(
+        join_code=_unused_join_code(session),
         title=spec.title,
         description=spec.description,
         created_by=user.id,  # type: ignore[arg-type]
@@ -397,7 +493,7 @@ def _views_for(*, session: Session, polls: list[Poll], user: User) -> list[PollV
     ids = [p.id for p in polls]
     if not ids:
         return []
-    options: dict[int, list[PollOption]] = {pid: [] for pid in ids}  # type: ignore[misc]
+    options: dict[str, list[PollOption]] = {pid: [] for pid in ids}  # type: ignore[misc]
     for option in session.exec(
         select(PollOption).where(col(PollOption.poll_id).in_(ids)).order_by(col(PollOption.position), col(PollOption.id))
     ).all():
@@ -411,7 +507,7 @@ def _views_for(*, session: Session, polls: list[Poll], user: User) -> list[PollV
     snapshots = dict(
         session.exec(select(ResultSnapshot.poll_id, ResultSnapshot.result).where(col(ResultSnapshot.poll_id).in_(open_anonymous))).all()
     ) if open_anonymous else {}
-    shown: dict[int, int | None] = {}
+    shown: dict[str, int | None] = {}
     for p in polls:
         if results_refusal(session=session, poll=p, user=user) is not None:
             shown[p.id] = None  # type: ignore[index]
@@ -435,7 +531,7 @@ UPDATABLE = {
 CLOSED_UPDATABLE: set[str] = set()
 
 
-def update_poll(*, session: Session, user: User, poll_id: int, changes: dict[str, Any]) -> PollView:
+def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str, Any]) -> PollView:
     """Change a poll (owner or admin).
 
     Once a ballot exists, the options, the method, max_choices and anonymity are fixed (409).
@@ -524,12 +620,12 @@ def _current_value(poll: Poll, name: str) -> Any:
     return getattr(poll, name, object())
 
 
-def _replace_options(*, session: Session, poll_id: int, current: list[PollOption], texts: list[str]) -> None:
+def _replace_options(*, session: Session, poll_id: str, current: list[PollOption], texts: list[str]) -> None:
     """Keep options whose text stays (and their ids), add new ones, drop the rest."""
-    by_key = {o.text.casefold(): o for o in current}
+    by_key = {text_rules.option_key(o.text): o for o in current}
     keep: set[int] = set()
     for position, text in enumerate(texts):
-        existing = by_key.get(text.casefold())
+        existing = by_key.get(text_rules.option_key(text))
         if existing is not None:
             existing.text = text
             existing.position = position
@@ -542,7 +638,7 @@ def _replace_options(*, session: Session, poll_id: int, current: list[PollOption
             session.delete(option)
 
 
-def close_poll(*, session: Session, user: User, poll_id: int) -> PollView:
+def close_poll(*, session: Session, user: User, poll_id: str) -> PollView:
     """Close a poll now (owner or admin) and seal its result and ballot record (see
     ``results.seal_poll``); closing a closed poll changes nothing, but seals it if it closed on
     time and nobody has read it since."""
@@ -566,7 +662,7 @@ def close_poll(*, session: Session, user: User, poll_id: int) -> PollView:
     return view_poll(session=session, poll=poll)
 
 
-def delete_poll(*, session: Session, user: User, poll_id: int) -> None:
+def delete_poll(*, session: Session, user: User, poll_id: str) -> None:
     """Delete a poll with its options, ballots and roll (owner or admin)."""
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     session.execute(delete(Ballot).where(col(Ballot.poll_id) == poll_id))
@@ -636,7 +732,7 @@ def _check_anonymous_weights(weights: Sequence[float], threshold: int) -> None:
         )
 
 
-def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[RollEntry]) -> list[tuple[User, PollVoter]]:
+def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[RollEntry]) -> list[tuple[User, PollVoter]]:
     """Replace the poll's roll (owner or admin).
 
     The roll is sealed where it could change a result or expose a voter: a voter who has voted
@@ -714,7 +810,7 @@ def set_roll(*, session: Session, user: User, poll_id: int, voters: Sequence[Rol
 
 
 def get_roll(
-    *, session: Session, user: User, poll_id: int, skip: int = 0, limit: int | None = None
+    *, session: Session, user: User, poll_id: str, skip: int = 0, limit: int | None = None
 ) -> list[tuple[User, PollVoter, bool]]:
     """The roll by username with, for each voter, whether they have voted (never how). Owner or admin.
 
@@ -738,7 +834,7 @@ def get_roll(
 
 
 def roll_page(
-    *, session: Session, user: User, poll_id: int, skip: int = 0, limit: int | None = None
+    *, session: Session, user: User, poll_id: str, skip: int = 0, limit: int | None = None
 ) -> tuple[list[tuple[User, PollVoter, bool]], int]:
     """One page of the roll (see :func:`get_roll`) and the roll's length. Owner or admin."""
     rows = get_roll(session=session, user=user, poll_id=poll_id, skip=skip, limit=limit)
@@ -746,7 +842,7 @@ def roll_page(
     return rows, int(total)
 
 
-def turnout(*, session: Session, user: User, poll_id: int, buckets: int = 24) -> list[dict[str, Any]]:
+def turnout(*, session: Session, user: User, poll_id: str, buckets: int = 24) -> list[dict[str, Any]]:
     """Cumulative ballots over time for the dashboard chart (owner or admin).
 
     The span from the poll's creation to now (or its close) is cut into ``buckets`` equal parts;

@@ -23,21 +23,38 @@ from commons_app.services.errors import RateLimited
 logger = logging.getLogger(__name__)
 REDIS_TIMEOUT = 0.5  # seconds, per Redis call of the limiter
 
+# What each limit counts (docs/SECURITY.md, "Rate limits", explains the choice):
+# login_address        failed log-ins from one client address (successes are free: a room of 200
+#                      people behind one NAT address logs in at once; guessing fails, and is held)
+# login_account        log-in attempts on one account from one client address (a stranger's
+#                      guesses fill the stranger's bucket, never the owner's)
+# login_account_total  log-in attempts on one account from every address together: the ceiling
+#                      that many addresses guessing together meet
+# register             accounts created from one client address (a room registering at once fits)
+# ws_event             events one websocket connection sends (commons_app/state/throttle.py)
 DEFAULT_LIMITS = {
     "login_address": "30/minute",
     "login_account": "10/minute",
-    "register": "20/hour",
+    "login_account_total": "60/minute",
+    "register": "300/hour",
     "refresh": "60/minute",
     "ballot": "60/minute",
     "api": "1200/minute",
+    "ws_event": "100/10 seconds",
+    # Per address: a room of 200 behind one NAT joins within two minutes; a guesser of codes
+    # gets 300 tries a minute from one address against ~8.5e11 codes.
+    "join": "300/minute",
 }
 MESSAGES = {
     "login_address": "Too many log-in attempts from this address; try again later.",
     "login_account": "Too many log-in attempts for this account; try again later.",
+    "login_account_total": "Too many log-in attempts for this account; try again later.",
     "register": "Too many accounts created from this address; try again later.",
     "refresh": "Too many token refreshes; try again later.",
     "ballot": "Too many ballots in a short time; try again later.",
     "api": "Too many requests; slow down.",
+    "ws_event": "Too many actions in a short time: the last ones were ignored. Wait a moment and try again.",
+    "join": "Too many join codes tried from this address; wait a minute and try again.",
 }
 
 
@@ -68,7 +85,7 @@ def _prefix() -> str:
     return os.environ.get("RATELIMIT_PREFIX", "commons")
 
 
-def private_key(user_id: int) -> str:
+def private_key(user_id: int | str) -> str:
     """A limit key for a user that names nobody to a reader of Redis: a keyed hash of the id.
 
     The ballot limit's keys live a minute after each ballot; under the plain user id they would
@@ -77,6 +94,52 @@ def private_key(user_id: int) -> str:
     """
     secret = get_settings().secret_key.encode()
     return hmac.new(secret, f"limit:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_address(peer: str, forwarded_for: str, trusted: list[str] | None = None) -> str:
+    """The address a per-address limit counts: the peer, or, when the peer is a proxy listed in
+    ``TRUSTED_PROXIES``, the last address of ``X-Forwarded-For`` that no trusted proxy added
+    (earlier entries can be forged by the client). One rule for the REST API and the websocket.
+    """
+    trusted = get_settings().trusted_proxies if trusted is None else trusted
+    if peer in trusted:
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if hop not in trusted:
+                return hop[:64]
+    return peer or "unknown"
+
+
+def check(name: str, key: str) -> None:
+    """Refuse when limit ``name`` is exhausted for ``key``, without counting anything (for limits
+    that count only failures: :func:`record` counts them afterwards).
+
+    Raises:
+        RateLimited: The limit is exhausted.
+    """
+    if not enabled():
+        return
+    limiter, _ = _limiter()
+    item = limit_for(name)
+    try:
+        if limiter.test(item, _prefix(), name, key):
+            return
+        reset_at, _remaining = limiter.get_window_stats(item, _prefix(), name, key)
+    except Exception:
+        logger.warning("rate limiter storage unavailable; letting %s through", name, exc_info=True)
+        return
+    raise RateLimited(MESSAGES[name], retry_after=int(reset_at - time.time()) + 1)
+
+
+def record(name: str, key: str) -> None:
+    """Count one event (a failure) against limit ``name`` for ``key``; never raises."""
+    if not enabled():
+        return
+    limiter, _ = _limiter()
+    try:
+        limiter.hit(limit_for(name), _prefix(), name, key)
+    except Exception:
+        logger.warning("rate limiter storage unavailable; %s not counted", name, exc_info=True)
 
 
 def hit(name: str, key: str) -> None:

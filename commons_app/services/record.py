@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
@@ -33,7 +34,9 @@ from commons_app.services.tally import MAX_SCORE, TallyBallot, TallyResult, tall
 __all__ = [
     "FIELD_FOR_METHOD",
     "RANKED_METHODS",
+    "BltElection",
     "RecordBallot",
+    "parse_blt",
     "parse_record",
     "record_blt",
     "record_bytes",
@@ -373,7 +376,8 @@ def tally_record(method: str, option_ids: Sequence[int], data: bytes) -> TallyRe
         for option_id in _named_options(field, ballot):
             if option_id not in known:
                 raise ValueError(f"line {number}: option {option_id} is not one of the poll's options")
-    return tally(method, option_ids, [_tally_ballot(field, ballot) for ballot in ballots])
+    # A lot's seed is the record's SHA-256, as when the poll was sealed.
+    return tally(method, option_ids, [_tally_ballot(field, ballot) for ballot in ballots], seed=record_digest(data))
 
 
 def _blt_weight(weight: float) -> str:
@@ -444,3 +448,128 @@ def record_blt(
     lines.extend(_blt_quoted(text) for text in option_texts)
     lines.append(_blt_quoted(title))
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class BltElection:
+    """A BLT file read back (:func:`parse_blt`).
+
+    Attributes:
+        candidates: How many candidates.
+        seats: How many to elect.
+        ballots: ``(weight, ranking)`` per ballot line; the ranking holds candidate numbers
+            (1-based), the weight as written (a Fraction, exact).
+        names: The candidates' names, in candidate order.
+        title: The election's title.
+        withdrawn: Candidate numbers listed as withdrawn (``-k`` on the first line after it).
+    """
+
+    candidates: int
+    seats: int
+    ballots: list[tuple[Fraction, tuple[int, ...]]]
+    names: list[str]
+    title: str
+    withdrawn: tuple[int, ...] = ()
+
+    def tally_ballots(self, option_ids: Sequence[int] | None = None) -> tuple[list[int], list[TallyBallot]]:
+        """The options (candidate numbers, or ``option_ids`` in candidate order) and ballots to count."""
+        ids = list(option_ids) if option_ids is not None else list(range(1, self.candidates + 1))
+        if len(ids) != self.candidates:
+            raise ValueError(f"{self.candidates} candidates but {len(ids)} option ids")
+        gone = set(self.withdrawn)
+        ballots = [
+            TallyBallot(weight=weight, choices=tuple(ids[k - 1] for k in ranking if k not in gone))
+            for weight, ranking in self.ballots
+        ]
+        return [option for k, option in enumerate(ids, start=1) if k not in gone], ballots
+
+
+_BLT_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def parse_blt(text: str) -> BltElection:
+    """Read a BLT file (the format :func:`record_blt` writes and STV counting programs share).
+
+    Accepts ``"<candidates> <seats>"``, an optional line of withdrawn candidates (``-2 -5``),
+    ballot lines ``"<weight> <candidate numbers...> 0"`` (a ballot id in parentheses first is
+    allowed and ignored), ``"0"``, the candidates' names in double quotes and the title;
+    ``#`` starts a comment.
+
+    Raises:
+        ValueError: A malformed file, with the line number.
+    """
+    tokens: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        rest = line.split("#", 1)[0] if '"' not in line else line
+        position = 0
+        while position < len(rest):
+            if rest[position].isspace():
+                position += 1
+                continue
+            match = _BLT_STRING.match(rest, position)
+            if match:
+                tokens.append((number, '"' + re.sub(r"\\(.)", r"\1", match.group(1))))
+                position = match.end()
+                continue
+            end = position
+            while end < len(rest) and not rest[end].isspace():
+                end += 1
+            tokens.append((number, rest[position:end]))
+            position = end
+    cursor = iter(tokens)
+
+    def take(what: str) -> tuple[int, str]:
+        try:
+            return next(cursor)
+        except StopIteration:
+            raise ValueError(f"BLT: the file ends where {what} should be") from None
+
+    def integer(token: tuple[int, str], what: str) -> int:
+        line, value = token
+        if not re.fullmatch(r"-?[0-9]+", value):
+            raise ValueError(f"BLT line {line}: {what} must be a whole number, got {value!r}")
+        return int(value)
+
+    candidates = integer(take("the number of candidates"), "the number of candidates")
+    seats = integer(take("the number of seats"), "the number of seats")
+    if candidates < 1 or not 1 <= seats <= candidates:
+        raise ValueError(f"BLT line 1: {candidates} candidates and {seats} seats do not make an election")
+    token = take("a ballot")
+    withdrawn: list[int] = []
+    while token[1].startswith("-"):
+        withdrawn.append(-integer(token, "a withdrawn candidate"))
+        token = take("a ballot")
+    ballots: list[tuple[Fraction, tuple[int, ...]]] = []
+    while token[1] != "0":
+        line, value = token
+        if value.startswith("("):
+            token = take("a ballot weight")
+            line, value = token
+        try:
+            weight = Fraction(Decimal(value))
+        except (ArithmeticError, ValueError):
+            raise ValueError(f"BLT line {line}: a ballot weight must be a number, got {value!r}") from None
+        if weight <= 0:
+            raise ValueError(f"BLT line {line}: a ballot weight must be above zero")
+        ranking: list[int] = []
+        while True:
+            k = integer(take("the end of a ballot (0)"), "a candidate number")
+            if k == 0:
+                break
+            if not 1 <= k <= candidates:
+                raise ValueError(f"BLT line {line}: candidate {k} is not one of the {candidates}")
+            if k in ranking:
+                raise ValueError(f"BLT line {line}: candidate {k} is ranked twice")
+            ranking.append(k)
+        ballots.append((weight, tuple(ranking)))
+        token = take("a ballot or the closing 0")
+    names: list[str] = []
+    for _ in range(candidates):
+        line, value = take("a candidate's name")
+        if not value.startswith('"'):
+            raise ValueError(f"BLT line {line}: a candidate's name must be in double quotes")
+        names.append(value[1:])
+    line, value = take("the title")
+    if not value.startswith('"'):
+        raise ValueError(f"BLT line {line}: the title must be in double quotes")
+    return BltElection(candidates, seats, ballots, names, value[1:], tuple(withdrawn))

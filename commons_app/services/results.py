@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -46,6 +45,7 @@ from commons_app.services.polls import (
     results_refusal,
 )
 from commons_app.services.tally import TallyBallot, TallyResult, tally, tally_single_counts
+from commons_app.services.tally.notes import render_note
 
 __all__ = [
     "OptionResult", "PollResults", "ballot_fields", "compute_results", "ensure_sealed", "note_anonymous_change",
@@ -72,7 +72,7 @@ class OptionResult:
 class PollResults:
     """The results of a poll, in the contract's shape (see ``as_dict``)."""
 
-    poll_id: int
+    poll_id: str
     method: str
     status: str
     total_ballots: int
@@ -110,12 +110,15 @@ def compute_results(
     (:func:`live_results`)."""
     status = poll_status(poll)
     if status == "closed":
-        return PollResults.from_dict(ensure_sealed(session=session, poll=poll).result)  # type: ignore[union-attr]
+        sealed = PollResults.from_dict(ensure_sealed(session=session, poll=poll).result)  # type: ignore[union-attr]
+        sealed.poll_id = poll.id  # seals made before ids became strings (migration 0004) name the old id
+        return sealed
     if poll.anonymous:
         snapshot = session.get(ResultSnapshot, poll.id)
         if snapshot is not None and snapshot.result is not None:
             shown = PollResults.from_dict(snapshot.result)
             shown.status = status
+            shown.poll_id = poll.id
             return shown
         options = options if options is not None else options_of(session=session, poll_id=poll.id)  # type: ignore[arg-type]
         return _poll_results(poll, options, tally(poll.method, [o.id for o in options], []))  # type: ignore[misc]
@@ -139,7 +142,7 @@ def live_results(
         # let the next reconciliation repair the counts.
         logger.error("negative ballot counts in poll %s; counting its ballots instead", poll.id)
     rows = session.exec(select(Ballot.choices, Ballot.scores, Ballot.weight).where(Ballot.poll_id == poll.id)).all()
-    outcome = tally(poll.method, [o.id for o in options], _tally_ballots(rows))  # type: ignore[misc]
+    outcome = tally(poll.method, [o.id for o in options], _tally_ballots(rows), seed=provisional_seed(poll))  # type: ignore[misc]
     return _poll_results(poll, options, outcome)
 
 
@@ -167,30 +170,21 @@ def _poll_results(poll: Poll, options: list[PollOption], outcome: TallyResult) -
         rounds=list(outcome.rounds),
         detail=dict(outcome.detail),
         tie=outcome.tie,
-        notes=[name_options(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
+        notes=[render_note(note, {o.id: o.text for o in options}) for note in outcome.notes],  # type: ignore[misc]
     )
 
 
-_OPTION_REFS = re.compile(r"(?i)\boptions? (\d+(?:(?:, | and )\d+)*)")
-
-
-def name_options(note: str, texts: dict[int, str]) -> str:
-    """Replace the tally's "option 3" / "options 1, 2 and 4" by the options' texts."""
-
-    def named(match: re.Match[str]) -> str:
-        ids = [int(n) for n in re.findall(r"\d+", match.group(1))]
-        if not all(i in texts for i in ids):
-            return match.group(0)
-        names = [f"“{texts[i]}”" for i in ids]
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-    return _OPTION_REFS.sub(named, note)
+def provisional_seed(poll: Poll) -> str:
+    """The seed of any lot while a poll is open (``services.tally.ties``); at close the sealed
+    record's SHA-256 replaces it, so the lot that counts is fixed only when nobody can vote any
+    more, and anyone can redo it from the published ``record_sha256``."""
+    return f"provisional:{poll.id}"
 
 
 _EVENT_COLUMNS = {"cast": "casts", "change": "changes", "retract": "retractions"}
 
 
-def note_anonymous_change(*, session: Session, poll_id: int, threshold: int, event: str) -> None:
+def note_anonymous_change(*, session: Session, poll_id: str, threshold: int, event: str) -> None:
     """Count a ballot's ``event`` (cast, change or retract) in an open anonymous poll, inside its
     transaction and after its own statements, and retake the shown snapshot when that can single
     nobody out.
@@ -287,7 +281,9 @@ def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
         ),
     )
     digest = record.record_digest(data)
-    outcome = tally(poll.method, [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]))  # type: ignore[misc]
+    outcome = tally(  # the lot's seed: the sealed record's SHA-256, published with the result
+        poll.method, [o.id for o in options], _tally_ballots([(c, sc, w) for _r, w, _o, c, sc in rows]), seed=digest  # type: ignore[misc]
+    )
     final = _poll_results(poll, options, outcome)
     final.status = "closed"
     final.record_sha256 = digest
@@ -307,7 +303,7 @@ def seal_poll(*, session: Session, poll: Poll) -> PollSeal:
     return seal
 
 
-def _rewrite_in_neutral_order(*, session: Session, poll_id: int) -> None:
+def _rewrite_in_neutral_order(*, session: Session, poll_id: str) -> None:
     """Write an anonymous poll's ballots again in receipt order and its participants in user-id
     order. PostgreSQL returns rows of an unordered read in the order they were written, so two
     tables filled one row per voter at a time would line up, row for row, in a dump; rewritten,
@@ -337,7 +333,7 @@ def ensure_sealed(*, session: Session, poll: Poll) -> PollSeal | None:
     return seal if seal is not None else seal_poll(session=session, poll=poll)
 
 
-def seal_closed(*, session: Session, poll_ids: list[int]) -> None:
+def seal_closed(*, session: Session, poll_ids: list[str]) -> None:
     """Seal those of the polls that have closed (on time) and are not sealed yet."""
     for poll_id in poll_ids:
         poll = session.get(Poll, poll_id)
@@ -345,7 +341,7 @@ def seal_closed(*, session: Session, poll_ids: list[int]) -> None:
             ensure_sealed(session=session, poll=poll)
 
 
-def poll_record(*, session: Session, user: User, poll_id: int, form: str = "jsonl") -> tuple[str, str]:
+def poll_record(*, session: Session, user: User, poll_id: str, form: str = "jsonl") -> tuple[str, str]:
     """A closed poll's published ballot record, for everyone who may see its results: the JSONL
     record (``form="jsonl"``) or, for ranked methods, the same ballots in BLT; and its SHA-256
     (that of the JSONL record, which the results carry).
@@ -370,12 +366,12 @@ def poll_record(*, session: Session, user: User, poll_id: int, form: str = "json
     _field, ballots = record.parse_record(seal.record.encode("utf-8"))
     blt = record.record_blt(
         title=poll.title, option_ids=[o.id for o in options], option_texts=[o.text for o in options],  # type: ignore[misc]
-        method=poll.method, ballots=ballots,
+        method=poll.method, ballots=ballots, seats=getattr(poll, "seats", None) or 1,
     )
     return blt, seal.record_sha256
 
 
-def poll_results(*, session: Session, user: User, poll_id: int) -> PollResults:
+def poll_results(*, session: Session, user: User, poll_id: str) -> PollResults:
     """The results of a poll for a user who may see them.
 
     Raises:
@@ -426,7 +422,7 @@ def _csv_safe(text: str) -> str:
 
 
 def export_ballots(
-    *, session: Session, user: User, poll_id: int, after_id: int = 0, limit: int | None = None
+    *, session: Session, user: User, poll_id: str, after_id: int = 0, limit: int | None = None
 ) -> list[dict[str, Any]]:
     """The ballots of a non-anonymous poll with their voters, for the owner or an admin, in id
     order: all of them, or (``limit``) a page of those whose id is above ``after_id``.

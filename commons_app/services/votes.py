@@ -193,7 +193,7 @@ def new_receipt() -> str:
 
 
 def _poll_for_voting(
-    *, session: Session, poll_id: int, user: User, retracting: bool = False
+    *, session: Session, poll_id: str, user: User, retracting: bool = False
 ) -> tuple[VotingPoll, float]:
     """The poll, the user's roll entry and the option ids in one round trip, checked for voting
     (``polls.visible_to`` and ``polls.weight_from_roll``, the rules of ``get_visible_poll`` and
@@ -234,7 +234,7 @@ def _poll_for_voting(
     return poll, weight
 
 
-def _refuse_if_sealed(*, session: Session, poll_id: int) -> None:
+def _refuse_if_sealed(*, session: Session, poll_id: str) -> None:
     """On SQLite, check inside the ballot's write transaction that the poll was not closed since
     it was read (its reads run outside the transaction; PostgreSQL's row lock covers this).
 
@@ -259,7 +259,7 @@ class CastBallot:
     method: str
 
 
-def record_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput) -> CastBallot:
+def record_ballot(*, session: Session, user: User, poll_id: str, ballot: BallotInput) -> CastBallot:
     """Record a user's ballot; the weight comes from the roll, never from the caller.
 
     Four statements for a named ballot: the poll with roll entry and options, the insert, the
@@ -302,7 +302,7 @@ def record_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotI
     return CastBallot(ballot=Ballot(**(values | {"id": ballot_id})), method=poll.method)
 
 
-def cast_ballot(*, session: Session, user: User, poll_id: int, ballot: BallotInput) -> Ballot:
+def cast_ballot(*, session: Session, user: User, poll_id: str, ballot: BallotInput) -> Ballot:
     """Record a user's ballot (see :func:`record_ballot`) and return it."""
     return record_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot).ballot
 
@@ -320,11 +320,11 @@ def _mine(poll: Poll | VotingPoll, user: User, receipt: str | None) -> tuple[Any
     return (col(Ballot.poll_id) == poll.id, col(Ballot.user_id) == user.id)
 
 
-def _participates(*, session: Session, poll_id: int, user: User) -> bool:
+def _participates(*, session: Session, poll_id: str, user: User) -> bool:
     return session.get(PollParticipant, (poll_id, user.id)) is not None
 
 
-def get_my_ballot(*, session: Session, user: User, poll_id: int, receipt: str | None = None) -> Ballot:
+def get_my_ballot(*, session: Session, user: User, poll_id: str, receipt: str | None = None) -> Ballot:
     """The user's own ballot in a poll they can see (in an anonymous poll: the one ``receipt`` names).
 
     Raises:
@@ -341,7 +341,7 @@ def get_my_ballot(*, session: Session, user: User, poll_id: int, receipt: str | 
 
 
 def change_ballot(
-    *, session: Session, user: User, poll_id: int, ballot: BallotInput, receipt: str | None = None
+    *, session: Session, user: User, poll_id: str, ballot: BallotInput, receipt: str | None = None
 ) -> Ballot:
     """Replace the user's ballot while the poll is open; the changed ballot gets a new receipt.
 
@@ -390,7 +390,7 @@ def change_ballot(
     return changed
 
 
-def retract_ballot(*, session: Session, user: User, poll_id: int, receipt: str | None = None) -> None:
+def retract_ballot(*, session: Session, user: User, poll_id: str, receipt: str | None = None) -> None:
     """Withdraw the user's ballot while the poll is open (in an anonymous poll: the one ``receipt``
     names, and the user is no longer marked as having voted).
 

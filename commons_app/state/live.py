@@ -35,39 +35,38 @@ from typing import Any
 import reflex as rx
 from reflex.middleware import Middleware
 from reflex_base.constants.state import FIELD_MARKER
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session
 
 from commons_app import metrics
-from commons_app.models import Poll, utcnow
+from commons_app.jobs import POLL_CHANGED_CHANNEL
+from commons_app.models import Poll
 from commons_app.redis_client import get_async_redis, get_redis
-from commons_app.services import auth, counts, notify
+from commons_app.services import auth, notify
 from commons_app.services.errors import NotAuthenticated
 from commons_app.services.polls import can_view, options_of, results_refusal
-from commons_app.services.results import PollResults, compute_results, format_number, seal_closed
+from commons_app.services.results import PollResults, compute_results, format_number
 from commons_app.state import connections
 
 logger = logging.getLogger("commons.live")
 
 PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
-SCHEDULE_CHECK_SECONDS = float(os.environ.get("SCHEDULE_CHECK_SECONDS", "2"))
 # How often each worker checks that the sessions of its sockets are still live (expiry needs no
 # one's action, so nobody announces it).
 SESSION_SWEEP_SECONDS = float(os.environ.get("SESSION_SWEEP_SECONDS", "5"))
-RECONCILE_SECONDS = float(os.environ.get("COUNTS_RECONCILE_SECONDS", "600"))
 CLAIM_TTL_MS = 5000
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
-_local_claims: set[int] = set()
+_local_claims: set[str] = set()
 _claims_lock = threading.Lock()
 _tasks: set[asyncio.Task] = set()
-_tally_seconds: dict[int, float] = {}  # how long the last re-tally of each poll took
+_tally_seconds: dict[str, float] = {}  # how long the last re-tally of each poll took
 
 
-def _claim_key(poll_id: int) -> str:
+def _claim_key(poll_id: str) -> str:
     return f"commons:live:claim:{poll_id}"
 
 
-def _claim(poll_id: int) -> bool:
+def _claim(poll_id: str) -> bool:
     client = get_redis()
     if client is not None:
         try:
@@ -81,7 +80,7 @@ def _claim(poll_id: int) -> bool:
         return True
 
 
-def _release(poll_id: int) -> None:
+def _release(poll_id: str) -> None:
     with _claims_lock:
         _local_claims.discard(poll_id)
     client = get_redis()
@@ -92,7 +91,7 @@ def _release(poll_id: int) -> None:
             logger.warning("could not release live claim for poll %s", poll_id, exc_info=True)
 
 
-def on_poll_changed(poll_id: int) -> None:
+def on_poll_changed(poll_id: str) -> None:
     """Listener for ``services.notify``: schedule one coalesced push (callable from any thread)."""
     loop = _loop
     if loop is None or loop.is_closed():
@@ -102,20 +101,20 @@ def on_poll_changed(poll_id: int) -> None:
     loop.call_soon_threadsafe(_spawn_push, poll_id)
 
 
-def _spawn_push(poll_id: int) -> None:
+def _spawn_push(poll_id: str) -> None:
     task = asyncio.create_task(_push(poll_id))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
 
 
-def _load_results(*, session: Session, poll_id: int) -> PollResults | None:
+def _load_results(*, session: Session, poll_id: str) -> PollResults | None:
     poll = session.get(Poll, poll_id)
     if poll is None:
         return None
     return compute_results(session=session, poll=poll, options=options_of(session=session, poll_id=poll_id))
 
 
-async def _push(poll_id: int) -> None:
+async def _push(poll_id: str) -> None:
     from commons_app.state.session import run_service
 
     try:
@@ -132,7 +131,7 @@ async def _push(poll_id: int) -> None:
         logger.exception("live push failed for poll %s", poll_id)
 
 
-async def publish(poll_id: int, results: PollResults | None) -> None:
+async def publish(poll_id: str, results: PollResults | None) -> None:
     """Send a tally to every tab watching the poll: one message to all workers of all instances
     (Redis pub/sub; in-process without Redis), and each worker emits one packet to the poll's
     Socket.IO room, i.e. its own watching sockets. No viewer's state is loaded, locked or saved.
@@ -153,7 +152,7 @@ async def publish(poll_id: int, results: PollResults | None) -> None:
     metrics.LIVE_PUSHES.inc()
 
 
-def display_values(poll_id: int, results: PollResults | None) -> dict[str, Any]:
+def display_values(poll_id: str, results: PollResults | None) -> dict[str, Any]:
     """The fields of :class:`LiveResults` for a tally (None: the poll was deleted)."""
     values: dict[str, Any] = {"poll_id": poll_id}
     if results is None:
@@ -166,21 +165,21 @@ def display_values(poll_id: int, results: PollResults | None) -> dict[str, Any]:
 FANOUT_CHANNEL = "commons:live:fanout"
 ACCESS_CHANNEL = "commons:live:access"
 # This worker's watching sockets: sid -> poll, and poll -> sids.
-_watching: dict[str, int] = {}
-_watchers: dict[int, set[str]] = {}
+_watching: dict[str, str] = {}
+_watchers: dict[str, set[str]] = {}
 NO_LONGER = "You can no longer see these results."
 
 
-def _room(poll_id: int) -> str:
+def _room(poll_id: str) -> str:
     return f"live-poll-{poll_id}"
 
 
-def watching(sid: str) -> int | None:
+def watching(sid: str) -> str | None:
     """The poll whose live results the socket receives, if any."""
     return _watching.get(sid)
 
 
-def _forget(sid: str) -> int | None:
+def _forget(sid: str) -> str | None:
     poll_id = _watching.pop(sid, None)
     if poll_id is not None:
         members = _watchers.get(poll_id)
@@ -191,7 +190,7 @@ def _forget(sid: str) -> int | None:
     return poll_id
 
 
-async def watch(poll_id: int, sid: str) -> None:
+async def watch(poll_id: str, sid: str) -> None:
     """Put a tab's socket in the poll's Socket.IO room (on this worker: events run where their
     socket is), leaving any other poll's. python-socketio drops it from every room when it
     disconnects."""
@@ -228,7 +227,7 @@ async def _withdraw(sid: str, message: str) -> None:
     await namespace.emit("event", {"delta": delta}, to=sid)
 
 
-def _verdicts(*, session: Session, items: list[tuple[str, str, int]]) -> dict[str, tuple[bool, str | None]]:
+def _verdicts(*, session: Session, items: list[tuple[str, str, str]]) -> dict[str, tuple[bool, str | None]]:
     """For each (sid, session id, poll): whether the session is still live, and why the socket may
     no longer see the poll's results (None: it may). The rule is the services' own."""
     out: dict[str, tuple[bool, str | None]] = {}
@@ -253,7 +252,7 @@ async def recheck(sids: list[str]) -> None:
     receives; take out at once every one that may not."""
     from commons_app.state.session import run_service
 
-    items: list[tuple[str, str, int]] = []
+    items: list[tuple[str, str, str]] = []
     for sid in sids:
         poll_id = watching(sid)
         if poll_id is None:
@@ -335,13 +334,18 @@ async def sweep_sessions() -> None:
             logger.warning("session sweep failed", exc_info=True)
 
 
-async def _deliver(poll_id: int, values: dict[str, Any]) -> None:
+async def _deliver(poll_id: str, values: dict[str, Any]) -> None:
     """Emit the tally to this worker's sockets in the poll's room (one encoded packet for all)."""
     namespace = _app.event_namespace
     if namespace is None:
         return
     delta = {LiveResults.get_full_name(): {f"{k}{FIELD_MARKER}": v for k, v in values.items()}}
     await namespace.emit("event", {"delta": delta}, room=_room(poll_id))
+
+
+def _channel_name(message: dict[str, Any]) -> str:
+    channel = message.get("channel")
+    return channel.decode() if isinstance(channel, bytes) else str(channel)
 
 
 async def _deliver_loop() -> None:
@@ -353,18 +357,20 @@ async def _deliver_loop() -> None:
     while True:
         try:
             async with client.pubsub() as pubsub:
-                await pubsub.subscribe(FANOUT_CHANNEL, ACCESS_CHANNEL)
+                await pubsub.subscribe(FANOUT_CHANNEL, ACCESS_CHANNEL, POLL_CHANGED_CHANNEL)
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
                     data = json.loads(message["data"])
-                    channel = message.get("channel")
-                    if isinstance(channel, bytes):
-                        channel = channel.decode()
+                    channel = _channel_name(message)
                     if channel == ACCESS_CHANNEL:
                         await apply_access_change(data)
+                    elif channel == POLL_CHANGED_CHANNEL:
+                        # A job in a worker process changed a poll (it closed on time): push it
+                        # from here (the shared claim makes one worker of all do it).
+                        on_poll_changed(str(data["poll_id"]))
                     else:
-                        await _deliver(int(data["poll_id"]), data["values"])
+                        await _deliver(str(data["poll_id"]), data["values"])
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -384,64 +390,10 @@ def install(app: Any) -> None:
         notify.add_access_listener(on_access_changed)
 
     app.register_lifespan_task(_capture_loop)
-    app.register_lifespan_task(watch_schedules)
     app.register_lifespan_task(_deliver_loop)
     app.register_lifespan_task(sweep_sessions)
     connections.on_disconnect(_forget)
     app.add_middleware(ConnectionMiddleware(), index=0)
-
-
-def _polls_crossing(*, session: Session, since: Any, until: Any) -> list[int]:
-    """Polls that opened or closed on schedule in ``(since, until]``."""
-    query = select(Poll.id).where(
-        col(Poll.closed_at).is_(None),
-        or_(
-            (col(Poll.opens_at) > since) & (col(Poll.opens_at) <= until),
-            (col(Poll.closes_at) > since) & (col(Poll.closes_at) <= until),
-        ),
-    )
-    return [int(i) for i in session.exec(query).all()]
-
-
-async def watch_schedules() -> None:
-    """Push the new status of polls that open or close on time, without anyone's action."""
-    from commons_app.state.session import run_service
-
-    since = utcnow()
-    next_reconcile = asyncio.get_running_loop().time() + RECONCILE_SECONDS
-    while True:
-        await asyncio.sleep(SCHEDULE_CHECK_SECONDS)
-        until = utcnow()
-        try:
-            crossing = await run_service(_polls_crossing, since=since, until=until)
-            if crossing:
-                # Polls that just closed on time are sealed now rather than at their next reading
-                # (those that opened have nothing to seal).
-                await run_service(seal_closed, poll_ids=crossing)
-            for poll_id in crossing:
-                on_poll_changed(poll_id)
-            since = until
-            if asyncio.get_running_loop().time() >= next_reconcile:
-                next_reconcile = asyncio.get_running_loop().time() + RECONCILE_SECONDS
-                if await asyncio.to_thread(_claim_reconcile):
-                    open_ids = await run_service(counts.open_poll_ids)
-                    repaired = await run_service(counts.reconcile_polls, poll_ids=open_ids)
-                    logger.info("reconciled the counts of %s open polls; repaired %s", len(open_ids), len(repaired))
-        except Exception:
-            logger.warning("schedule watch failed", exc_info=True)
-
-
-def _claim_reconcile() -> bool:
-    """One worker of all instances reconciles per period (every worker, without Redis: there is
-    only one then)."""
-    client = get_redis()
-    if client is None:
-        return True
-    try:
-        return bool(client.set("commons:counts:reconcile", "1", nx=True, ex=max(1, int(RECONCILE_SECONDS) - 1)))
-    except Exception:
-        logger.warning("could not claim the counts reconciliation; skipping this period", exc_info=True)
-        return False
 
 
 def results_display(results: PollResults) -> dict[str, Any]:
@@ -531,7 +483,7 @@ class LiveResults(rx.State):
     results (its access ended while it watched).
     """
 
-    poll_id: int = 0
+    poll_id: str = ""
     deleted: bool = False
     method: str = ""
     status: str = ""
@@ -547,7 +499,7 @@ class LiveResults(rx.State):
     notes: list[str] = []
     withdrawn: str = ""
 
-    def _apply(self, poll_id: int, results: PollResults | None) -> None:
+    def _apply(self, poll_id: str, results: PollResults | None) -> None:
         """Show a tally (None: the poll was deleted), assigning only the fields that differ."""
         for key, value in {**display_values(poll_id, results), "withdrawn": ""}.items():
             if getattr(self, key) != value:

@@ -50,14 +50,15 @@ def test_health_names_a_redis_outage(client, monkeypatch):
     response = client.get("/api/health")
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded" and body["database"] == "ok" and body["redis"].startswith("down")
+    # The failing dependency by name, not the exception behind it (that goes to the log).
+    assert body == {"status": "degraded", "database": "ok", "redis": "down"}, body
 
 
 def test_health_names_a_database_outage(client, broken_database):
     response = client.get("/api/health")
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "degraded" and body["database"].startswith("down") and body["redis"] == "not configured"
+    assert body == {"status": "degraded", "database": "down", "redis": "not configured"}, body
     assert client.get("/api/health/live").json() == {"status": "ok"}
 
 
@@ -113,7 +114,7 @@ def test_every_protected_endpoint_needs_a_live_token(client, engine, token):
     before = row_counts(engine)
     for method, path in sorted(CONTRACT_ENDPOINTS - PUBLIC_ENDPOINTS):
         url = path.replace("{poll_id}", "1").replace("{user_id}", "1")
-        body = {"poll_id": 1, "option_id": 1} if method in {"post", "put", "patch"} else None
+        body = {"poll_id": "1", "option_id": 1} if method in {"post", "put", "patch"} else None
         response = client.request(method, url, json=body, headers=headers)
         detail = assert_error(response, 401)
         assert response.headers["www-authenticate"] == "Bearer", (method, path, detail)
@@ -272,7 +273,8 @@ def test_values_the_database_refuses_are_client_errors(client, engine, session, 
     view = factories.make_poll(session, user)
     before = row_counts(engine)
     answers = {
-        "poll id 2**70": (client.get(f"/api/polls/{2**70}", headers=member), {422}),
+        "poll id 2**70": (client.get(f"/api/polls/{2**70}", headers=member), {404}),
+        "poll id of 65 characters": (client.get(f"/api/polls/{'a' * 65}", headers=member), {422}),
         "poll id 2**40": (client.get(f"/api/polls/{2**40}", headers=member), {404, 422}),
         "results id 2**63": (client.get(f"/api/polls/{2**63}/results", headers=member), {404, 422}),
         "vote poll_id 2**40": (client.post("/api/votes/", json={"poll_id": 2**40, "option_id": 1}, headers=member), {404, 422}),

@@ -26,7 +26,7 @@ _create, _vote = factories.api_poll, factories.api_vote
 #      pairwise (3-1), Borda points B 6, A 4, C 2 -> Banana.
 # score: {A5,B3}, {A0,B4,C5}, {B4} -> sums A5 B11 C5 -> Banana.
 # star: same ballots; finalists Banana (11) and Apple (Apple and Cherry tie at 5; their
-#      head-to-head ties too, option order keeps Apple); runoff Banana 2 - Apple 1 -> Banana.
+#      head-to-head and five-star ratings tie too, the lot picks one); either runoff is Banana 2 - 1.
 CASES = {
     "single": ([{"option_id": "A"}, {"option_id": "A"}, {"option_id": "B"}], "Apple"),
     "approval": ([{"option_ids": ["A", "B"]}, {"option_ids": ["B"]}, {"option_ids": ["B", "C"]}], "Banana"),
@@ -91,7 +91,10 @@ def test_every_method_counts_end_to_end(client, make_user, auth_headers, method)
     if method == "borda":
         assert by_text["Banana"]["points"] == pytest.approx(6)
     if method == "star":
-        assert set(body["detail"]["finalists"]) == {ids["Banana"], ids["Apple"]}
+        lot = body["rounds"][0]["tie_break"]
+        assert lot["kind"] == "star_scoring" and lot["figures"]["decided_by"] == "lot"
+        assert lot["figures"]["advancing"] in ([ids["Apple"]], [ids["Cherry"]])
+        assert set(body["detail"]["finalists"]) == {ids["Banana"], *lot["figures"]["advancing"]}
 
 
 BAD_BALLOTS = {

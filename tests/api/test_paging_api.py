@@ -13,7 +13,7 @@ from tests.factories import assert_error
 
 @pytest.mark.parametrize(
     ("url", "largest"),
-    [("/api/polls/", 100), ("/api/admin/users", 100), ("/api/admin/audit", audit.LIST_LIMIT_MAX)],
+    [("/api/polls/", 100), ("/api/admin/users", 100), ("/api/admin/audit", audit.LIST_LIMIT_MAX), ("/api/admin/outbox", 100)],
 )
 def test_every_list_has_a_bounded_page_size(client, admin, auth_headers, url, largest):
     headers = auth_headers(admin)

@@ -134,9 +134,33 @@ def test_list_bad_paging_is_422(client, owner_headers, query):
     assert_error(client.get(f"/api/polls/?{query}", headers=owner_headers), 422)
 
 
+def test_poll_answer_has_an_opaque_id_and_a_join_code(client, owner_headers):
+    created = client.post("/api/polls/", json={"title": "Lunch?", "options": ["A", "B"]}, headers=owner_headers)
+    assert created.status_code == 201
+    poll = created.json()
+    assert isinstance(poll["id"], str) and len(poll["id"]) >= 22
+    assert isinstance(poll["join_code"], str) and len(poll["join_code"]) == 8
+    again = client.get(f"/api/polls/{poll['id']}", headers=owner_headers).json()
+    assert (again["id"], again["join_code"]) == (poll["id"], poll["join_code"])
+    listed = client.get("/api/polls/?mine=true", headers=owner_headers).json()["items"]
+    assert {p["join_code"] for p in listed} == {poll["join_code"]}
+    schema = client.get("/api/openapi.json").json()
+    out = schema["components"]["schemas"]["PollOut"]
+    assert out["properties"]["id"]["type"] == "string" and out["properties"]["join_code"]["type"] == "string"
+    assert "join_code" in out["required"]
+    vote_in = schema["components"]["schemas"]["VoteCreate"]["properties"]["poll_id"]
+    assert vote_in["type"] == "string"
+    params = schema["paths"]["/api/polls/{poll_id}"]["get"]["parameters"]
+    assert next(p for p in params if p["name"] == "poll_id")["schema"]["type"] == "string"
+    results = schema["components"]["schemas"]["ResultsOut"]["properties"]["poll_id"]
+    assert results["type"] == "string"
+
+
 def test_read_missing_or_invalid_ids(client, owner_headers):
     assert_error(client.get("/api/polls/987654", headers=owner_headers), 404)
-    assert_error(client.get("/api/polls/not-a-number", headers=owner_headers), 422)
+    assert_error(client.get("/api/polls/no-such-poll", headers=owner_headers), 404)
+    assert_error(client.get("/api/polls/not%20an%20id", headers=owner_headers), 422)
+    assert_error(client.get("/api/polls/" + "x" * 65, headers=owner_headers), 422)
     assert_error(client.get("/api/polls/1"), 401)
 
 

@@ -79,7 +79,11 @@ def test_ballots_that_do_not_fit_are_422(client, engine, poll, headers, make_cho
 
 
 @pytest.mark.parametrize(
-    "body", [{"option_id": 1}, {"poll_id": "abc", "option_id": 1}, {"poll_id": None, "option_id": 1}, [], "text"]
+    "body",
+    [
+        {"option_id": 1}, {"poll_id": 1, "option_id": 1}, {"poll_id": "a b", "option_id": 1},
+        {"poll_id": None, "option_id": 1}, [], "text",
+    ],
 )
 def test_vote_body_shape_errors_are_422(client, headers, body, engine):
     assert_error(client.post("/api/votes/", json=body, headers=headers), 422)
@@ -92,7 +96,7 @@ def test_vote_without_token_is_401(client, engine, poll):
 
 def test_vote_in_missing_or_invisible_poll_is_404(client, session, admin, poll, headers):
     private = factories.make_poll(session, admin, visibility="private")
-    assert_error(cast(client, headers, 987_654, option_id=poll.options[0].id), 404)
+    assert_error(cast(client, headers, "987654", option_id=poll.options[0].id), 404)
     assert_error(cast(client, headers, private.poll.id, option_id=private.options[0].id), 404)
 
 

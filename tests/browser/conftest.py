@@ -142,7 +142,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     _servers.append(server)
     try:
         server.cli("migrate")
-        server.cli("seed-demo")
+        server.cli("seed-demo", environment="development")  # it refuses production (the demo admin)
         server.mark()
         server.start()
         server.wait_ready()

@@ -141,7 +141,8 @@ def ui_login(page: Page, base_url: str, user: User, *, path: str = "/login") -> 
     page.get_by_label("Username", exact=True).fill(user.username)
     page.get_by_label("Password", exact=True).fill(user.password)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=UI_TIMEOUT)
+    # On a phone the button sits in the closed menu: present, not visible.
+    expect(page.get_by_role("button", name="Log out", include_hidden=True).first).to_be_attached(timeout=UI_TIMEOUT)
     expect(page).not_to_have_url(re.compile(re.escape(base_url) + "/login"), timeout=UI_TIMEOUT)
 
 

@@ -48,7 +48,8 @@ _SKIP_TOP = {
 }
 # Never passed on to a server from the test process's environment.
 _DROP_ENV_PREFIXES = ("DATABASE_URL", "REDIS_URL", "COMMONS_", "RATELIMIT_", "GRANIAN_", "CORS_ORIGINS",
-                      "SECRET_KEY", "PYTEST_", "LIVE_PUSH_INTERVAL", "REFLEX_", "METRICS_TOKEN")
+                      "SECRET_KEY", "PYTEST_", "LIVE_PUSH_INTERVAL", "REFLEX_", "METRICS_TOKEN", "SMTP_URL", "MAIL_FROM",
+                      "OUTBOX_", "JOBS_")
 
 
 _handed_out: set[int] = set()
@@ -141,13 +142,17 @@ class AppServer:
             env["GRANIAN_WORKERS"] = str(self.workers)
         return env
 
-    def cli(self, *args: str) -> None:
-        """``python -m commons_app <args>`` in the server's project, against its database."""
+    def cli(self, *args: str, environment: str | None = None) -> None:
+        """``python -m commons_app <args>`` in the server's project, against its database
+        (``environment``: another ``COMMONS_ENV`` than the server's, e.g. for ``seed-demo``)."""
+        env = self.env()
+        if environment:
+            env["COMMONS_ENV"] = environment
         with self.log_path.open("a") as log:
             log.write(f"$ python -m commons_app {' '.join(args)}\n")
             log.flush()
             subprocess.run(
-                [sys.executable, "-m", "commons_app", *args], cwd=self.project, env=self.env(),
+                [sys.executable, "-m", "commons_app", *args], cwd=self.project, env=env,
                 stdout=log, stderr=subprocess.STDOUT, check=True, timeout=120,
             )
 

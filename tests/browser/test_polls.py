@@ -51,8 +51,8 @@ def test_create_poll_form_refuses_bad_input_and_lists_the_poll(new_page, app_ser
     page.get_by_role("button", name="Add option").click()
     page.get_by_label("Option 3", exact=True).fill("Cocoa")
     create.click()
-    expect(page).to_have_url(re.compile(re.escape(base) + r"/polls/\d+$"), timeout=UI_TIMEOUT)
-    poll_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/polls/[A-Za-z0-9_-]{22,}$"), timeout=UI_TIMEOUT)
+    poll_id = page.url.rstrip("/").rsplit("/", 1)[1]
     expect(page.get_by_role("heading", name=poll_title)).to_be_visible()
     for text in ("Tea", "Coffee", "Cocoa"):
         expect(page.get_by_label(text, exact=True)).to_be_visible()
@@ -94,7 +94,7 @@ def test_poll_times_are_read_in_the_browsers_time_zone(new_page, app_server, api
     page.get_by_label("Opens at", exact=True).fill("2030-01-15T10:00")
     page.get_by_label("Closes at", exact=True).fill("2030-01-16T10:00")
     page.get_by_role("button", name="Create poll").click()
-    expect(page).to_have_url(re.compile(re.escape(base) + r"/polls/\d+$"), timeout=UI_TIMEOUT)
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/polls/[A-Za-z0-9_-]{22,}$"), timeout=UI_TIMEOUT)
     expect(page.locator("#vote-closed-reason")).to_have_text("This poll is not open yet.")
 
     (saved,) = api.my_polls(creator)
@@ -123,6 +123,6 @@ def test_an_anonymous_poll_takes_its_threshold_from_the_form(new_page, app_serve
     assert api.my_polls(creator) == []
     threshold.fill("7")
     page.get_by_role("button", name="Create poll").click()
-    expect(page).to_have_url(re.compile(re.escape(base) + r"/polls/\d+$"), timeout=UI_TIMEOUT)
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/polls/[A-Za-z0-9_-]{22,}$"), timeout=UI_TIMEOUT)
     (saved,) = api.my_polls(creator)
     assert saved["title"] == poll_title and saved["anonymous"] and saved["anonymity_threshold"] == 7

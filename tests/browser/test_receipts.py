@@ -25,7 +25,7 @@ EXPLANATION = "Keep this code: it names your ballot in the published record when
 MISSING = "This browser does not hold your ballot's receipt; paste it here to change or retract your ballot."
 
 
-def stored_receipt(page, poll_id: int) -> str | None:
+def stored_receipt(page, poll_id: str) -> str | None:
     return page.evaluate("(key) => window.localStorage.getItem(key)", f"commons:receipt:{poll_id}")
 
 
@@ -41,7 +41,7 @@ def vote(page, option: str, button: str = "Submit vote") -> None:
     page.get_by_role("button", name=button).click()
 
 
-def close(api, owner, poll_id: int) -> str:
+def close(api, owner, poll_id: str) -> str:
     """Close the poll through the API; its record's SHA-256 from the results."""
     closed = api.client.post(f"/polls/{poll_id}/close", headers=owner.headers)
     assert closed.status_code == 200, closed.text
@@ -57,7 +57,7 @@ def check_receipt(page, receipt: str) -> None:
     page.get_by_role("button", name="Check receipt").click()
 
 
-def my_vote(api, user, poll_id: int, receipt: str | None = None):
+def my_vote(api, user, poll_id: str, receipt: str | None = None):
     headers = dict(user.headers) | ({"X-Ballot-Receipt": receipt} if receipt else {})
     return api.client.get(f"/polls/{poll_id}/my-vote", headers=headers)
 

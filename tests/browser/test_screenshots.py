@@ -79,9 +79,15 @@ def test_screenshots_of_every_page(width, new_page, app_server, api):
             expect(p.get_by_role("columnheader", name="Username")).to_be_visible(),
             expect(p.get_by_role("heading", name="Audit log")).to_be_visible(),
         )),
+        ("not-found", "/no/such/page", lambda p: expect(p.get_by_role("heading", name="Page not found")).to_be_visible()),
     ]
     for slug, path, ready in pages:
         goto(page, base + path)
         _shoot(page, width, slug, ready, overflow)
+    if width == "phone":  # the navigation behind the menu button, opened
+        goto(page, base + "/polls")
+        page.get_by_role("button", name="Menu").click()
+        _shoot(page, width, "menu-open", lambda p: expect(p.get_by_role("navigation", name="Main")).to_be_visible(),
+               overflow)
 
     assert not overflow, "pages scroll sideways: " + "; ".join(overflow)

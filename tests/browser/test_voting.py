@@ -64,3 +64,27 @@ def test_vote_change_retract_and_no_second_ballot(new_page, app_server, api):
     goto(page, f"{base}/polls/{poll_id}")
     expect(page.get_by_role("button", name="Submit vote")).to_be_visible()
     expect(page.locator("#my-ballot")).to_have_count(0)
+
+
+def test_guessed_ids_open_no_poll_and_the_link_opens_an_unlisted_one(new_page, app_server, api):
+    """Walking /polls/1, /polls/2, ... in the browser finds nothing; the poll's own link works."""
+    base = app_server.url
+    owner, stranger = api.register("owner"), api.register("stranger")
+    poll = api.create_poll(owner, options=["Red", "Green"], visibility="unlisted")
+    assert isinstance(poll["id"], str) and len(poll["id"]) >= 22
+
+    page = new_page()
+    ui_login(page, base, stranger)
+    for guess in ("1", "2", "3", poll["id"][:-1]):
+        for path in (f"/polls/{guess}", f"/polls/{guess}/results"):
+            goto(page, base + path)
+            expect(page.get_by_text("Poll not found, or you may not see it.")).to_be_visible(timeout=UI_TIMEOUT)
+    goto(page, f"{base}/polls/{poll['id']}")
+    expect(page.get_by_role("heading", name=poll["title"])).to_be_visible(timeout=UI_TIMEOUT)
+    page.get_by_label("Green", exact=True).check()
+    page.get_by_role("button", name="Submit vote").click()
+    expect(page.locator("#my-ballot")).to_have_text("Your ballot: Green", timeout=UI_TIMEOUT)
+    page.get_by_role("link", name="See results").click()
+    expect(page).to_have_url(f"{base}/polls/{poll['id']}/results", timeout=UI_TIMEOUT)
+    green = next(o["id"] for o in poll["options"] if o["text"] == "Green")
+    expect(page.get_by_test_id(f"result-weight-{green}")).to_have_text("1", timeout=UI_TIMEOUT)

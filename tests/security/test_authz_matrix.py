@@ -50,7 +50,7 @@ class World:
     off_roll: User
     disabled: User
     target: User
-    poll_id: int
+    poll_id: str
     option_ids: list[int]
     tokens: dict[str, auth.TokenPair] = field(default_factory=dict)
 
@@ -165,6 +165,7 @@ MATRIX: dict[str, Row] = {
     "GET /api/admin/users": Row("401 403 403 200 403 401"),
     "PATCH /api/admin/users/{user_id}": Row("401 403 403 200 403 401", _json(lambda w, r: {"role": "admin"})),
     "GET /api/admin/audit": Row("401 403 403 200 403 401"),
+    "GET /api/admin/outbox": Row("401 403 403 200 403 401"),
     "GET /api/health": Row("200 200 200 200 200 200"),
     "GET /api/health/live": Row("200 200 200 200 200 200"),
     # Only the operator's METRICS_TOKEN opens it (tests/security/test_metrics_token.py): no user's token does.

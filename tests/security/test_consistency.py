@@ -108,7 +108,7 @@ class Traffic:
             self.outcomes[name] += 1
 
 
-def run_service_traffic(engine: Engine, poll_id: int, traffic: Traffic, users: list[Any]) -> None:
+def run_service_traffic(engine: Engine, poll_id: str, traffic: Traffic, users: list[Any]) -> None:
     def one(op: tuple[Any, str, dict[str, Any]]) -> None:
         user, action, choice = op
         with Session(engine, expire_on_commit=False) as db:
@@ -130,7 +130,7 @@ def run_service_traffic(engine: Engine, poll_id: int, traffic: Traffic, users: l
         list(pool.map(one, traffic.plan(users)))
 
 
-def run_http_traffic(url: str, poll_id: int, traffic: Traffic, users: list[Any], tokens: dict[int, str]) -> None:
+def run_http_traffic(url: str, poll_id: str, traffic: Traffic, users: list[Any], tokens: dict[int, str]) -> None:
     local = threading.local()
     expected = {"cast": {201, 409}, "change": {200, 404}, "retract": {204, 404}}
 

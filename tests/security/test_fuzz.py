@@ -59,7 +59,7 @@ class Targets:
         self.admin = factories.make_user(session, role="admin")
         self.member = factories.make_user(session)
         self.victim = factories.make_user(session)
-        self.poll_ids: list[int] = []
+        self.poll_ids: list[str] = []
 
     def poll_id(self, index: int) -> int:
         self.session.expire_all()
@@ -79,7 +79,7 @@ class Targets:
         self.poll_ids = alive
         return alive[index % len(alive)]
 
-    def option_ids(self, poll_id: int) -> list[int]:
+    def option_ids(self, poll_id: str) -> list[int]:
         return [o.id for o in polls.options_of(session=self.session, poll_id=poll_id)]
 
 
@@ -275,8 +275,8 @@ def test_create_poll_refusals_leave_no_rows(engine, session, user):
 
 
 def _poll(method: str, max_choices: int | None = None) -> tuple[Poll, list[PollOption]]:
-    poll = Poll(id=1, title="t", created_by=1, method=method, max_choices=max_choices)
-    return poll, [PollOption(id=i, poll_id=1, text=f"o{i}", position=i) for i in (11, 12, 13)]
+    poll = Poll(id="fuzzed-poll", title="t", created_by=1, method=method, max_choices=max_choices)
+    return poll, [PollOption(id=i, poll_id="fuzzed-poll", text=f"o{i}", position=i) for i in (11, 12, 13)]
 
 
 ids = st.sampled_from([11, 12, 13]) | st.sampled_from([14, 0, -11, 2**63, 2**70]) | st.integers()

@@ -66,12 +66,12 @@ def race(engine: Engine, actions: list[Callable[[Session], Any]], timeout: float
     return outcomes
 
 
-def stored_ballots(engine: Engine, poll_id: int) -> list[Any]:
+def stored_ballots(engine: Engine, poll_id: str) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(select(Ballot.__table__).where(Ballot.__table__.c.poll_id == poll_id)).all())
 
 
-def tally_matches_table(engine: Engine, poll_id: int) -> None:
+def tally_matches_table(engine: Engine, poll_id: str) -> None:
     """compute_results and a direct COUNT/SUM over the ballots table agree."""
     with Session(engine, expire_on_commit=False) as session:
         poll = session.get(Poll, poll_id)
@@ -97,7 +97,7 @@ def test_fifty_identical_ballots_store_exactly_one_service(wide_engine, session,
         view = factories.make_poll(session, admin, options=3)
         poll_id, option_id = view.poll.id, view.options[1].id
 
-        def cast(db: Session, poll_id: int = poll_id, option_id: int = option_id) -> Any:
+        def cast(db: Session, poll_id: str = poll_id, option_id: int = option_id) -> Any:
             return votes.cast_ballot(session=db, user=user, poll_id=poll_id, ballot=BallotInput(option_id=option_id))
 
         outcomes = race(wide_engine, [cast] * THREADS)
@@ -159,7 +159,7 @@ def test_fifty_identical_ballots_over_http(wide_engine, live_api, session, admin
 
 
 # --- change, retract and cast at once -------------------------------------------------------------------
-def _check_after_change_retract(engine: Engine, poll_id: int, user_id: int, old: list[int], new: list[int]) -> str:
+def _check_after_change_retract(engine: Engine, poll_id: str, user_id: int, old: list[int], new: list[int]) -> str:
     rows = [r for r in stored_ballots(engine, poll_id) if r.user_id == user_id]
     assert len(rows) <= 1, rows
     tally_matches_table(engine, poll_id)
@@ -180,13 +180,13 @@ def test_change_retract_and_cast_at_once_service(wide_engine, session, admin, us
         factories.vote(session, user, view, ranking=old)
         poll_id = view.poll.id
 
-        def change(db: Session, poll_id: int = poll_id, new: list[int] = new) -> Any:
+        def change(db: Session, poll_id: str = poll_id, new: list[int] = new) -> Any:
             return votes.change_ballot(session=db, user=user, poll_id=poll_id, ballot=BallotInput(ranking=new))
 
-        def retract(db: Session, poll_id: int = poll_id) -> Any:
+        def retract(db: Session, poll_id: str = poll_id) -> Any:
             return votes.retract_ballot(session=db, user=user, poll_id=poll_id)
 
-        def cast(db: Session, poll_id: int = poll_id, new: list[int] = new) -> Any:
+        def cast(db: Session, poll_id: str = poll_id, new: list[int] = new) -> Any:
             return votes.cast_ballot(session=db, user=user, poll_id=poll_id, ballot=BallotInput(ranking=new))
 
         outcomes = race(wide_engine, [change, retract, cast, change, retract])
@@ -274,10 +274,10 @@ def test_no_acknowledged_ballot_slips_past_the_seal(engine, session, make_user, 
         view = factories.make_poll(session, owner, options=2, anonymous=anonymous)
         poll_id, option = view.poll.id, view.options[0].id
 
-        def cast(voter: Any, poll_id: int = poll_id, option: int = option) -> Callable[[Session], Any]:
+        def cast(voter: Any, poll_id: str = poll_id, option: int = option) -> Callable[[Session], Any]:
             return lambda s: votes.cast_ballot(session=s, user=voter, poll_id=poll_id, ballot=BallotInput(option_id=option)).receipt
 
-        def close(s: Session, poll_id: int = poll_id) -> Any:
+        def close(s: Session, poll_id: str = poll_id) -> Any:
             time.sleep(0.002)  # let some ballots start first
             return polls.close_poll(session=s, user=owner, poll_id=poll_id)
 

@@ -48,11 +48,11 @@ def test_counts_tally_sums_exactly_like_fsum():
     assert outcome.total_ballots == 2 * n and outcome.winners == [1, 2] and outcome.tie
 
 
-def _kept(session: Session, poll_id: int) -> dict[tuple[int, float], int]:
+def _kept(session: Session, poll_id: str) -> dict[tuple[int, float], int]:
     return {(o, w): n for o, w, n in counts.option_counts(session=session, poll_id=poll_id)}
 
 
-def _true(session: Session, poll_id: int) -> dict[tuple[int, float], int]:
+def _true(session: Session, poll_id: str) -> dict[tuple[int, float], int]:
     return {(o, w): n for o, w, n in counts.counted_from_ballots(session=session, poll_id=poll_id)}
 
 
@@ -192,12 +192,13 @@ def test_open_poll_ids_lists_only_open_polls(session, make_user):
     assert open_view.poll.id in ids and closed_view.poll.id not in ids
 
 
-def test_the_schedule_watcher_seals_polls_closing_on_time_and_reconciles_open_ones(engine, session, make_user, monkeypatch):
-    import asyncio
+def test_the_schedule_jobs_seal_polls_closing_on_time_and_reconcile_open_ones(engine, session, make_user):
+    import time
     from datetime import timedelta
 
-    from commons_app.models import utcnow
-    from commons_app.state import live
+    from commons_app import jobs
+    from commons_app.models import PollSeal, utcnow
+    from commons_app.services import notify
 
     owner, a, b = make_user(), make_user(), make_user()
     open_view = factories.make_poll(session, owner, options=2)
@@ -207,27 +208,25 @@ def test_the_schedule_watcher_seals_polls_closing_on_time_and_reconciles_open_on
     factories.set_poll_times(session, closing.poll.id, closes_at=utcnow() + timedelta(seconds=0.6))
     session.execute(text("DELETE FROM ballot_counts WHERE poll_id IN (:a, :b)"), {"a": open_view.poll.id, "b": closing.poll.id})
     session.commit()
-    monkeypatch.setattr(live, "SCHEDULE_CHECK_SECONDS", 0.1)
-    monkeypatch.setattr(live, "RECONCILE_SECONDS", 60.0)
-
-    async def watch(seconds: float) -> None:
-        task = asyncio.create_task(live.watch_schedules())
-        await asyncio.sleep(seconds)
-        task.cancel()
-
-    # Within a second: the poll that closes on time is sealed from its ballots (not from its
-    # damaged counts), without anyone reading it; the open one waits its period.
-    from commons_app.models import PollSeal
-
-    asyncio.run(watch(1.5))
+    announced: list[int] = []
+    notify.add_listener(announced.append)
+    try:
+        jobs.poll_schedules()  # before the close: nothing to seal
+        assert session.get(PollSeal, closing.poll.id) is None and announced == []
+        time.sleep(0.7)
+        # The poll that closed on time is sealed from its ballots (not from its damaged counts),
+        # without anyone reading it, and announced once; the open one waits for its period.
+        jobs.poll_schedules()
+        jobs.poll_schedules()
+    finally:
+        notify.remove_listener(announced.append)
+    assert announced == [closing.poll.id]
     session.expire_all()
     seal = session.get(PollSeal, closing.poll.id)
     assert seal is not None and seal.ballots == 1
     assert [o["votes"] for o in seal.result["options"]] == [0, 1]
     assert _kept(session, open_view.poll.id) == {}
-    monkeypatch.setattr(live, "RECONCILE_SECONDS", 0.3)
-    monkeypatch.setattr(live, "get_redis", lambda: None)
-    asyncio.run(watch(1.5))
+    jobs.reconcile_counts()
     assert _kept(session, open_view.poll.id) == {(open_view.options[0].id, 1.0): 1}
 
 

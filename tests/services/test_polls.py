@@ -111,7 +111,7 @@ def test_private_polls_are_visible_to_roll_managers_and_admins_only(session, use
         polls.get_visible_poll(session=session, poll_id=poll_id, user=other_user)
     assert caught.value.message == "Poll not found."
     with pytest.raises(NotFound) as missing:
-        polls.get_visible_poll(session=session, poll_id=poll_id + 999, user=other_user)
+        polls.get_visible_poll(session=session, poll_id=poll_id + "x", user=other_user)
     assert missing.value.message == caught.value.message  # invisible and missing look the same
 
 
@@ -318,3 +318,37 @@ def test_roll_changes_protect_voters_who_have_voted(session, user, other_user):
         polls.set_roll(session=session, user=user, poll_id=view.poll.id, voters=[])
     session.rollback()
     assert len(session.exec(select(PollVoter)).all()) == 1
+
+
+# --- join codes --------------------------------------------------------------------------------------
+def test_find_poll_by_join_code_ignores_case_spaces_and_dashes(session, user):
+    view = factories.make_poll(session, user, visibility="unlisted")
+    code = view.poll.join_code
+    typed = [code, code.lower(), f"  {code[:4]} {code[4:]} ", f"{code[:4].lower()}-{code[4:]}", f"\t{code}\n"]
+    for attempt in typed:
+        found = polls.find_poll_by_join_code(session=session, code=attempt)
+        assert found is not None and found.id == view.poll.id, attempt
+
+
+def test_find_poll_by_join_code_finds_nothing_for_other_codes(session, user):
+    code = factories.make_poll(session, user).poll.join_code
+    other = next(c for c in "ABCDEFGH" if c != code[0]) + code[1:]
+    for attempt in ("", " ", other, code[:-1], code + "A", "O" + code[1:], "x" * 10_000, "%" * 8, code[:7] + "\u0000"):
+        assert polls.find_poll_by_join_code(session=session, code=attempt) is None, attempt
+
+
+def test_lists_are_newest_first_with_the_id_breaking_ties_and_pages_do_not_overlap(session, user):
+    made = [factories.make_poll(session, user) for _ in range(7)]
+    same = made[0].poll.created_at
+    for view in made[2:]:  # five polls made "at the same moment" (a bulk import, a coarse clock)
+        view.poll.created_at = same
+        session.add(view.poll)
+    made[1].poll.created_at = same + timedelta(seconds=1)
+    session.add(made[1].poll)
+    session.commit()
+    tied = {v.poll.id for v in (made[0], *made[2:])}
+    whole = [v.poll.id for v in polls.list_polls(session=session, user=user, mine=True, limit=20)[0]]
+    assert whole[0] == made[1].poll.id and set(whole[1:]) == tied
+    # The id orders the ties (in the database's collation): paging neither repeats nor skips one.
+    pages = [polls.list_polls(session=session, user=user, mine=True, skip=skip, limit=2)[0] for skip in range(0, 8, 2)]
+    assert [v.poll.id for page in pages for v in page] == whole

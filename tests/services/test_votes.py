@@ -163,7 +163,7 @@ def test_notify_listeners_hear_of_changes_and_cannot_break_a_vote(session, user)
     view = factories.make_poll(session, user)
     heard: list[int] = []
 
-    def broken(poll_id: int) -> None:
+    def broken(poll_id: str) -> None:
         raise RuntimeError("listener bug")
 
     notify.add_listener(heard.append)

@@ -1,14 +1,23 @@
-"""Administration: users, roles, activation and the audit log (admins only)."""
+"""Administration: users, roles, activation, the audit log and the mail outbox (admins only)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from commons_app.api.deps import CurrentUser, DbSession
-from commons_app.api.schemas import AdminUser, AdminUserUpdate, AuditOut, AuditPage, ErrorOut, UserPage
-from commons_app.services import audit, auth
+from commons_app.api.schemas import (
+    AdminUser,
+    AdminUserUpdate,
+    AuditOut,
+    AuditPage,
+    ErrorOut,
+    OutboxMailOut,
+    OutboxPage,
+    UserPage,
+)
+from commons_app.services import audit, auth, outbox
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 ERRORS = {code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)}
@@ -57,4 +66,20 @@ def audit_log(
     rows, total = audit.list_events(session=db, skip=skip, limit=limit, before_id=before_id)
     return AuditPage(
         items=[AuditOut.model_validate(r, from_attributes=True) for r in rows], total=total, skip=skip, limit=limit
+    )
+
+
+@router.get("/outbox", response_model=OutboxPage, responses=ERRORS)
+def outbox_mails(
+    user: CurrentUser,
+    db: DbSession,
+    skip: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    status: Annotated[Literal["queued", "sent", "failed"] | None, Query()] = None,
+) -> OutboxPage:
+    """The mail outbox, newest first: each mail's recipient, subject, body, status, attempts and
+    last error. Without ``SMTP_URL`` mails stay here (queued) for admins to read."""
+    rows, total = outbox.list_mails(session=db, actor=user, skip=skip, limit=limit, status=status)
+    return OutboxPage(
+        items=[OutboxMailOut.model_validate(r, from_attributes=True) for r in rows], total=total, skip=skip, limit=limit
     )

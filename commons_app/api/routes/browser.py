@@ -24,7 +24,7 @@ from commons_app.api.deps import client_address
 from commons_app.config import get_settings
 from commons_app.db import session_scope
 from commons_app.routes import safe_next
-from commons_app.services import auth
+from commons_app.services import auth, ratelimit
 from commons_app.services.auth import BROWSER_COOKIE as COOKIE_NAME
 from commons_app.services.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited, ServiceError
 
@@ -80,6 +80,12 @@ def _register(*, session: Session, username: str, email: str, password: str, add
     return auth.start_browser_session(session=session, user=user)[1]
 
 
+def _limit_code(exc: RateLimited) -> str:
+    """Which limit refused a log-in, as the form's code: the client's address (its failures) or
+    the account (routes.LOGIN_ERRORS says which, as the API's 429 does)."""
+    return "limited_address" if exc.message == ratelimit.MESSAGES["login_address"] else "limited_account"
+
+
 def _in_session(fn: Callable[..., T], **kwargs: Any) -> T:
     with session_scope() as session:
         return fn(session=session, **kwargs)
@@ -102,8 +108,8 @@ async def browser_login(
         credential = await run_in_threadpool(
             _in_session, _log_in, username=username.strip(), password=password, address=client_address(request)
         )
-    except RateLimited:
-        return _back(routes.LOGIN, "rate_limited", target, username=username)
+    except RateLimited as exc:
+        return _back(routes.LOGIN, _limit_code(exc), target, username=username)
     except NotAuthenticated as exc:
         return _back(routes.LOGIN, "disabled" if "disabled" in exc.message else "invalid", target, username=username)
     return signed_in(request, credential, target)
@@ -133,6 +139,8 @@ async def browser_register(
         try:
             check()
         except InvalidInput:
+            if code == "username" and auth.USERNAME_RE.fullmatch(username.strip()):
+                code = "reserved"  # the shape is fine: the name is one of the reserved ones
             return _back(routes.REGISTER, code, target, username=username, email=email)
     try:
         credential = await run_in_threadpool(
@@ -141,8 +149,9 @@ async def browser_register(
         )
     except RateLimited:
         return _back(routes.REGISTER, "rate_limited", target, username=username, email=email)
-    except Conflict:
-        return _back(routes.REGISTER, "taken", target, username=username, email=email)
+    except Conflict as exc:
+        code = "lookalike" if "looks like" in exc.message else "taken"
+        return _back(routes.REGISTER, code, target, username=username, email=email)
     except ServiceError:
         return _back(routes.REGISTER, "missing", target, username=username, email=email)
     return signed_in(request, credential, target)

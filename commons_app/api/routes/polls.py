@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from commons_app.api.deps import CurrentUser, DbSession
+from commons_app.api.deps import CurrentUser, DbSession, PollId
 from commons_app.api.schemas import (
     ErrorOut,
     OptionOut,
@@ -29,7 +29,8 @@ def poll_out(view: PollView) -> PollOut:
     """The API form of a poll."""
     p = view.poll
     return PollOut(
-        id=p.id,  # type: ignore[arg-type]
+        id=p.id,
+        join_code=p.join_code,
         title=p.title,
         description=p.description,
         created_by=p.created_by,
@@ -71,32 +72,32 @@ def list_polls(
 
 
 @router.get("/{poll_id}", response_model=PollOut, responses=ERRORS)
-def get_poll(poll_id: int, user: CurrentUser, db: DbSession) -> PollOut:
+def get_poll(poll_id: PollId, user: CurrentUser, db: DbSession) -> PollOut:
     """A poll the caller may see (404 otherwise)."""
     poll = polls.get_visible_poll(session=db, poll_id=poll_id, user=user)
     return poll_out(polls.view_poll(session=db, poll=poll))
 
 
 @router.patch("/{poll_id}", response_model=PollOut, responses=ERRORS)
-def update_poll(poll_id: int, body: PollUpdate, user: CurrentUser, db: DbSession) -> PollOut:
+def update_poll(poll_id: PollId, body: PollUpdate, user: CurrentUser, db: DbSession) -> PollOut:
     """Change a poll (owner or admin). Options, method and anonymity are fixed once a ballot exists."""
     return poll_out(polls.update_poll(session=db, user=user, poll_id=poll_id, changes=body.model_dump(exclude_unset=True)))
 
 
 @router.post("/{poll_id}/close", response_model=PollOut, responses=ERRORS)
-def close_poll(poll_id: int, user: CurrentUser, db: DbSession) -> PollOut:
+def close_poll(poll_id: PollId, user: CurrentUser, db: DbSession) -> PollOut:
     """Close a poll now (owner or admin)."""
     return poll_out(polls.close_poll(session=db, user=user, poll_id=poll_id))
 
 
 @router.delete("/{poll_id}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
-def delete_poll(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+def delete_poll(poll_id: PollId, user: CurrentUser, db: DbSession) -> Response:
     """Delete a poll with its ballots (owner or admin)."""
     polls.delete_poll(session=db, user=user, poll_id=poll_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _roll_out(poll_id: int, rows: list) -> RollOut:
+def _roll_out(poll_id: str, rows: list) -> RollOut:
     return RollOut(
         poll_id=poll_id,
         voters=[
@@ -106,7 +107,7 @@ def _roll_out(poll_id: int, rows: list) -> RollOut:
 
 
 @router.put("/{poll_id}/voters", response_model=RollOut, responses=ERRORS)
-def set_voters(poll_id: int, body: RollIn, user: CurrentUser, db: DbSession) -> RollOut:
+def set_voters(poll_id: PollId, body: RollIn, user: CurrentUser, db: DbSession) -> RollOut:
     """Replace the roll: who may vote in a private poll, and the weight of each voter's ballot."""
     polls.set_roll(
         session=db, user=user, poll_id=poll_id, voters=[RollEntry(v.username, v.weight) for v in body.voters]
@@ -119,7 +120,7 @@ ROLL_TOTAL_HEADER = {"X-Total-Count": {"description": "How many voters the whole
 
 @router.get("/{poll_id}/voters", response_model=RollOut, responses={**ERRORS, 200: {"headers": ROLL_TOTAL_HEADER}})
 def get_voters(
-    poll_id: int,
+    poll_id: PollId,
     user: CurrentUser,
     db: DbSession,
     response: Response,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from commons_app.api.deps import BearerToken, CurrentUser, DbSession, identify
+from commons_app.api.deps import BearerToken, CurrentUser, DbSession, PollId, identify
 from commons_app.api.schemas import BallotChoice, BallotExportOut, ErrorOut, ResultsOut, VoteCreate, VoteOut
 from commons_app.db import session_scope
 from commons_app.models import Ballot, Poll
@@ -60,7 +60,7 @@ ReceiptHeader = Annotated[
 
 
 @router.get("/polls/{poll_id}/my-vote", response_model=VoteOut, responses=ERRORS)
-def my_vote(poll_id: int, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None) -> VoteOut:
+def my_vote(poll_id: PollId, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None) -> VoteOut:
     """The caller's ballot in this poll (anonymous polls: the one the receipt names)."""
     row = votes.get_my_ballot(session=db, user=user, poll_id=poll_id, receipt=receipt)
     return vote_out(row, db.get(Poll, poll_id).method)  # type: ignore[union-attr]
@@ -68,7 +68,7 @@ def my_vote(poll_id: int, user: CurrentUser, db: DbSession, receipt: ReceiptHead
 
 @router.put("/polls/{poll_id}/my-vote", response_model=VoteOut, responses=ERRORS)
 def change_vote(
-    poll_id: int, body: BallotChoice, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None
+    poll_id: PollId, body: BallotChoice, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None
 ) -> VoteOut:
     """Replace the caller's ballot while the poll is open; answers with the ballot's new receipt."""
     row = votes.change_ballot(session=db, user=user, poll_id=poll_id, ballot=_ballot(body), receipt=receipt)
@@ -76,19 +76,19 @@ def change_vote(
 
 
 @router.delete("/polls/{poll_id}/my-vote", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
-def retract_vote(poll_id: int, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None) -> Response:
+def retract_vote(poll_id: PollId, user: CurrentUser, db: DbSession, receipt: ReceiptHeader = None) -> Response:
     """Withdraw the caller's ballot while the poll is open."""
     votes.retract_ballot(session=db, user=user, poll_id=poll_id, receipt=receipt)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/polls/{poll_id}/results", response_model=ResultsOut, response_model_exclude_none=True, responses=ERRORS)
-def poll_results(poll_id: int, user: CurrentUser, db: DbSession) -> ResultsOut:
+def poll_results(poll_id: PollId, user: CurrentUser, db: DbSession) -> ResultsOut:
     """The tally, with winners and method-specific rounds; 403 while results are hidden from the caller."""
     return ResultsOut.model_validate(results.poll_results(session=db, user=user, poll_id=poll_id).as_dict())
 
 
-def _record_response(db: Any, user: Any, poll_id: int, form: str, media_type: str, filename: str) -> Response:
+def _record_response(db: Any, user: Any, poll_id: str, form: str, media_type: str, filename: str) -> Response:
     """The record in ``form`` as a download, with the JSONL record's SHA-256 in a header."""
     body, digest = results.poll_record(session=db, user=user, poll_id=poll_id, form=form)
     return Response(
@@ -106,7 +106,7 @@ RECORD_DIGEST_HEADER = {"X-Record-SHA256": {"description": "SHA-256 of the JSONL
     responses={200: {"content": {"application/jsonl": {}}, "headers": RECORD_DIGEST_HEADER}, **ERRORS},
     response_class=Response,
 )
-def poll_record(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+def poll_record(poll_id: PollId, user: CurrentUser, db: DbSession) -> Response:
     """A closed poll's ballot record: one JSON line per counted ballot (receipt, weight, choice; no
     voter, no time), sorted by receipt. Its SHA-256 is the results' ``record_sha256``. 409 while open."""
     return _record_response(db, user, poll_id, "jsonl", "application/jsonl", f"poll-{poll_id}-record.jsonl")
@@ -117,7 +117,7 @@ def poll_record(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
     responses={200: {"content": {"text/plain": {}}, "headers": RECORD_DIGEST_HEADER}, **ERRORS},
     response_class=Response,
 )
-def poll_record_blt(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+def poll_record_blt(poll_id: PollId, user: CurrentUser, db: DbSession) -> Response:
     """A closed ranked poll's ballot record in BLT, the format STV/IRV counting programs read."""
     return _record_response(db, user, poll_id, "blt", "text/plain", f"poll-{poll_id}.blt")
 
@@ -127,7 +127,7 @@ def poll_record_blt(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
     responses={200: {"content": {"text/csv": {}}}, **ERRORS},
     response_class=Response,
 )
-def poll_results_csv(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+def poll_results_csv(poll_id: PollId, user: CurrentUser, db: DbSession) -> Response:
     """The results table as CSV."""
     table = results.results_csv(results.poll_results(session=db, user=user, poll_id=poll_id))
     return Response(
@@ -139,7 +139,7 @@ def poll_results_csv(poll_id: int, user: CurrentUser, db: DbSession) -> Response
 
 @router.get("/polls/{poll_id}/ballots", response_model=list[BallotExportOut], response_model_exclude_none=True, responses=ERRORS)
 def export_ballots(
-    poll_id: int,
+    poll_id: PollId,
     user: CurrentUser,
     db: DbSession,
     response: Response,
@@ -162,7 +162,7 @@ def export_ballots(
     responses={200: {"content": {"text/csv": {}}}, **ERRORS},
     response_class=Response,
 )
-def export_ballots_csv(poll_id: int, user: CurrentUser, db: DbSession) -> Response:
+def export_ballots_csv(poll_id: PollId, user: CurrentUser, db: DbSession) -> Response:
     """The ballots as CSV (owner or admin; 403 for anonymous polls)."""
     rows = results.export_ballots(session=db, user=user, poll_id=poll_id)
     texts = {o.id: o.text for o in polls.options_of(session=db, poll_id=poll_id)}

@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commons_app.services import tally as tally_module
 from commons_app.services.tally import (
     MAX_SCORE,
     METHODS,
@@ -35,6 +34,7 @@ from commons_app.services.tally import (
     tally_single_counts,
     tally_star,
 )
+from commons_app.services.tally import exact as tally_exact
 
 A, B, C = 1, 2, 3
 BIG = 1_000_000.0
@@ -45,7 +45,7 @@ SMALL = 0.0001
 def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Run each test once per weight-summing strategy of the tally."""
     if request.param == "per-limb":
-        monkeypatch.setattr(tally_module, "_CLASS_LIMIT", 0)
+        monkeypatch.setattr(tally_exact, "_CLASS_LIMIT", 0)
     yield request.param
 
 
