@@ -7,8 +7,8 @@
 * :class:`BrowserClient`: one browser tab speaking Reflex's Socket.IO protocol (path ``/_event``,
   the client token in the query string, the ``hydrate_and_load`` boot event in the CONNECT auth
   packet, ``event`` messages both ways), as ``reflex_base/.templates/web/utils/state.js`` does.
-* Seeding of voters with a known password, browser credentials (the value the browser keeps in
-  local storage after logging in) and API access tokens.
+* Seeding of voters with a known password, browser credentials (the value of the HttpOnly session
+  cookie a browser gets when it logs in) and API access tokens.
 * Process-group CPU / RSS sampling of the server, Redis memory, and the Prometheus counters.
 """
 
@@ -73,7 +73,6 @@ class Names:
     hydrate_and_load: str
     update_vars_internal: str
     on_load_internal: str
-    credential_var: str
     login_state: str
     vote_state: str
     results_state: str
@@ -82,7 +81,6 @@ class Names:
 
 def _names() -> Names:
     from reflex.state import OnLoadInternalState, State, UpdateVarsInternalState
-    from reflex_base.constants.state import FIELD_MARKER
 
     from commons_app.pages.auth import LoginState
     from commons_app.pages.results import ResultsState
@@ -97,7 +95,6 @@ def _names() -> Names:
         hydrate_and_load=f"{root}.hydrate_and_load",
         update_vars_internal=f"{UpdateVarsInternalState.get_full_name()}.update_vars_internal",
         on_load_internal=f"{OnLoadInternalState.get_full_name()}.on_load_internal",
-        credential_var=f"{SessionState.get_full_name()}.credential{FIELD_MARKER}",
         login_state=LoginState.get_full_name(),
         vote_state=VoteState.get_full_name(),
         results_state=ResultsState.get_full_name(),
@@ -115,7 +112,8 @@ def var(name: str) -> str:
     return f"{name}{FIELD_MARKER}"
 
 
-CREDENTIAL_KEY = var("credential")
+# The HttpOnly cookie a browser's websocket handshake presents (see commons_app.state.connections).
+SESSION_COOKIE = "commons_session"
 
 
 def load_average() -> str:
@@ -128,7 +126,7 @@ def load_average() -> str:
 class Person:
     username: str
     user_id: int
-    credential: str = ""  # the browser's local-storage credential (a browser session)
+    credential: str = ""  # the browser's session cookie (a browser session)
     access_token: str = ""  # an API bearer token
 
 
@@ -394,7 +392,8 @@ def _router_data(path: str, params: dict[str, str] | None = None) -> dict[str, A
 
 @dataclass
 class BrowserClient:
-    """One browser tab: a Socket.IO connection with its own client token and local storage.
+    """One browser tab: a Socket.IO connection with its own client token, presenting the browser's
+    session cookie (``credential``) in its handshake as a browser does.
 
     Every ``event`` message from the server is kept (arrival time and delta); ``watch`` callbacks
     see each one as it arrives.
@@ -412,22 +411,26 @@ class BrowserClient:
     keep_updates: bool = True
 
     def __post_init__(self) -> None:
+        self._arrived = asyncio.Event()
+        self.sio = self._new_socket()
+
+    def _new_socket(self) -> Any:
+        """A Socket.IO client whose handshake carries the session cookie, if any. (Given as a
+        header, python-engineio would move the cookie into the shared HTTP session's jar, i.e. to
+        every voter's socket; the websocket's own headers reach only this one.)"""
         import socketio
 
         kwargs: dict[str, Any] = {"reconnection": False}
         if self.http_session is not None:
             kwargs["http_session"] = self.http_session
-        self.sio = socketio.AsyncClient(**kwargs)
-        self._arrived = asyncio.Event()
-        self.sio.on("event", self._on_event, namespace=EVENT_NAMESPACE)
+        if self.credential:
+            kwargs["websocket_extra_options"] = {"headers": {"Cookie": f"{SESSION_COOKIE}={self.credential}"}}
+        sio = socketio.AsyncClient(**kwargs)
+        sio.on("event", self._on_event, namespace=EVENT_NAMESPACE)
+        return sio
 
     async def _on_event(self, update: dict) -> None:
         now = time.monotonic()
-        delta = update.get("delta") or {}
-        # Local storage follows the server's value of the synced credential, as the browser's does.
-        session_delta = delta.get(NAMES.session)
-        if session_delta and CREDENTIAL_KEY in session_delta:
-            self.credential = session_delta[CREDENTIAL_KEY]
         for ev in update.get("events") or []:
             if ev.get("name") == "_redirect":
                 self.path = ev.get("payload", {}).get("path") or self.path
@@ -440,20 +443,50 @@ class BrowserClient:
     def event(self, name: str, payload: dict | None = None) -> dict[str, Any]:
         return {"name": name, "payload": payload or {}, "router_data": _router_data(self.path, self.params)}
 
-    def _storage_vars(self) -> dict[str, str] | None:
-        return {NAMES.credential_var: self.credential} if self.credential else None
+    async def log_in(self, username: str, password: str, params: dict[str, str] | None = None) -> None:
+        """The login form's post (``/api/browser/login``): keep the session cookie it sets, as the
+        browser does, and follow its 303 with a full page load (a new socket presenting it;
+        ``params``: the target route's dynamic parameters)."""
+        response = await self.http_session.post(
+            f"{self.base_url}/api/browser/login", allow_redirects=False,
+            data={"username": username, "password": password, "next": self.path},
+            headers={"Origin": self.base_url},
+        )
+        async with response:
+            morsel = response.cookies.get(SESSION_COOKIE)
+            target = response.headers.get("location", "")
+        if response.status != 303 or morsel is None:
+            raise RuntimeError(f"login refused: {response.status} {target}")
+        self.credential = morsel.value
+        await self.close()
+        await self.connect(target, params)
+
+    async def sign_in_by_post(self, route: str, data: dict[str, str], params: dict[str, str] | None = None) -> None:
+        """A form post that hands the browser a session cookie (``/api/browser/link-guest``,
+        ``/api/browser/invitation``): keep the cookie, as the browser does, and follow the 303
+        with a full page load (a new socket presenting it)."""
+        response = await self.http_session.post(
+            f"{self.base_url}{route}", allow_redirects=False, data=data, headers={"Origin": self.base_url},
+        )
+        async with response:
+            morsel = response.cookies.get(SESSION_COOKIE)
+            target = response.headers.get("location", "")
+        if response.status != 303 or morsel is None:
+            raise RuntimeError(f"{route} refused: {response.status} {target}")
+        self.credential = morsel.value
+        await self.close()
+        await self.connect(target, params)
 
     async def connect(self, path: str, params: dict[str, str] | None = None, timeout: float = 60) -> None:
         """Open the page: connect with the ``hydrate_and_load`` boot event in the CONNECT packet."""
         self.path, self.params = path, params or {}
         payload: dict[str, Any] = {}
-        if (storage := self._storage_vars()) is not None:
-            payload["vars"] = storage
         if self.frontend is not None:
             payload["hashes"] = self.frontend.hashes
         auth_packet: dict[str, Any] = {"event": self.event(NAMES.hydrate_and_load, payload)}
         if self.frontend is not None:
             auth_packet["state_schema"] = self.frontend.schema
+        self.sio = self._new_socket()
         await self.sio.connect(
             f"{self.base_url}?token={self.token}",
             headers={"Origin": self.base_url},
@@ -465,10 +498,8 @@ class BrowserClient:
         )
 
     async def navigate(self, path: str, params: dict[str, str] | None = None) -> None:
-        """A client-side navigation: the page's ``onLoadInternalEvent`` (storage vars, on_load)."""
+        """A client-side navigation: the page's ``onLoadInternalEvent`` (on_load)."""
         self.path, self.params = path, params or {}
-        if (storage := self._storage_vars()) is not None:
-            await self.emit(NAMES.update_vars_internal, {"vars": storage})
         await self.emit(NAMES.on_load_internal)
 
     async def emit(self, name: str, payload: dict | None = None) -> None:

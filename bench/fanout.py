@@ -2,7 +2,7 @@
 
 Starts the app in production mode (granian workers, Redis state manager) on a throwaway
 PostgreSQL database and opens ``--viewers`` Socket.IO connections to the poll's results page
-(``/polls/<id>/results``, each with its own client token and a stored browser credential, the
+(``/polls/<id>/results``, each with its own client token and a browser session cookie, the
 ``hydrate_and_load`` boot event in the CONNECT packet, as the compiled frontend does): the page's
 on_load checks the viewer and links it to the poll's ``LiveResults`` shared state. The viewers
 are spread over ``--client-procs`` processes. Then a driver casts ``--rate`` ballots a second for
@@ -114,7 +114,7 @@ async def viewer_main(conn: Any, base: str, frontend: Frontend, poll_id: str, cr
                       connect_concurrency: int, timeout: float, budget: float) -> None:
     import aiohttp
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar()) as http:
         viewers = [Viewer(base, frontend, c, http) for c in credentials]
         semaphore = asyncio.Semaphore(connect_concurrency)
 

@@ -6,9 +6,10 @@ token, the ``hydrate_and_load`` boot event in the CONNECT packet, exactly as the
 does) and walks each voter through what a browser does:
 
 1. open ``/login?next=/polls/<id>`` (connect + hydrate + the page's on_load);
-2. log in through the login form's event (argon2 check, a browser session; the credential comes
-   back in a delta and is kept as the browser's local storage) — or, with ``--stored-session``,
-   arrive with a credential already in local storage;
+2. log in through the login form's post (``/api/browser/login``: argon2 check, a browser session
+   whose credential comes back as an HttpOnly cookie), then, as the browser follows the 303, a
+   new socket presenting the cookie opens the poll's page — or, with ``--stored-session``, arrive
+   with the cookie already set;
 3. go to the poll's vote page (client-side navigation: the page's on_load events);
 4. submit the ballot form: the round trip is measured from the emit to the delta in which the
    vote page shows the ballot as recorded (``ctx.has_voted``), and to the final toast event.
@@ -35,6 +36,7 @@ import pickle
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -74,14 +76,30 @@ def hydrated(update: dict) -> bool:
     return state_delta(update, NAMES.root).get(HYDRATED) is True
 
 
+def vote_page_loaded(poll_id: int) -> Callable[[dict], bool]:
+    """The update that ends loading the vote page of ``poll_id``."""
+
+    def loaded(update: dict) -> bool:
+        ctx = state_delta(update, NAMES.vote_state).get(var("ctx"))
+        if ctx is not None and ctx.get("poll_id") != poll_id:
+            raise RuntimeError(f"vote page loaded poll {ctx.get('poll_id')}, not {poll_id}")
+        if ctx is not None and ctx.get("reason"):
+            raise RuntimeError(f"cannot vote: {ctx['reason']}")
+        return hydrated(update)
+
+    return loaded
+
+
 class Voter:
     def __init__(self, base: str, frontend: Frontend, person: Person, stored_session: bool, http: object) -> None:
         self.person = person
+        self.first_poll = 0
         self.client = BrowserClient(base, frontend=frontend, credential=person.credential if stored_session else "",
                                     http_session=http)
 
     async def open_login(self, first_poll: str, timeout: float) -> float:
         started = time.monotonic()
+        self.first_poll = first_poll
         await self.client.connect(f"/login?next=/polls/{first_poll}")
         at, _ = await self.client.wait_for(hydrated, timeout)
         return at - started
@@ -94,36 +112,18 @@ class Voter:
         return at - started
 
     async def log_in(self, timeout: float) -> float:
+        """The form post, then the page it sends the browser to (the first poll's vote page)."""
         start = len(self.client.updates)
         started = time.monotonic()
-        await self.client.emit(f"{NAMES.login_state}.submit",
-                               {"form": {"username": self.person.username, "password": PASSWORD}})
-
-        def done(update: dict) -> bool:
-            form = state_delta(update, NAMES.login_state.rpartition(".")[0])
-            if form.get(var("error")):
-                raise RuntimeError(f"login refused: {form[var('error')]}")
-            return any(ev.get("name") == "_redirect" for ev in update.get("events") or [])
-
-        at, _ = await self.client.wait_for(done, timeout, start)
-        if not self.client.credential:
-            raise RuntimeError("logged in, but no credential reached local storage")
+        await self.client.log_in(self.person.username, PASSWORD, {"poll_id": str(self.first_poll)})
+        at, _ = await self.client.wait_for(vote_page_loaded(self.first_poll), timeout, start)
         return at - started
 
     async def go_to_vote_page(self, poll_id: str, timeout: float) -> float:
         start = len(self.client.updates)
         started = time.monotonic()
         await self.client.navigate(f"/polls/{poll_id}", {"poll_id": str(poll_id)})
-
-        def loaded(update: dict) -> bool:
-            ctx = state_delta(update, NAMES.vote_state).get(var("ctx"))
-            if ctx is not None and ctx.get("poll_id") != poll_id:
-                raise RuntimeError(f"vote page loaded poll {ctx.get('poll_id')}, not {poll_id}")
-            if ctx is not None and ctx.get("reason"):
-                raise RuntimeError(f"cannot vote: {ctx['reason']}")
-            return hydrated(update)
-
-        at, _ = await self.client.wait_for(loaded, timeout, start)
+        at, _ = await self.client.wait_for(vote_page_loaded(poll_id), timeout, start)
         return at - started
 
     async def vote(self, option_id: int, timeout: float) -> tuple[float, float]:
@@ -182,7 +182,8 @@ async def run(bench, people, owner, args) -> int:
     polls = [new_poll(bench.database_url, owner, f"ws c={level} #{i}") for i, level in enumerate(levels)]
     probe = ServerProbe(bench.server)
     problems: list[str] = []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+    # No cookie jar: each voter's session cookie goes only in its own socket's handshake.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar()) as http:
         voters = [Voter(bench.url, bench.frontend, p, args.stored_session, http) for p in people]
         first = polls[0][0]
 
@@ -201,7 +202,7 @@ async def run(bench, people, owner, args) -> int:
             problems.append(f"{len(failures)} voters could not connect or log in: {failures[0]!r}")
         print(f"connect + hydrate + on_load: {summary([r for r in opened if not isinstance(r, BaseException)])}", flush=True)
         if logins:
-            print(f"log in (form event):         {summary([r for r in logins if not isinstance(r, BaseException)])}",
+            print(f"log in (form post + page):   {summary([r for r in logins if not isinstance(r, BaseException)])}",
                   flush=True)
         print(f"  setup took {cpu1['at'] - cpu0['at']:.1f} s, server CPU {cpu1['cpu'] - cpu0['cpu']:.1f} s", flush=True)
         spread = worker_spread(bench.redis_url, [v.client.token for v in voters])

@@ -32,6 +32,19 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if not value > 0:
+        raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+    return value
+
+
 def _env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -83,6 +96,10 @@ class Settings:
     db_max_overflow: int = 20
     # Bearer token that /metrics requires; None: /metrics is not served at all.
     metrics_token: str | None = field(default=None, repr=False)
+    # A browser session ends after this long without an event from any of its tabs...
+    browser_idle_minutes: float = 120.0
+    # ...and this long after it began, whatever its use (also the cookie's Max-Age).
+    browser_max_hours: float = 24.0
     # Outgoing mail: None keeps mails in the outbox (the log and the admin page show them).
     smtp_url: str | None = field(default=None, repr=False)
     mail_from: str = DEFAULT_MAIL_FROM
@@ -140,6 +157,8 @@ def load_settings() -> Settings:
         db_pool_size=_env_int("DB_POOL_SIZE", default_pool_size(redis_url)),
         db_max_overflow=_env_int("DB_MAX_OVERFLOW", 0),
         metrics_token=metrics_token,
+        browser_idle_minutes=_env_float("BROWSER_SESSION_IDLE_MINUTES", 120.0),
+        browser_max_hours=_env_float("BROWSER_SESSION_MAX_HOURS", 24.0),
         smtp_url=os.environ.get("SMTP_URL", "").strip() or None,
         mail_from=os.environ.get("MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM,
         public_url=(

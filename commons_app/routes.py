@@ -1,7 +1,7 @@
 """Browser routes (see shared/CONTRACT.md) and URL builders."""
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 INDEX = "/"
 LOGIN = "/login"
@@ -36,6 +36,57 @@ def vote_url(poll_id: str) -> str:
 def results_url(poll_id: str) -> str:
     """The live results page of a poll."""
     return f"/polls/{poll_id}/results"
+
+
+# What a refused log-in or registration form shows, by the code its post answers with
+# (api.routes.browser): fixed sentences, never text from the request.
+LOGIN_ERRORS = {
+    "missing": "Enter your username and password.",
+    "invalid": "Incorrect username or password.",
+    "disabled": "This account is disabled.",
+    # The limits' own sentences (services.ratelimit.MESSAGES): whose attempts were too many.
+    "limited_address": "Too many log-in attempts from this address; try again later.",
+    "limited_account": "Too many log-in attempts for this account; try again later.",
+    "origin": "This form must be sent from the app's own page.",
+}
+REGISTER_ERRORS = {
+    "missing": "Fill in username, email and password.",
+    "username": "Username must be 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
+    "email": "Email address is not valid.",
+    "password": "Password must be 8 to 128 characters, not a common password, and not the same as the username.",
+    "reserved": "That username is reserved; choose another.",
+    "taken": "Username or email is already registered.",
+    "lookalike": "Username looks like one that is already taken; choose another.",
+    "rate_limited": "Too many accounts created from this address; try again later.",
+    "origin": "This form must be sent from the app's own page.",
+}
+
+# What a refused personal link or "vote without an account" post shows (api.routes.browser).
+GUEST_ERRORS = {
+    "invalid": "This voting link is not valid. Ask the poll's organiser for a new one.",
+    "closed": "This poll is closed: its voting links no longer work.",
+    "rate_limited": "Too many new voters from this address; try again later.",
+    "origin": "This form must be sent from the app's own page.",
+}
+
+
+def invitation_url(token: str) -> str:
+    """The personal link's page (``/v/<token>``)."""
+    return "/v/" + token
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after signing in (no open redirect): ``/polls/…`` yes;
+    ``https://evil.example``, ``//evil.example``, ``/\\evil.example`` and paths with control
+    characters or spaces (which browsers drop, turning ``/\t/evil`` into ``//evil``) no."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 512:
+        return POLLS
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in target):
+        return POLLS
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return POLLS
+    return target
 
 
 def login_url(next_path: str = "") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from commons_app import routes
+from commons_app.components.native_form import native_form
 from commons_app.state.session import SessionState
 
 MAIN_ID = "main"
@@ -49,7 +50,12 @@ def _user_area() -> rx.Component:
         SessionState.signed_in,
         rx.hstack(
             rx.badge(rx.icon("user", size=14, aria_hidden="true"), SessionState.username, size="2", variant="soft"),
-            rx.button("Log out", on_click=SessionState.logout, variant="outline", size="2"),
+            # A plain form post: only an HTTP answer can clear the HttpOnly session cookie.
+            native_form(
+                rx.button("Log out", type="submit", variant="outline", size="2"),
+                action="/api/browser/logout",
+                method="post",
+            ),
             align="center",
             spacing="3",
         ),

@@ -22,7 +22,7 @@ from commons_app.services.results import (
     poll_results,
     results_refusal,
 )
-from commons_app.state.live import LiveResults, unwatch, watch
+from commons_app.state.live import NO_LONGER, LiveResults, recheck, unwatch, watch, watching
 from commons_app.state.session import SessionState, login_redirect, private_state
 
 RECEIPT_CHECK_FIELD = "receipt-check-field"
@@ -161,21 +161,19 @@ class ResultsState(SessionState):
     async def on_load(self):  # noqa: ANN201 - Reflex event return
         """Check the viewer on the server; only then put the tab among the poll's watchers, which
         receive every live push (see ``state.live``). A viewer who may not see results is never
-        a watcher, so they receive nothing."""
+        a watcher, so they receive nothing; one who loses the right while watching is taken out."""
         self.loaded, self.not_found, self.refusal = False, False, ""
         self.record_sha256, self.record_tried, self.known_receipt = "", False, ""
         poll_id = self._poll_id()
         live = await self.get_state(LiveResults)
-        sid = self.router.session.session_id  # this tab's socket
-        if live.poll_id and live.poll_id != poll_id:
-            await unwatch(live.poll_id, sid)
+        sid = self._socket()
+        await unwatch(sid)
         try:
             ctx = await self._call(results_context, poll_id=poll_id)
         except NotAuthenticated:
-            await unwatch(poll_id, sid)
+            live.reset()
             return login_redirect(self.router.url.path)
         except NotFound:
-            await unwatch(poll_id, sid)
             live.reset()
             self.not_found, self.loaded = True, True
             return None
@@ -184,7 +182,6 @@ class ResultsState(SessionState):
         self.anonymous, self.anonymity_threshold, self.ranked = ctx["anonymous"], ctx["anonymity_threshold"], ctx["ranked"]
         self.record_sha256, self.known_receipt = ctx["record_sha256"], ctx["known_receipt"]
         if ctx["results"] is None:
-            await unwatch(poll_id, sid)
             live.reset()
             self.loaded = True
             return receipt_answer.push("")
@@ -192,7 +189,14 @@ class ResultsState(SessionState):
         # one; pushes re-read the database and follow every change within the window, so the
         # next change corrects it.
         await watch(poll_id, sid)
-        live.apply(poll_id, ctx["results"])
+        # An access change committed after the check above was announced to the watchers of
+        # that moment, which did not include this tab yet: decide again, now that it is one.
+        await recheck([sid])
+        if watching(sid) != poll_id:
+            live.reset()
+            self.refusal, self.loaded = NO_LONGER, True
+            return None
+        live._apply(poll_id, ctx["results"])
         self.loaded = True
         return receipt_answer.push("")  # the answer of another poll's page must not linger
 
@@ -506,9 +510,13 @@ def results_page() -> rx.Component:
                         ResultsState.refusal != "",
                         rx.callout(ResultsState.refusal, icon="eye_off", color_scheme="amber", role="status", id="results-hidden"),
                         rx.cond(
+                            LiveResults.withdrawn != "",
+                            rx.callout(LiveResults.withdrawn, icon="eye_off", color_scheme="amber", role="status", id="results-withdrawn"),
+                            rx.cond(
                             LiveResults.deleted,
                             rx.callout("This poll has been deleted.", color_scheme="red"),
-                            rx.cond(LiveResults.poll_id == ResultsState.poll_number, live_results(), spinner_block()),
+                                rx.cond(LiveResults.poll_id == ResultsState.poll_number, live_results(), spinner_block()),
+                            ),
                         ),
                     ),
                     spacing="4",

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from commons_app import methods, routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
+from commons_app.components.native_form import native_form
 from commons_app.components.receipts import (
     element_value,
     forget_receipt,
@@ -21,12 +22,12 @@ from commons_app.components.share import share_panel
 from commons_app.methods.ballots import MAX_SCORE
 from commons_app.models import Ballot, User
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
-from commons_app.services import auth, decisions, guests, polls, votes
+from commons_app.services import decisions, guests, polls, votes
 from commons_app.services import share as sharing
-from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, RateLimited, ServiceError
+from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
 from commons_app.services.results import results_refusal
 from commons_app.services.votes import BallotInput
-from commons_app.state.session import SessionState, as_user, login_redirect, private_state, run_service
+from commons_app.state.session import SessionState, login_redirect, private_state, run_service
 
 SCORE_CHOICES = [str(n) for n in range(MAX_SCORE + 1)]
 
@@ -152,13 +153,12 @@ class VoteState(SessionState):
     error: str = ""
     busy: bool = False
     form_key: int = 0
-    # This browser's voter in link polls when nobody is signed in (services.guests).
-    guest_credential: str = rx.LocalStorage("", name="commons_guest", sync=True)
     # /v/<token>: why the link does not open a ballot ("" when it does).
     invite_error: str = ""
-    # /v/<token>: the invitee's browser session and poll, for this tab only (backend vars).
-    _invite_credential: str = ""
-    _invite_poll: str = ""
+    # /v/<token>: the token the page posts to /api/browser/invitation (it is in the path anyway).
+    invite_token: str = ""
+    # /v/<token> while an account is signed in: attach the invitation, or vote through the link.
+    invite_choice: bool = False
     signed_out: bool = False  # a visitor who is not signed in: ``preview`` only
     preview: dict[str, Any] = {}
     share: dict[str, str] = {}
@@ -174,34 +174,17 @@ class VoteState(SessionState):
         return routes.register_url(routes.vote_url(self.preview.get("poll_id", "")) if self.preview else "")
 
     def _poll_id(self) -> str:
-        if self._invite_poll:  # /v/<token>: the poll the link names, not the path
-            return self._invite_poll
         return routes.poll_id_from_path(self.router.url.path)
 
     async def _call(self, fn: Any, /, **kwargs: Any) -> Any:
-        """Run a service as this tab's voter: the invitee of the link it opened, else the signed-in
-        user, else (in a link poll) this browser's guest."""
-        if self._invite_credential:
-            return await as_user(self._invite_credential, fn, allow_guest=True, **kwargs)
-        if self.credential or not self.guest_credential:
-            return await SessionState._call(self, fn, **kwargs)
-        try:
-            return await as_user(self.guest_credential, fn, allow_guest=True, **kwargs)
-        except NotAuthenticated:
-            self.guest_credential = ""
-            raise
+        """Run a service as this socket's voter: its signed-in user, or its browser's guest (an
+        invitee, or a link poll's voter): the ballot page is the one place a guest counts."""
+        return await SessionState._call(self, fn, allow_guest=True, **kwargs)
 
     def _reset_page(self) -> None:
         self.loaded, self.not_found, self.error, self.ctx, self.options = False, False, "", {}, []
-        self._invite_credential, self._invite_poll, self.invite_error = "", "", ""
+        self.invite_error, self.invite_token, self.invite_choice = "", "", False
         self.signed_out, self.preview = False, {}
-
-    async def _guest_is_live(self) -> bool:
-        try:
-            await run_service(auth.identify_browser, credential=self.guest_credential, allow_guest=True)
-        except NotAuthenticated:
-            return False
-        return True
 
     async def _refresh(self) -> Any:
         poll_id = self._poll_id()
@@ -210,6 +193,8 @@ class VoteState(SessionState):
         except NotAuthenticated:
             return await self._show_preview(poll_id)
         except NotFound:
+            if not self.signed_in:  # a guest outside its polls is a visitor there
+                return await self._show_preview(poll_id)
             self.not_found, self.loaded = True, True
             return None
         self._show(ctx)
@@ -221,9 +206,11 @@ class VoteState(SessionState):
     async def _show_preview(self, poll_id: str) -> None:
         """A visitor who is not signed in: what the link shows them (``polls.preview_poll``)."""
         found = await run_service(polls.preview_poll, poll_id=poll_id)
+        link = await run_service(guests.takes_link_ballots, poll_id=poll_id)
         self.preview = {
             "poll_id": str(found.poll_id), "visible": found.visible, "title": found.title,
             "description": found.description, "status": found.status, "options": found.options,
+            "link": link and found.status == "open",
         }
         self.signed_out, self.not_found, self.loaded, self.ctx, self.options = True, False, True, {}, []
 
@@ -249,25 +236,17 @@ class VoteState(SessionState):
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
-        """Load the poll and the user's ballot. Nobody signed in: a link poll gives this browser a
-        guest voter (kept in its local storage); any other poll shows what a visitor may see of it
-        (``_show_preview``) and asks to log in."""
+        """Load the poll and the ballot of this socket's voter (an account, or this browser's
+        guest); a visitor sees what they may of the poll (``_show_preview``): in a link poll, a
+        "Vote without an account" form post (``/api/browser/link-guest``) gives the browser its
+        guest voter and comes back here."""
         self._reset_page()
         await (await self.get_state(SessionState)).check_session()
-        if not self.credential:
-            poll_id = self._poll_id()
-            if not await run_service(guests.takes_link_ballots, poll_id=poll_id):
-                return await self._show_preview(poll_id)
-            if not self.guest_credential or not await self._guest_is_live():
-                try:
-                    guest_pass = await run_service(
-                        guests.start_link_guest, poll_id=poll_id, address=self.router.session.client_ip or "unknown"
-                    )
-                except RateLimited as exc:
-                    self.error, self.loaded, self.not_found = exc.message, True, True
-                    return None
-                self.guest_credential = guest_pass.credential
-        return await self._refresh()
+        result = await self._refresh()
+        code = str(self.router.url.query_parameters.get("error") or "")
+        if self.signed_out and code in routes.GUEST_ERRORS:
+            self.error = routes.GUEST_ERRORS[code]
+        return result
 
     @rx.event
     async def reload(self):  # noqa: ANN201 - Reflex event return
@@ -276,21 +255,31 @@ class VoteState(SessionState):
 
     @rx.event
     async def open_invitation(self):  # noqa: ANN201 - Reflex event return
-        """``/v/<token>``: exchange the personal link for the invitee's browser session and show
-        their ballot (a second visit shows, and changes, the same ballot). A link that names an
-        account sends to the log-in; a bad or closed one says why."""
+        """``/v/<token>``: check the personal link, then post it to ``/api/browser/invitation``
+        (only an HTTP answer can set the HttpOnly session cookie), which opens the invitee's
+        browser session and goes to the poll's ballot (a second use shows, and changes, the same
+        ballot). A signed-in account holder chooses: attach the invitation to the account, or
+        vote through the link. A link that names an account sends to the log-in; a bad or
+        closed one says why."""
         self._reset_page()
         await (await self.get_state(SessionState)).check_session()  # to offer attaching to an account
         token = str(self.router.url.path).rstrip("/").split("/")[-1]
+        code = str(self.router.url.query_parameters.get("error") or "")
+        if code:
+            self.invite_error, self.loaded = routes.GUEST_ERRORS.get(code, routes.GUEST_ERRORS["invalid"]), True
+            return None
         try:
-            guest_pass = await run_service(guests.open_invitation, token=token)
+            await run_service(guests.check_invitation, token=token)
         except guests.AccountInvitation as exc:
             return [login_redirect(f"/polls/{exc.poll_id}"), rx.toast.info(exc.message)]
         except ServiceError as exc:
             self.invite_error, self.loaded = exc.message, True
             return None
-        self._invite_credential, self._invite_poll = guest_pass.credential, guest_pass.poll_id
-        return await self._refresh()
+        self.invite_token, self.loaded = token, True
+        if self.signed_in:
+            self.invite_choice = True
+            return None
+        return rx.call_script("document.getElementById('invitation-form').submit()")
 
     @rx.event
     async def attach_invitation(self):  # noqa: ANN201 - Reflex event return
@@ -523,6 +512,16 @@ def signed_out_view() -> rx.Component:
     ones, read-only) and what they need to do to vote."""
     preview = VoteState.preview
     sign_in = rx.hstack(
+        rx.cond(
+            preview["link"].to(bool),
+            # Only an HTTP answer can set the guest's HttpOnly session cookie.
+            native_form(
+                rx.el.input(type="hidden", name="poll", value=preview["poll_id"].to(str)),
+                rx.button("Vote without an account", type="submit", size="3", id="vote-as-guest"),
+                action="/api/browser/link-guest",
+                method="post",
+            ),
+        ),
         link_button("Log in to vote", VoteState.login_href, solid=True),
         link_button("Create an account", VoteState.register_href),
         spacing="3",
@@ -533,6 +532,8 @@ def signed_out_view() -> rx.Component:
         rx.vstack(
             rx.heading(preview["title"].to(str), size="7", as_="h1"),
             rx.hstack(status_badge(preview["status"].to(str)), wrap="wrap"),
+            rx.cond(preview["link"].to(bool), rx.callout(LINK_POLL_NOTE, icon="zap", color_scheme="orange", id="link-poll-note")),
+            error_callout(VoteState.error),
             rx.cond(preview["description"].to(str) != "", rx.text(preview["description"].to(str), white_space="pre-wrap")),
             rx.el.ul(
                 rx.foreach(preview["options"].to(list[str]), lambda text: rx.el.li(text)),
@@ -570,13 +571,58 @@ def vote_page() -> rx.Component:
     return page(_vote_body())
 
 
+def _invitation_form(label: str, **props: Any) -> rx.Component:
+    """The post that opens the link's guest session (``/api/browser/invitation``)."""
+    return native_form(
+        rx.el.input(type="hidden", name="token", value=VoteState.invite_token),
+        rx.button(label, type="submit", size="3", **props),
+        action="/api/browser/invitation",
+        method="post",
+        id="invitation-form",
+    )
+
+
 def invitation_page() -> rx.Component:
-    """``/v/[token]``: the ballot a personal invitation link opens, without an account."""
+    """``/v/[token]``: a personal invitation link. It posts itself to the HTTP route that gives
+    the browser the invitee's session and sends it to the ballot; a signed-in account holder
+    may attach the invitation to their account instead."""
     return page(
         rx.cond(
-            VoteState.invite_error != "",
-            rx.callout(VoteState.invite_error, icon="link_2_off", color_scheme="amber", role="alert", id="invitation-error"),
-            _vote_body(),
+            ~VoteState.loaded,
+            spinner_block(),
+            rx.cond(
+                VoteState.invite_error != "",
+                rx.callout(VoteState.invite_error, icon="link_2_off", color_scheme="amber", role="alert", id="invitation-error"),
+                rx.cond(
+                    VoteState.invite_choice,
+                    rx.vstack(
+                        rx.heading("Your invitation", size="6", as_="h1"),
+                        error_callout(VoteState.error),
+                        rx.text(
+                            "You are signed in as " + SessionState.username + ". Vote with your account (the "
+                            "invitation becomes your account's), or through the link without it (this browser "
+                            "then leaves your account: log in again afterwards)."
+                        ),
+                        rx.hstack(
+                            rx.button(
+                                "Vote as " + SessionState.username + " instead", on_click=VoteState.attach_invitation,
+                                size="3", id="attach-invitation",
+                            ),
+                            _invitation_form("Vote through the link", variant="outline"),
+                            spacing="3",
+                            wrap="wrap",
+                        ),
+                        spacing="4",
+                        align="start",
+                    ),
+                    rx.vstack(
+                        rx.text("Opening your ballot…"),
+                        _invitation_form("Open my ballot"),
+                        spacing="3",
+                        align="start",
+                    ),
+                ),
+            ),
         )
     )
 
@@ -611,13 +657,6 @@ def _vote_body() -> rx.Component:
                         rx.callout(LINK_POLL_NOTE, icon="zap", color_scheme="orange", id="link-poll-note"),
                     ),
                     rx.cond(ctx["invited"].to(bool), rx.callout(GUEST_NOTE, icon="mail", color_scheme="blue", id="guest-note")),
-                    rx.cond(
-                        ctx["invited"].to(bool) & ~ctx["has_voted"].to(bool) & (SessionState.username != ""),
-                        rx.button(
-                            "Vote as " + SessionState.username + " instead", on_click=VoteState.attach_invitation,
-                            variant="outline", id="attach-invitation",
-                        ),
-                    ),
                     rx.cond(ctx["description"].to(str) != "", rx.text(ctx["description"].to(str), white_space="pre-wrap")),
                     poll_rules(),
                     error_callout(VoteState.error),

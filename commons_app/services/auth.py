@@ -24,7 +24,7 @@ from sqlmodel import Session, col, func, select
 
 from commons_app.config import Settings, get_settings
 from commons_app.models import GUEST_ROLE, ROLES, AuthSession, RefreshToken, User, as_utc, utcnow
-from commons_app.services import ratelimit
+from commons_app.services import notify, ratelimit
 from commons_app.services import text as text_rules
 from commons_app.services.audit import record_event
 from commons_app.services.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
@@ -47,6 +47,8 @@ JWT_ALGORITHM = "HS256"
 ALLOWED_JWT_ALGORITHMS = [JWT_ALGORITHM]
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+# The HttpOnly cookie that carries a browser session's credential.
+BROWSER_COOKIE = "commons_session"
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt"
 
 
@@ -320,6 +322,8 @@ def refresh_session(*, session: Session, refresh_token: str, settings: Settings 
                 target_type="session",
                 target_id=auth_session.id,
             )
+            session.commit()
+            notify.sessions_ended([auth_session.id])
         session.commit()
         raise NotAuthenticated("Refresh token was already used; the session has been revoked.")
     user = session.get(User, auth_session.user_id) if auth_session else None
@@ -343,17 +347,22 @@ def refresh_session(*, session: Session, refresh_token: str, settings: Settings 
 def start_browser_session(*, session: Session, user: User, settings: Settings | None = None) -> tuple[str, str]:
     """Open a session for the browser app; returns ``(session_id, credential)``.
 
-    The browser keeps the credential in local storage and every event handler verifies it here.
-    It does not rotate (tabs share it), but it names a session that logout, password change and
-    disabling end at once, exactly like API sessions.
+    The one place a browser session begins (log-in, registration, and any other way of being
+    let in): the caller hands the credential to the browser as an HttpOnly cookie
+    (``api.routes.browser``), each websocket presents it once when it connects, and nothing else
+    keeps it (the database holds its SHA-256). The session ends after
+    ``BROWSER_SESSION_IDLE_MINUTES`` without use, ``BROWSER_SESSION_MAX_HOURS`` after it began,
+    and at once on log-out, password change or disabling.
     """
     settings = settings or get_settings()
     credential = secrets.token_urlsafe(32)
+    now = utcnow()
     auth_session = AuthSession(
         id=uuid.uuid4().hex,
         user_id=user.id,  # type: ignore[arg-type]
-        expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
-        last_used_at=utcnow(),
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.browser_max_hours),
+        last_used_at=now,
         browser_key_hash=_hash_refresh(credential),
     )
     session.add(auth_session)
@@ -361,32 +370,121 @@ def start_browser_session(*, session: Session, user: User, settings: Settings | 
     return auth_session.id, credential
 
 
-def identify_browser(*, session: Session, credential: str, allow_guest: bool = False) -> Identity:
-    """The user behind a browser credential whose session is still live.
+def _idle_limit(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.browser_idle_minutes)
+
+
+def _touch_interval(settings: Settings) -> timedelta:
+    """How stale ``last_used_at`` may get before an event writes it again (not on every event)."""
+    return min(timedelta(seconds=60), _idle_limit(settings) / 10)
+
+
+def _browser_identity(
+    *,
+    session: Session,
+    auth_session: AuthSession | None,
+    settings: Settings,
+    touch: bool,
+    allow_guest: bool = False,
+) -> Identity:
+    now = utcnow()
+    if auth_session is None or auth_session.revoked_at is not None or auth_session.browser_key_hash is None:
+        raise NotAuthenticated("Your session has ended; please log in again.")
+    if as_utc(auth_session.expires_at) <= now:  # type: ignore[operator]
+        raise NotAuthenticated("Your session has ended; please log in again.")
+    last = as_utc(auth_session.last_used_at) or as_utc(auth_session.created_at)
+    if last is not None and now - last >= _idle_limit(settings):  # type: ignore[operator]
+        revoke_session(session=session, session_id=auth_session.id, reason="idle")
+        raise NotAuthenticated("Your session ended after a period without use; please log in again.")
+    user = session.get(User, auth_session.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("This account is disabled.")
+    # A guest (services.guests) counts only where the caller says so: the ballot page.
+    if user.role == GUEST_ROLE and not allow_guest:
+        raise NotAuthenticated("Please log in.")
+    if touch and (last is None or now - last >= _touch_interval(settings)):  # type: ignore[operator]
+        auth_session.last_used_at = now
+        session.add(auth_session)
+        session.commit()
+    return Identity(user=user, session_id=auth_session.id)
+
+
+def identify_browser(
+    *, session: Session, credential: str, settings: Settings | None = None, allow_guest: bool = False
+) -> Identity:
+    """The user behind a browser credential whose session is still live (checked once per
+    websocket connection; the connection then names the session by its id).
 
     A guest's credential (``services.guests``) counts only where ``allow_guest`` says so: the
     ballot page; everywhere else it is no one.
 
     Raises:
-        NotAuthenticated: Unknown credential, ended session, disabled user, or an unwanted guest.
+        NotAuthenticated: Unknown credential, ended, expired or idle session, disabled user, or
+            an unwanted guest.
     """
     if not credential or len(credential) > 512:
         raise NotAuthenticated("Please log in.")
     auth_session = session.exec(
         select(AuthSession).where(AuthSession.browser_key_hash == _hash_refresh(credential))
     ).first()
-    if (
-        auth_session is None
-        or auth_session.revoked_at is not None
-        or as_utc(auth_session.expires_at) <= utcnow()  # type: ignore[operator]
-    ):
-        raise NotAuthenticated("Your session has ended; please log in again.")
-    user = session.get(User, auth_session.user_id)
-    if user is None or not user.is_active:
-        raise NotAuthenticated("This account is disabled.")
-    if user.role == GUEST_ROLE and not allow_guest:
+    return _browser_identity(
+        session=session,
+        auth_session=auth_session,
+        settings=settings or get_settings(),
+        touch=True,
+        allow_guest=allow_guest,
+    )
+
+
+def identify_browser_session(
+    *,
+    session: Session,
+    session_id: str,
+    settings: Settings | None = None,
+    touch: bool = True,
+    allow_guest: bool = False,
+) -> Identity:
+    """The user of a live browser session, named by its id (a verified connection's), counting
+    this call as use of the session unless ``touch`` is false.
+
+    ``allow_guest``: a guest's session counts too (only the ballot page passes it).
+
+    Raises:
+        NotAuthenticated: Ended, expired or idle session, disabled user, or an unwanted guest.
+    """
+    if not session_id or len(session_id) > 64:
         raise NotAuthenticated("Please log in.")
-    return Identity(user=user, session_id=auth_session.id)
+    auth_session = session.get(AuthSession, session_id)
+    return _browser_identity(
+        session=session,
+        auth_session=auth_session,
+        settings=settings or get_settings(),
+        touch=touch,
+        allow_guest=allow_guest,
+    )
+
+
+def ended_browser_sessions(*, session: Session, session_ids: list[str], settings: Settings | None = None) -> set[str]:
+    """Which of ``session_ids`` are no longer live (revoked, expired, idle, user disabled); idle
+    ones are revoked on the way, so that every worker hears of it. A guest's session is live
+    like any other (its role limits where it counts, not how long it lasts)."""
+    settings = settings or get_settings()
+    ended: set[str] = set()
+    for start in range(0, len(session_ids), 500):
+        chunk = session_ids[start : start + 500]
+        rows = {s.id: s for s in session.exec(select(AuthSession).where(col(AuthSession.id).in_(chunk))).all()}
+        for session_id in chunk:
+            try:
+                _browser_identity(
+                    session=session,
+                    auth_session=rows.get(session_id),
+                    settings=settings,
+                    touch=False,
+                    allow_guest=True,
+                )
+            except NotAuthenticated:
+                ended.add(session_id)
+    return ended
 
 
 def revoke_session(*, session: Session, session_id: str, reason: str) -> None:
@@ -397,6 +495,7 @@ def revoke_session(*, session: Session, session_id: str, reason: str) -> None:
         auth_session.revoked_reason = reason
         session.add(auth_session)
         session.commit()
+        notify.sessions_ended([session_id])
 
 
 def log_out(*, session: Session, identity: Identity, refresh_token: str | None = None) -> None:
@@ -420,6 +519,7 @@ def revoke_all_sessions(*, session: Session, user_id: int, reason: str) -> int:
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )
     session.commit()
+    notify.user_access_changed(user_id, ended=True)
     return int(result.rowcount or 0)
 
 
@@ -527,6 +627,7 @@ def set_role(*, session: Session, actor: User, user_id: int, role: str) -> User:
         detail={"role": role},
     )
     session.commit()
+    notify.user_access_changed(user.id, ended=False)  # type: ignore[arg-type]
     session.refresh(user)
     return user
 

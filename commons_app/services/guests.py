@@ -144,6 +144,19 @@ class AccountInvitation(Forbidden):
         self.poll_id = poll_id
 
 
+def check_invitation(*, session: Session, token: str) -> str:
+    """Whether a personal link works, without opening a session: the poll's id.
+
+    Raises:
+        NotFound, Forbidden: As :func:`redeem`.
+        AccountInvitation: The voter has an account.
+    """
+    invitation = redeem(session=session, token=token)
+    if not is_guest(invitation.voter):
+        raise AccountInvitation(str(invitation.poll.id))
+    return str(invitation.poll.id)
+
+
 def open_invitation(*, session: Session, token: str) -> GuestPass:
     """Exchange a personal link for a browser session of its (guest) voter.
 

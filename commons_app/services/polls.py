@@ -690,6 +690,8 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
     session.commit()
     session.refresh(poll)
     notify.poll_changed(poll_id)
+    if {"visibility", "results_visibility"} & set(changes):  # what decides who sees the results
+        notify.poll_access_changed(poll_id)
     return view_poll(session=session, poll=poll)
 
 
@@ -757,6 +759,7 @@ def delete_poll(*, session: Session, user: User, poll_id: str) -> None:
     session.delete(poll)
     session.commit()
     notify.poll_changed(poll_id)
+    notify.poll_access_changed(poll_id)
 
 
 @dataclass(frozen=True)
@@ -980,6 +983,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
     )
     session.commit()
     notify.poll_changed(poll_id)
+    notify.poll_access_changed(poll_id)
     return rows
 
 

@@ -359,3 +359,5 @@ def retract_ballot(*, session: Session, user: User, poll_id: str, receipt: str |
     session.commit()
     metrics.BALLOTS.labels("retract").inc()
     notify.poll_changed(poll_id)
+    # Without a ballot, results shown "after vote" are hidden from this user again.
+    notify.user_access_changed(user.id, ended=False)  # type: ignore[arg-type]

@@ -10,6 +10,16 @@ during the window ride along: the release happens before the database is read, s
 committed before the release is missed, and a change after it claims a new window. Pushes per
 poll are thus bounded by the window, whatever the vote rate, and cost one message per worker
 whatever the number of viewers.
+
+Being in a poll's room follows permission all the time, on every worker: a tab joins only after
+the server checked (``services.polls``: ``can_view`` and ``results_refusal``) that its socket's
+session may see the results, and whatever changes that — the poll's visibility, results rule or
+roll, its deletion, the session's end (log-out, idle or absolute expiry, password change,
+disabling), the user's role — is announced (``services.notify``) to every worker (Redis pub/sub
+when configured, else in-process), which re-checks its sockets concerned with the same rule and
+takes out, at once, each one that may no longer see them. A periodic sweep catches sessions that
+expire without anyone's action. A tab that navigates leaves its poll's room (see
+:class:`ConnectionMiddleware`).
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import time
 from typing import Any
 
 import reflex as rx
+from reflex.middleware import Middleware
 from reflex_base.constants.state import FIELD_MARKER
 from sqlmodel import Session
 
@@ -30,13 +41,18 @@ from commons_app import methods, metrics
 from commons_app.jobs import POLL_CHANGED_CHANNEL
 from commons_app.models import Poll
 from commons_app.redis_client import get_async_redis, get_redis
-from commons_app.services import decisions, notify
-from commons_app.services.polls import options_of
+from commons_app.services import auth, decisions, notify
+from commons_app.services.errors import NotAuthenticated
+from commons_app.services.polls import can_view, options_of, results_refusal
 from commons_app.services.results import PollResults, compute_results, format_number
+from commons_app.state import connections
 
 logger = logging.getLogger("commons.live")
 
 PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
+# How often each worker checks that the sessions of its sockets are still live (expiry needs no
+# one's action, so nobody announces it).
+SESSION_SWEEP_SECONDS = float(os.environ.get("SESSION_SWEEP_SECONDS", "5"))
 CLAIM_TTL_MS = 5000
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
@@ -147,24 +163,175 @@ def display_values(poll_id: str, results: PollResults | None) -> dict[str, Any]:
 
 
 FANOUT_CHANNEL = "commons:live:fanout"
+ACCESS_CHANNEL = "commons:live:access"
+# This worker's watching sockets: sid -> poll, and poll -> sids.
+_watching: dict[str, str] = {}
+_watchers: dict[str, set[str]] = {}
+NO_LONGER = "You can no longer see these results."
 
 
 def _room(poll_id: str) -> str:
     return f"live-poll-{poll_id}"
 
 
+def watching(sid: str) -> str | None:
+    """The poll whose live results the socket receives, if any."""
+    return _watching.get(sid)
+
+
+def _forget(sid: str) -> str | None:
+    poll_id = _watching.pop(sid, None)
+    if poll_id is not None:
+        members = _watchers.get(poll_id)
+        if members is not None:
+            members.discard(sid)
+            if not members:
+                del _watchers[poll_id]
+    return poll_id
+
+
 async def watch(poll_id: str, sid: str) -> None:
     """Put a tab's socket in the poll's Socket.IO room (on this worker: events run where their
-    socket is). python-socketio drops it from every room when it disconnects."""
+    socket is), leaving any other poll's. python-socketio drops it from every room when it
+    disconnects."""
     namespace = _app.event_namespace if _app is not None else None
-    if namespace is not None and sid:
-        await namespace.enter_room(sid, _room(poll_id))
+    if namespace is None or not sid:
+        return
+    previous = _forget(sid)
+    if previous is not None and previous != poll_id:
+        await namespace.leave_room(sid, _room(previous))
+    _watching[sid] = poll_id
+    _watchers.setdefault(poll_id, set()).add(sid)
+    await namespace.enter_room(sid, _room(poll_id))
 
 
-async def unwatch(poll_id: str, sid: str) -> None:
+async def unwatch(sid: str) -> None:
+    """Take a tab's socket out of the room of the poll it watches, if any."""
+    poll_id = _forget(sid)
     namespace = _app.event_namespace if _app is not None else None
-    if namespace is not None and sid:
+    if poll_id is not None and namespace is not None:
         await namespace.leave_room(sid, _room(poll_id))
+
+
+async def _withdraw(sid: str, message: str) -> None:
+    """Stop the socket's live results now, and tell its page why (the tally is emptied)."""
+    poll_id = watching(sid)
+    await unwatch(sid)
+    namespace = _app.event_namespace if _app is not None else None
+    if poll_id is None or namespace is None:
+        return
+    values = {"poll_id": poll_id, "rows": [], "total_ballots": 0, "total_weight_label": "0", "winners_label": "",
+              "rounds_header": [], "rounds_rows": [], "matrix_header": [], "matrix_rows": [], "runoff_label": "",
+              "notes": [], "withdrawn": message}
+    delta = {LiveResults.get_full_name(): {f"{k}{FIELD_MARKER}": v for k, v in values.items()}}
+    await namespace.emit("event", {"delta": delta}, to=sid)
+
+
+def _verdicts(*, session: Session, items: list[tuple[str, str, str]]) -> dict[str, tuple[bool, str | None]]:
+    """For each (sid, session id, poll): whether the session is still live, and why the socket may
+    no longer see the poll's results (None: it may). The rule is the services' own."""
+    out: dict[str, tuple[bool, str | None]] = {}
+    for sid, session_id, poll_id in items:
+        try:
+            user = auth.identify_browser_session(session=session, session_id=session_id, touch=False).user
+        except NotAuthenticated:
+            out[sid] = (False, NO_LONGER)
+            continue
+        poll = session.get(Poll, poll_id)
+        if poll is None:
+            out[sid] = (True, "This poll has been deleted.")
+        elif not can_view(session=session, poll=poll, user=user):
+            out[sid] = (True, NO_LONGER)
+        else:
+            out[sid] = (True, results_refusal(session=session, poll=poll, user=user))
+    return out
+
+
+async def recheck(sids: list[str]) -> None:
+    """Re-decide, for this worker's sockets ``sids``, whether each may still see the results it
+    receives; take out at once every one that may not."""
+    from commons_app.state.session import run_service
+
+    items: list[tuple[str, str, str]] = []
+    for sid in sids:
+        poll_id = watching(sid)
+        if poll_id is None:
+            continue
+        connection = connections.identity_of(sid)
+        if connection is None:
+            await _withdraw(sid, NO_LONGER)
+            continue
+        items.append((sid, connection.session_id, poll_id))
+    if not items:
+        return
+    verdicts = await run_service(_verdicts, items=items)
+    for sid, (live, refusal) in verdicts.items():
+        if not live:
+            connections.forget(sid)
+        if refusal is not None:
+            await _withdraw(sid, refusal)
+
+
+async def _end_sockets(sids: list[str]) -> None:
+    """The sessions of these sockets ended: they act as nobody and receive nothing more."""
+    for sid in sids:
+        connections.forget(sid)
+        if watching(sid) is not None:
+            await _withdraw(sid, NO_LONGER)
+
+
+async def apply_access_change(change: dict[str, Any]) -> None:
+    """Act on an announced change (see ``services.notify``) for this worker's sockets."""
+    if "poll_id" in change:
+        await recheck(sorted(_watchers.get(change["poll_id"], ())))  # the id as the service gave it
+    elif "session_ids" in change:
+        await _end_sockets(connections.sockets_of(session_ids=[str(i) for i in change["session_ids"]]))
+    elif "user_id" in change:
+        sids = connections.sockets_of(user_id=int(change["user_id"]))
+        if change.get("ended"):
+            await _end_sockets(sids)
+        else:
+            await recheck(sids)
+
+
+def on_access_changed(change: dict[str, Any]) -> None:
+    """Listener for ``services.notify``'s access changes (callable from any thread): every worker
+    of every instance hears it (Redis), or this one does (no Redis: it is the only one)."""
+    client = get_redis()
+    if client is not None:
+        try:
+            client.publish(ACCESS_CHANNEL, json.dumps(change))
+            return
+        except Exception:
+            logger.warning("could not announce an access change over Redis; acting locally", exc_info=True)
+    loop = _loop
+    if loop is None or loop.is_closed():
+        return
+    loop.call_soon_threadsafe(_spawn, apply_access_change(change))
+
+
+def _spawn(coro: Any) -> None:
+    task = asyncio.create_task(coro)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+async def sweep_sessions() -> None:
+    """Every worker, every ``SESSION_SWEEP_SECONDS``: end the sockets whose session expired (idle
+    or absolute lifetime) or whose user was disabled without an announcement reaching us."""
+    from commons_app.state.session import run_service
+
+    while True:
+        await asyncio.sleep(SESSION_SWEEP_SECONDS)
+        try:
+            bound = connections.bound_session_ids()
+            if not bound:
+                continue
+            ended = await run_service(auth.ended_browser_sessions, session_ids=bound)
+            if ended:
+                await _end_sockets(connections.sockets_of(session_ids=ended))
+        except Exception:
+            logger.warning("session sweep failed", exc_info=True)
 
 
 async def _deliver(poll_id: str, values: dict[str, Any]) -> None:
@@ -182,24 +349,28 @@ def _channel_name(message: dict[str, Any]) -> str:
 
 
 async def _deliver_loop() -> None:
-    """Every worker: receive each push from Redis and emit it to its own watching sockets."""
+    """Every worker: receive each push from Redis and emit it to its own watching sockets, and
+    each access change, acting on it for its own sockets."""
     client = get_async_redis()
     if client is None:
         return
     while True:
         try:
             async with client.pubsub() as pubsub:
-                await pubsub.subscribe(FANOUT_CHANNEL, POLL_CHANGED_CHANNEL)
+                await pubsub.subscribe(FANOUT_CHANNEL, ACCESS_CHANNEL, POLL_CHANGED_CHANNEL)
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
                     data = json.loads(message["data"])
-                    if _channel_name(message) == POLL_CHANGED_CHANNEL:
+                    channel = _channel_name(message)
+                    if channel == ACCESS_CHANNEL:
+                        await apply_access_change(data)
+                    elif channel == POLL_CHANGED_CHANNEL:
                         # A job in a worker process changed a poll (it closed on time): push it
                         # from here (the shared claim makes one worker of all do it).
                         on_poll_changed(str(data["poll_id"]))
-                        continue
-                    await _deliver(str(data["poll_id"]), data["values"])
+                    else:
+                        await _deliver(str(data["poll_id"]), data["values"])
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -216,9 +387,13 @@ def install(app: Any) -> None:
         global _loop
         _loop = asyncio.get_running_loop()
         notify.add_listener(on_poll_changed)
+        notify.add_access_listener(on_access_changed)
 
     app.register_lifespan_task(_capture_loop)
     app.register_lifespan_task(_deliver_loop)
+    app.register_lifespan_task(sweep_sessions)
+    connections.on_disconnect(_forget)
+    app.add_middleware(ConnectionMiddleware(), index=0)
 
 
 def results_display(results: PollResults) -> dict[str, Any]:
@@ -281,7 +456,8 @@ class LiveResults(rx.State):
     """The tally of the poll a tab shows: set by the results page's on_load (after the server
     checked who may see it), then replaced in the browser by each push of :func:`publish`.
 
-    It has no event handlers of its own.
+    It has no event handlers of its own. ``withdrawn`` says why the tab stopped receiving the
+    results (its access ended while it watched).
     """
 
     poll_id: str = ""
@@ -302,9 +478,35 @@ class LiveResults(rx.State):
     quorum_met: str = ""  # "yes" / "no" / "" (no quorum rule)
     passed: str = ""  # "yes" / "no" / "" (no pass rule)
     notes: list[str] = []
+    withdrawn: str = ""
 
-    def apply(self, poll_id: str, results: PollResults | None) -> None:
+    def _apply(self, poll_id: str, results: PollResults | None) -> None:
         """Show a tally (None: the poll was deleted), assigning only the fields that differ."""
-        for key, value in display_values(poll_id, results).items():
+        for key, value in {**display_values(poll_id, results), "withdrawn": ""}.items():
             if getattr(self, key) != value:
                 setattr(self, key, value)
+
+
+class ConnectionMiddleware(Middleware):
+    """Runs before every event of every socket (Reflex's app middleware):
+
+    * a hydrate (a page load, a reconnect, or a replayed client token) first resets every state
+      holding private data, so the full state it sends back shows none of it; the page's own
+      on_load fills it again for the socket's verified user, if any;
+    * a navigation (hydrate or a page's on_load) takes the tab out of the room of the poll it
+      watched: only the results page's on_load puts it (back) in.
+    """
+
+    async def preprocess(self, app: Any, state: Any, event: Any) -> None:
+        """Reset private states on hydrate; leave the watched poll on navigation."""
+        name = str(event.name)
+        hydrating = name.endswith((".hydrate", ".hydrate_and_load"))
+        if hydrating:
+            from commons_app.state.session import reset_private_states
+
+            await reset_private_states(state)
+        if hydrating or name.endswith(".on_load_internal"):
+            sid = state.router.session.session_id
+            if sid and watching(sid) is not None:
+                await unwatch(sid)
+        return None

@@ -1,7 +1,9 @@
 """The signed-in user of a browser tab, and helpers that run services off the event loop.
 
-The credential lives in the browser's local storage and is verified on the server by every
-handler that needs a user (``as_user``); page guards only redirect, they protect nothing.
+The credential lives in an HttpOnly cookie that no script reads; the tab's websocket presents it
+once, when it connects (``state.connections``), and from then on every handler that needs a user
+asks for the live session of *its own socket* (``as_connection``): Reflex's client token and
+state never stand for a user, and page guards only redirect, they protect nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from commons_app.db import session_scope
 from commons_app.models import User
 from commons_app.services import auth
 from commons_app.services.errors import NotAuthenticated
+from commons_app.state import connections
 
 T = TypeVar("T")
 logger = logging.getLogger("commons.events")
@@ -44,26 +47,41 @@ async def run_service(fn: Callable[..., T], /, **kwargs: Any) -> T:
     return await asyncio.to_thread(_in_session, fn, kwargs)
 
 
-def _as_user(credential: str, fn: Callable[..., T], kwargs: dict[str, Any], allow_guest: bool = False) -> T:
+def _as_session(session_id: str, fn: Callable[..., T], kwargs: dict[str, Any], allow_guest: bool = False) -> T:
     with session_scope() as session:
-        identity = auth.identify_browser(session=session, credential=credential, allow_guest=allow_guest)
+        identity = auth.identify_browser_session(session=session, session_id=session_id, allow_guest=allow_guest)
         return fn(session=session, user=identity.user, **kwargs)
 
 
-async def as_user(credential: str, fn: Callable[..., T], /, *, allow_guest: bool = False, **kwargs: Any) -> T:
-    """Verify the credential, then call ``fn(session=..., user=<that user>, **kwargs)`` in a thread.
+async def as_connection(sid: str, fn: Callable[..., T], /, *, allow_guest: bool = False, **kwargs: Any) -> T:
+    """Call ``fn(session=..., user=<the user of socket sid>, **kwargs)`` in a thread, after
+    checking that the session the socket proved when it connected is still live.
+
+    ``allow_guest``: a guest's session (a voter without an account, ``services.guests``)
+    counts too; only the ballot page passes it.
 
     ``allow_guest``: a guest's credential (a voter without an account, ``services.guests``)
     counts too; only the ballot page passes it.
 
     Raises:
-        NotAuthenticated: The credential is missing, unknown, ended, its user disabled, or a guest's.
+        NotAuthenticated: The socket presented no live credential, or its session has ended
+            (log-out, idle or absolute expiry, password change), its user is disabled, or it is
+            a guest's and ``allow_guest`` is false.
     """
     started = time.perf_counter()
     name = getattr(fn, "__name__", "service")
     outcome = "ok"
     try:
-        return await asyncio.to_thread(_as_user, credential, fn, kwargs, allow_guest)
+        connection = connections.identity_of(sid)
+        if connection is None:
+            raise NotAuthenticated("Please log in.")
+        try:
+            return await asyncio.to_thread(_as_session, connection.session_id, fn, kwargs, allow_guest)
+        except NotAuthenticated as exc:
+            # A guest refused off the ballot page is still connected; only an ended session is forgotten.
+            if str(exc) != "Please log in.":
+                connections.forget(sid)
+            raise
     except Exception as exc:
         outcome = type(exc).__name__
         raise
@@ -83,9 +101,9 @@ def login_redirect(path: str) -> rx.event.EventSpec:
 
 
 class SessionState(rx.State):
-    """Who is signed in on this tab. The display fields are hints; handlers check the credential."""
+    """Who is signed in on this tab. The display fields are hints, filled from the socket's own
+    verified session; handlers check that session again. No credential is kept here."""
 
-    credential: str = rx.LocalStorage("", name="commons_session", sync=True)
     username: str = ""
     role: str = ""
     user_id: int = 0
@@ -102,15 +120,18 @@ class SessionState(rx.State):
         return self.role == "admin"
 
     def _clear_user(self) -> None:
-        self.credential = ""
         self.username = ""
         self.role = ""
         self.user_id = 0
 
+    def _socket(self) -> str:
+        """This tab's socket, as the server knows it (not as the client says)."""
+        return self.router.session.session_id
+
     async def _call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """Run a service as the signed-in user; clears the display fields when the session ended."""
         try:
-            return await as_user(self.credential, fn, **kwargs)
+            return await as_connection(self._socket(), fn, **kwargs)
         except NotAuthenticated:
             self._clear_user()
             raise
@@ -119,9 +140,6 @@ class SessionState(rx.State):
     async def check_session(self) -> None:
         """Refresh the display fields from the server (every page runs this on load)."""
         self.session_checked = True
-        if not self.credential:
-            self._clear_user()
-            return
         try:
             me = await self._call(_whoami)
         except NotAuthenticated:
@@ -138,15 +156,20 @@ class SessionState(rx.State):
 
     @rx.event
     async def logout(self):  # noqa: ANN201 - Reflex event return
-        """End the session on the server and forget every private value held for this tab."""
-        credential = self.credential
-        if credential:
-            try:
-                identity = await run_service(auth.identify_browser, credential=credential)
-                await run_service(auth.revoke_session, session_id=identity.session_id, reason="logout")
-            except NotAuthenticated:
-                pass
+        """End the session on the server (every tab and socket of it stops at once, see
+        ``state.live``) and forget every private value held for this tab."""
+        connection = connections.identity_of(self._socket())
+        if connection is not None:
+            await run_service(auth.revoke_session, session_id=connection.session_id, reason="logout")
+        connections.forget(self._socket())
         self._clear_user()
-        for cls in PRIVATE_STATES:
-            (await self.get_state(cls)).reset()
+        await reset_private_states(self)
         return [rx.redirect("/login"), rx.toast.info("You have been logged out.")]
+
+
+async def reset_private_states(state: rx.State) -> None:
+    """Reset every state that holds a user's private data (the display fields too)."""
+    from commons_app.state.live import LiveResults  # live imports this module
+
+    for cls in [SessionState, *PRIVATE_STATES, LiveResults]:
+        (await state.get_state(cls)).reset()

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import SQLModel, select
 
 from commons_app import jobs
-from commons_app.models import InvitationToken, OutboxMail, Poll, User, utcnow
+from commons_app.models import AuthSession, InvitationToken, OutboxMail, Poll, User, utcnow
 from commons_app.services import auth, guests, invitations, polls, votes
 from commons_app.services.errors import Conflict, Forbidden, NotAuthenticated, NotFound, RateLimited
 from commons_app.services.votes import BallotInput
@@ -450,3 +450,79 @@ def test_a_real_smtp_server_receives_one_invitation_per_invitee_with_its_link(cl
     assert {(i["status"], i["attempts"]) for i in listing} == {("sent", 1)} and all(i["sent_at"] for i in listing)
     roll = client.get(f"/api/polls/{poll_id}/voters", headers=owner_headers).json()["voters"]
     assert {v["invitation"] for v in roll} == {"sent"}
+
+
+# --- the browser's HTTP routes: the session cookie a guest gets -------------------------------------------
+def guest_sessions(session) -> int:
+    session.expire_all()
+    return len(session.exec(select(AuthSession).join(User, AuthSession.user_id == User.id).where(User.role == "guest")).all())
+
+
+def test_a_personal_link_post_sets_an_httponly_cookie_and_opens_the_ballot(client, session, owner_headers):
+    poll_id, _ = private_poll(client, owner_headers)
+    put_roll(client, owner_headers, poll_id, [{"email": "ann@example.org"}])
+    client.post(f"/api/polls/{poll_id}/invitations", headers=owner_headers)
+    token = token_in(mails(session, poll_id)[0])
+    answer = client.post("/api/browser/invitation", data={"token": token}, headers={"Origin": "http://testserver"},
+                         follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/polls/{poll_id}"
+    cookie = answer.headers["set-cookie"]
+    assert "commons_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    credential = client.cookies.get("commons_session")
+    identity = auth.identify_browser(session=session, credential=credential, allow_guest=True)
+    assert identity.user.role == "guest" and identity.user.guest_poll_id == poll_id
+    with pytest.raises(NotAuthenticated, match="Please log in"):  # off the ballot page it is no one
+        auth.identify_browser_session(session=session, session_id=identity.session_id)
+    assert auth.identify_browser_session(session=session, session_id=identity.session_id, allow_guest=True).user.id == identity.user.id
+
+
+def test_link_posts_from_other_sites_or_with_bad_links_open_no_session(client, session, owner_headers, make_user):
+    poll_id, _ = private_poll(client, owner_headers)
+    account = make_user()
+    put_roll(client, owner_headers, poll_id, [{"email": "ann@example.org"}, {"email": account.email}])
+    client.post(f"/api/polls/{poll_id}/invitations", headers=owner_headers)
+    tokens = {i: token_in(m) for i, m in enumerate(mails(session, poll_id))}
+    link_body, _ = factories.api_poll(client, owner_headers, access="link")
+
+    def post(route, data, origin="http://testserver", *, session_expected=False):
+        client.cookies.clear()
+        answer = client.post(route, data=data, headers={"Origin": origin}, follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        assert ("commons_session" in answer.headers.get("set-cookie", "")) == session_expected
+        return answer.headers["location"]
+
+    for token in tokens.values():  # a cross-site post (log-in CSRF into a guest) is refused
+        assert post("/api/browser/invitation", {"token": token}, "https://evil.example").endswith("?error=origin")
+    assert post("/api/browser/link-guest", {"poll": link_body["id"]}, "https://evil.example").endswith("?error=origin")
+    assert post("/api/browser/invitation", {"token": "not-a-real-token"}) == "/v/not-a-real-token?error=invalid"
+    assert post("/api/browser/link-guest", {"poll": poll_id}) == f"/polls/{poll_id}?error=invalid"  # not a link poll
+    assert guest_sessions(session) == 0
+    # The account's link is no way into the account: it asks to log in.
+    answers = {}
+    for token in tokens.values():
+        client.cookies.clear()
+        answers[token] = client.post("/api/browser/invitation", data={"token": token}, follow_redirects=False).headers["location"]
+    assert sorted(answers.values()) == sorted([f"/login?next=/polls/{poll_id}", f"/polls/{poll_id}"])
+    assert guest_sessions(session) == 1  # ann's link opened her ballot
+    client.post(f"/api/polls/{poll_id}/close", headers=owner_headers)
+    before = guest_sessions(session)
+    assert {post("/api/browser/invitation", {"token": t}) for t in tokens.values()} == {f"/v/{t}?error=closed" for t in tokens.values()}
+    assert guest_sessions(session) == before
+
+
+def test_vote_without_an_account_post_makes_one_guest_per_browser_within_the_address_limit(client, session, owner_headers, rate_limits):
+    rate_limits(link_guest="2/hour")
+    body, _options = factories.api_poll(client, owner_headers, access="link")
+    users = set()
+    for _ in range(2):
+        client.cookies.clear()
+        answer = client.post("/api/browser/link-guest", data={"poll": body["id"]}, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == f"/polls/{body['id']}"
+        assert "HttpOnly" in answer.headers["set-cookie"]
+        users.add(auth.identify_browser(session=session, credential=client.cookies.get("commons_session"), allow_guest=True).user.id)
+    assert len(users) == 2
+    client.cookies.clear()
+    answer = client.post("/api/browser/link-guest", data={"poll": body["id"]}, follow_redirects=False)
+    assert answer.headers["location"] == f"/polls/{body['id']}?error=rate_limited"
+    assert "commons_session" not in answer.headers.get("set-cookie", "")
+    assert guest_sessions(session) == 2

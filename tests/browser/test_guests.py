@@ -71,6 +71,8 @@ def link_of(text: str, base: str) -> str:
 def vote_in_fresh_browser(new_page, url: str, option: str, *, button: str = "Submit vote") -> None:
     page = new_page()
     goto(page, url)
+    # The link's page posts itself to /api/browser/invitation, which lands on the poll's ballot.
+    expect(page).to_have_url(re.compile(r"/polls/[A-Za-z0-9_-]+/?$"), timeout=UI_TIMEOUT)
     page.get_by_label(option, exact=True).check()
     page.get_by_role("button", name=button).click()
     expect(page.locator("#my-ballot")).to_have_text(f"Your ballot: {option}", timeout=UI_TIMEOUT)
@@ -158,10 +160,17 @@ def test_a_link_poll_takes_one_ballot_per_browser_without_accounts(new_page, app
         page = new_page()
         goto(page, url)
         expect(page.locator("#link-poll-note")).to_contain_text("not for binding decisions", ignore_case=True)
+        expect(page.get_by_role("button", name="Submit vote")).to_have_count(0)  # no voter yet
+        page.get_by_role("button", name="Vote without an account").click()
         option = ["Tea", "Coffee"][i % 2]
         page.get_by_label(option, exact=True).check()
         page.get_by_role("button", name="Submit vote").click()
         expect(page.locator("#my-ballot")).to_have_text(f"Your ballot: {option}", timeout=UI_TIMEOUT)
+        # The guest's credential is the HttpOnly cookie, nowhere a script can read it.
+        [cookie] = [c for c in page.context.cookies() if c["name"] == "commons_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        stored = page.evaluate("() => JSON.stringify(Object.assign({}, window.localStorage, window.sessionStorage))")
+        assert cookie["value"] not in stored and "commons_guest" not in stored
         # The same browser again: its ballot, to change, never a second one.
         goto(page, url)
         expect(page.locator("#my-ballot")).to_have_text(f"Your ballot: {option}")
@@ -171,6 +180,8 @@ def test_a_link_poll_takes_one_ballot_per_browser_without_accounts(new_page, app
     other = api.create_poll(owner, options=["A", "B"])
     page = new_page()
     goto(page, url)
+    page.get_by_role("button", name="Vote without an account").click()
+    expect(page.get_by_role("button", name="Submit vote")).to_be_visible(timeout=UI_TIMEOUT)
     goto(page, f"{base}/polls/{other['id']}")
     expect(page.locator("#sign-in-to-vote")).to_be_visible(timeout=UI_TIMEOUT)
     expect(page.get_by_role("button", name="Submit vote")).to_have_count(0)
@@ -197,7 +208,11 @@ def test_a_link_poll_takes_200_ballots_from_one_address_within_two_minutes(app_s
     async def one_browser(http: aiohttp.ClientSession) -> None:
         client = BrowserClient(app_server.url, frontend=frontend, http_session=http)
         try:
-            await client.connect(f"/polls/{poll_id}", {"poll_id": str(poll_id)}, timeout=timeout)
+            # The logged-out visitor's "Vote without an account" (a form post that makes this
+            # browser's guest and sets its cookie), then the poll's page with that cookie.
+            await client.sign_in_by_post(
+                "/api/browser/link-guest", {"poll": str(poll_id)}, {"poll_id": str(poll_id)}
+            )
 
             def ready(update: dict) -> bool:
                 ctx = state_delta(update, NAMES.vote_state).get(var("ctx"))

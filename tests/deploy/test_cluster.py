@@ -646,35 +646,27 @@ class Tab:
     async def emit(self, name: str, payload: dict[str, Any]) -> None:
         await self.sio.emit("event", self.event(name, payload), namespace=EVENT_PATH)
 
-    async def submit(self, state: type, form: dict[str, str], timeout: float = 30) -> str:
-        """Submit a log-in or registration form; returns "ok" (sent on to another page) or the
-        form's error message."""
-        import asyncio
+    async def post_form(self, path: str, form: dict[str, str]) -> str:
+        """Send a log-in or registration form as the browser does (a plain HTML form post from
+        the page's origin); returns "ok" (sent on into the app) or the sentence the form page
+        shows for the refusal code the post answered with."""
+        from urllib.parse import parse_qs, urlsplit
 
-        from reflex_base.constants.state import FIELD_MARKER
+        from commons_app.routes import LOGIN_ERRORS, REGISTER_ERRORS
 
-        start = len(self.updates)
-        await self.emit(f"{state.get_full_name()}.submit", {"form": form})
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for update in self.updates[start:]:
-                if any(e.get("name") == "_redirect" for e in update.get("events") or []):
-                    return "ok"
-                error = ((update.get("delta") or {}).get(form_state(state)) or {}).get(f"error{FIELD_MARKER}")
-                if error:
-                    return error
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no answer to the form within {timeout} s from {self.source}")
+        async with self.http.post(f"{self.base_url}{path}", data=form, headers={"Origin": self.base_url},
+                                  allow_redirects=False) as answer:
+            assert answer.status == 303, (answer.status, await answer.text())
+            location = urlsplit(answer.headers["Location"])
+        if location.path not in ("/login", "/register"):
+            return "ok"
+        code = parse_qs(location.query).get("error", [""])[0]
+        return (LOGIN_ERRORS if location.path == "/login" else REGISTER_ERRORS).get(code, f"unknown code {code!r}")
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
         await self.http.close()
-
-
-def form_state(state: type) -> str:
-    """Where a form's ``error`` lives: the log-in and registration states share their parent's."""
-    return state.get_full_name().rpartition(".")[0]
 
 
 def run(coroutine: Any) -> Any:
@@ -688,32 +680,29 @@ def run(coroutine: Any) -> Any:
 
 
 def test_browser_log_in_limits_count_each_client_behind_the_balancer(cluster: Cluster):
-    """30 failed browser log-ins from one client fill that client's bucket only: a second client
+    """30 failed browser log-ins (the log-in form's post) from one client fill that client's bucket only: a second client
     logs in; a stranger guessing an account's password leaves its owner free to log in."""
-    from commons_app.pages.auth import LoginState
-
+    login = "/api/browser/login"
     owner = cluster.api.register("lockowner")
     member = cluster.api.register("lockmember")
 
     async def scenario() -> None:
         guesser, second, owner_tab = (Tab(cluster.url, f"127.0.0.{n}") for n in (2, 3, 4))
         try:
-            for tab in (guesser, second, owner_tab):
-                await tab.open("/login")
             for i in range(30):  # 30 names that exist nowhere: each a failed log-in of this client
-                answer = await guesser.submit(LoginState, {"username": f"nobody{i}x", "password": "wrong-guess-1"})
+                answer = await guesser.post_form(login, {"username": f"nobody{i}x", "password": "wrong-guess-1"})
                 assert answer == "Incorrect username or password.", (i, answer)
-            refused = await guesser.submit(LoginState, {"username": "nobody99x", "password": "wrong-guess-1"})
+            refused = await guesser.post_form(login, {"username": "nobody99x", "password": "wrong-guess-1"})
             assert "from this address" in refused, refused
-            assert await second.submit(LoginState, {"username": member.username, "password": member.password}) == "ok"
+            assert await second.post_form(login, {"username": member.username, "password": member.password}) == "ok"
 
             # A stranger guessing the owner's password (by username and by email) ...
-            answers = [await second.submit(LoginState, {"username": name, "password": f"guess-{i}-wrong"})
+            answers = [await second.post_form(login, {"username": name, "password": f"guess-{i}-wrong"})
                        for i, name in enumerate([owner.username, owner.email] * 6)]
             assert answers.count("Incorrect username or password.") == 10, answers
             assert all("for this account" in a for a in answers[10:]), answers
             # ... and the owner, from their own address, in the middle of it.
-            assert await owner_tab.submit(LoginState, {"username": owner.email, "password": owner.password}) == "ok"
+            assert await owner_tab.post_form(login, {"username": owner.email, "password": owner.password}) == "ok"
         finally:
             for tab in (guesser, second, owner_tab):
                 await tab.close()
@@ -723,23 +712,20 @@ def test_browser_log_in_limits_count_each_client_behind_the_balancer(cluster: Cl
 
 def test_browser_registrations_are_counted_per_client_behind_the_balancer(cluster: Cluster):
     """Registration is limited per client address, not for the whole site behind nginx."""
-    from commons_app.pages.auth import RegisterState
-
+    register = "/api/browser/register"
     async def scenario() -> None:
         busy, other = Tab(cluster.url, "127.0.0.5"), Tab(cluster.url, "127.0.0.6")
         try:
-            await busy.open("/register")
-            await other.open("/register")
             for i in range(REGISTER_LIMIT + 1):
                 name = f"reg{secrets.token_hex(4)}x"
-                answer = await busy.submit(RegisterState, {"username": name, "email": f"{name}@example.org",
+                answer = await busy.post_form(register, {"username": name, "email": f"{name}@example.org",
                                                            "password": "a-room-passphrase"})
                 if i < REGISTER_LIMIT:
                     assert answer == "ok", (i, answer)
                 else:
                     assert "Too many accounts" in answer, answer
             name = f"reg{secrets.token_hex(4)}y"
-            assert await other.submit(RegisterState, {"username": name, "email": f"{name}@example.org",
+            assert await other.post_form(register, {"username": name, "email": f"{name}@example.org",
                                                       "password": "a-room-passphrase"}) == "ok"
         finally:
             await busy.close()
@@ -753,17 +739,18 @@ def test_websocket_events_are_throttled_per_connection(cluster: Cluster):
     told once, the connection stays open and is served again later; another tab is not slowed."""
     from reflex_base.constants.state import FIELD_MARKER
 
-    from commons_app.pages.auth import RegisterState
+    from commons_app.pages.join import JoinState
     from commons_app.services.ratelimit import MESSAGES
 
-    name = f"{RegisterState.get_full_name()}.submit"
+    name = f"{JoinState.get_full_name()}.submit"
     # Two forms the handler refuses with two different messages: every handled event changes
     # the error shown, so every handled event sends a delta.
-    forms = [{"username": "", "email": "", "password": ""}, {"username": "x" * 40, "email": "e", "password": "p"}]
+    # (The join form: log-in and registration are HTTP form posts now, not websocket events.)
+    forms = [{"code": ""}, {"code": "no-such-code"}]
 
     def handled(tab: Tab) -> int:
         return sum(1 for u in tab.updates
-                   if ((u.get("delta") or {}).get(form_state(RegisterState)) or {}).get(f"error{FIELD_MARKER}"))
+                   if ((u.get("delta") or {}).get(JoinState.get_full_name()) or {}).get(f"error{FIELD_MARKER}"))
 
     def notices(tab: Tab) -> int:
         return sum(1 for u in tab.updates for e in u.get("events") or [] if MESSAGES["ws_event"] in json_text(e))
@@ -773,8 +760,8 @@ def test_websocket_events_are_throttled_per_connection(cluster: Cluster):
 
         flooder, bystander = Tab(cluster.url, "127.0.0.7"), Tab(cluster.url, "127.0.0.8")
         try:
-            await flooder.open("/register")
-            await bystander.open("/register")
+            await flooder.open("/join")
+            await bystander.open("/join")
             started = time.monotonic()
             for i in range(200):
                 await flooder.emit(name, {"form": forms[i % 2]})
@@ -792,9 +779,9 @@ def test_websocket_events_are_throttled_per_connection(cluster: Cluster):
             # The window frees up: the same connection is served again.
             await asyncio.sleep(11)
             shown = [error for u in flooder.updates
-                     if (error := ((u.get("delta") or {}).get(form_state(RegisterState)) or {}).get(f"error{FIELD_MARKER}"))]
+                     if (error := ((u.get("delta") or {}).get(JoinState.get_full_name()) or {}).get(f"error{FIELD_MARKER}"))]
             # The form refused with the other message than the last one shown: a delta again.
-            await flooder.emit(name, {"form": forms[0] if "too long" in shown[-1] else forms[1]})
+            await flooder.emit(name, {"form": forms[1] if "Enter the join code" in shown[-1] else forms[0]})
             await asyncio.sleep(2)
             assert handled(flooder) == first + 1 and flooder.sio.connected
         finally:

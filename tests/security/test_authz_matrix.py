@@ -9,7 +9,8 @@ tested, not only session revocation); and ``anonymous``, no token at all.
 The matrix is checked against the app's own OpenAPI document: an endpoint without a row fails
 :func:`test_the_matrix_covers_every_endpoint`. A refused request (4xx) must change nothing in the
 database. The second half drives the mutating Reflex event handlers' service paths the way the
-pages do (``commons_app.state.session.as_user`` with a browser credential), and the admin page's
+pages do (``commons_app.state.session.as_connection``: a socket that presented a browser credential
+when it connected), and the admin page's
 own ``set_role`` / ``set_active`` handlers with their wrapper.
 """
 
@@ -32,7 +33,8 @@ from commons_app.services import auth, polls, votes
 from commons_app.services.errors import Forbidden, NotAuthenticated, NotFound
 from commons_app.services.polls import RollEntry
 from commons_app.services.votes import BallotInput
-from commons_app.state.session import SessionState, as_user
+from commons_app.state import connections
+from commons_app.state.session import SessionState, as_connection
 from tests import factories
 from tests.factories import DEFAULT_PASSWORD, assert_error, bearer
 from tests.security.conftest import REPORT
@@ -270,6 +272,17 @@ def browser_credentials(session: Session, world: World) -> dict[str, str]:
     return credentials
 
 
+async def as_socket(credential: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """What a page's handler does: a socket whose handshake carried ``credential`` (verified as
+    the websocket verifies it), then the service as that socket's user."""
+    sid = "sid-" + secrets.token_hex(8)
+    await connections.verify_connection(sid, {"HTTP_COOKIE": f"{connections.COOKIE_NAME}={credential}"})
+    try:
+        return await as_connection(sid, fn, **kwargs)
+    finally:
+        connections.forget(sid)
+
+
 def _outcome(call: Callable[[], Any]) -> str:
     try:
         call()
@@ -323,7 +336,7 @@ def test_reflex_handler_service_paths(engine, session, handler):
         before = snapshot(engine)
         credential = credentials[role]
         outcome = _outcome(lambda fn=fn, kwargs=kwargs, credential=credential: asyncio.run(
-            as_user(credential, fn, **kwargs)))
+            as_socket(credential, fn, **kwargs)))
         expected = expected_row.split()[HANDLER_ROLES.index(role)]
         REPORT["Reflex handler cells checked"] += 1
         if outcome != expected:
@@ -345,8 +358,8 @@ class AdminTab:
     _act = AdminState._act
     _load = AdminState._load
 
-    def __init__(self, credential: str) -> None:
-        self.credential = credential
+    def __init__(self, sid: str) -> None:
+        self.sid = sid
         self.username, self.role, self.user_id = "someone", "", 0
         self.users: list[Any] = []
         self.events: list[Any] = []
@@ -354,11 +367,24 @@ class AdminTab:
         self.events_total, self.users_at, self.events_at = 0, 0, 0
 
 
+    def _socket(self) -> str:
+        return self.sid
+
+
 def run_admin_handler(credential: str, name: str, *args: Any) -> str:
-    tab = AdminTab(credential)
-    handler = getattr(AdminState, name).fn
-    asyncio.run(handler(tab, *args))
-    if tab.credential == "":
+    sid = "sid-" + secrets.token_hex(8)
+
+    async def run() -> AdminTab:
+        await connections.verify_connection(sid, {"HTTP_COOKIE": f"{connections.COOKIE_NAME}={credential}"})
+        tab = AdminTab(sid)
+        try:
+            await getattr(AdminState, name).fn(tab, *args)
+        finally:
+            connections.forget(sid)
+        return tab
+
+    tab = asyncio.run(run())
+    if tab.username == "":
         return "NotAuthenticated"
     if tab.error == "Only administrators may do this.":
         return "Forbidden"

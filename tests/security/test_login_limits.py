@@ -98,3 +98,36 @@ def test_a_room_behind_one_address_registers_and_logs_in_at_once(client, rate_li
     victim = make_user()
     answers = [login(client, victim.username, f"guess-{i}-xyz").status_code for i in range(12)]
     assert answers[:10] == [401] * 10 and answers[10:] == [429, 429], answers
+
+
+def form_login(client, name: str, password: str, address: str) -> str:
+    """The browser's log-in form post; returns "ok" or the refusal code it sends the form back with."""
+    answer = client.post("/api/browser/login", data={"username": name, "password": password, "next": "/polls"},
+                         headers={"X-Forwarded-For": address}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    location = answer.headers["location"]
+    return "ok" if location == "/polls" else location.split("error=")[1].split("&")[0]
+
+
+def test_the_browser_form_counts_the_same_buckets(client, rate_limits, behind_proxy, make_user):
+    """The log-in form post (how browsers log in) is held by the same limits as /api/token: a
+    stranger's guesses fill the stranger's account bucket, not the owner's; failures fill the
+    address's bucket; the refusal says which."""
+    rate_limits(login_account="4/minute", login_address="6/minute")
+    owner = make_user()
+    answers = [form_login(client, name, f"guess-{i}-wrong", STRANGER) for i, name in enumerate([owner.username, owner.email] * 3)]
+    assert answers == ["invalid"] * 4 + ["limited_account"] * 2, answers
+    assert form_login(client, owner.email, DEFAULT_PASSWORD, OWNER) == "ok"
+    answers = [form_login(client, f"nobody{i}x", "wrong-guess-1", STRANGER) for i in range(3)]
+    assert answers[-1] == "limited_address", answers
+
+
+def test_the_log_out_form_ends_the_session_and_clears_the_cookie(client, make_user):
+    user = make_user()
+    client.post("/api/browser/login", data={"username": user.username, "password": DEFAULT_PASSWORD},
+                follow_redirects=False)
+    assert client.cookies.get("commons_session")
+    answer = client.post("/api/browser/logout", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    assert "commons_session=" in answer.headers["set-cookie"] and "Max-Age=0" in answer.headers["set-cookie"]
+    assert not client.cookies.get("commons_session")

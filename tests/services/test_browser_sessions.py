@@ -1,0 +1,95 @@
+"""Browser sessions end when they should (idle period, absolute lifetime), and every change of who
+may see a poll's results is announced to the live layer (``services.notify``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from commons_app.config import get_settings
+from commons_app.models import AuthSession, as_utc, utcnow
+from commons_app.services import auth, notify, polls
+from commons_app.services.errors import NotAuthenticated
+from commons_app.services.polls import RollEntry
+from tests.factories import DEFAULT_PASSWORD
+
+
+@pytest.fixture
+def announced() -> Iterator[list[dict]]:
+    changes: list[dict] = []
+    notify.add_access_listener(changes.append)
+    yield changes
+    notify.remove_access_listener(changes.append)
+
+
+def _age(session, session_id: str, **fields) -> None:
+    session.execute(update(AuthSession).where(AuthSession.id == session_id).values(**fields))
+    session.commit()
+    session.expire_all()
+
+
+def test_a_browser_session_has_an_absolute_lifetime(session, user):
+    settings = dataclasses.replace(get_settings(), browser_max_hours=2.0)
+    session_id, credential = auth.start_browser_session(session=session, user=user, settings=settings)
+    row = session.get(AuthSession, session_id)
+    assert as_utc(row.expires_at) - as_utc(row.created_at) == timedelta(hours=2)
+    assert row.browser_key_hash != credential  # only its hash is stored
+    _age(session, session_id, expires_at=utcnow() - timedelta(seconds=1))
+    with pytest.raises(NotAuthenticated):
+        auth.identify_browser(session=session, credential=credential, settings=settings)
+    assert auth.ended_browser_sessions(session=session, session_ids=[session_id], settings=settings) == {session_id}
+
+
+def test_a_browser_session_ends_after_an_idle_period_and_use_keeps_it(session, user, announced):
+    settings = dataclasses.replace(get_settings(), browser_idle_minutes=10.0)
+    session_id, credential = auth.start_browser_session(session=session, user=user, settings=settings)
+    # Used 9 minutes after the last use: still live, and the use counts.
+    _age(session, session_id, last_used_at=utcnow() - timedelta(minutes=9))
+    assert auth.identify_browser_session(session=session, session_id=session_id, settings=settings).user.id == user.id
+    session.expire_all()
+    assert utcnow() - as_utc(session.get(AuthSession, session_id).last_used_at) < timedelta(minutes=1)
+    # 11 minutes without use: ended, revoked as idle, and announced.
+    _age(session, session_id, last_used_at=utcnow() - timedelta(minutes=11))
+    assert auth.ended_browser_sessions(session=session, session_ids=[session_id], settings=settings) == {session_id}
+    with pytest.raises(NotAuthenticated):
+        auth.identify_browser(session=session, credential=credential, settings=settings)
+    session.expire_all()
+    assert session.get(AuthSession, session_id).revoked_reason == "idle"
+    assert {"session_ids": [session_id]} in announced
+
+
+def test_session_ends_are_announced(session, make_user, announced):
+    member, admin = make_user(), make_user(role="admin")
+    session_id, _credential = auth.start_browser_session(session=session, user=member)
+    auth.revoke_session(session=session, session_id=session_id, reason="logout")
+    assert announced[-1] == {"session_ids": [session_id]}
+    auth.change_password(session=session, user=member, current_password=DEFAULT_PASSWORD,
+                         new_password="A-new-and-long-passphrase-77")
+    assert announced[-1] == {"user_id": member.id, "ended": True}
+    auth.set_role(session=session, actor=admin, user_id=member.id, role="admin")
+    assert announced[-1] == {"user_id": member.id, "ended": False}
+    auth.set_active(session=session, actor=admin, user_id=member.id, active=False)
+    assert announced[-1] == {"user_id": member.id, "ended": True}
+
+
+def test_poll_audience_changes_are_announced(session, make_user, make_poll, announced):
+    owner, voter = make_user(), make_user()
+    poll = make_poll(owner)
+    poll_id = poll.poll.id
+    polls.update_poll(session=session, user=owner, poll_id=poll_id, changes={"title": "Only the title"})
+    assert announced == []  # nothing about who sees the results changed
+    polls.update_poll(session=session, user=owner, poll_id=poll_id, changes={"results_visibility": "creator"})
+    assert announced[-1] == {"poll_id": poll_id}
+    announced.clear()
+    polls.update_poll(session=session, user=owner, poll_id=poll_id, changes={"visibility": "private"})
+    assert announced[-1] == {"poll_id": poll_id}
+    announced.clear()
+    polls.set_roll(session=session, user=owner, poll_id=poll_id, voters=[RollEntry(voter.username)])
+    assert announced[-1] == {"poll_id": poll_id}
+    announced.clear()
+    polls.delete_poll(session=session, user=owner, poll_id=poll_id)
+    assert announced[-1] == {"poll_id": poll_id}
