@@ -232,6 +232,11 @@ def _row(row: rx.Var) -> rx.Component:
                     spacing="1",
                     wrap="wrap",
                 ),
+                # On a phone the invitation column is hidden (see roll_editor): its status shows here.
+                rx.cond(
+                    row["invite_text"].to(str) != "",
+                    rx.text("Invitation: " + row["invite_text"].to(str), size="1", style={"@media (min-width: 768px)": {"display": "none"}}),
+                ),
                 spacing="1",
                 align="start",
             ),
@@ -422,7 +427,12 @@ def roll_editor() -> rx.Component:
                 ),
                 rx.cond(
                     RollEditorState.rows.length() > 0,
-                    data_table(["Voter", "Invitation", "Weight", ""], rx.foreach(RollEditorState.rows, _row), size="1"),
+                    rx.box(
+                        data_table(["Voter", "Invitation", "Weight", ""], rx.foreach(RollEditorState.rows, _row), size="1"),
+                        # Four columns do not fit a phone: the status moves under the voter's name.
+                        style={"@media (max-width: 767px)": {"& th:nth-child(2), & td:nth-child(2)": {"display": "none"}}},
+                        width="100%",
+                    ),
                     rx.text("Nobody is on the roll yet.", size="2"),
                 ),
                 _mail_panel(),
