@@ -450,3 +450,27 @@ def test_a_real_smtp_server_receives_one_invitation_per_invitee_with_its_link(cl
     assert {(i["status"], i["attempts"]) for i in listing} == {("sent", 1)} and all(i["sent_at"] for i in listing)
     roll = client.get(f"/api/polls/{poll_id}/voters", headers=owner_headers).json()["voters"]
     assert {v["invitation"] for v in roll} == {"sent"}
+
+
+def test_the_roll_editor_shows_each_invitations_status_and_why_one_failed(client, session, user, other_user, owner_headers):
+    from commons_app.pages.roll_editor import roll_context
+
+    poll_id, _ = private_poll(client, owner_headers)
+    roll = [{"username": other_user.username}, {"email": "ann.status@example.org"}, {"email": "bob.status@example.org"}]
+    assert put_roll(client, owner_headers, poll_id, roll).status_code == 200
+    assert client.post(f"/api/polls/{poll_id}/invitations", headers=owner_headers).json() == {"queued": 2}
+    assert put_roll(client, owner_headers, poll_id, [*roll, {"email": "cal.status@example.org"}]).status_code == 200
+    # What the sender records when the server refuses the address for good (tests/mail/test_mailer.py).
+    bob = next(m for m in mails(session, poll_id) if m.to_address == "bob.status@example.org")
+    bob.status, bob.last_error = "failed", "550 5.1.1 No such user"
+    session.add(bob)
+    session.commit()
+
+    rows = {r["key"]: r["invite_text"] for r in roll_context(session=session, user=user, poll_id=poll_id)["rows"]}
+    assert rows == {
+        other_user.username: "", "ann.status@example.org": "queued",
+        "bob.status@example.org": "failed: 550 5.1.1 No such user", "cal.status@example.org": "not invited",
+    }
+    # Only the poll's managers learn why a mail failed.
+    with pytest.raises(Forbidden):
+        invitations.failure_reasons(session=session, user=other_user, poll_id=poll_id)
