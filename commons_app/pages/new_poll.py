@@ -489,9 +489,10 @@ def new_poll_page() -> rx.Component:
                 ),
                 rx.el.label(
                     rx.hstack(
-                        rx.checkbox(id="link_access", name="link_access", checked=NewPollState.link_access, on_change=NewPollState.set_link_access),
+                        rx.checkbox(id="link_access", name="link_access", checked=NewPollState.link_access,
+                                    on_change=NewPollState.set_link_access, aria_labelledby="link_access-label"),
                         rx.text("Quick open poll — anyone with the link votes at once, without an account, one ballot "
-                                "per browser (not for binding decisions)"),
+                                "per browser (not for binding decisions)", id="link_access-label"),
                         align="center",
                     ),
                 ),

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from commons_app.components.layout import data_table
 from commons_app.models import User
-from commons_app.services import polls, rolls
+from commons_app.services import invitations, polls, rolls
 from commons_app.services.errors import NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
 
@@ -22,6 +22,9 @@ def roll_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
     """The roll and what the editor says about it (owner or admin)."""
     poll = polls.get_managed_poll(session=session, poll_id=poll_id, user=user)
     rows = rolls.roll_rows(session=session, user=user, poll_id=poll_id)
+    reasons = invitations.failure_reasons(session=session, user=user, poll_id=poll_id)
+    for row in rows:
+        row["invite_text"] = _invite_text(row, reasons)
     return {
         "total": len(rows),
         "poll_id": poll.id,
@@ -32,6 +35,22 @@ def roll_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
         "rows": rows[:ROWS_SHOWN],  # a long roll is edited by name or as CSV, not scrolled through
         "voted": sum(1 for r in rows if r["has_voted"]),
     }
+
+
+def _invite_text(row: dict[str, Any], reasons: dict[str, str]) -> str:
+    """The invitation column of one roll row ("" for an entry without an address)."""
+    if not row["email"]:
+        return ""
+    status = row["invitation"]
+    if not status:
+        return "not invited"
+    if status == "failed":
+        return "failed: " + reasons.get(row["email"].lower(), "no reason recorded")
+    return status
+
+
+def _mails(count: int, what: str) -> str:
+    return f"{count} {what}{'' if count == 1 else 's'} queued for sending."
 
 
 @private_state
@@ -47,6 +66,8 @@ class RollEditorState(SessionState):
     csv_text: str = ""
     busy: bool = False
     form_key: int = 0
+    mail_message: str = ""
+    mail_error: str = ""
 
     async def _reload(self) -> Any:
         try:
@@ -67,6 +88,7 @@ class RollEditorState(SessionState):
         """Open the roll of ``poll_id`` (the service checks that the user manages it)."""
         self.poll_id = str(poll_id)[:64]
         self.voter_error, self.csv_error, self.csv_lines, self.csv_text = "", "", [], ""
+        self.mail_message, self.mail_error = "", ""
         return await self._reload()
 
     @rx.event
@@ -148,6 +170,36 @@ class RollEditorState(SessionState):
         await self._reload()
         yield [rx.toast.success(f"Roll imported: {count} voters."), *self._page_refresh()]
 
+    async def _mail(self, fn: Any, what: str, nothing: str) -> Any:
+        """Queue invitations or reminders through the service (which checks the user manages
+        the poll and that it is open); report how many were queued, or why none."""
+        self.mail_message, self.mail_error = "", ""
+        self.busy = True
+        try:
+            count = await self._call(fn, poll_id=self.poll_id)
+        except NotAuthenticated:
+            self.busy = False
+            return login_redirect(self.router.url.path)
+        except ServiceError as exc:
+            self.busy = False
+            self.mail_error = exc.message
+            return None
+        self.busy = False
+        self.mail_message = _mails(count, what) if count else nothing
+        return await self._reload()  # the invitation column shows the new mails
+
+    @rx.event
+    async def send_invitations(self):  # noqa: ANN201 - Reflex event return
+        """Invite each voter with an address who has not been invited yet."""
+        return await self._mail(invitations.send_invitations, "invitation",
+                                "Nothing to send: every voter with an email address has already been invited.")
+
+    @rx.event
+    async def send_reminders(self):  # noqa: ANN201 - Reflex event return
+        """Remind each invited voter who has not voted."""
+        return await self._mail(invitations.send_reminders, "reminder",
+                                "Nothing to send: every invited voter has voted (or nobody has been invited yet).")
+
     @rx.event
     async def export_csv(self):  # noqa: ANN201 - Reflex event return
         """Download the roll as CSV."""
@@ -177,13 +229,26 @@ def _row(row: rx.Var) -> rx.Component:
                         rx.cond(row["has_voted"].to(bool), rx.badge("voted", color_scheme="green"), rx.badge("not yet", color_scheme="gray")),
                         custom_attrs={"data-testid": "roll-voted-" + key},
                     ),
-                    rx.cond(row["invitation"].to(str) != "", rx.badge("invitation " + row["invitation"].to(str), variant="outline")),
                     spacing="1",
                     wrap="wrap",
+                ),
+                # On a phone the invitation column is hidden (see roll_editor): its status shows here.
+                rx.cond(
+                    row["invite_text"].to(str) != "",
+                    rx.text("Invitation: " + row["invite_text"].to(str), size="1", style={"@media (min-width: 768px)": {"display": "none"}}),
                 ),
                 spacing="1",
                 align="start",
             ),
+        ),
+        rx.table.cell(
+            rx.text(
+                rx.cond(row["invite_text"].to(str) != "", row["invite_text"].to(str), "no email"),
+                size="1",
+                color=rx.cond(row["invitation"].to(str) == "failed", "var(--red-11)", "inherit"),
+                style={"wordBreak": "break-word"},
+            ),
+            custom_attrs={"data-testid": "roll-invitation-" + key},
         ),
         rx.table.cell(
             rx.form(
@@ -302,6 +367,29 @@ def _csv_fields() -> rx.Component:
     )
 
 
+def _mail_panel() -> rx.Component:
+    return rx.vstack(
+        rx.text("Voters added by email get a personal voting link by mail; reminders go to invited voters "
+                "who have not voted yet.", size="2", color_scheme="gray"),
+        rx.hstack(
+            rx.button("Send invitations", type="button", on_click=RollEditorState.send_invitations,
+                      loading=RollEditorState.busy, variant="soft"),
+            rx.button("Send reminders", type="button", on_click=RollEditorState.send_reminders,
+                      loading=RollEditorState.busy, variant="outline"),
+            spacing="3",
+            wrap="wrap",
+        ),
+        rx.el.p(RollEditorState.mail_message, role="status", id="roll-mail-status",
+                style={"fontSize": "var(--font-size-2)", "margin": 0}),
+        rx.cond(
+            RollEditorState.mail_error != "",
+            rx.text(RollEditorState.mail_error, color_scheme="red", size="2", role="alert", id="roll-mail-error"),
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
 def roll_editor() -> rx.Component:
     """The editor of ``RollEditorState``'s poll (nothing while none is open)."""
     info = RollEditorState.info
@@ -339,9 +427,15 @@ def roll_editor() -> rx.Component:
                 ),
                 rx.cond(
                     RollEditorState.rows.length() > 0,
-                    data_table(["Voter", "Weight", ""], rx.foreach(RollEditorState.rows, _row), size="1"),
+                    rx.box(
+                        data_table(["Voter", "Invitation", "Weight", ""], rx.foreach(RollEditorState.rows, _row), size="1"),
+                        # Four columns do not fit a phone: the status moves under the voter's name.
+                        style={"@media (max-width: 767px)": {"& th:nth-child(2), & td:nth-child(2)": {"display": "none"}}},
+                        width="100%",
+                    ),
                     rx.text("Nobody is on the roll yet.", size="2"),
                 ),
+                _mail_panel(),
                 _csv_form(),
                 spacing="3",
                 width="100%",

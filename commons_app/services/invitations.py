@@ -241,6 +241,19 @@ def statuses(*, session: Session, poll_id: str, user_ids: list[int]) -> dict[int
     return {int(uid): str(status) for uid, status in rows}
 
 
+def failure_reasons(*, session: Session, user: User, poll_id: str) -> dict[str, str]:
+    """Why each address's latest invitation mail failed, by lower-cased address (only those whose
+    latest invitation failed). Owner or admin."""
+    get_managed_poll(session=session, poll_id=poll_id, user=user)
+    rows = session.exec(
+        select(OutboxMail.to_address, OutboxMail.status, OutboxMail.last_error)
+        .where(col(OutboxMail.poll_id) == str(poll_id), col(OutboxMail.kind) == INVITATION)
+        .order_by(col(OutboxMail.id))
+    ).all()
+    latest = {str(address).lower(): (str(status), str(error or "")) for address, status, error in rows}
+    return {address: error or "no reason recorded" for address, (status, error) in latest.items() if status == "failed"}
+
+
 @dataclass(frozen=True)
 class MailStatus:
     """One invitation mail as the poll's managers see it."""

@@ -526,3 +526,25 @@ def test_vote_without_an_account_post_makes_one_guest_per_browser_within_the_add
     assert answer.headers["location"] == f"/polls/{body['id']}?error=rate_limited"
     assert "commons_session" not in answer.headers.get("set-cookie", "")
     assert guest_sessions(session) == 2
+def test_the_roll_editor_shows_each_invitations_status_and_why_one_failed(client, session, user, other_user, owner_headers):
+    from commons_app.pages.roll_editor import roll_context
+
+    poll_id, _ = private_poll(client, owner_headers)
+    roll = [{"username": other_user.username}, {"email": "ann.status@example.org"}, {"email": "bob.status@example.org"}]
+    assert put_roll(client, owner_headers, poll_id, roll).status_code == 200
+    assert client.post(f"/api/polls/{poll_id}/invitations", headers=owner_headers).json() == {"queued": 2}
+    assert put_roll(client, owner_headers, poll_id, [*roll, {"email": "cal.status@example.org"}]).status_code == 200
+    # What the sender records when the server refuses the address for good (tests/mail/test_mailer.py).
+    bob = next(m for m in mails(session, poll_id) if m.to_address == "bob.status@example.org")
+    bob.status, bob.last_error = "failed", "550 5.1.1 No such user"
+    session.add(bob)
+    session.commit()
+
+    rows = {r["key"]: r["invite_text"] for r in roll_context(session=session, user=user, poll_id=poll_id)["rows"]}
+    assert rows == {
+        other_user.username: "", "ann.status@example.org": "queued",
+        "bob.status@example.org": "failed: 550 5.1.1 No such user", "cal.status@example.org": "not invited",
+    }
+    # Only the poll's managers learn why a mail failed.
+    with pytest.raises(Forbidden):
+        invitations.failure_reasons(session=session, user=other_user, poll_id=poll_id)

@@ -197,7 +197,17 @@ def test_a_link_poll_takes_200_ballots_from_one_address_within_two_minutes(app_s
 
     import aiohttp
 
+    kept = {name: os.environ.get(name) for name in ("SECRET_KEY", "COMMONS_ENV")}
     from bench.common import NAMES, BrowserClient, Frontend, state_delta, var
+
+    # bench.rest_ballots sets these for its own servers when first imported: this process keeps
+    # the suite's (a production COMMONS_ENV here broke later tests' settings).
+    for name, value in kept.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    clear_caches()
 
     owner = api.register("owner")
     poll = api.create_poll(owner, options=["Yes", "No"], access="link")

@@ -46,7 +46,7 @@ def test_member_cannot_manage_others_polls_or_reach_admin(new_page, app_server, 
     expect(page.get_by_text(victim["title"])).to_have_count(0)
     # The owner's ballot page offers no management either.
     goto(page, f"{base}/polls/{victim['id']}")
-    expect(page.get_by_role("heading", name=victim["title"])).to_be_visible()
+    expect(page.get_by_role("heading", name=victim["title"], exact=True)).to_be_visible()
     for name in ("Close", "Delete", "Delete poll"):
         expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
 

@@ -53,7 +53,7 @@ def test_create_poll_form_refuses_bad_input_and_lists_the_poll(new_page, app_ser
     create.click()
     expect(page).to_have_url(re.compile(re.escape(base) + r"/polls/[A-Za-z0-9_-]{22,}$"), timeout=UI_TIMEOUT)
     poll_id = page.url.rstrip("/").rsplit("/", 1)[1]
-    expect(page.get_by_role("heading", name=poll_title)).to_be_visible()
+    expect(page.get_by_role("heading", name=poll_title, exact=True)).to_be_visible()
     for text in ("Tea", "Coffee", "Cocoa"):
         expect(page.get_by_label(text, exact=True)).to_be_visible()
 
@@ -68,7 +68,7 @@ def test_create_poll_form_refuses_bad_input_and_lists_the_poll(new_page, app_ser
     page.get_by_role("navigation").get_by_role("link", name="Polls").click()
     expect(page).to_have_url(at(base, "/polls"), timeout=UI_TIMEOUT)
     page.get_by_placeholder("Search by title…").fill(poll_title)
-    expect(page.get_by_role("heading", name=poll_title)).to_be_visible()
+    expect(page.get_by_role("heading", name=poll_title, exact=True)).to_be_visible()
     expect(page.get_by_role("heading", level=2)).to_have_count(1)
 
     # ... and on the creator's dashboard, with its turnout.

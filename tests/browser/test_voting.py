@@ -20,7 +20,7 @@ def test_vote_change_retract_and_no_second_ballot(new_page, app_server, api):
     page = new_page()
     ui_login(page, base, voter)
     goto(page, f"{base}/polls/{poll_id}")
-    expect(page.get_by_role("heading", name=poll["title"])).to_be_visible()
+    expect(page.get_by_role("heading", name=poll["title"], exact=True)).to_be_visible()
     expect(page.locator("#my-ballot")).to_have_count(0)
     expect(page.get_by_role("button", name="Retract vote")).to_have_count(0)
 
@@ -80,7 +80,7 @@ def test_guessed_ids_open_no_poll_and_the_link_opens_an_unlisted_one(new_page, a
             goto(page, base + path)
             expect(page.get_by_text("Poll not found, or you may not see it.")).to_be_visible(timeout=UI_TIMEOUT)
     goto(page, f"{base}/polls/{poll['id']}")
-    expect(page.get_by_role("heading", name=poll["title"])).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_role("heading", name=poll["title"], exact=True)).to_be_visible(timeout=UI_TIMEOUT)
     page.get_by_label("Green", exact=True).check()
     page.get_by_role("button", name="Submit vote").click()
     expect(page.locator("#my-ballot")).to_have_text("Your ballot: Green", timeout=UI_TIMEOUT)

@@ -132,6 +132,10 @@ def _scottish(
     held: dict[int, Fraction] = dict.fromkeys(ids, Fraction(0))  # each pile's total, kept in step
     exhausted = Fraction(0)
     for (ranking, paper), n in parcels.items():
+        if paper.denominator == 1 and paper > 1:
+            # A ballot of whole weight k is k papers of value 1: each transfer value is then
+            # truncated per paper, as rule 48 does, not once for the k together.
+            paper, n = Fraction(1), n * paper.numerator
         if ranking:
             piles[ranking[0]].append((ranking, paper, n))
         else:
