@@ -162,7 +162,9 @@ def load_settings() -> Settings:
         smtp_url=os.environ.get("SMTP_URL", "").strip() or None,
         mail_from=os.environ.get("MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM,
         public_url=(
-            os.environ.get("COMMONS_PUBLIC_URL", "").strip() or f"http://localhost:{os.environ.get('COMMONS_PORT', '3000')}"
+            os.environ.get("COMMONS_PUBLIC_URL", "").strip()
+            # The port Reflex serves pages on (make run PORT=...), as rxconfig.py reads it.
+            or f"http://localhost:{os.environ.get('REFLEX_FRONTEND_PORT') or os.environ.get('COMMONS_PORT') or '3000'}"
         ).rstrip("/"),
     )
 
