@@ -279,7 +279,12 @@ class VoteState(SessionState):
         if self.signed_in:
             self.invite_choice = True
             return None
-        return rx.call_script("document.getElementById('invitation-form').submit()")
+        # The form renders with this state change: submit it once it is in the page (the event can
+        # arrive first); the "Open my ballot" button stays as the fallback.
+        return rx.call_script(
+            "(function go(n){const f=document.getElementById('invitation-form');"
+            "if(f){f.submit();}else if(n>0){setTimeout(function(){go(n-1);},100);}})(50)"
+        )
 
     @rx.event
     async def attach_invitation(self):  # noqa: ANN201 - Reflex event return
