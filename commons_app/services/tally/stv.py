@@ -100,6 +100,25 @@ def _tie_break(
     )
 
 
+def _order_elected(
+    newly: Sequence[int], votes: Mapping[int, Any], history: Any, *, seed: str | None, stage: int, notes: list[Note]
+) -> list[int]:
+    """Options reaching the quota at one stage, most votes first; equal votes go to the tie rule
+    (its notes appended to ``notes``). ``newly`` is already sorted by votes."""
+    ordered: list[int] = []
+    rest = list(newly)
+    while rest:
+        top = [o for o in rest if votes[o] == votes[rest[0]]]
+        if len(top) > 1:
+            first, note = _tie_break(top, history, lowest=False, seed=seed, stage=stage, what="elected first")
+            notes.append(note)
+        else:
+            first = top[0]
+        ordered.append(first)
+        rest.remove(first)
+    return ordered
+
+
 def _first_preferences(option_ids: Sequence[int], parcels: Mapping[Parcel, int]) -> list[OptionTally]:
     votes: dict[int, int] = dict.fromkeys(option_ids, 0)
     weight: dict[int, Fraction] = dict.fromkeys(option_ids, Fraction(0))
@@ -175,17 +194,7 @@ def _scottish(
             (o for o in continuing if tallies[o] >= quota), key=lambda o: (-tallies[o], ids.index(o))
         )
         # Equal votes among the newly elected: their order (and so the surplus order) by the tie rule.
-        ordered: list[int] = []
-        rest = list(newly)
-        while rest:
-            top = [o for o in rest if tallies[o] == tallies[rest[0]]]
-            if len(top) > 1:
-                first, note = _tie_break(top, history, lowest=False, seed=seed, stage=stage, what="elected first")
-                notes.append(note)
-            else:
-                first = top[0]
-            ordered.append(first)
-            rest.remove(first)
+        ordered = _order_elected(newly, tallies, history, seed=seed, stage=stage, notes=notes)
         for o in ordered:
             continuing.remove(o)
             elected.append(o)
@@ -319,17 +328,7 @@ def _meek(
         tallies = {o: Fraction(got[o], unit) for o in ids if o not in excluded}
         history.append(tallies)
         newly.sort(key=lambda o: (-got[o], ids.index(o)))
-        ordered: list[int] = []
-        rest = list(newly)
-        while rest:
-            top = [o for o in rest if got[o] == got[rest[0]]]
-            if len(top) > 1:
-                first, note = _tie_break(top, history, lowest=False, seed=seed, stage=stage, what="elected first")
-                notes.append(note)
-            else:
-                first = top[0]
-            ordered.append(first)
-            rest.remove(first)
+        ordered = _order_elected(newly, got, history, seed=seed, stage=stage, notes=notes)
         for o in ordered:
             hopeful.remove(o)
             elected.append(o)
