@@ -108,6 +108,8 @@ class SessionState(rx.State):
     role: str = ""
     user_id: int = 0
     session_checked: bool = False
+    # The language shown (commons_app.i18n); handlers pass it to tr()/trn(). Survives log-out.
+    lang: str = "en"
 
     @rx.var
     def signed_in(self) -> bool:
@@ -171,5 +173,8 @@ async def reset_private_states(state: rx.State) -> None:
     """Reset every state that holds a user's private data (the display fields too)."""
     from commons_app.state.live import LiveResults  # live imports this module
 
+    session_state = await state.get_state(SessionState)
+    lang = session_state.lang
     for cls in [SessionState, *PRIVATE_STATES, LiveResults]:
         (await state.get_state(cls)).reset()
+    session_state.lang = lang  # the language is the reader's choice, not the account's
