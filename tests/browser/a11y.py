@@ -1,7 +1,9 @@
 """Accessibility checks of the browser suite: axe-core (vendored by axe-playwright-python, so it
 runs offline) on the page as it stands, and the 44 × 44 px tap-target rule that axe does not check.
 
-``assert_no_violations(page, "login/phone")`` fails with a readable list of what axe found;
+``audit(page, "present")`` is the one line a page's own test adds to join the matrix: it waits
+until the page has settled, then fails on any axe violation and, on a phone-wide viewport, on any
+control under 44 × 44 px. ``assert_no_violations(page, "login/phone")`` runs axe alone;
 ``violations(page)`` returns the raw list for tests that must say more.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 # WCAG 2.0/2.1 A and AA, and 2.2 AA (axe tags each rule with the levels it checks).
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -18,9 +20,9 @@ TAP_TARGET = 44  # px, each side: WCAG 2.5.5 (AAA) as the issue asks for phones,
 
 _AXE = Axe()
 
-# Visible controls smaller than 44 × 44 px. A radio or checkbox counts through its <label>
-# when the label wraps it (the whole label is the target). Inline links inside running text
-# are exempt (WCAG 2.5.5's "inline" exception).
+# Visible controls smaller than 44 × 44 px. A radio, checkbox or switch counts through its <label>
+# when the label wraps it or names it by for= (a tap on the label toggles it: the label is the
+# target). Inline links inside running text are exempt (WCAG 2.5.5's "inline" exception).
 _SMALL_TARGETS = """
 ([min, root]) => {
   const scope = document.querySelector(root) || document;
@@ -38,7 +40,7 @@ _SMALL_TARGETS = """
     let label = el.closest('label');
     while (label && label.parentElement && label.parentElement.closest('label')) label = label.parentElement.closest('label');
     label = label || (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`));
-    if (label && ['checkbox', 'radio'].includes(el.getAttribute('role') || el.getAttribute('type'))) {
+    if (label && ['checkbox', 'radio', 'switch'].includes(el.getAttribute('role') || el.getAttribute('type'))) {
       box = label.getBoundingClientRect();
     }
     if (box.width + 0.5 < min || box.height + 0.5 < min) {
@@ -83,3 +85,48 @@ def assert_tap_targets(page: Page, context: str, minimum: int = TAP_TARGET, *, r
     """Fail when a visible control inside ``root`` is smaller than ``minimum`` × ``minimum`` px."""
     small = small_targets(page, minimum, root=root)
     assert not small, f"tap targets under {minimum} px on {context}:\n  " + "\n  ".join(small)
+
+
+PHONE_MAX_WIDTH = 767  # px: assets/theme.css switches to the phone layout (and 44 px targets) below 768
+
+
+def settled(page: Page, timeout: float = 15_000) -> None:
+    """Content loaded (no "Loading…" spinner), fonts and two frames painted: axe sees what a
+    person sees."""
+    expect(page.get_by_role("status").filter(has_text="Loading…")).to_have_count(0, timeout=timeout)
+    page.evaluate(
+        "() => document.fonts.ready.then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))"
+    )
+
+
+def is_phone(page: Page) -> bool:
+    """Whether the page's viewport is phone-wide (the compact layout)."""
+    size = page.viewport_size
+    return bool(size and size["width"] <= PHONE_MAX_WIDTH)
+
+
+def audit(page: Page, context: str, *, known: set[str] | frozenset[str] = frozenset()) -> None:
+    """The whole check of one page state at the page's width: axe's WCAG A/AA rules, and on a
+    phone-wide viewport the 44 × 44 px tap targets (reported as ``tap-target-44``).
+
+    ``known`` names violations tolerated for now: when everything found is in it the test
+    xfails with the list (and it fails as soon as anything else is found).
+    """
+    import pytest  # only the browser suite calls this
+
+    settled(page)
+    width = f"{page.viewport_size['width']} px" if page.viewport_size else "default width"
+    where = f"{context} at {width}"
+    found = violations(page)
+    ids = {v["id"] for v in found}
+    problems = describe(found)
+    if is_phone(page):
+        chrome = small_targets(page, root="header")
+        assert not chrome, f"tap targets under {TAP_TARGET} px in the header on {where}: {chrome}"
+        small = small_targets(page, root="main")
+        if small:
+            ids.add("tap-target-44")
+            problems += "\ntap-target-44: " + "; ".join(small)
+    if ids and ids <= set(known):
+        pytest.xfail(f"{context}: known violations: {sorted(ids)}\n{problems}")
+    assert not ids, f"axe on {where} ({page.url}):\n{problems}"

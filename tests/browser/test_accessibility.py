@@ -8,8 +8,11 @@ nothing else is found. The list is meant to be emptied by the next round.
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +24,7 @@ from tests.browser.helpers import DESKTOP, PHONE, SOCKET_RECORDER, UI_TIMEOUT, g
 
 pytestmark = pytest.mark.browser
 
-METHODS = ["single", "approval", "irv", "schulze", "borda", "score", "star"]
+METHODS = ["single", "approval", "irv", "schulze", "borda", "score", "star", "stv"]
 OPTIONS = ["Tomatoes", "Beans", "Squash"]
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
 
@@ -31,8 +34,6 @@ BODY_ISSUES_THIS_ROUND: dict[str, set[str]] = {
     # results.py draws its tables with rx.table.root, not layout.data_table: at 390 px Radix's
     # inner scroll area scrolls and cannot take the keyboard focus (the ranking/rounds tables).
     "results-borda": {"scrollable-region-focusable"},
-    # admin.py: the "Active" switches are 35 × 20 px on a phone.
-    "admin": {"tap-target-44"},
 }
 
 
@@ -41,27 +42,44 @@ def _ballot(method: str, ids: dict[str, int]) -> dict[str, Any]:
         return {"option_id": ids["Beans"]}
     if method == "approval":
         return {"option_ids": [ids["Beans"], ids["Tomatoes"]]}
-    if method in ("irv", "schulze", "borda"):
+    if method in ("irv", "schulze", "borda", "stv"):
         return {"ranking": [ids["Beans"], ids["Tomatoes"]]}
     return {"scores": {str(ids["Tomatoes"]): 5, str(ids["Beans"]): 2}}
 
 
+def _invitation_link(api, owner, admin) -> str:
+    """A private poll with one invited address; the personal link read from the outbox (no SMTP)."""
+    poll = api.create_poll(owner, title="Invited crop poll", options=OPTIONS, visibility="private")
+    address = f"guest.{secrets.token_hex(3)}@example.org"
+    response = api.client.put(f"/polls/{poll['id']}/voters", headers=owner.headers, json={"voters": [{"email": address}]})
+    assert response.status_code == 200, response.text
+    response = api.client.post(f"/polls/{poll['id']}/invitations", headers=owner.headers)
+    assert response.status_code == 202, response.text
+    mails = api.client.get("/admin/outbox", headers=admin.headers, params={"limit": 100}).json()["items"]
+    [body] = [m["body"] for m in mails if m["to_address"] == address]
+    [link] = re.findall(r"https?://\S+(/v/[A-Za-z0-9_-]+)", body)
+    return link
+
+
 @pytest.fixture(scope="module")
 def world(app_server, api, browser) -> dict[str, Any]:
-    """Users signed in once (their browser storage kept) and one voted poll per method."""
+    """Users signed in once (their browser storage kept), one poll per method that the voter has
+    voted in, and a personal invitation link."""
     base = app_server.url
     member, voter = api.register("a11y"), api.register("a11yvoter")
     admin = api.login("admin", DEMO_PASSWORD)
     polls = {}
     for method in METHODS:
-        poll = api.create_poll(member, title=f"Which crop ({method})?", options=OPTIONS, method=method)
+        spec = {"seats": 2} if method == "stv" else {}
+        poll = api.create_poll(member, title=f"Which crop ({method})?", options=OPTIONS, method=method, **spec)
         ids = {o["text"]: o["id"] for o in poll["options"]}
         response = api.client.post("/votes/", json={"poll_id": poll["id"], **_ballot(method, ids)},
                                    headers=voter.headers)
         assert response.status_code in (200, 201), response.text
         polls[method] = poll
+    invitation = _invitation_link(api, member, admin)
     storage = {}
-    for name, user in (("member", member), ("admin", admin)):
+    for name, user in (("member", member), ("voter", voter), ("admin", admin)):
         context = browser.new_context(viewport=DESKTOP)
         context.set_default_timeout(UI_TIMEOUT)
         context.add_init_script(SOCKET_RECORDER)
@@ -69,33 +87,20 @@ def world(app_server, api, browser) -> dict[str, Any]:
         ui_login(page, base, user)
         storage[name] = context.storage_state()
         context.close()
-    return {"base": base, "polls": polls, "storage": storage}
+    return {"base": base, "polls": polls, "storage": storage, "invitation": invitation}
 
 
-def _settled(page: Page) -> None:
-    """Content loaded (no spinner), fonts and two frames painted: axe sees what a person sees."""
-    expect(page.get_by_role("status").filter(has_text="Loading…")).to_have_count(0, timeout=UI_TIMEOUT)
-    page.evaluate("() => document.fonts.ready.then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))")
+# A11Y_SHOTS=<folder>: also save a full-page screenshot of every state checked (for people).
+SHOTS = os.environ.get("A11Y_SHOTS", "")
 
 
 def _check(page: Page, state: str, width: str) -> None:
-    _settled(page)
-    context = f"{state} at {width}"
-    found = a11y.violations(page)
-    ids = {v["id"] for v in found}
-    chrome_small: list[str] = []
-    if width == "phone":
-        chrome_small = a11y.small_targets(page, root="header")
-        if a11y.small_targets(page, root="main"):
-            ids.add("tap-target-44")
-    known = BODY_ISSUES_THIS_ROUND.get(state, set())
-    problems = a11y.describe(found)
-    if "tap-target-44" in ids:
-        problems += "\ntap-target-44: " + "; ".join(a11y.small_targets(page, root="main"))
-    assert not chrome_small, f"tap targets under 44 px in the header on {context}: {chrome_small}"
-    if ids and ids <= known:
-        pytest.xfail(f"{state}: known page-body violations this round: {sorted(ids)}\n{problems}")
-    assert not ids, f"axe on {context} ({page.url}):\n{problems}"
+    assert page.viewport_size == WIDTHS[width]
+    if SHOTS:
+        a11y.settled(page)
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{width}-{state}.png"), full_page=True, animations="disabled")
+    a11y.audit(page, state, known=BODY_ISSUES_THIS_ROUND.get(state, set()))
 
 
 def _open(new_page: Callable[..., Page], world: dict[str, Any], width: str, who: str | None) -> Page:
@@ -103,11 +108,16 @@ def _open(new_page: Callable[..., Page], world: dict[str, Any], width: str, who:
     return new_page(WIDTHS[width], **options)
 
 
+# name -> (who is signed in: None, "member" (owns every poll), "voter" (voted in each) or "admin",
+# and how to bring the page into that state). Each runs at 1280 and 390 px.
 STATES: dict[str, tuple[str | None, Callable[[Page, dict[str, Any]], None]]] = {}
 
 
 def state(name: str, who: str | None = None):
+    """Join the matrix: ``@state("present", who="member")`` over a function ``(page, world)``
+    that opens the page and waits until it shows the state; the test runs axe on it at both widths."""
     def register(fn: Callable[[Page, dict[str, Any]], None]):
+        assert name not in STATES, f"state {name!r} registered twice"
         STATES[name] = (who, fn)
         return fn
     return register
@@ -115,6 +125,12 @@ def state(name: str, who: str | None = None):
 
 @state("home")
 def _home(page, w):
+    goto(page, w["base"] + "/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+@state("home-signed-in", who="member")
+def _home_signed_in(page, w):
     goto(page, w["base"] + "/")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
@@ -134,6 +150,12 @@ def _login_error(page, w):
     expect(page.get_by_role("alert")).to_be_visible()
 
 
+@state("register")
+def _register(page, w):
+    goto(page, w["base"] + "/register")
+    expect(page.get_by_role("button", name="Create account")).to_be_visible()
+
+
 @state("register-errors")
 def _register_errors(page, w):
     goto(page, w["base"] + "/register")
@@ -146,6 +168,12 @@ def _register_errors(page, w):
 
 @state("polls", who="member")
 def _polls(page, w):
+    goto(page, w["base"] + "/polls")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+@state("polls-signed-out")
+def _polls_signed_out(page, w):
     goto(page, w["base"] + "/polls")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
@@ -167,13 +195,69 @@ for _method in METHODS:
     def _ballot_page(page, w, method=_method):
         goto(page, f"{w['base']}/polls/{w['polls'][method]['id']}")
         expect(page.get_by_role("button", name="Submit vote")).to_be_visible()
+        expect(page.locator("#roll-editor")).to_be_visible()  # the owner's roll editor, below the ballot
+
+    def _voted_page(page, w, method=_method):
+        goto(page, f"{w['base']}/polls/{w['polls'][method]['id']}")
+        expect(page.get_by_role("button", name="Change vote")).to_be_visible()
+        expect(page.get_by_test_id("ballot-receipt")).to_be_visible()
 
     def _results_page(page, w, method=_method):
         goto(page, f"{w['base']}/polls/{w['polls'][method]['id']}/results")
         expect(page.get_by_test_id("total-ballots")).to_have_text("1", timeout=UI_TIMEOUT)
 
     state(f"ballot-{_method}", who="member")(_ballot_page)
+    state(f"ballot-{_method}-voted", who="voter")(_voted_page)
     state(f"results-{_method}", who="member")(_results_page)
+
+
+@state("ballot-errors", who="member")
+def _ballot_errors(page, w):
+    goto(page, f"{w['base']}/polls/{w['polls']['irv']['id']}")
+    page.get_by_role("button", name="Submit vote").click()  # nothing ranked
+    expect(page.get_by_role("alert")).to_be_visible()
+
+
+@state("roll-editor-errors", who="member")
+def _roll_errors(page, w):
+    goto(page, f"{w['base']}/polls/{w['polls']['single']['id']}")
+    editor = page.locator("#roll-editor")
+    editor.get_by_label("Username or email").fill("no_such_user_here")
+    editor.get_by_role("button", name="Add voter").click()
+    expect(editor.locator("#roll-voter-error")).to_be_visible()
+
+
+@state("vote-preview-signed-out")
+def _preview(page, w):
+    goto(page, f"{w['base']}/polls/{w['polls']['single']['id']}")
+    expect(page.locator("#sign-in-to-vote")).to_be_visible()
+
+
+@state("invitation-ballot")
+def _invitation(page, w):
+    goto(page, w["base"] + w["invitation"])
+    expect(page).to_have_url(re.compile(r"/polls/[A-Za-z0-9_-]+/?$"), timeout=UI_TIMEOUT)
+    expect(page.locator("#guest-note")).to_be_visible()
+
+
+@state("invitation-error")
+def _invitation_error(page, w):
+    goto(page, w["base"] + "/v/not-a-real-token")
+    expect(page.locator("#invitation-error")).to_be_visible()
+
+
+@state("join")
+def _join(page, w):
+    goto(page, w["base"] + "/join")
+    expect(page.get_by_role("button", name="Join")).to_be_visible()
+
+
+@state("join-error")
+def _join_error(page, w):
+    goto(page, w["base"] + "/join")
+    page.get_by_label("Join code").fill("NOSUCHCODE")
+    page.get_by_role("button", name="Join").click()
+    expect(page.locator("#join-error")).to_be_visible()
 
 
 @state("dashboard", who="member")
@@ -186,6 +270,15 @@ def _dashboard(page, w):
 def _admin(page, w):
     goto(page, w["base"] + "/admin")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.get_by_role("switch").first).to_be_visible()
+
+
+@state("admin-outbox", who="admin")
+def _admin_outbox(page, w):
+    goto(page, w["base"] + "/admin")
+    outbox = page.locator("#admin-outbox")
+    outbox.scroll_into_view_if_needed()
+    expect(outbox.get_by_test_id("outbox-body").first).to_be_visible()  # the invitation mail, opened
 
 
 @state("not-found")
