@@ -185,11 +185,13 @@ def status_badge(status: rx.Var | str) -> rx.Component:
     )
 
 
-def error_callout(message: rx.Var) -> rx.Component:
-    """A readable error message, shown only when there is one."""
+def error_callout(message: rx.Var, *, id: str = "") -> rx.Component:
+    """A readable error message, shown only when there is one. ``id`` lets fields point at it
+    (``aria-describedby``) and ``components.a11y.focus_on`` move the focus to it."""
     return rx.cond(
         message != "",
-        rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%"),
+        rx.callout(message, icon="triangle_alert", color_scheme="red", role="alert", width="100%",
+                   **({"id": id} if id else {})),
     )
 
 

@@ -10,12 +10,20 @@ from __future__ import annotations
 import reflex as rx
 
 from commons_app import routes
+from commons_app.components.a11y import FORM_ERROR, field_attrs, focus_on
 from commons_app.components.layout import error_callout, page
 from commons_app.components.native_form import native_form
 from commons_app.routes import LOGIN_ERRORS, REGISTER_ERRORS, safe_next
 from commons_app.state.session import SessionState
 
 __all__ = ["LoginState", "RegisterState", "login_page", "register_page", "safe_next"]
+
+# Which field a refused form's error is about ("all": every field of the form; none: the form).
+ERROR_FIELDS = {
+    "missing": "all", "invalid": "all",
+    "username": "username", "reserved": "username", "lookalike": "username",
+    "email": "email", "password": "password", "taken": "all",
+}
 
 
 class _AuthFormState(SessionState):
@@ -27,6 +35,8 @@ class _AuthFormState(SessionState):
     # What the refused form held (the post's answer sends it back; never the password).
     typed_username: str = ""
     typed_email: str = ""
+    # The field the error is about (ERROR_FIELDS): it is marked invalid and points at the error.
+    error_field: str = ""
 
     @rx.var
     def login_href(self) -> str:
@@ -43,7 +53,9 @@ class _AuthFormState(SessionState):
         raw = query.get("next")
         self.next_path = safe_next(raw)
         self.asked_next = raw if raw and self.next_path == raw else ""
-        self.error = errors.get(str(query.get("error") or ""), "")
+        code = str(query.get("error") or "")
+        self.error = errors.get(code, "")
+        self.error_field = ERROR_FIELDS.get(code, "") if self.error else ""
         self.typed_username = str(query.get("username") or "")[:254]
         self.typed_email = str(query.get("email") or "")[:254]
 
@@ -52,6 +64,10 @@ class _AuthFormState(SessionState):
         await self.check_session()
         if self.signed_in:
             return rx.redirect(self.next_path)
+        # A refused form comes back here: the focus goes to the one field at fault (described by
+        # the message), or to the message when it is about the whole form.
+        if self.error:
+            return focus_on(self.error_field if self.error_field not in ("", "all") else FORM_ERROR)
         return None
 
 
@@ -74,17 +90,20 @@ class RegisterState(_AuthFormState):
 
 
 def field(
-    label: str, name: str, *, type_: str = "text", autocomplete: str = "", hint: str = "", value: rx.Var | str = ""
+    label: str, name: str, *, type_: str = "text", autocomplete: str = "", hint: str = "", value: rx.Var | str = "",
+    error_field: rx.Var | None = None,
 ) -> rx.Component:
     """A labelled input; the label names the input for screen readers and tests. ``value``
-    prefills it (keyed by it, so that the prefill arriving with the state takes effect)."""
+    prefills it (keyed by it, so that the prefill arriving with the state takes effect). While
+    ``error_field`` names it (or is "all") it is invalid and described by the form's error."""
+    invalid = (error_field == name) | (error_field == "all") if error_field is not None else False
     return rx.vstack(
         rx.el.label(label, html_for=name, font_weight="500"),
         rx.input(
             id=name, name=name, type=type_, auto_complete=autocomplete, required=True, size="3", width="100%",
             default_value=value, key=value,
-            # the hint is read with the field
-            custom_attrs={"aria-describedby": f"{name}-hint"} if hint else {},
+            # the hint, and the error while there is one, are read with the field
+            custom_attrs=field_attrs(name, invalid=invalid, hint=bool(hint), error_id=FORM_ERROR),
         ),
         rx.text(hint, size="1", color_scheme="gray", id=f"{name}-hint") if hint else rx.fragment(),
         spacing="1",
@@ -102,11 +121,13 @@ def login_page() -> rx.Component:
     return page(
         _card(
             rx.heading("Log in", size="6", as_="h1"),
-            error_callout(LoginState.error),
+            error_callout(LoginState.error, id=FORM_ERROR),
             native_form(
                 rx.vstack(
-                    field("Username", "username", autocomplete="username", value=LoginState.typed_username),
-                    field("Password", "password", type_="password", autocomplete="current-password"),
+                    field("Username", "username", autocomplete="username", value=LoginState.typed_username,
+                          error_field=LoginState.error_field),
+                    field("Password", "password", type_="password", autocomplete="current-password",
+                          error_field=LoginState.error_field),
                     rx.el.input(type="hidden", name="next", value=LoginState.next_path),
                     rx.button("Log in", type="submit", size="3", width="100%"),
                     spacing="4",
@@ -126,13 +147,15 @@ def register_page() -> rx.Component:
     return page(
         _card(
             rx.heading("Create an account", size="6", as_="h1"),
-            error_callout(RegisterState.error),
+            error_callout(RegisterState.error, id=FORM_ERROR),
             native_form(
                 rx.vstack(
                     field("Username", "username", autocomplete="username", hint="3–32 letters, digits, . _ -",
-                          value=RegisterState.typed_username),
-                    field("Email", "email", type_="email", autocomplete="email", value=RegisterState.typed_email),
-                    field("Password", "password", type_="password", autocomplete="new-password", hint="8 to 128 characters; not a common password."),
+                          value=RegisterState.typed_username, error_field=RegisterState.error_field),
+                    field("Email", "email", type_="email", autocomplete="email", value=RegisterState.typed_email,
+                          error_field=RegisterState.error_field),
+                    field("Password", "password", type_="password", autocomplete="new-password",
+                          hint="8 to 128 characters; not a common password.", error_field=RegisterState.error_field),
                     rx.el.input(type="hidden", name="next", value=RegisterState.next_path),
                     rx.button("Create account", type="submit", size="3", width="100%"),
                     spacing="4",

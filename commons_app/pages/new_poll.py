@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import reflex as rx
 
 from commons_app import methods, routes
+from commons_app.components.a11y import FORM_ERROR, POLL_TITLE, field_attrs, focus_on
 from commons_app.components.layout import error_callout, page
 from commons_app.methods.stv import STV_RULES
 from commons_app.services import decisions, polls
@@ -292,6 +293,7 @@ class NewPollState(SessionState):
             spec = self._spec()
         except InvalidInput as exc:
             self.field_errors = {exc.field or "form": exc.message}
+            yield _focus_error(exc.field)
             return
         self.saving = True
         yield
@@ -307,14 +309,24 @@ class NewPollState(SessionState):
                 self.field_errors = {exc.field: exc.message}
             else:
                 self.error = exc.message
+            yield _focus_error(exc.field)
             return
         except ServiceError as exc:
             self.saving = False
             self.error = exc.message
+            yield _focus_error(None)
             return
         poll_id = view.poll.id
         self.reset()
-        yield [rx.redirect(routes.vote_url(poll_id)), rx.toast.success("Poll created.")]
+        # the new poll's page: the focus goes to its title once it has rendered
+        yield [rx.redirect(routes.vote_url(poll_id)), rx.toast.success("Poll created."), focus_on(POLL_TITLE)]
+
+
+def _focus_error(field: str | None) -> rx.event.EventSpec:
+    """The focus goes to the field at fault (it is described by its error), else to the error."""
+    if field:
+        return focus_on(field, f"{field}-error", FORM_ERROR)
+    return focus_on(FORM_ERROR)
 
 
 def _error_for(field: str) -> rx.Component:
@@ -327,11 +339,7 @@ def _error_for(field: str) -> rx.Component:
 def _described(control: rx.Component, field: str, *, hint: bool) -> rx.Component:
     """Tie the field's hint (``<field>-hint``) and its error (``<field>-error``, while there is
     one) to the control, so that screen readers read them with it; mark it invalid meanwhile."""
-    has_error = NewPollState.field_errors.contains(field)
-    hint_id = f"{field}-hint" if hint else ""
-    both = f"{hint_id} {field}-error".strip()
-    control.custom_attrs["aria-describedby"] = rx.cond(has_error, both, hint_id) if hint else rx.cond(has_error, both, None)
-    control.custom_attrs["aria-invalid"] = rx.cond(has_error, "true", None)
+    control.custom_attrs.update(field_attrs(field, invalid=NewPollState.field_errors.contains(field), hint=hint))
     return control
 
 
@@ -383,10 +391,10 @@ def _option_row(text: rx.Var, index: rx.Var) -> rx.Component:
 def new_poll_page() -> rx.Component:
     """``/polls/new``"""
     return page(
-        error_callout(NewPollState.error),
+        error_callout(NewPollState.error, id=FORM_ERROR),
         rx.cond(
             NewPollState.field_errors.contains("form"),
-            rx.callout(NewPollState.field_errors["form"], color_scheme="red", role="alert"),
+            rx.callout(NewPollState.field_errors["form"], color_scheme="red", role="alert", id=FORM_ERROR),
         ),
         rx.form(
             rx.vstack(

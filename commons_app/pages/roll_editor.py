@@ -9,6 +9,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from commons_app.components.a11y import field_attrs, focus_on
 from commons_app.components.layout import data_table
 from commons_app.models import User
 from commons_app.services import invitations, polls, rolls
@@ -109,7 +110,7 @@ class RollEditorState(SessionState):
             self.busy = False
             self.voter_error = exc.message
             await self._reload()
-            return None
+            return focus_on("roll-voter")  # the field at fault, described by the message
         self.busy = False
         await self._reload()
         return [rx.toast.success(done), *self._page_refresh()]
@@ -159,11 +160,13 @@ class RollEditorState(SessionState):
         except rolls.RollCsvError as exc:
             self.busy = False
             self.csv_error, self.csv_lines = exc.message, exc.lines
+            yield focus_on("roll-csv")  # the field at fault, described by the message
             return
         except ServiceError as exc:
             self.busy = False
             self.csv_error = "Nothing was imported: " + exc.message
             await self._reload()
+            yield focus_on("roll-csv")
             return
         self.busy = False
         self.csv_text = ""
@@ -277,7 +280,7 @@ def _add_form() -> rx.Component:
             rx.vstack(
                 _label("Username or email", "roll-voter"),
                 rx.input(id="roll-voter", name="voter", placeholder="username", auto_complete="off", width="100%",
-                         aria_describedby="roll-voter-error"),
+                         custom_attrs=field_attrs("roll-voter", invalid=RollEditorState.voter_error != "")),
                 spacing="1",
                 flex="1 1 12rem",
             ),
@@ -330,10 +333,11 @@ def _csv_fields() -> rx.Component:
         rx.vstack(
             _label("Roll CSV", "roll-csv"),
             rx.text("Choose a file or paste it: one voter a line under the header email,name,weight (name: a username). "
-                    "All lines are checked first: nothing is saved while one is wrong.", size="1", color_scheme="gray"),
+                    "All lines are checked first: nothing is saved while one is wrong.", size="1", color_scheme="gray",
+                    id="roll-csv-hint"),
             rx.text_area(id="roll-csv", name="csv", default_value=RollEditorState.csv_text, rows="5", width="100%",
                          placeholder="email,name,weight\n,alice,1\n,bob,2", style={"fontFamily": "var(--code-font-family)"},
-                         aria_describedby="roll-csv-error"),
+                         custom_attrs=field_attrs("roll-csv", invalid=RollEditorState.csv_error != "", hint=True)),
             rx.hstack(
                 rx.el.input(type="checkbox", name="replace", id="roll-csv-replace"),
                 rx.el.label("Replace the whole roll (otherwise add and update)", html_for="roll-csv-replace",

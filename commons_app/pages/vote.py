@@ -8,6 +8,7 @@ import reflex as rx
 from sqlmodel import Session, select
 
 from commons_app import methods, routes
+from commons_app.components.a11y import POLL_TITLE, focus_on
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.native_form import native_form
 from commons_app.components.receipts import (
@@ -38,6 +39,9 @@ STALE_RECEIPT = (
     "Paste your ballot's latest receipt to change or retract it."
 )
 RECEIPT_FIELD = "ballot-receipt-field"
+# Where the focus goes after an action: the confirmation of the ballot, the error, the poll's title.
+CONFIRMATION = "my-ballot"
+VOTE_ERROR = "vote-error"
 LINK_POLL_NOTE = (
     "Quick open poll: anyone with the link can vote, one ballot per browser, without an account. "
     "Not for binding decisions."
@@ -310,12 +314,14 @@ class VoteState(SessionState):
             ballot = ballot_from_form(method, form)
         except InvalidInput as exc:
             self.error = exc.message
+            yield focus_on(VOTE_ERROR)
             return
         changing = bool(self.ctx.get("has_voted"))
         anonymous = bool(self.ctx.get("anonymous"))
         receipt = str(form.get("receipt") or "").strip() if anonymous else None
         if changing and anonymous and not receipt:
             self.error = MISSING_RECEIPT
+            yield focus_on(VOTE_ERROR)
             return
         self.busy = True
         yield
@@ -335,17 +341,20 @@ class VoteState(SessionState):
             yield await self._refresh()
             if stale and not self.not_found:  # the poll is there: the receipt names no ballot
                 yield forget_receipt(poll_id)
+            yield focus_on(VOTE_ERROR)
             return
         except ServiceError as exc:
             self.busy = False
             self.error = exc.message
             yield await self._refresh()
+            yield focus_on(VOTE_ERROR)
             return
         self.busy = False
         self._show(ctx)
         # The new receipt goes to the browser only (see the class docstring).
         yield remember_receipt(poll_id, new_receipt)
-        yield rx.toast.success("Your vote was changed." if changing else "Your vote was recorded.")
+        # The focus goes to what happened (the confirmation), not back to <body> with the old form.
+        yield [rx.toast.success("Your vote was changed." if changing else "Your vote was recorded."), focus_on(CONFIRMATION)]
 
     @rx.event
     async def retract(self, receipt: str = ""):  # noqa: ANN201 - Reflex event return
@@ -356,6 +365,7 @@ class VoteState(SessionState):
         receipt = str(receipt or "").strip()
         if anonymous and not receipt:
             self.error = MISSING_RECEIPT
+            yield focus_on(VOTE_ERROR)
             return
         self.busy = True
         yield
@@ -376,11 +386,13 @@ class VoteState(SessionState):
         except ServiceError as exc:
             self.error = exc.message
             self.busy = False
+            yield focus_on(VOTE_ERROR)
             return
         self.busy = False
         yield forget_receipt(poll_id)
         yield await self._refresh()
-        yield rx.toast.info("Your vote was retracted.")
+        # the retract button is gone: the focus goes to the top of the (now empty) ballot
+        yield [rx.toast.info("Your vote was retracted."), focus_on(POLL_TITLE)]
 
 
 def _input_id(option: rx.Var) -> rx.Var:
@@ -456,7 +468,7 @@ def ballot_form() -> rx.Component:
     widget = VoteState.ctx["widget"].to(str)
     return rx.form(
         rx.vstack(
-            rx.text(VoteState.ctx["instructions"].to(str), color_scheme="gray"),
+            rx.text(VoteState.ctx["instructions"].to(str), color_scheme="gray", id="ballot-hint"),
             rx.cond(
                 (widget == "checkbox") & (VoteState.ctx["max_choices"].to(int) > 0),
                 rx.text("At most " + VoteState.ctx["max_choices"].to_string() + " approvals.", size="2"),
@@ -476,6 +488,8 @@ def ballot_form() -> rx.Component:
                     align="start",
                 ),
                 style={"border": "none", "padding": 0, "margin": 0},
+                # the instructions, and the error while there is one, are read with the options
+                custom_attrs={"aria-describedby": rx.cond(VoteState.error != "", "ballot-hint " + VOTE_ERROR, "ballot-hint")},
             ),
             _receipt_field(),
             rx.hstack(
@@ -649,7 +663,7 @@ def _vote_body() -> rx.Component:
                     rx.callout("Poll not found, or you may not see it.", icon="circle_alert", color_scheme="gray", role="alert"),
                 ),
                 rx.vstack(
-                    rx.heading(ctx["title"].to(str), size="7", as_="h1"),
+                    rx.heading(ctx["title"].to(str), size="7", as_="h1", id=POLL_TITLE),
                     rx.hstack(
                         status_badge(ctx["status"].to(str)),
                         rx.badge(ctx["method_name"].to(str), variant="soft"),
@@ -664,7 +678,7 @@ def _vote_body() -> rx.Component:
                     rx.cond(ctx["invited"].to(bool), rx.callout(GUEST_NOTE, icon="mail", color_scheme="blue", id="guest-note")),
                     rx.cond(ctx["description"].to(str) != "", rx.text(ctx["description"].to(str), white_space="pre-wrap")),
                     poll_rules(),
-                    error_callout(VoteState.error),
+                    error_callout(VoteState.error, id=VOTE_ERROR),
                     rx.cond(
                         ctx["has_voted"].to(bool),
                         rx.cond(
@@ -672,11 +686,11 @@ def _vote_body() -> rx.Component:
                             # The server cannot tell which ballot is this user's (and must not).
                             rx.callout(
                                 "You have voted. This poll is anonymous: nothing links you to your ballot, so it is not shown here.",
-                                icon="circle_check", color_scheme="green", id="my-ballot",
+                                icon="circle_check", color_scheme="green", id=CONFIRMATION,
                             ),
                             rx.callout(
                                 "Your ballot: " + ctx["summary"].to(str),
-                                icon="circle_check", color_scheme="green", id="my-ballot",
+                                icon="circle_check", color_scheme="green", id=CONFIRMATION,
                             ),
                         ),
                     ),
