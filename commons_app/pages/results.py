@@ -9,8 +9,10 @@ import reflex as rx
 from sqlmodel import Session
 
 from commons_app import methods, routes
+from commons_app.components.a11y import results_announcer, start_announcer
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
+from commons_app.i18n import t
 from commons_app.models import Poll, User
 from commons_app.services import polls, votes
 from commons_app.services.errors import NotAuthenticated, NotFound, ServiceError
@@ -198,7 +200,8 @@ class ResultsState(SessionState):
             return None
         live._apply(poll_id, ctx["results"])
         self.loaded = True
-        return receipt_answer.push("")  # the answer of another poll's page must not linger
+        # the answer of another poll's page must not linger; the announcer speaks of changes
+        return [receipt_answer.push(""), start_announcer()]
 
     @rx.event
     async def load_record(self):  # noqa: ANN201 - Reflex event return
@@ -284,9 +287,13 @@ def _result_row(row: rx.Var) -> rx.Component:
 
 
 def results_table() -> rx.Component:
-    """Counts, weighted totals and method-specific columns."""
+    """Counts, weighted totals and method-specific columns (also the chart's text alternative)."""
     return rx.box(
         rx.table.root(
+            rx.el.caption(
+                t("The results in figures (the chart above shows the same values)"), id="results-table-caption",
+                style={"textAlign": "left", "fontWeight": 600, "padding": "0.5rem 0"},
+            ),
             rx.table.header(
                 rx.table.row(
                     rx.table.column_header_cell("Option"),
@@ -300,8 +307,13 @@ def results_table() -> rx.Component:
             variant="surface",
             width="100%",
         ),
+        # as layout.data_table: the box scrolls sideways on a phone and keyboard users can scroll it
         overflow_x="auto",
         width="100%",
+        tab_index=0,
+        role="region",
+        aria_label=t("Results table"),
+        class_name="commons-table-scroll",
     )
 
 
@@ -478,7 +490,10 @@ def live_results() -> rx.Component:
             custom_attrs={"data-testid": "result-summary"},
         ),
         rx.foreach(LiveResults.notes, lambda n: rx.text(n, size="2", color_scheme="gray")),
-        rx.box(results_chart(), width="100%", aria_label="Bar chart of the results", role="img"),
+        results_announcer(poll=LiveResults.poll_id, total=LiveResults.total_ballots, rows=LiveResults.rows),
+        # The chart is a picture of the table below it: named, and pointed to the table for its data.
+        rx.box(results_chart(), width="100%", aria_label=t("Bar chart of the results"), role="img",
+               custom_attrs={"aria-describedby": "results-table-caption"}),
         results_table(),
         rx.foreach(LiveResults.lines, lambda line: rx.callout(line, icon="swords")),
         rx.foreach(LiveResults.tables, _grid_table),
