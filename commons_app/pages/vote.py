@@ -549,7 +549,7 @@ def signed_out_view() -> rx.Component:
     return rx.cond(
         preview["visible"].to(bool),
         rx.vstack(
-            rx.heading(preview["title"].to(str), size="7", as_="h1"),
+            rx.heading(preview["title"].to(str), size="7", as_="h1", id=POLL_TITLE),
             rx.hstack(status_badge(preview["status"].to(str)), wrap="wrap"),
             rx.cond(preview["link"].to(bool), rx.callout(LINK_POLL_NOTE, icon="zap", color_scheme="orange", id="link-poll-note")),
             error_callout(VoteState.error),
@@ -570,7 +570,7 @@ def signed_out_view() -> rx.Component:
             align="start",
         ),
         rx.vstack(
-            rx.heading("Sign in to see this poll", size="6", as_="h1"),
+            rx.heading("Sign in to see this poll", size="6", as_="h1", id=POLL_TITLE),
             rx.callout(
                 "This poll is private, or the link is wrong. If you are on its roll of voters, log in (or create an "
                 "account with the address you were invited at) and you come back here. Invited by email? Open the "

@@ -166,7 +166,7 @@ _RECORD_ANNOUNCEMENTS = """
 () => {
   window.__said = [];
   const region = document.getElementById('results-announcer');
-  new MutationObserver(() => { if (region.textContent) window.__said.push(region.textContent); })
+  new MutationObserver(() => { if (region.textContent) window.__said.push([region.textContent, Date.now()]); })
     .observe(region, { childList: true, characterData: true, subtree: true });
 }
 """
@@ -194,7 +194,7 @@ def test_results_changes_are_announced_politely_at_most_once_per_window(new_page
 
     vote(voters[0])
     expect(total).to_have_text("1")
-    expect(region).to_have_text("1 more ballot; Apple leads with 1 of 1")
+    expect(region).to_have_text("1 more ballot; Apple leads with 1 of 1")  # the first change: at once
     said_at = time.monotonic()
 
     # two more pushes inside the window: shown at once, said once, after the window
@@ -203,13 +203,14 @@ def test_results_changes_are_announced_politely_at_most_once_per_window(new_page
     vote(voters[2])
     expect(total).to_have_text("3")
     assert time.monotonic() - said_at < ANNOUNCE_EVERY_MS / 1000 - 1, "the machine was too slow to test the window"
-    assert page.evaluate("() => window.__said") == ["1 more ballot; Apple leads with 1 of 1"]
+    assert [text for text, _ in page.evaluate("() => window.__said")] == ["1 more ballot; Apple leads with 1 of 1"]
     expect(region).to_have_text("2 more ballots; Apple leads with 3 of 3", timeout=ANNOUNCE_EVERY_MS + UI_TIMEOUT)
-    assert time.monotonic() - said_at >= ANNOUNCE_EVERY_MS / 1000 - 0.5  # not before the window ended
-    assert page.evaluate("() => window.__said") == [
+    said = page.evaluate("() => window.__said")
+    assert [text for text, _ in said] == [
         "1 more ballot; Apple leads with 1 of 1",
         "2 more ballots; Apple leads with 3 of 3",
     ]
+    assert said[1][1] - said[0][1] >= ANNOUNCE_EVERY_MS - 20  # not before the window ended
     # the region is read, not seen
     box = region.bounding_box()
     assert box is not None and box["width"] <= 1 and box["height"] <= 1
@@ -243,6 +244,7 @@ def test_admin_active_switch_toggles_through_its_44px_label(new_page, app_server
     switch = page.get_by_role("switch", name=f"Active: {member.username}")
     expect(switch).to_have_attribute("aria-checked", "true")
     label = page.locator("label.commons-switch-target", has=switch)
+    label.scroll_into_view_if_needed()  # the users' table scrolls sideways on a phone
     box = label.bounding_box()
     assert box is not None and box["width"] >= 44 and box["height"] >= 44, box
     page.mouse.click(box["x"] + 3, box["y"] + 3)  # a corner of the label, off the switch itself
