@@ -265,6 +265,10 @@ def _grid_table(table: rx.Var) -> rx.Component:
         ),
         overflow_x="auto",
         width="100%",
+        # A region that scrolls on a phone must be reachable and named for keyboard users.
+        tab_index=0,
+        role="region",
+        aria_label=table["caption"].to(str),
     )
 
 
@@ -274,11 +278,16 @@ def _result_row(row: rx.Var) -> rx.Component:
             rx.hstack(rx.text(row["text"]), rx.cond(row["is_winner"], rx.icon("trophy", size=14, color="var(--amber-9)")), align="center")
         ),
         rx.table.cell(row["votes"], custom_attrs={"data-testid": "result-votes-" + row["option_id"].to_string()}),
-        rx.table.cell(row["weight_label"], custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()}),
+        # The weighted total is the contract's hook: always there, shown only when weights differ.
+        rx.table.cell(
+            row["weight_label"], custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()},
+            display=rx.cond(LiveResults.weighted, "table-cell", "none"),
+        ),
         rx.cond(
             LiveResults.show_score,
-            rx.table.cell(row["score_label"].to(str) + " (mean " + row["mean_label"].to(str) + ")", custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
+            rx.table.cell(row["score_label"], custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
         ),
+        rx.cond(LiveResults.show_score, rx.table.cell(row["mean_label"], custom_attrs={"data-testid": "result-mean-" + row["option_id"].to_string()})),
         rx.cond(LiveResults.show_points, rx.table.cell(row["points_label"], custom_attrs={"data-testid": "result-points-" + row["option_id"].to_string()})),
     )
 
@@ -291,8 +300,9 @@ def results_table() -> rx.Component:
                 rx.table.row(
                     rx.table.column_header_cell("Option"),
                     rx.table.column_header_cell(LiveResults.first_label),
-                    rx.table.column_header_cell("Weighted"),
-                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Score")),
+                    rx.cond(LiveResults.weighted, rx.table.column_header_cell("Weighted")),
+                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Total score")),
+                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Average per ballot")),
                     rx.cond(LiveResults.show_points, rx.table.column_header_cell("Borda points")),
                 )
             ),
@@ -302,6 +312,9 @@ def results_table() -> rx.Component:
         ),
         overflow_x="auto",
         width="100%",
+        tab_index=0,
+        role="region",
+        aria_label="Results table",
     )
 
 
@@ -317,6 +330,42 @@ def results_chart() -> rx.Component:
         width="100%",
         height=300,
     )
+
+
+def _series_bar(series: rx.Var) -> rx.Component:
+    return rx.recharts.bar(
+        data_key=series["key"].to(str), name=series["name"].to(str), stack_id="round",
+        fill=series["colour"].to(str), stroke="var(--color-background)", is_animation_active=False,
+    )
+
+
+def rounds_chart() -> rx.Component:
+    """Instant runoff and STV: a stacked bar per round, one segment per option (and the exhausted
+    ballots), so the eye sees ballots move from eliminated options to the others. The rounds
+    table below is its text alternative."""
+    return rx.box(
+        rx.recharts.bar_chart(
+            rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+            rx.recharts.x_axis(data_key="round"),
+            rx.recharts.y_axis(allow_decimals=True),
+            rx.recharts.graphing_tooltip(),
+            rx.recharts.legend(),
+            rx.foreach(LiveResults.rounds_series, _series_bar),
+            data=LiveResults.rounds_chart,
+            width="100%",
+            height=320,
+        ),
+        width="100%",
+        role="img",
+        aria_label="Stacked bar chart: each option's votes in each round; the rounds table below gives the same figures.",
+        custom_attrs={"data-testid": "rounds-chart"},
+    )
+
+
+def summary_text() -> rx.Var:
+    """The plain-language outcome in the viewer's language (English when not worded in it)."""
+    lang = ResultsState.lang
+    return rx.cond(LiveResults.summaries.contains(lang), LiveResults.summaries[lang], LiveResults.summaries["en"]).to(str)
 
 
 def anonymous_steps_note() -> rx.Component:
@@ -451,11 +500,19 @@ def decision_panel() -> rx.Component:
 def live_results() -> rx.Component:
     """The results of the linked poll."""
     return rx.vstack(
+        rx.text(summary_text(), size="4", weight="medium", as_="p", custom_attrs={"data-testid": "result-summary"}),
         rx.hstack(
             status_badge(LiveResults.status),
             rx.text("Ballots: ", rx.el.strong(LiveResults.total_ballots, custom_attrs={"data-testid": "total-ballots"})),
-            rx.text("Total weight: ", rx.el.strong(LiveResults.total_weight_label, custom_attrs={"data-testid": "total-weight"})),
-            rx.badge(rx.icon("radio", size=12), "live", color_scheme="green", variant="soft"),
+            rx.cond(
+                LiveResults.weighted,
+                rx.text("Total weight: ", rx.el.strong(LiveResults.total_weight_label, custom_attrs={"data-testid": "total-weight"})),
+            ),
+            rx.cond(
+                LiveResults.status == "closed",
+                rx.badge(rx.icon("flag", size=12), "Final result", color_scheme="gray", variant="soft"),
+                rx.badge(rx.icon("radio", size=12), "live", color_scheme="green", variant="soft"),
+            ),
             spacing="4",
             wrap="wrap",
             align="center",
@@ -475,10 +532,13 @@ def live_results() -> rx.Component:
             rx.text(LiveResults.explanation, size="2", color_scheme="gray"),
             spacing="3",
             width="100%",
-            custom_attrs={"data-testid": "result-summary"},
         ),
         rx.foreach(LiveResults.notes, lambda n: rx.text(n, size="2", color_scheme="gray")),
-        rx.box(results_chart(), width="100%", aria_label="Bar chart of the results", role="img"),
+        rx.cond(
+            LiveResults.rounds_chart.length() > 0,
+            rounds_chart(),
+            rx.box(results_chart(), width="100%", aria_label="Bar chart of the results", role="img"),
+        ),
         results_table(),
         rx.foreach(LiveResults.lines, lambda line: rx.callout(line, icon="swords")),
         rx.foreach(LiveResults.tables, _grid_table),
