@@ -269,6 +269,7 @@ def _grid_table(table: rx.Var) -> rx.Component:
         tab_index=0,
         role="region",
         aria_label=table["caption"].to(str),
+        class_name="commons-table-scroll",  # theme.css: only this box scrolls, not Radix's inside
     )
 
 
@@ -315,6 +316,7 @@ def results_table() -> rx.Component:
         tab_index=0,
         role="region",
         aria_label="Results table",
+        class_name="commons-table-scroll",
     )
 
 
