@@ -69,7 +69,7 @@ def test_each_method_is_voted_and_shown_in_its_own_form(new_page, app_server, ap
     elif method in ("score", "star"):
         expect(page.get_by_test_id(f"result-score-{ids['Tomatoes']}")).to_contain_text("5")
         if method == "star":
-            expect(page.get_by_text("Automatic runoff")).to_be_visible()
+            expect(page.get_by_text("Automatic runoff —")).to_be_visible()
     elif method == "approval":
         expect(page.get_by_role("columnheader", name="Approvals")).to_be_visible()
         expect(page.get_by_test_id(f"result-votes-{ids['Tomatoes']}")).to_have_text("1")
