@@ -303,7 +303,7 @@ def results_table() -> rx.Component:
                     rx.table.column_header_cell(LiveResults.first_label),
                     rx.cond(LiveResults.weighted, rx.table.column_header_cell("Weighted")),
                     rx.cond(LiveResults.show_score, rx.table.column_header_cell("Total score")),
-                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Average per ballot")),
+                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Average over all ballots")),
                     rx.cond(LiveResults.show_points, rx.table.column_header_cell("Borda points")),
                 )
             ),
