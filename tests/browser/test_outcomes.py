@@ -114,6 +114,9 @@ def test_the_summary_follows_live_votes_and_says_final_result_once_closed(new_pa
     expect(page.get_by_text("Final result", exact=True)).to_be_visible()
     expect(page.get_by_text("live", exact=True)).to_have_count(0)
     expect(page.get_by_test_id("winners")).to_have_text("Winner: Squash")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    _settled(page)
+    page.screenshot(path=str(SHOTS / "single-closed-1280.png"), full_page=True, animations="disabled")
 
 
 def test_weights_show_when_they_differ(new_page, app_server, api):

@@ -228,3 +228,21 @@ def test_anonymous_poll_below_its_threshold_says_nothing_of_the_ballots(session,
     assert _summary(session, user, view) == "No ballots are counted yet."
     factories.vote(session, people[2], view, option_id=ids["Herbs"])
     assert _summary(session, user, view) == "Herbs is leading with 2 of 3 ballots (67%) so far."
+
+
+def test_live_values_carry_the_summary_weights_flag_and_the_round_chart(session, user, people):
+    from commons_app.state.live import results_display, summary_languages
+
+    view = factories.make_poll(session, user, options=GARDEN, method="irv")
+    ids = _ids(view)
+    rankings = [["Herbs"], ["Herbs"], ["Herbs"], ["Squash", "Herbs"], ["Squash", "Tomatoes"], ["Tomatoes", "Herbs"]]
+    for voter, ranking in zip(people[:6], rankings, strict=True):
+        factories.vote(session, voter, view, ranking=[ids[t] for t in ranking])
+    shown = results_display(results.poll_results(session=session, user=user, poll_id=view.poll.id))
+    assert set(shown["summaries"]) == set(summary_languages()) and "en" in shown["summaries"]
+    assert shown["summaries"]["en"].startswith("Herbs is leading in round 3 with 4 of 6 ballots (67%) so far")
+    assert shown["weighted"] is False
+    # One stacked bar per round: each option's votes in it, the exhausted ballots.
+    assert [row["round"] for row in shown["rounds_chart"]] == ["Round 1", "Round 2", "Round 3"]
+    assert shown["rounds_chart"][2][f"o{ids['Herbs']}"] == 4.0 and shown["rounds_chart"][2][f"o{ids['Tomatoes']}"] == 0.0
+    assert [s["name"] for s in shown["rounds_series"]] == [*GARDEN, "Exhausted"]
