@@ -11,6 +11,7 @@ from sqlmodel import Session
 from commons_app import methods, routes
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
+from commons_app.i18n import t
 from commons_app.models import Poll, User
 from commons_app.services import polls, votes
 from commons_app.services.errors import NotAuthenticated, NotFound, ServiceError
@@ -302,8 +303,8 @@ def results_table() -> rx.Component:
                     rx.table.column_header_cell("Option"),
                     rx.table.column_header_cell(LiveResults.first_label),
                     rx.cond(LiveResults.weighted, rx.table.column_header_cell("Weighted")),
-                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Total score")),
-                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Average over all ballots")),
+                    rx.cond(LiveResults.show_score, rx.table.column_header_cell(t("Total score"))),
+                    rx.cond(LiveResults.show_score, rx.table.column_header_cell(t("Average over all ballots"))),
                     rx.cond(LiveResults.show_points, rx.table.column_header_cell("Borda points")),
                 )
             ),
@@ -315,7 +316,7 @@ def results_table() -> rx.Component:
         width="100%",
         tab_index=0,
         role="region",
-        aria_label="Results table",
+        aria_label=t("Results table"),
         class_name="commons-table-scroll",
     )
 
@@ -359,7 +360,7 @@ def rounds_chart() -> rx.Component:
         ),
         width="100%",
         role="img",
-        aria_label="Stacked bar chart: each option's votes in each round; the rounds table below gives the same figures.",
+        aria_label=t("Stacked bar chart: each option's votes in each round; the rounds table below gives the same figures."),
         custom_attrs={"data-testid": "rounds-chart"},
     )
 
@@ -512,7 +513,7 @@ def live_results() -> rx.Component:
             ),
             rx.cond(
                 LiveResults.status == "closed",
-                rx.badge(rx.icon("flag", size=12), "Final result", color_scheme="gray", variant="soft"),
+                rx.badge(rx.icon("flag", size=12), t("Final result"), color_scheme="gray", variant="soft"),
                 rx.badge(rx.icon("radio", size=12), "live", color_scheme="green", variant="soft"),
             ),
             spacing="4",
