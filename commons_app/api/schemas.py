@@ -295,6 +295,7 @@ class ResultsOut(BaseModel):
     passed: bool | None = Field(None, description="whether the winner passes the pass rule; null when the poll has none")
     decision: dict = {}
     settings: dict = {}
+    summary: str = Field("", description="the outcome in plain English: who won (or leads) and why")
 
 
 class AuditOut(BaseModel):

@@ -22,12 +22,13 @@ from commons_app.methods.registry import (
     label_of,
     names,
     register,
+    summarize,
     unregister,
 )
 
 __all__ = [
     "KINDS", "MAX_SCORE", "BallotKind", "CleanBallot", "Method", "Param", "Table", "all_methods", "all_params", "find",
-    "get", "label_of", "names", "register", "unregister",
+    "get", "label_of", "names", "register", "summarize", "unregister",
 ]
 
 

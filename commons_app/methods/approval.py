@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from commons_app.i18n import tr
+from commons_app.methods import _display
 from commons_app.methods.ballots import APPROVAL
 from commons_app.methods.registry import Method, Param, register
 from commons_app.services.errors import InvalidInput
@@ -24,6 +26,20 @@ def count(option_ids: Any, ballots: Any, *, seed: str | None = None, max_choices
     return tally("approval", option_ids, ballots, seed=seed)
 
 
+def summary(results: Any, texts: Any, lang: str) -> str:
+    """Who is approved on the most ballots, with how many of all ballots."""
+    if not results.winners:
+        return _display.generic(lang, results, texts)
+    top = _display.top(lang, results, texts)
+    if _display.closed(results):
+        if top["tie"]:
+            return tr(lang, "Final result: %(names)s tied, each approved on %(share)s; no rule breaks this tie, so all of them won.", **top)
+        return tr(lang, "Final result: %(names)s won, approved on %(share)s.", **top)
+    if top["tie"]:
+        return tr(lang, "%(names)s are tied for the lead so far, each approved on %(share)s.", **top)
+    return tr(lang, "%(names)s is leading so far, approved on %(share)s.", **top)
+
+
 METHOD = register(Method(
     name="approval",
     position=20,
@@ -35,4 +51,5 @@ METHOD = register(Method(
     params=(Param("max_choices", check_max_choices, "Most approvals per ballot"),),
     pass_rule=True,
     first_label="Approvals",
+    summary=summary,
 ))

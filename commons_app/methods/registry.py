@@ -84,6 +84,9 @@ class Method:
         tables: Method-specific tables of its results (rounds, a matrix), from the results and
             the option texts.
         lines: Extra sentences under its results (a runoff ...), from the results and the texts.
+        summary: The plain-language outcome: who won and why, in one or two sentences, from the
+            results, the option texts and the reader's language (``summary(results, texts,
+            lang)``); the helpers in ``methods._display`` word what every method shares.
         elected_label: For multi-winner methods: what the winners line calls the winners
             (``"Elected"``), listed in the order the results give them; None for the usual
             "Winner" / "Leading" / "Tie".
@@ -105,6 +108,7 @@ class Method:
     figures: tuple[str, ...] = ()
     tables: Callable[[Any, Mapping[int, str]], list[Table]] | None = None
     lines: Callable[[Any, Mapping[int, str]], list[str]] | None = None
+    summary: Callable[[Any, Mapping[int, str], str], str] | None = None
     elected_label: str | None = None
     counts_table: bool = False
     ranked_record: bool = False
@@ -191,3 +195,22 @@ def all_params() -> dict[str, list[Method]]:
         for name in method.param_names():
             taking.setdefault(name, []).append(method)
     return taking
+
+
+def summarize(results: Any, lang: str = "en") -> str:
+    """The plain-language outcome of a result (``PollResults``): the method's own sentence (who
+    won and why), then how any tie was broken and what the poll's decision rules made of it.
+
+    Without ballots it says so (and nothing more: an open anonymous poll before its first step
+    shows no count, so neither does this); a method without a ``summary`` names its winners."""
+    from commons_app.methods import _display
+
+    if results.total_ballots == 0:
+        return _display.no_ballots(lang, results)
+    texts = {o.option_id: o.text for o in results.options}
+    method = find(results.method)
+    if method is not None and method.summary is not None:
+        head = method.summary(results, texts, lang)
+    else:
+        head = _display.generic(lang, results, texts)
+    return " ".join([head, *_display.tie_breaks(lang, results, texts), *_display.decision(lang, results)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from commons_app.i18n import tr
+from commons_app.methods import _display
 from commons_app.methods._display import number
 from commons_app.methods.ballots import MAX_SCORE, SCORES
 from commons_app.methods.registry import Method, register
@@ -29,6 +31,26 @@ def runoff_line(results: Any, texts: Mapping[int, str]) -> list[str]:
     return [line]
 
 
+
+def summary(results: Any, texts: Mapping[int, str], lang: str) -> str:
+    """The runoff between the two highest-scored options: who won it, preferred on how many ballots."""
+    finalists = [int(f) for f in results.detail.get("finalists") or []]
+    if not results.winners or len(finalists) != 2:
+        return _display.generic(lang, results, texts)
+    winner = results.winners[0]
+    other = finalists[1] if finalists[0] == winner else finalists[0]
+    runoff = results.detail.get("runoff", {})
+    figures = {
+        "names": _display.lead(lang, results, texts),
+        "other": texts.get(other, str(other)),
+        "share": _display.ballots_of(lang, results, runoff.get(str(winner), 0)),
+        "against": _display.number(runoff.get(str(other), 0)),
+    }
+    if _display.closed(results):
+        return tr(lang, "Final result: %(names)s won the automatic runoff between the two highest-scored options: %(share)s scored it above %(other)s, %(against)s the other way round.", **figures)
+    return tr(lang, "%(names)s is leading the automatic runoff between the two highest-scored options so far: %(share)s score it above %(other)s, %(against)s the other way round.", **figures)
+
+
 METHOD = register(Method(
     name="star",
     position=70,
@@ -37,10 +59,12 @@ METHOD = register(Method(
     ballot=SCORES,
     count=count,
     explanation=(
-        "The two options with the highest (weighted) total scores are the finalists; the finalist "
-        "that more (weighted) ballots score higher wins."
+        f"The rule: each ballot scores every option from 0 to {MAX_SCORE}; the two options with the highest "
+        "(weighted) total scores go to an automatic runoff, which the one scored higher on more (weighted) "
+        "ballots wins."
     ),
     first_label="Ballots scoring it",
     figures=("score",),
     lines=runoff_line,
+    summary=summary,
 ))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from commons_app.i18n import tr, trn
+from commons_app.methods import _display
 from commons_app.methods._display import number
 from commons_app.methods.ballots import RANKING
 from commons_app.methods.registry import Method, Param, Table, register
@@ -75,6 +77,30 @@ def rounds_table(results: Any, texts: Mapping[int, str]) -> list[Table]:
     return [Table("STV rounds (✓ = elected, ✗ = excluded)", header, rows)]
 
 
+
+def summary(results: Any, texts: Mapping[int, str], lang: str) -> str:
+    """Who was elected in which round, for how many seats, with which quota."""
+    if not results.winners:
+        return _display.generic(lang, results, texts)
+    elected_in: dict[int, int] = {}
+    for i, r in enumerate(results.rounds or []):
+        for option_id in r.get("elected", []):
+            elected_in.setdefault(int(option_id), int(r.get("round", i + 1)))
+    each = [
+        tr(lang, "%(name)s in round %(round)s", name=texts.get(w, str(w)), round=elected_in[w]) if w in elected_in
+        else texts.get(w, str(w))
+        for w in results.winners
+    ]
+    seats = int(results.detail.get("seats") or results.settings.get("seats") or len(results.winners))
+    figures = {"elected": _display.names(lang, each), "seats": seats,
+               "quota": _display.number(results.detail.get("quota", 0))}
+    if _display.closed(results):
+        return trn(lang, "Final result for %(seats)s seat, with a quota of %(quota)s votes: elected %(elected)s.",
+                   "Final result for %(seats)s seats, with a quota of %(quota)s votes: elected %(elected)s.", seats, **figures)
+    return trn(lang, "So far, for %(seats)s seat with a quota of %(quota)s votes: elected %(elected)s.",
+               "So far, for %(seats)s seats with a quota of %(quota)s votes: elected %(elected)s.", seats, **figures)
+
+
 METHOD = register(Method(
     name="stv",
     position=80,
@@ -92,4 +118,5 @@ METHOD = register(Method(
     tables=rounds_table,
     elected_label="Elected",
     ranked_record=True,
+    summary=summary,
 ))

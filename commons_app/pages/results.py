@@ -268,6 +268,11 @@ def _grid_table(table: rx.Var) -> rx.Component:
         ),
         overflow_x="auto",
         width="100%",
+        # A region that scrolls on a phone must be reachable and named for keyboard users.
+        tab_index=0,
+        role="region",
+        aria_label=table["caption"].to(str),
+        class_name="commons-table-scroll",  # theme.css: only this box scrolls, not Radix's inside
     )
 
 
@@ -277,11 +282,16 @@ def _result_row(row: rx.Var) -> rx.Component:
             rx.hstack(rx.text(row["text"]), rx.cond(row["is_winner"], rx.icon("trophy", size=14, color="var(--amber-9)")), align="center")
         ),
         rx.table.cell(row["votes"], custom_attrs={"data-testid": "result-votes-" + row["option_id"].to_string()}),
-        rx.table.cell(row["weight_label"], custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()}),
+        # The weighted total is the contract's hook: always there, shown only when weights differ.
+        rx.table.cell(
+            row["weight_label"], custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()},
+            display=rx.cond(LiveResults.weighted, "table-cell", "none"),
+        ),
         rx.cond(
             LiveResults.show_score,
-            rx.table.cell(row["score_label"].to(str) + " (mean " + row["mean_label"].to(str) + ")", custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
+            rx.table.cell(row["score_label"], custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
         ),
+        rx.cond(LiveResults.show_score, rx.table.cell(row["mean_label"], custom_attrs={"data-testid": "result-mean-" + row["option_id"].to_string()})),
         rx.cond(LiveResults.show_points, rx.table.cell(row["points_label"], custom_attrs={"data-testid": "result-points-" + row["option_id"].to_string()})),
     )
 
@@ -298,8 +308,9 @@ def results_table() -> rx.Component:
                 rx.table.row(
                     rx.table.column_header_cell("Option"),
                     rx.table.column_header_cell(LiveResults.first_label),
-                    rx.table.column_header_cell("Weighted"),
-                    rx.cond(LiveResults.show_score, rx.table.column_header_cell("Score")),
+                    rx.cond(LiveResults.weighted, rx.table.column_header_cell("Weighted")),
+                    rx.cond(LiveResults.show_score, rx.table.column_header_cell(t("Total score"))),
+                    rx.cond(LiveResults.show_score, rx.table.column_header_cell(t("Average over all ballots"))),
                     rx.cond(LiveResults.show_points, rx.table.column_header_cell("Borda points")),
                 )
             ),
@@ -329,6 +340,42 @@ def results_chart() -> rx.Component:
         width="100%",
         height=300,
     )
+
+
+def _series_bar(series: rx.Var) -> rx.Component:
+    return rx.recharts.bar(
+        data_key=series["key"].to(str), name=series["name"].to(str), stack_id="round",
+        fill=series["colour"].to(str), stroke="var(--color-background)", is_animation_active=False,
+    )
+
+
+def rounds_chart() -> rx.Component:
+    """Instant runoff and STV: a stacked bar per round, one segment per option (and the exhausted
+    ballots), so the eye sees ballots move from eliminated options to the others. The rounds
+    table below is its text alternative."""
+    return rx.box(
+        rx.recharts.bar_chart(
+            rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+            rx.recharts.x_axis(data_key="round"),
+            rx.recharts.y_axis(allow_decimals=True),
+            rx.recharts.graphing_tooltip(),
+            rx.recharts.legend(),
+            rx.foreach(LiveResults.rounds_series, _series_bar),
+            data=LiveResults.rounds_chart,
+            width="100%",
+            height=320,
+        ),
+        width="100%",
+        role="img",
+        aria_label=t("Stacked bar chart: each option's votes in each round; the rounds table below gives the same figures."),
+        custom_attrs={"data-testid": "rounds-chart"},
+    )
+
+
+def summary_text() -> rx.Var:
+    """The plain-language outcome in the viewer's language (English when not worded in it)."""
+    lang = ResultsState.lang
+    return rx.cond(LiveResults.summaries.contains(lang), LiveResults.summaries[lang], LiveResults.summaries["en"]).to(str)
 
 
 def anonymous_steps_note() -> rx.Component:
@@ -463,11 +510,19 @@ def decision_panel() -> rx.Component:
 def live_results() -> rx.Component:
     """The results of the linked poll."""
     return rx.vstack(
+        rx.text(summary_text(), size="4", weight="medium", as_="p", custom_attrs={"data-testid": "result-summary"}),
         rx.hstack(
             status_badge(LiveResults.status),
             rx.text("Ballots: ", rx.el.strong(LiveResults.total_ballots, custom_attrs={"data-testid": "total-ballots"})),
-            rx.text("Total weight: ", rx.el.strong(LiveResults.total_weight_label, custom_attrs={"data-testid": "total-weight"})),
-            rx.badge(rx.icon("radio", size=12), "live", color_scheme="green", variant="soft"),
+            rx.cond(
+                LiveResults.weighted,
+                rx.text("Total weight: ", rx.el.strong(LiveResults.total_weight_label, custom_attrs={"data-testid": "total-weight"})),
+            ),
+            rx.cond(
+                LiveResults.status == "closed",
+                rx.badge(rx.icon("flag", size=12), t("Final result"), color_scheme="gray", variant="soft"),
+                rx.badge(rx.icon("radio", size=12), "live", color_scheme="green", variant="soft"),
+            ),
             spacing="4",
             wrap="wrap",
             align="center",
@@ -487,13 +542,16 @@ def live_results() -> rx.Component:
             rx.text(LiveResults.explanation, size="2", color_scheme="gray"),
             spacing="3",
             width="100%",
-            custom_attrs={"data-testid": "result-summary"},
         ),
         rx.foreach(LiveResults.notes, lambda n: rx.text(n, size="2", color_scheme="gray")),
         results_announcer(poll=LiveResults.poll_id, total=LiveResults.total_ballots, rows=LiveResults.rows),
-        # The chart is a picture of the table below it: named, and pointed to the table for its data.
-        rx.box(results_chart(), width="100%", aria_label=t("Bar chart of the results"), role="img",
-               custom_attrs={"aria-describedby": "results-table-caption"}),
+        rx.cond(
+            LiveResults.rounds_chart.length() > 0,
+            rounds_chart(),
+            # The chart is a picture of the table below it: named, and pointed to the table for its data.
+            rx.box(results_chart(), width="100%", aria_label=t("Bar chart of the results"), role="img",
+                   custom_attrs={"aria-describedby": "results-table-caption"}),
+        ),
         results_table(),
         rx.foreach(LiveResults.lines, lambda line: rx.callout(line, icon="swords")),
         rx.foreach(LiveResults.tables, _grid_table),

@@ -37,8 +37,9 @@ from reflex.middleware import Middleware
 from reflex_base.constants.state import FIELD_MARKER
 from sqlmodel import Session
 
-from commons_app import methods, metrics
+from commons_app import i18n, methods, metrics
 from commons_app.jobs import POLL_CHANGED_CHANNEL
+from commons_app.methods import _display
 from commons_app.models import Poll
 from commons_app.redis_client import get_async_redis, get_redis
 from commons_app.services import auth, decisions, notify
@@ -222,7 +223,7 @@ async def _withdraw(sid: str, message: str) -> None:
         return
     values = {"poll_id": poll_id, "rows": [], "total_ballots": 0, "total_weight_label": "0", "winners_label": "",
               "rounds_header": [], "rounds_rows": [], "matrix_header": [], "matrix_rows": [], "runoff_label": "",
-              "notes": [], "withdrawn": message}
+              "notes": [], "summaries": {}, "rounds_chart": [], "rounds_series": [], "withdrawn": message}
     delta = {LiveResults.get_full_name(): {f"{k}{FIELD_MARKER}": v for k, v in values.items()}}
     await namespace.emit("event", {"delta": delta}, to=sid)
 
@@ -410,7 +411,7 @@ def results_display(results: PollResults) -> dict[str, Any]:
             "weight": float(o.weight),
             "weight_label": format_number(o.weight),
             "score_label": "" if o.score is None else format_number(o.score),
-            "mean_label": "" if o.mean is None else f"{o.mean:.2f}",
+            "mean_label": "" if o.mean is None else format_number(round(o.mean, 2)),
             "points_label": "" if o.points is None else format_number(o.points),
             "chart_value": float(o.score if o.score is not None else o.points if o.points is not None else o.weight),
             "is_winner": o.option_id in winners,
@@ -428,7 +429,8 @@ def results_display(results: PollResults) -> dict[str, Any]:
     elif len(winner_names) == 1:
         winners_label = ("Winner: " if closed else "Leading: ") + winner_names[0]
     else:
-        winners_label = "Tie: " + ", ".join(winner_names)
+        winners_label = ("Tie: " if closed else "Tied so far: ") + ", ".join(winner_names)
+    chart_rows, chart_series = rounds_chart(results)
     decision_lines = decisions.describe_decision(
         quorum_met=results.quorum_met, passed=results.passed, figures=results.decision, closed=closed
     )
@@ -449,7 +451,48 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "quorum_met": "" if results.quorum_met is None else ("yes" if results.quorum_met else "no"),
         "passed": "" if results.passed is None else ("yes" if results.passed else "no"),
         "notes": list(results.notes),
+        # The plain-language outcome in every language offered: a push goes to every watcher
+        # of the poll at once, whatever language each one reads.
+        "summaries": {lang: methods.summarize(results, lang) for lang in summary_languages()},
+        "weighted": _display.is_weighted(results),
+        "rounds_chart": chart_rows,
+        "rounds_series": chart_series,
     }
+
+
+def summary_languages() -> tuple[str, ...]:
+    """The languages a pushed summary is worded in (those ``i18n`` offers; English until the
+    catalogs land)."""
+    offered = getattr(i18n, "LANGUAGES", None) or (i18n.DEFAULT_LANGUAGE,)
+    return tuple(dict.fromkeys([i18n.DEFAULT_LANGUAGE, *offered]))
+
+
+SERIES_COLOURS = (
+    "var(--blue-9)", "var(--orange-9)", "var(--grass-9)", "var(--crimson-9)", "var(--violet-9)",
+    "var(--amber-9)", "var(--cyan-9)", "var(--brown-9)",
+)
+
+
+def rounds_chart(results: PollResults) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """For methods counted in rounds of transfers (instant runoff, STV): one row per round with
+    each option's votes in it and the exhausted ballots, for a stacked bar per round (how the
+    ballots moved), and the series (an option: its key, name and colour). Empty otherwise."""
+    rounds = [r for r in results.rounds or [] if isinstance(r.get("tallies", r.get("votes")), dict)]
+    if not rounds:
+        return [], []
+    rows: list[dict[str, Any]] = []
+    for i, r in enumerate(rounds):
+        votes = r.get("tallies", r.get("votes")) or {}
+        row: dict[str, Any] = {"round": f"Round {r.get('round', i + 1)}", "exhausted": float(r.get("exhausted", 0) or 0)}
+        for o in results.options:
+            row[f"o{o.option_id}"] = float(votes.get(str(o.option_id), 0) or 0)
+        rows.append(row)
+    series = [
+        {"key": f"o{o.option_id}", "name": o.text, "colour": SERIES_COLOURS[i % len(SERIES_COLOURS)]}
+        for i, o in enumerate(results.options)
+    ]
+    series.append({"key": "exhausted", "name": "Exhausted", "colour": "var(--gray-8)"})
+    return rows, series
 
 
 class LiveResults(rx.State):
@@ -478,6 +521,10 @@ class LiveResults(rx.State):
     quorum_met: str = ""  # "yes" / "no" / "" (no quorum rule)
     passed: str = ""  # "yes" / "no" / "" (no pass rule)
     notes: list[str] = []
+    summaries: dict[str, str] = {}  # language -> the plain-language outcome (methods.summarize)
+    weighted: bool = False  # some ballot weight differs from 1: show the weighted column
+    rounds_chart: list[dict[str, Any]] = []  # per round: each option's votes (rounds_chart)
+    rounds_series: list[dict[str, str]] = []
     withdrawn: str = ""
 
     def _apply(self, poll_id: str, results: PollResults | None) -> None:

@@ -52,7 +52,8 @@ def test_quorum_and_pass_rule_from_the_form_to_the_live_results(new_page, app_se
     expect(decision).to_contain_text("Passing with 100 %")
     expect(decision).to_have_attribute("data-quorum-met", "yes")
     expect(decision).to_have_attribute("data-passed", "yes")
-    expect(page.get_by_test_id("result-summary")).to_contain_text("Leading: Yes")
+    expect(page.get_by_test_id("result-summary")).to_contain_text("Yes is leading with 2 of 2 ballots (100%) so far.")
+    expect(page.get_by_test_id("winners")).to_have_text("Leading: Yes")
 
 
 def test_stv_poll_in_the_browser(new_page, app_server, api):

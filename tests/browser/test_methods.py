@@ -62,13 +62,14 @@ def test_each_method_is_voted_and_shown_in_its_own_form(new_page, app_server, ap
         expect(page.get_by_text("Instant-runoff rounds")).to_be_visible()
         expect(page.get_by_role("columnheader", name="Round 1")).to_be_visible()
     elif method == "schulze":
-        expect(page.get_by_text("Pairwise preferences")).to_be_visible()
+        expect(page.get_by_text("Head to head: ballots preferring")).to_be_visible()
+        expect(page.get_by_test_id("result-summary")).to_contain_text("Beans is leading so far")
     elif method == "borda":
         expect(page.get_by_test_id(f"result-points-{ids['Beans']}")).to_have_text("2")
     elif method in ("score", "star"):
         expect(page.get_by_test_id(f"result-score-{ids['Tomatoes']}")).to_contain_text("5")
         if method == "star":
-            expect(page.get_by_text("Automatic runoff")).to_be_visible()
+            expect(page.get_by_text("Automatic runoff —")).to_be_visible()
     elif method == "approval":
         expect(page.get_by_role("columnheader", name="Approvals")).to_be_visible()
         expect(page.get_by_test_id(f"result-votes-{ids['Tomatoes']}")).to_have_text("1")

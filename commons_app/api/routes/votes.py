@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from commons_app import methods
 from commons_app.api.deps import BearerToken, CurrentUser, DbSession, PollId, identify
 from commons_app.api.schemas import BallotChoice, BallotExportOut, ErrorOut, ResultsOut, VoteCreate, VoteOut
 from commons_app.db import session_scope
@@ -87,7 +88,8 @@ def retract_vote(poll_id: PollId, user: CurrentUser, db: DbSession, receipt: Rec
 def poll_results(poll_id: PollId, user: CurrentUser, db: DbSession) -> Any:
     """The tally, with winners and method-specific rounds, and ``quorum_met`` / ``passed`` (null
     when the poll has no such rule); 403 while results are hidden from the caller."""
-    shown = ResultsOut.model_validate(results.poll_results(session=db, user=user, poll_id=poll_id).as_dict())
+    found = results.poll_results(session=db, user=user, poll_id=poll_id)
+    shown = ResultsOut.model_validate(found.as_dict() | {"summary": methods.summarize(found)})
     # Absent figures are left out (score, record_sha256 ...), but the decision fields are always
     # there: null says "no such rule".
     body = shown.model_dump(mode="json", exclude_none=True) | {"quorum_met": shown.quorum_met, "passed": shown.passed}
