@@ -191,6 +191,7 @@ def test_schedule_on_the_list_and_the_dashboard_and_no_axe_violations(new_page, 
         expect(card.get_by_test_id("poll-schedule")).to_be_visible()
         expect(card.get_by_test_id("poll-countdown")).to_contain_text("opens in 2 h")
         _check(page, f"polls/{width}")
+        page.screenshot(path=f"{SHOTS}/polls-{width}.png", full_page=True)
 
         goto(page, f"{base}/polls/{poll['id']}")
         expect(page.get_by_test_id("poll-countdown")).to_contain_text("opens in 2 h")
