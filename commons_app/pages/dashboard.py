@@ -10,6 +10,7 @@ from sqlmodel import Session
 from commons_app import routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
+from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
 from commons_app.models import User
 from commons_app.pages.polls import poll_rows
@@ -94,6 +95,11 @@ class DashboardState(SessionState):
         """Load the first page of the creator's polls."""
         self.error = ""
         self.page_index = 0
+        return await self._load()
+
+    @rx.event
+    async def refresh(self):  # noqa: ANN201 - Reflex event return
+        """Read the shown page again (a poll on it opened or closed)."""
         return await self._load()
 
     @rx.event
@@ -193,6 +199,10 @@ def _poll_card(row: rx.Var) -> rx.Component:
                     ),
                     wrap="wrap",
                     align="center",
+                ),
+                poll_schedule(
+                    row["opens_at"].to(str), row["closes_at"].to(str), row["status"].to(str),
+                    on_cross=DashboardState.refresh, compact=True,
                 ),
                 spacing="2",
                 align="start",

@@ -10,8 +10,9 @@ from sqlmodel import Session
 from commons_app import methods, routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
+from commons_app.components.schedule import poll_schedule
 from commons_app.models import User
-from commons_app.services import polls
+from commons_app.services import polls, schedules
 from commons_app.services.errors import NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
 
@@ -33,6 +34,7 @@ def poll_rows(*, session: Session, user: User, skip: int, limit: int, search: st
                 "ballots": v.ballot_count,
                 "options": len(v.options),
                 "mine": v.poll.created_by == user.id,
+                **schedules.schedule_of(v.poll),
             }
             for v in views
         ],
@@ -99,6 +101,11 @@ class PollListState(SessionState):
         return await self._load()
 
     @rx.event
+    async def refresh(self):  # noqa: ANN201 - Reflex event return
+        """Read the shown page again (a poll on it opened or closed)."""
+        return await self._load()
+
+    @rx.event
     async def next_page(self):  # noqa: ANN201 - Reflex event return
         """Show the next page."""
         if (self.page_index + 1) * PAGE_SIZE < self.total:
@@ -125,6 +132,10 @@ def poll_card(row: rx.Var) -> rx.Component:
                     rx.text(row["ballots"].to_string() + " ballots", size="2", color_scheme="gray"),
                     wrap="wrap",
                     spacing="2",
+                ),
+                poll_schedule(
+                    row["opens_at"].to(str), row["closes_at"].to(str), row["status"].to(str),
+                    on_cross=PollListState.refresh, compact=True,
                 ),
                 spacing="2",
                 align="start",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -12,9 +13,10 @@ from commons_app import methods, routes
 from commons_app.components.a11y import results_announcer, start_announcer
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
+from commons_app.components.schedule import poll_schedule
 from commons_app.i18n import t
-from commons_app.models import Poll, User
-from commons_app.services import polls, votes
+from commons_app.models import Poll, User, utcnow
+from commons_app.services import polls, schedules, votes
 from commons_app.services.errors import NotAuthenticated, NotFound, ServiceError
 from commons_app.services.results import (
     PollResults,
@@ -66,6 +68,8 @@ def results_context(*, session: Session, user: User, poll_id: str) -> dict[str, 
         "anonymous": poll.anonymous,
         "anonymity_threshold": poll.anonymity_threshold,
         "ranked": methods.get(poll.method).ranked_record,
+        "status": polls.poll_status(poll),
+        **schedules.schedule_of(poll),
         **_record_fields(session=session, user=user, poll=poll, shown=shown),
     }
 
@@ -155,6 +159,10 @@ class ResultsState(SessionState):
     # Only in polls that are not anonymous: there the server links voters to ballots anyway.
     known_receipt: str = ""
     checking: bool = False
+    # The poll's schedule (services.schedules.schedule_of) and status when the page read it.
+    opens_at: str = ""
+    closes_at: str = ""
+    poll_status: str = ""
 
     def _poll_id(self) -> str:
         return routes.poll_id_from_path(self.router.url.path)
@@ -183,6 +191,7 @@ class ResultsState(SessionState):
         self.title, self.method_name, self.refusal = ctx["title"], ctx["method_name"], ctx["refusal"]
         self.anonymous, self.anonymity_threshold, self.ranked = ctx["anonymous"], ctx["anonymity_threshold"], ctx["ranked"]
         self.record_sha256, self.known_receipt = ctx["record_sha256"], ctx["known_receipt"]
+        self.opens_at, self.closes_at, self.poll_status = ctx["opens_at"], ctx["closes_at"], ctx["status"]
         if ctx["results"] is None:
             live.reset()
             self.loaded = True
@@ -202,6 +211,18 @@ class ResultsState(SessionState):
         self.loaded = True
         # the answer of another poll's page must not linger; the announcer speaks of changes
         return [receipt_answer.push(""), start_announcer()]
+
+    @rx.event
+    async def schedule_crossed(self):  # noqa: ANN201 - Reflex event return
+        """The browser's clock passed the poll's opening or closing time. Shown results follow by
+        the live push (the schedule job announces the poll, sealed at its close); a refusal
+        ("after the close" ...) is decided again by reading the page anew. When the server's
+        clock is a moment behind the browser's, wait for it first."""
+        times = {"opens_at": self.opens_at, "closes_at": self.closes_at}
+        wait = schedules.seconds_to_crossing(times, utcnow())
+        if wait is not None:
+            await asyncio.sleep(wait + 0.05)
+        return ResultsState.on_load if self.refusal else None
 
     @rx.event
     async def load_record(self):  # noqa: ANN201 - Reflex event return
@@ -578,6 +599,11 @@ def results_page() -> rx.Component:
                         rx.link("Back to the ballot", href="/polls/" + ResultsState.poll_number),
                         spacing="3",
                         align="center",
+                    ),
+                    poll_schedule(
+                        ResultsState.opens_at, ResultsState.closes_at,
+                        rx.cond(LiveResults.status != "", LiveResults.status, ResultsState.poll_status),
+                        on_cross=ResultsState.schedule_crossed,
                     ),
                     rx.cond(
                         ResultsState.refusal != "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import reflex as rx
@@ -19,11 +20,12 @@ from commons_app.components.receipts import (
     show_stored_receipt,
     shown_receipt,
 )
+from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
 from commons_app.methods.ballots import MAX_SCORE
-from commons_app.models import Ballot, User
+from commons_app.models import Ballot, User, utcnow
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
-from commons_app.services import decisions, guests, polls, votes
+from commons_app.services import decisions, guests, polls, schedules, votes
 from commons_app.services import share as sharing
 from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
 from commons_app.services.results import results_refusal
@@ -125,6 +127,7 @@ def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
         "invited": guests.is_guest(user) and user.guest_poll_id is not None,
         "join_code": polls.join_code_of(poll),
         "results_hidden": results_refusal(session=session, poll=poll, user=user) or "",
+        **schedules.schedule_of(poll),
     }
 
 
@@ -256,6 +259,22 @@ class VoteState(SessionState):
     async def reload(self):  # noqa: ANN201 - Reflex event return
         """Read the poll again in place (after its roll changed)."""
         return await self._refresh()
+
+    @rx.event
+    async def schedule_crossed(self):  # noqa: ANN201 - Reflex event return
+        """The browser's clock passed the poll's opening or closing time: read the poll again.
+        The server decides; when its clock is a moment behind the browser's, wait for it."""
+        if not self.ctx:
+            return None
+        before = self.ctx.get("status")
+        result = await self._refresh()
+        if self.ctx and self.ctx.get("status") == before:
+            times = {k: str(self.ctx.get(k) or "") for k in ("opens_at", "closes_at")}
+            wait = schedules.seconds_to_crossing(times, utcnow())
+            if wait is not None:
+                await asyncio.sleep(wait + 0.05)
+                result = await self._refresh()
+        return result
 
     @rx.event
     async def open_invitation(self):  # noqa: ANN201 - Reflex event return
@@ -670,6 +689,10 @@ def _vote_body() -> rx.Component:
                         rx.cond(ctx["anonymous"].to(bool), rx.badge("anonymous", color_scheme="violet", variant="soft")),
                         rx.cond(ctx["access"].to(str) == "link", rx.badge("quick open poll", color_scheme="orange", variant="soft")),
                         wrap="wrap",
+                    ),
+                    poll_schedule(
+                        ctx["opens_at"].to(str), ctx["closes_at"].to(str), ctx["status"].to(str),
+                        on_cross=VoteState.schedule_crossed,
                     ),
                     rx.cond(
                         ctx["access"].to(str) == "link",
