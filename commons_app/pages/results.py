@@ -11,6 +11,7 @@ from sqlmodel import Session
 from commons_app import methods, routes
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
+from commons_app.i18n import t
 from commons_app.models import Poll, User
 from commons_app.services import polls, votes
 from commons_app.services.errors import NotAuthenticated, NotFound, ServiceError
@@ -503,6 +504,8 @@ def results_page() -> rx.Component:
                     rx.hstack(
                         rx.badge(ResultsState.method_name, variant="soft"),
                         rx.link("Back to the ballot", href="/polls/" + ResultsState.poll_number),
+                        rx.link(t("Present"), href="/polls/" + ResultsState.poll_number + "/present",
+                                aria_label=t("Present these results full screen")),
                         spacing="3",
                         align="center",
                     ),
