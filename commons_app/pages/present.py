@@ -9,6 +9,7 @@ voters. The tally arrives as the results page's does (``state.live``), in a room
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import reflex as rx
@@ -22,7 +23,7 @@ from commons_app.services import share as sharing
 from commons_app.services.errors import NotAuthenticated, NotFound
 from commons_app.services.results import compute_results
 from commons_app.state.live import NO_LONGER, LiveResults, recheck, unwatch, watch, watching
-from commons_app.state.session import SessionState, login_redirect, private_state
+from commons_app.state.session import SessionState, as_connection, login_redirect, private_state
 
 # Colours on the dark screen (contrast against BACKGROUND): text 17.9:1, muted text 11.6:1,
 # bars 9.9:1 and 11.9:1 (WCAG 1.4.11 asks 3:1 of non-text), focus ring 11.9:1.
@@ -35,6 +36,10 @@ LEADING = "#fbbf24"
 FOCUS = {"outline": f"3px solid {LEADING}", "outlineOffset": "3px"}
 # Hidden while the page is full screen (the whole document is the full-screen element).
 CHROME = {"html:fullscreen &": {"display": "none"}}
+# A projected poll whose results the room may not see yet asks again this often (they may show
+# once it closes, on time or by hand), for at most ROOM_WAIT_CHECKS times (6 hours).
+ROOM_WAIT_SECONDS = 3.0
+ROOM_WAIT_CHECKS = 7200
 FULL_SCREEN_SCRIPT = (
     "document.fullscreenElement ? document.exitFullscreen() : "
     "document.documentElement.requestFullscreen?.().catch(() => {})"
@@ -67,12 +72,15 @@ class PresentState(SessionState):
     anonymous: bool = False
     refusal: str = ""
     share: dict[str, str] = {}
+    # Each load starts a new wait for the room's results (see ``wait_for_results``); older ones stop.
+    wait_round: int = 0
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
         """Check the presenter and the room on the server; only then watch the poll's pushes
         (as the results page does, but re-checked with the room's rule)."""
         self.loaded, self.not_found, self.refusal = False, False, ""
+        self.wait_round += 1
         poll_id = routes.poll_id_from_path(self.router.url.path)
         live = await self.get_state(LiveResults)
         sid = self._socket()
@@ -96,7 +104,8 @@ class PresentState(SessionState):
         if ctx["results"] is None:
             live.reset()
             self.refusal, self.loaded = tr(self.lang, ctx["refusal"]), True
-            return None
+            # Not closed yet: the results may become the room's (on closing): ask again now and then.
+            return PresentState.wait_for_results if ctx["status"] != "closed" else None
         await watch(poll_id, sid, room=True)
         # As on the results page: an access change between the check and the watch is caught here.
         await recheck([sid])
@@ -107,6 +116,37 @@ class PresentState(SessionState):
         live._apply(poll_id, ctx["results"])
         self.loaded = True
         return None
+
+    @rx.event(background=True)
+    async def wait_for_results(self):  # noqa: ANN201 - Reflex event return
+        """While the room is refused results, check again every ``ROOM_WAIT_SECONDS`` (no tally,
+        only whether one may be shown) and load the page once it may. Stops when the tab loads
+        another page or this one again, or its session ends."""
+        async with self:
+            round_, poll_id, sid = self.wait_round, self.poll_number, self._socket()
+        for _ in range(ROOM_WAIT_CHECKS):
+            await asyncio.sleep(ROOM_WAIT_SECONDS)
+            async with self:
+                here = str(self.router.url.path).rstrip("/") == routes.present_url(poll_id)
+                if self.wait_round != round_ or not here:
+                    return None
+            try:  # as the socket's user, without touching this state (its lock is not held here)
+                refused = await as_connection(sid, room_refused, poll_id=poll_id)
+            except (NotAuthenticated, NotFound):
+                return None
+            if not refused:
+                return PresentState.on_load
+        return None
+
+
+def room_refused(*, session: Session, user: User, poll_id: str) -> bool:
+    """Whether a room may still not see the poll's results (``polls.room_refusal``).
+
+    Raises:
+        NotFound: The user may no longer see the poll.
+    """
+    poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
+    return polls.room_refusal(session=session, poll=poll, user=user) is not None
 
 
 def _screen(*children: rx.Component) -> rx.Component:
@@ -120,10 +160,10 @@ def _screen(*children: rx.Component) -> rx.Component:
             "minHeight": "100vh",
             "background": BACKGROUND,
             "color": TEXT,
-            "padding": "clamp(1rem, 2.5vw, 3rem)",
+            "padding": "clamp(1rem, min(2.5vw, 4vh), 3rem)",
             "display": "flex",
             "flexDirection": "column",
-            "gap": "clamp(1rem, 2vw, 2.5rem)",
+            "gap": "clamp(1rem, min(2vw, 3vh), 2.5rem)",
             "boxSizing": "border-box",
             "&:focus": {"outline": "none"},
         },
@@ -180,7 +220,7 @@ def _status_line() -> rx.Component:
             tn("%(n)s ballot", "%(n)s ballots", n=LiveResults.total_ballots),
             custom_attrs={"data-testid": "present-ballots"},
         ),
-        style={"fontSize": "clamp(1.25rem, 2.4vw, 2.75rem)", "margin": 0, "color": MUTED},
+        style={"fontSize": "clamp(1.25rem, min(2.2vw, 4vh), 2.75rem)", "margin": 0, "color": MUTED},
     )
 
 
@@ -215,9 +255,9 @@ def _bar(row: rx.Var) -> rx.Component:
                 },
             ),
             aria_hidden="true",
-            style={"height": "clamp(1rem, 2.6vh, 2.5rem)", "background": PANEL, "borderRadius": "0.4rem", "marginTop": "0.35rem"},
+            style={"height": "clamp(0.75rem, 2.2vh, 2rem)", "background": PANEL, "borderRadius": "0.4rem", "marginTop": "0.35rem"},
         ),
-        style={"fontSize": "clamp(1.25rem, 2.6vw, 3rem)", "listStyle": "none"},
+        style={"fontSize": "clamp(1.25rem, min(2.6vw, 4.6vh), 3rem)", "listStyle": "none"},
     )
 
 
@@ -232,7 +272,7 @@ def _results() -> rx.Component:
             rx.cond(no_step_yet, t("No results yet"), LiveResults.winners_label),
             custom_attrs={"data-testid": "present-summary"},
             role="status",
-            style={"fontSize": "clamp(1.75rem, 4vw, 4.5rem)", "fontWeight": 800, "lineHeight": 1.15, "margin": 0,
+            style={"fontSize": "clamp(1.75rem, min(3.6vw, 6.5vh), 4.5rem)", "fontWeight": 800, "lineHeight": 1.15, "margin": 0,
                    "color": TEXT},
         ),
         rx.el.ul(
@@ -250,16 +290,16 @@ def _join() -> rx.Component:
     """How to vote: the QR code, the link, and the join code (not once the poll is closed)."""
     share = PresentState.share
     return rx.el.aside(
-        rx.el.h2(t("Vote now"), style={"fontSize": "clamp(1.5rem, 3vw, 3.25rem)", "margin": 0}),
+        rx.el.h2(t("Vote now"), style={"fontSize": "clamp(1.5rem, min(2.8vw, 5vh), 3.25rem)", "margin": 0}),
         rx.image(
             src=share["qr"].to(str),
             alt=t("QR code of the poll's link"),
             custom_attrs={"data-testid": "share-qr"},
-            style={"width": "clamp(11rem, 22vw, 26rem)", "height": "auto", "aspectRatio": "1",
+            style={"width": "clamp(11rem, min(20vw, 34vh), 26rem)", "height": "auto", "aspectRatio": "1",
                    "imageRendering": "pixelated", "background": "#fff", "borderRadius": "0.5rem"},
         ),
         rx.el.p(
-            t("Scan the code, or open"),
+            t("Scan the code, or open this link:"),
             rx.el.br(),
             rx.el.span(share["link"].to(str), custom_attrs={"data-testid": "share-link"},
                        style={"color": TEXT, "fontWeight": 700, "overflowWrap": "anywhere"}),
@@ -272,12 +312,13 @@ def _join() -> rx.Component:
         rx.el.p(
             share["join_code"].to(str),
             custom_attrs={"data-testid": "join-code"},
-            style={"fontSize": "clamp(2.25rem, 5.5vw, 6.5rem)", "fontWeight": 800, "letterSpacing": "0.12em",
+            style={"fontSize": "clamp(2rem, min(3.6vw, 7vh), 5.5rem)", "fontWeight": 800, "letterSpacing": "0.08em",
+                   "overflowWrap": "anywhere",
                    "margin": 0, "fontFamily": "ui-monospace, monospace", "color": LEADING},
         ),
         aria_label=t("How to vote"),
         style={"flex": "1 1 18rem", "display": "flex", "flexDirection": "column", "gap": "clamp(0.5rem, 1.5vh, 1.5rem)",
-               "alignItems": "flex-start", "background": PANEL, "padding": "clamp(1rem, 2vw, 2.5rem)",
+               "alignItems": "flex-start", "background": PANEL, "padding": "clamp(1rem, min(2vw, 3.5vh), 2.5rem)",
                "borderRadius": "1rem", "minWidth": 0},
     )
 
@@ -307,7 +348,16 @@ def _body() -> rx.Component:
     # Closed: nothing to join. A refused tab has no live status: it goes by the loaded one.
     closed = rx.cond(PresentState.refusal != "", PresentState.status == "closed", LiveResults.status == "closed")
     return rx.el.div(
-        rx.el.div(showing, style={"flex": "2 1 28rem", "minWidth": 0, "display": "flex", "flexDirection": "column"}),
+        rx.el.div(
+            rx.el.h1(
+                PresentState.title,
+                style={"fontSize": "clamp(2rem, min(4.2vw, 8vh), 5.5rem)", "lineHeight": 1.1, "margin": 0,
+                       "overflowWrap": "anywhere"},
+            ),
+            showing,
+            style={"flex": "2 1 28rem", "minWidth": 0, "display": "flex", "flexDirection": "column",
+                   "gap": "clamp(1rem, 2.5vh, 2.5rem)"},
+        ),
         rx.cond(~closed, _join()),
         style={"display": "flex", "flexWrap": "wrap", "gap": "clamp(1.5rem, 3vw, 4rem)", "alignItems": "flex-start",
                "flex": "1"},
@@ -329,15 +379,7 @@ def present_page() -> rx.Component:
                                                                           "display": "inline-flex", "alignItems": "center",
                                                                           "&:focus-visible": FOCUS}),
                 ),
-                rx.fragment(
-                    _chrome(),
-                    rx.el.h1(
-                        PresentState.title,
-                        style={"fontSize": "clamp(2rem, 4.5vw, 5.5rem)", "lineHeight": 1.1, "margin": 0,
-                               "overflowWrap": "anywhere"},
-                    ),
-                    _body(),
-                ),
+                rx.fragment(_chrome(), _body()),
             ),
         ),
     )
