@@ -281,8 +281,8 @@ def _results() -> rx.Component:
                    "padding": 0, "margin": 0},
         ),
         aria_label=t("Results"),
-        style={"flex": "2 1 28rem", "minWidth": 0, "display": "flex", "flexDirection": "column",
-               "gap": "clamp(1rem, 2vh, 2rem)"},
+        # In the left column (a column flexbox): no flex basis, or 28rem would become its height.
+        style={"minWidth": 0, "display": "flex", "flexDirection": "column", "gap": "clamp(1rem, 2vh, 2rem)"},
     )
 
 
