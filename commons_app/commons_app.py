@@ -13,6 +13,7 @@ from commons_app.pages.join import JoinState, join_page
 from commons_app.pages.new_poll import NewPollState, new_poll_page
 from commons_app.pages.not_found import not_found_page
 from commons_app.pages.polls import PollListState, index_page, polls_page
+from commons_app.pages.present import PresentState, present_page
 from commons_app.pages.results import ResultsState, results_page
 from commons_app.pages.vote import VoteState, invitation_page, vote_page
 from commons_app.state import connections, live, throttle
@@ -54,6 +55,7 @@ app.add_page(new_poll_page, route=routes.NEW_POLL, title="New poll · The Common
 app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=[SessionState.check_session, VoteState.on_load])
 app.add_page(invitation_page, route=routes.INVITATION, title="Your ballot · The Commons", on_load=VoteState.open_invitation)
 app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])
+app.add_page(present_page, route=routes.PRESENT, title="Present · The Commons", on_load=[SessionState.require_login, PresentState.on_load])
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · The Commons", on_load=[SessionState.require_login, DashboardState.on_load])
 app.add_page(join_page, route=routes.JOIN, title="Join a poll · The Commons", on_load=JoinState.on_load)
 app.add_page(not_found_page, route="404", title="Page not found · The Commons", on_load=SessionState.check_session)

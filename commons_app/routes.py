@@ -10,6 +10,7 @@ POLLS = "/polls"
 NEW_POLL = "/polls/new"
 VOTE = "/polls/[poll_id]"
 RESULTS = "/polls/[poll_id]/results"
+PRESENT = "/polls/[poll_id]/present"
 INVITATION = "/v/[token]"
 DASHBOARD = "/dashboard"
 ADMIN = "/admin"
@@ -36,6 +37,11 @@ def vote_url(poll_id: str) -> str:
 def results_url(poll_id: str) -> str:
     """The live results page of a poll."""
     return f"/polls/{poll_id}/results"
+
+
+def present_url(poll_id: str) -> str:
+    """The poll's results to project in a room."""
+    return f"/polls/{poll_id}/present"
 
 
 # What a refused log-in or registration form shows, by the code its post answers with

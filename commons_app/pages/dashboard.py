@@ -12,6 +12,7 @@ from commons_app.components.layout import error_callout, link_button, page, spin
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
+from commons_app.i18n import t
 from commons_app.models import User
 from commons_app.pages.polls import poll_rows
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
@@ -211,6 +212,7 @@ def _poll_card(row: rx.Var) -> rx.Component:
             rx.flex(
                 rx.button("Turnout", on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
                 link_button("Results", "/polls/" + row["id"].to(str) + "/results"),
+                link_button(t("Present"), "/polls/" + row["id"].to(str) + "/present"),
                 rx.button("Share", on_click=DashboardState.share(row["id"]), variant="soft", size="2",
                           aria_label="Share " + row["title"].to(str)),
                 rx.button("Voters", on_click=RollEditorState.load(row["id"]), variant="soft", size="2",

@@ -597,6 +597,8 @@ def results_page() -> rx.Component:
                     rx.hstack(
                         rx.badge(ResultsState.method_name, variant="soft"),
                         rx.link("Back to the ballot", href="/polls/" + ResultsState.poll_number),
+                        rx.link(t("Present"), href="/polls/" + ResultsState.poll_number + "/present",
+                                aria_label=t("Present these results full screen")),
                         spacing="3",
                         align="center",
                     ),

@@ -287,6 +287,35 @@ def results_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
     return "Only the poll's creator can see its results."
 
 
+def N_(msgid: str) -> str:
+    """Mark a sentence for the catalogs (Babel extracts ``N_``) without translating it here:
+    services import no Reflex (``commons_app.i18n`` does), so the page translates it with ``tr``."""
+    return msgid
+
+
+def room_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
+    """Why a screen projected in a room may not show the poll's results, or None when it may.
+
+    The presenter's own right comes first (:func:`results_refusal`). Beyond it, a room holds
+    everyone: people who have not voted and who do not manage the poll, so an owner's or an
+    admin's right, or the presenter's own vote, must not show them what the poll's rule hides
+    from them: ``live`` results may be projected, ``after_vote`` and ``after_close`` ones once the
+    poll is closed, ``creator`` ones never. The sentence is a msgid: the page translates it.
+    """
+    own = results_refusal(session=session, poll=poll, user=user)
+    if own is not None:
+        return own
+    rule = poll.results_visibility
+    closed = poll_status(poll) == "closed"
+    if rule == "live" or (closed and rule in ("after_vote", "after_close")):
+        return None
+    if rule == "after_vote":
+        return N_("On a shared screen, results are shown once the poll closes: until then only those who have voted may see them.")
+    if rule == "after_close":
+        return N_("Results are shown once the poll closes.")
+    return N_("Only the poll's creator can see its results, so they are not shown on a shared screen.")
+
+
 def voter_weight(*, session: Session, poll: Poll, user: User) -> float | None:
     """The weight a user's ballot carries in this poll, or None when the user may not vote.
 

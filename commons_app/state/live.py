@@ -44,7 +44,7 @@ from commons_app.models import Poll
 from commons_app.redis_client import get_async_redis, get_redis
 from commons_app.services import auth, decisions, notify
 from commons_app.services.errors import NotAuthenticated
-from commons_app.services.polls import can_view, options_of, results_refusal
+from commons_app.services.polls import can_view, options_of, results_refusal, room_refusal
 from commons_app.services.results import PollResults, compute_results, format_number
 from commons_app.state import connections
 
@@ -168,6 +168,8 @@ ACCESS_CHANNEL = "commons:live:access"
 # This worker's watching sockets: sid -> poll, and poll -> sids.
 _watching: dict[str, str] = {}
 _watchers: dict[str, set[str]] = {}
+# The watching sockets of presentation pages: what they show, a room sees (``room_refusal``).
+_rooms: set[str] = set()
 NO_LONGER = "You can no longer see these results."
 
 
@@ -182,6 +184,7 @@ def watching(sid: str) -> str | None:
 
 def _forget(sid: str) -> str | None:
     poll_id = _watching.pop(sid, None)
+    _rooms.discard(sid)
     if poll_id is not None:
         members = _watchers.get(poll_id)
         if members is not None:
@@ -191,10 +194,11 @@ def _forget(sid: str) -> str | None:
     return poll_id
 
 
-async def watch(poll_id: str, sid: str) -> None:
+async def watch(poll_id: str, sid: str, *, room: bool = False) -> None:
     """Put a tab's socket in the poll's Socket.IO room (on this worker: events run where their
     socket is), leaving any other poll's. python-socketio drops it from every room when it
-    disconnects."""
+    disconnects. ``room``: the tab is projected (``/present``); every re-check then applies
+    ``services.polls.room_refusal`` rather than the presenter's own right."""
     namespace = _app.event_namespace if _app is not None else None
     if namespace is None or not sid:
         return
@@ -202,6 +206,8 @@ async def watch(poll_id: str, sid: str) -> None:
     if previous is not None and previous != poll_id:
         await namespace.leave_room(sid, _room(previous))
     _watching[sid] = poll_id
+    if room:
+        _rooms.add(sid)
     _watchers.setdefault(poll_id, set()).add(sid)
     await namespace.enter_room(sid, _room(poll_id))
 
@@ -228,11 +234,11 @@ async def _withdraw(sid: str, message: str) -> None:
     await namespace.emit("event", {"delta": delta}, to=sid)
 
 
-def _verdicts(*, session: Session, items: list[tuple[str, str, str]]) -> dict[str, tuple[bool, str | None]]:
-    """For each (sid, session id, poll): whether the session is still live, and why the socket may
-    no longer see the poll's results (None: it may). The rule is the services' own."""
+def _verdicts(*, session: Session, items: list[tuple[str, str, str, bool]]) -> dict[str, tuple[bool, str | None]]:
+    """For each (sid, session id, poll, projected): whether the session is still live, and why the
+    socket may no longer see the poll's results (None: it may). The rule is the services' own."""
     out: dict[str, tuple[bool, str | None]] = {}
-    for sid, session_id, poll_id in items:
+    for sid, session_id, poll_id, projected in items:
         try:
             user = auth.identify_browser_session(session=session, session_id=session_id, touch=False).user
         except NotAuthenticated:
@@ -244,7 +250,8 @@ def _verdicts(*, session: Session, items: list[tuple[str, str, str]]) -> dict[st
         elif not can_view(session=session, poll=poll, user=user):
             out[sid] = (True, NO_LONGER)
         else:
-            out[sid] = (True, results_refusal(session=session, poll=poll, user=user))
+            refusal = room_refusal if projected else results_refusal
+            out[sid] = (True, refusal(session=session, poll=poll, user=user))
     return out
 
 
@@ -253,7 +260,7 @@ async def recheck(sids: list[str]) -> None:
     receives; take out at once every one that may not."""
     from commons_app.state.session import run_service
 
-    items: list[tuple[str, str, str]] = []
+    items: list[tuple[str, str, str, bool]] = []
     for sid in sids:
         poll_id = watching(sid)
         if poll_id is None:
@@ -262,7 +269,7 @@ async def recheck(sids: list[str]) -> None:
         if connection is None:
             await _withdraw(sid, NO_LONGER)
             continue
-        items.append((sid, connection.session_id, poll_id))
+        items.append((sid, connection.session_id, poll_id, sid in _rooms))
     if not items:
         return
     verdicts = await run_service(_verdicts, items=items)
@@ -403,6 +410,11 @@ def results_display(results: PollResults) -> dict[str, Any]:
     method = methods.find(results.method)
     texts = {o.option_id: o.text for o in results.options}
     winners = set(results.winners)
+
+    def chart_value(o: Any) -> float:
+        return float(o.score if o.score is not None else o.points if o.points is not None else o.weight)
+
+    top = max((chart_value(o) for o in results.options), default=0.0)
     rows = [
         {
             "option_id": o.option_id,
@@ -413,7 +425,9 @@ def results_display(results: PollResults) -> dict[str, Any]:
             "score_label": "" if o.score is None else format_number(o.score),
             "mean_label": "" if o.mean is None else format_number(round(o.mean, 2)),
             "points_label": "" if o.points is None else format_number(o.points),
-            "chart_value": float(o.score if o.score is not None else o.points if o.points is not None else o.weight),
+            "chart_value": chart_value(o),
+            # The bar's length on the presentation page: a share of the largest value.
+            "bar_percent": max(0.0, round(100 * chart_value(o) / top, 2)) if top > 0 else 0.0,
             "is_winner": o.option_id in winners,
         }
         for o in results.options

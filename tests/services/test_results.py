@@ -150,3 +150,25 @@ def test_csv_has_one_row_per_option_and_defuses_formulas(session, user, voters):
         [str(b), "Plain, with comma", "1", "1.5", "yes"],
         [str(c), "'@SUM(A1)", "0", "0", ""],
     ]
+
+
+@pytest.mark.parametrize("rule", ["live", "after_vote", "after_close", "creator"])
+def test_a_room_sees_results_only_when_every_viewer_may(rule, session, user, voters, admin):
+    """A projected screen (``room_refusal``): the owner's and admin's right and the presenter's own
+    vote do not count, since the room holds people who have neither."""
+    view = factories.make_poll(session, user, results_visibility=rule)
+    poll, voter = view.poll, voters[0]
+    factories.vote(session, voter, view, option_id=view.options[0].id)
+
+    def refused(who) -> bool:
+        return polls.room_refusal(session=session, poll=poll, user=who) is not None
+
+    open_refused = rule != "live"
+    assert [refused(user), refused(admin), refused(voter)] == [open_refused] * 3
+    # Never more than the presenter's own right: an onlooker refused results is refused here too.
+    if polls.results_refusal(session=session, poll=poll, user=voters[1]) is not None:
+        assert polls.room_refusal(session=session, poll=poll, user=voters[1]) == polls.results_refusal(
+            session=session, poll=poll, user=voters[1])
+    polls.close_poll(session=session, user=user, poll_id=poll.id)
+    closed_refused = rule == "creator"
+    assert [refused(user), refused(admin), refused(voter)] == [closed_refused] * 3
