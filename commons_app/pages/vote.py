@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from commons_app import methods, routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.native_form import native_form
+from commons_app.components.ranking import ranking_ballot
 from commons_app.components.receipts import (
     element_value,
     forget_receipt,
@@ -470,7 +471,11 @@ def ballot_form() -> rx.Component:
                         ("radio", rx.foreach(VoteState.options, _choice_single)),
                         ("checkbox", rx.foreach(VoteState.options, _choice_approval)),
                         ("score", rx.foreach(VoteState.options, lambda o: _select(o, "score-", SCORE_CHOICES, VoteState.scores.get(o["id"].to_string(), ""), "–"))),
-                        rx.foreach(VoteState.options, lambda o: _select(o, "rank-", _rank_numbers(), VoteState.ranks.get(o["id"].to_string(), ""), "not ranked")),
+                        ranking_ballot(
+                            VoteState.options,
+                            VoteState.ranks,
+                            rx.foreach(VoteState.options, lambda o: _select(o, "rank-", _rank_numbers(), VoteState.ranks.get(o["id"].to_string(), ""), "not ranked")),
+                        ),
                     ),
                     spacing="3",
                     align="start",
