@@ -4,7 +4,7 @@
 // for unranked) in the surrounding form: the server reads them with ballot_from_form, which
 // stays the only place that decides what a valid ranking is.
 // Wrapped by commons_app/components/ranking.py; every text comes from there, translated.
-import { useMemo, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import {
   DndContext,
   KeyboardSensor,
@@ -125,22 +125,6 @@ function Line({ texts }) {
 }
 
 export function RankingList({ options, ranks, texts, children }) {
-  // The voter's choice of menus is kept in this browser: the form is drawn again after a vote.
-  const [menus, setMenusState] = useState(() => {
-    try {
-      return window.localStorage.getItem(MENUS_KEY) === "1";
-    } catch {
-      return false;
-    }
-  });
-  const setMenus = (value) => {
-    setMenusState(value);
-    try {
-      window.localStorage.setItem(MENUS_KEY, value ? "1" : "0");
-    } catch {
-      // storage refused (private mode): the choice lasts until the page is drawn again
-    }
-  };
   const [order, setOrder] = useState(() => initialOrder(options || [], ranks || {}));
   // New options or a new stored ballot from the server start the list again.
   const source = JSON.stringify([options, ranks]);
@@ -149,11 +133,45 @@ export function RankingList({ options, ranks, texts, children }) {
     setShown(source);
     setOrder(initialOrder(options || [], ranks || {}));
   }
+  // The voter's choice of menus is kept in this browser: the form is drawn again after a vote.
+  const [menus, setMenusState] = useState(() => {
+    try {
+      return window.localStorage.getItem(MENUS_KEY) === "1";
+    } catch {
+      return false;
+    }
+  });
+  // Switching keeps the voter's unsaved order: the list's ranks go into the menus, and back.
+  const box = useRef(null);
+  const pending = useRef(null);
+  const setMenus = (value) => {
+    const selects = box.current ? [...box.current.querySelectorAll('select[name^="rank-"]')] : [];
+    if (value) {
+      const line = order.indexOf(LINE);
+      pending.current = Object.fromEntries(order.map((id, at) => [id, at < line ? String(at + 1) : ""]));
+    } else {
+      setOrder(initialOrder(options || [], Object.fromEntries(selects.map((el) => [el.name.slice(5), el.value]))));
+    }
+    setMenusState(value);
+    try {
+      window.localStorage.setItem(MENUS_KEY, value ? "1" : "0");
+    } catch {
+      // storage refused (private mode): the choice lasts until the page is drawn again
+    }
+  };
   const [said, setSaid] = useState("");
   const names = useMemo(
     () => Object.fromEntries((options || []).map((o) => [String(o.id), o.text])),
     [options],
   );
+  useEffect(() => {
+    if (!menus || !pending.current || !box.current) return;
+    for (const [id, rank] of Object.entries(pending.current)) {
+      const select = box.current.querySelector(`select[name="rank-${id}"]`);
+      if (select) select.value = rank;
+    }
+    pending.current = null;
+  }, [menus]);
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 4 } }),
     useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }),
@@ -205,14 +223,14 @@ export function RankingList({ options, ranks, texts, children }) {
   );
   if (menus) {
     return (
-      <div className="commons-ranking">
+      <div className="commons-ranking" ref={box}>
         {toggle}
         {children}
       </div>
     );
   }
   return (
-    <div className="commons-ranking">
+    <div className="commons-ranking" ref={box}>
       {toggle}
       <p className="commons-rank-help" id="ranking-help">{texts.help}</p>
       <DndContext

@@ -178,16 +178,21 @@ def test_touch_drag_on_a_phone(new_page, app_server, api):
 
 def test_the_rank_menus_remain_as_a_fallback(new_page, app_server, api):
     page, voter, poll, ids = _open_ballot(new_page, app_server, api, method="schulze")
+    page.get_by_role("button", name="Move Tomatoes up").click()
     page.get_by_role("button", name="Use menus instead").click()
     expect(page.locator(".commons-rank-list")).to_have_count(0)
+    # The unsaved order comes along into the menus.
+    expect(page.get_by_label("Tomatoes", exact=True)).to_have_value("1")
+    expect(page.get_by_label("Squash", exact=True)).to_have_value("")
     page.get_by_label("Squash", exact=True).select_option("1")
     page.get_by_label("Tomatoes", exact=True).select_option("2")
     page.get_by_role("button", name="Submit vote").click()
     expect(page.locator("#my-ballot")).to_have_text("Your ballot: Squash > Tomatoes", timeout=UI_TIMEOUT)
     assert _stored_ranking(api, poll, voter) == [ids["Squash"], ids["Tomatoes"]]
     # The choice of menus is remembered; and back: the list shows the stored ranking.
+    page.get_by_label("Beans", exact=True).select_option("3")
     page.get_by_role("button", name="Use drag and drop instead").click()
-    assert _order(page) == ["Squash", "Tomatoes", "|", "Beans"]
+    assert _order(page) == ["Squash", "Tomatoes", "Beans", "|"]
 
 
 def test_tampered_hidden_ranks_are_refused_by_the_server(new_page, app_server, api):
