@@ -12,6 +12,7 @@ from commons_app import methods, routes
 from commons_app.components.a11y import POLL_TITLE, focus_on
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.native_form import native_form
+from commons_app.components.ranking import ranking_ballot
 from commons_app.components.receipts import (
     element_value,
     forget_receipt,
@@ -501,7 +502,11 @@ def ballot_form() -> rx.Component:
                         ("radio", rx.foreach(VoteState.options, _choice_single)),
                         ("checkbox", rx.foreach(VoteState.options, _choice_approval)),
                         ("score", rx.foreach(VoteState.options, lambda o: _select(o, "score-", SCORE_CHOICES, VoteState.scores.get(o["id"].to_string(), ""), "–"))),
-                        rx.foreach(VoteState.options, lambda o: _select(o, "rank-", _rank_numbers(), VoteState.ranks.get(o["id"].to_string(), ""), "not ranked")),
+                        ranking_ballot(
+                            VoteState.options,
+                            VoteState.ranks,
+                            rx.foreach(VoteState.options, lambda o: _select(o, "rank-", _rank_numbers(), VoteState.ranks.get(o["id"].to_string(), ""), "not ranked")),
+                        ),
                     ),
                     spacing="3",
                     align="start",

@@ -69,6 +69,7 @@ def test_stv_poll_in_the_browser(new_page, app_server, api):
     ui_login(page, base, voters[0])
     goto(page, f"{base}/polls/{poll['id']}")
     expect(page.get_by_test_id("poll-rules")).to_contain_text("Seats: 2", timeout=UI_TIMEOUT)
+    page.get_by_role("button", name="Use menus instead").click()
     page.get_by_label("Ben", exact=True).select_option("1")
     page.get_by_label("Ana", exact=True).select_option("2")
     page.get_by_role("button", name="Submit vote").click()

@@ -22,6 +22,7 @@ def _fill_ballot(page, method: str) -> None:
         page.get_by_label("Tomatoes", exact=True).check()
         page.get_by_label("Beans", exact=True).check()
     elif method in ("irv", "schulze", "borda"):
+        page.get_by_role("button", name="Use menus instead").click()  # the fallback to the drag-and-drop list
         page.get_by_label("Beans", exact=True).select_option("1")
         page.get_by_label("Tomatoes", exact=True).select_option("2")
     else:
@@ -84,6 +85,7 @@ def test_a_ballot_that_does_not_fit_shows_a_message_and_saves_nothing(new_page, 
     page = new_page()
     ui_login(page, base, voter)
     goto(page, f"{base}/polls/{poll['id']}")
+    page.get_by_role("button", name="Use menus instead").click()
     page.get_by_label("Beans", exact=True).select_option("1")
     page.get_by_label("Squash", exact=True).select_option("1")
     page.get_by_role("button", name="Submit vote").click()
