@@ -22,6 +22,7 @@ from commons_app.services import polls
 from commons_app.services import share as sharing
 from commons_app.services.errors import NotAuthenticated, NotFound
 from commons_app.services.results import compute_results
+from commons_app.state import live as live_state
 from commons_app.state.live import NO_LONGER, LiveResults, recheck, unwatch, watch, watching
 from commons_app.state.session import SessionState, as_connection, login_redirect, private_state
 
@@ -266,13 +267,12 @@ def _results() -> rx.Component:
     no_step_yet = PresentState.anonymous & (LiveResults.status == "open") & (LiveResults.total_ballots == 0)
     return rx.el.section(
         _status_line(),
-        # SLOT for the result-summary work: the plain-language sentence of each method goes here
-        # (keep the test id). Until it is merged: the leading option(s) in words.
+        # The same plain-language sentence as the results page (who won and why).
         rx.el.p(
-            rx.cond(no_step_yet, t("No results yet"), LiveResults.winners_label),
+            rx.cond(no_step_yet, t("No results yet"), live_state.summary_text()),
             custom_attrs={"data-testid": "present-summary"},
             role="status",
-            style={"fontSize": "clamp(1.75rem, min(3.6vw, 6.5vh), 4.5rem)", "fontWeight": 800, "lineHeight": 1.15, "margin": 0,
+            style={"fontSize": "clamp(1.5rem, min(2.6vw, 4.8vh), 3.25rem)", "fontWeight": 700, "lineHeight": 1.2, "margin": 0,
                    "color": TEXT},
         ),
         rx.el.ul(

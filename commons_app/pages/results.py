@@ -26,6 +26,7 @@ from commons_app.services.results import (
     poll_results,
     results_refusal,
 )
+from commons_app.state import live as live_state
 from commons_app.state.live import NO_LONGER, LiveResults, recheck, unwatch, watch, watching
 from commons_app.state.session import SessionState, login_redirect, private_state
 
@@ -393,12 +394,6 @@ def rounds_chart() -> rx.Component:
     )
 
 
-def summary_text() -> rx.Var:
-    """The plain-language outcome in the viewer's language (English when not worded in it)."""
-    lang = ResultsState.lang
-    return rx.cond(LiveResults.summaries.contains(lang), LiveResults.summaries[lang], LiveResults.summaries["en"]).to(str)
-
-
 def anonymous_steps_note() -> rx.Component:
     """Why an open anonymous poll's totals lag behind the ballots cast."""
     return rx.cond(
@@ -531,7 +526,7 @@ def decision_panel() -> rx.Component:
 def live_results() -> rx.Component:
     """The results of the linked poll."""
     return rx.vstack(
-        rx.text(summary_text(), size="4", weight="medium", as_="p", custom_attrs={"data-testid": "result-summary"}),
+        rx.text(live_state.summary_text(), size="4", weight="medium", as_="p", custom_attrs={"data-testid": "result-summary"}),
         rx.hstack(
             status_badge(LiveResults.status),
             rx.text("Ballots: ", rx.el.strong(LiveResults.total_ballots, custom_attrs={"data-testid": "total-ballots"})),

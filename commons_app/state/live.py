@@ -571,3 +571,12 @@ class ConnectionMiddleware(Middleware):
             if sid and watching(sid) is not None:
                 await unwatch(sid)
         return None
+
+
+def summary_text() -> rx.Var:
+    """The plain-language outcome in the viewer's language (English when not worded in it); the
+    results page and the presentation view show the same sentence."""
+    from commons_app.state.session import SessionState
+
+    lang = SessionState.lang
+    return rx.cond(LiveResults.summaries.contains(lang), LiveResults.summaries[lang], LiveResults.summaries["en"]).to(str)
