@@ -88,7 +88,7 @@ def test_presenter_updates_live_shows_how_to_join_and_the_final_result(new_page,
     _vote(api, voter, poll, 1)  # another user votes: the screen follows without a reload
     expect(page.get_by_test_id("present-ballots")).to_have_text("1 ballot")
     expect(page.get_by_test_id(f"present-value-{poll['options'][1]['id']}")).to_have_text("1")
-    expect(page.get_by_test_id("present-summary")).to_have_text("Thursday is leading with 1 of 1 ballots (100%) so far.")
+    expect(page.get_by_test_id("present-summary")).to_have_text("Thursday is leading with 1 of 1 ballot (100%) so far.")
     _vote(api, other, poll, 1)
     expect(page.get_by_test_id("present-ballots")).to_have_text("2 ballots")
     expect(page.get_by_test_id("present-final")).to_have_count(0)
