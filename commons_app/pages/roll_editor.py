@@ -9,7 +9,9 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
+from commons_app.components.confirm import confirm_dialog
 from commons_app.components.layout import data_table
+from commons_app.i18n import t
 from commons_app.models import User
 from commons_app.services import invitations, polls, rolls
 from commons_app.services.errors import NotAuthenticated, ServiceError
@@ -265,8 +267,14 @@ def _row(row: rx.Var) -> rx.Component:
             ),
         ),
         rx.table.cell(
-            rx.button("Remove", on_click=RollEditorState.remove(key), variant="soft", color_scheme="red", size="1",
-                      aria_label="Remove " + key, disabled=RollEditorState.busy),
+            confirm_dialog(
+                rx.button("Remove", variant="soft", color_scheme="red", size="1",
+                          aria_label="Remove " + key, disabled=RollEditorState.busy),
+                title=t("Remove %(voter)s from the roll?", voter=key),
+                description=t("%(voter)s will no longer be able to vote in this poll.", voter=key),
+                confirm_label=t("Remove voter"),
+                on_confirm=RollEditorState.remove(key),
+            ),
         ),
     )
 
