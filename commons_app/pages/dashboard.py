@@ -176,7 +176,7 @@ def _confirm_close(row: rx.Var) -> rx.Component:
             ),
             rx.flex(
                 rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button(t("Close poll"), color_scheme="amber", on_click=DashboardState.close_poll(row["id"]))),
+                rx.alert_dialog.action(rx.button(t("Close poll"), color_scheme="amber", high_contrast=True, on_click=DashboardState.close_poll(row["id"]))),
                 spacing="3",
                 justify="end",
                 margin_top="1rem",
@@ -194,7 +194,7 @@ def _confirm_delete(row: rx.Var) -> rx.Component:
             rx.alert_dialog.description("“" + row["title"].to(str) + "” and all its ballots will be deleted. This cannot be undone."),
             rx.flex(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button("Delete poll", color_scheme="red", on_click=DashboardState.delete_poll(row["id"]))),
+                rx.alert_dialog.action(rx.button("Delete poll", color_scheme="red", high_contrast=True, on_click=DashboardState.delete_poll(row["id"]))),
                 spacing="3",
                 justify="end",
                 margin_top="1rem",

@@ -62,6 +62,7 @@ def test_creator_builds_a_private_roll_by_username_and_csv(new_page, app_server,
     _add(page, "zoe.invitee@example.org", "1")
     expect(editor.get_by_role("rowheader", name="zoe.invitee@example.org")).to_be_visible(timeout=UI_TIMEOUT)
     editor.get_by_role("button", name="Remove zoe.invitee@example.org").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Remove voter").click()  # the confirmation
     expect(editor.get_by_role("rowheader", name="zoe.invitee@example.org")).to_have_count(0, timeout=UI_TIMEOUT)
     assert _roll(api, owner, pid) == {ann.username: 2.0}
 
