@@ -20,7 +20,7 @@ from commons_app.components.receipts import (
     shown_receipt,
 )
 from commons_app.components.share import share_panel
-from commons_app.i18n import t
+from commons_app.i18n import t, tn
 from commons_app.methods.ballots import MAX_SCORE
 from commons_app.models import Ballot, User
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
@@ -461,7 +461,7 @@ def ballot_form() -> rx.Component:
             rx.text(VoteState.ctx["instructions"].to(str), color_scheme="gray"),
             rx.cond(
                 (widget == "checkbox") & (VoteState.ctx["max_choices"].to(int) > 0),
-                rx.text("At most " + VoteState.ctx["max_choices"].to_string() + " approvals.", size="2"),
+                rx.text(tn("At most %(n)s approval.", "At most %(n)s approvals.", n=VoteState.ctx["max_choices"].to(int)), size="2"),
             ),
             rx.el.fieldset(
                 rx.el.legend("Options", style={"position": "absolute", "left": "-9999px"}),

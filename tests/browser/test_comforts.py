@@ -209,6 +209,7 @@ def test_poll_filters_live_in_the_url_and_mark_polls_you_voted_in(new_page, app_
     expect(card.locator(".you-voted")).to_have_text("You voted", timeout=UI_TIMEOUT)
     fresh_card = page.locator(".rt-Card").filter(has=page.get_by_role("heading", name="Filter not voted", exact=True))
     expect(fresh_card.locator(".you-voted")).to_have_count(0)
+    _shot(page, "polls-you-voted-1280")
 
     page.get_by_role("navigation", name="Filter polls").get_by_role("link", name="Not voted yet").click()
     expect(page).to_have_url(at(base, "/polls", "?show=not_voted"), timeout=UI_TIMEOUT)
