@@ -21,7 +21,8 @@ SHOTS = Path("/work/shots/comforts")
 def _shot(page: Page, name: str) -> None:
     if SHOTS.parent.is_dir():  # screenshots for review on the dev machine; nothing in the repo
         SHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        # An open dialog is fixed to the viewport: a full-page shot would misplace it.
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=not name.startswith("confirm-"))
 
 
 def _check(page: Page, context: str) -> None:
