@@ -9,6 +9,7 @@ from commons_app.pages.admin import AdminState, admin_page
 from commons_app.pages.admin_outbox import OutboxAdminState
 from commons_app.pages.auth import LoginState, RegisterState, login_page, register_page
 from commons_app.pages.dashboard import DashboardState, dashboard_page
+from commons_app.pages.edit_poll import edit_poll_page
 from commons_app.pages.join import JoinState, join_page
 from commons_app.pages.new_poll import NewPollState, new_poll_page
 from commons_app.pages.not_found import not_found_page
@@ -52,6 +53,7 @@ app.add_page(polls_page, route=routes.POLLS, title="Polls · The Commons", on_lo
 app.add_page(new_poll_page, route=routes.NEW_POLL, title="New poll · The Commons", on_load=NewPollState.on_load)
 # No log-in guard: VoteState.on_load checks the session first, then serves a signed-in voter, a
 # link poll's guest (no account needed) or a logged-out visitor's read-only preview.
+app.add_page(edit_poll_page, route=routes.EDIT_POLL, title="Edit poll · The Commons", on_load=SessionState.require_login)
 app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=[SessionState.check_session, VoteState.on_load])
 app.add_page(invitation_page, route=routes.INVITATION, title="Your ballot · The Commons", on_load=VoteState.open_invitation)
 app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])

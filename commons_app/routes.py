@@ -11,6 +11,7 @@ NEW_POLL = "/polls/new"
 VOTE = "/polls/[poll_id]"
 RESULTS = "/polls/[poll_id]/results"
 PRESENT = "/polls/[poll_id]/present"
+EDIT_POLL = "/polls/[poll_id]/edit"
 INVITATION = "/v/[token]"
 DASHBOARD = "/dashboard"
 ADMIN = "/admin"
@@ -32,6 +33,11 @@ def poll_id_from_path(path: str) -> str:
 def vote_url(poll_id: str) -> str:
     """The ballot page of a poll."""
     return f"/polls/{poll_id}"
+
+
+def edit_url(poll_id: str) -> str:
+    """The edit page of a poll (its managers only)."""
+    return f"/polls/{poll_id}/edit"
 
 
 def results_url(poll_id: str) -> str:

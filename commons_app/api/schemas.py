@@ -20,6 +20,7 @@ def _method_names(schema: dict) -> None:
 Method = Annotated[StrictStr, Field(min_length=1, max_length=16, json_schema_extra=_method_names)]
 PassRule = Literal["none", "majority", "two_thirds", "three_quarters", "unanimous"]
 StvRule = Literal["scottish", "meek"]
+ListFilter = Literal["all", "open", "closed", "mine", "not_voted"]
 Seats = Annotated[StrictInt, Field(ge=1, le=49, description='method "stv" only: how many winners; 1 <= seats < options')]
 QuorumBallots = Annotated[StrictInt, Field(ge=1, le=10_000_000, description="the result counts only with at least this many ballots")]
 QuorumShare = Annotated[
@@ -176,6 +177,8 @@ class PollOut(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     options: list[OptionOut]
+    # In lists only: whether the caller has voted in it (never how); null elsewhere.
+    voted: bool | None = None
 
 
 class PollPage(BaseModel):

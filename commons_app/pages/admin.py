@@ -8,8 +8,10 @@ import reflex as rx
 from sqlmodel import Session
 
 from commons_app import routes
+from commons_app.components.confirm import confirm_dialog
 from commons_app.components.layout import data_table, error_callout, page, spinner_block
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
+from commons_app.i18n import t
 from commons_app.models import User, as_utc
 from commons_app.pages.admin_outbox import outbox_section
 from commons_app.services import audit, auth
@@ -218,13 +220,35 @@ def _user_row(row: rx.Var) -> rx.Component:
         rx.table.row_header_cell(row["username"]),
         rx.table.cell(row["email"]),
         rx.table.cell(
-            rx.el.select(
-                rx.el.option("member", value="member"),
-                rx.el.option("admin", value="admin"),
-                value=row["role"],
-                on_change=lambda value: AdminState.set_role(row["id"], value),
-                aria_label="Role of " + row["username"].to(str),
-                class_name="commons-select",
+            # A role changes only after a confirmation; the server checks the admin role and
+            # refuses to demote the last administrator.
+            rx.flex(
+                rx.text(row["role"], size="2", class_name="user-role"),
+                rx.cond(
+                    row["role"] == "admin",
+                    confirm_dialog(
+                        rx.button(t("Remove admin role"), variant="soft", color_scheme="red", size="1",
+                                  aria_label=t("Remove the admin role of %(user)s", user=row["username"].to(str))),
+                        title=t("Remove the admin role of %(user)s?", user=row["username"].to(str)),
+                        description=t("%(user)s will become a member and lose access to administration.",
+                                      user=row["username"].to(str)),
+                        confirm_label=t("Remove admin role"),
+                        on_confirm=AdminState.set_role(row["id"], "member"),
+                    ),
+                    confirm_dialog(
+                        rx.button(t("Make admin"), variant="soft", size="1",
+                                  aria_label=t("Make %(user)s an admin", user=row["username"].to(str))),
+                        title=t("Make %(user)s an admin?", user=row["username"].to(str)),
+                        description=t("%(user)s will be able to manage every user and every poll.",
+                                      user=row["username"].to(str)),
+                        confirm_label=t("Make admin"),
+                        on_confirm=AdminState.set_role(row["id"], "admin"),
+                        color_scheme="amber",
+                    ),
+                ),
+                gap="2",
+                align="center",
+                wrap="wrap",
             )
         ),
         rx.table.cell(

@@ -12,7 +12,7 @@ from commons_app.components.layout import error_callout, link_button, page, spin
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
-from commons_app.i18n import t
+from commons_app.i18n import t, tn
 from commons_app.models import User
 from commons_app.pages.polls import poll_rows
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
@@ -167,6 +167,31 @@ class DashboardState(SessionState):
         self.sharing = {}
 
 
+def _confirm_close(row: rx.Var) -> rx.Component:
+    """Closing early ends the voting for everyone and seals the result: ask first."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button(t("Close"), variant="soft", color_scheme="amber", size="2",
+                      aria_label=t("Close %(title)s", title=row["title"].to(str)))
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(t("Close this poll now?")),
+            rx.alert_dialog.description(
+                t("Voting in “%(title)s” ends for everyone and its result is sealed. This cannot be undone.",
+                  title=row["title"].to(str))
+            ),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button(t("Close poll"), color_scheme="amber", high_contrast=True, on_click=DashboardState.close_poll(row["id"]))),
+                spacing="3",
+                justify="end",
+                margin_top="1rem",
+                wrap="wrap",
+            ),
+        ),
+    )
+
+
 def _confirm_delete(row: rx.Var) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(rx.button("Delete", color_scheme="red", variant="soft", size="2")),
@@ -175,7 +200,7 @@ def _confirm_delete(row: rx.Var) -> rx.Component:
             rx.alert_dialog.description("“" + row["title"].to(str) + "” and all its ballots will be deleted. This cannot be undone."),
             rx.flex(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button("Delete poll", color_scheme="red", on_click=DashboardState.delete_poll(row["id"]))),
+                rx.alert_dialog.action(rx.button("Delete poll", color_scheme="red", high_contrast=True, on_click=DashboardState.delete_poll(row["id"]))),
                 spacing="3",
                 justify="end",
                 margin_top="1rem",
@@ -194,9 +219,9 @@ def _poll_card(row: rx.Var) -> rx.Component:
                     status_badge(row["status"]),
                     rx.badge(row["method"], variant="soft"),
                     rx.text(
-                        rx.el.span(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to(str)}),
-                        " ballots",
+                        tn("%(n)s ballot", "%(n)s ballots", n=row["ballots"].to(int)),
                         size="2",
+                        custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to(str)},
                     ),
                     wrap="wrap",
                     align="center",
@@ -219,8 +244,12 @@ def _poll_card(row: rx.Var) -> rx.Component:
                           aria_label="Voters of " + row["title"].to(str)),
                 rx.cond(
                     row["status"] != "closed",
-                    rx.button("Close", on_click=DashboardState.close_poll(row["id"]), variant="soft", color_scheme="amber", size="2"),
+                    rx.link(t("Edit"), href="/polls/" + row["id"].to(str) + "/edit", class_name="commons-button-link",
+                            aria_label=t("Edit %(title)s", title=row["title"].to(str)), underline="none",
+                            padding="0.3rem 0.75rem", font_size="var(--font-size-2)", border_radius="var(--radius-2)",
+                            border="1px solid var(--accent-8)", color="var(--accent-11)", font_weight="500"),
                 ),
+                rx.cond(row["status"] != "closed", _confirm_close(row)),
                 _confirm_delete(row),
                 gap="2",
                 wrap="wrap",

@@ -11,6 +11,7 @@ from commons_app import methods, routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.components.schedule import poll_schedule
+from commons_app.i18n import t, tn
 from commons_app.models import User
 from commons_app.services import polls, schedules
 from commons_app.services.errors import NotAuthenticated, ServiceError
@@ -19,9 +20,11 @@ from commons_app.state.session import SessionState, login_redirect, private_stat
 PAGE_SIZE = 10
 
 
-def poll_rows(*, session: Session, user: User, skip: int, limit: int, search: str = "", mine: bool = False) -> dict[str, Any]:
+def poll_rows(
+    *, session: Session, user: User, skip: int, limit: int, search: str = "", mine: bool = False, show: str = "all"
+) -> dict[str, Any]:
     """Polls as plain rows for the list pages."""
-    views, total = polls.list_polls(session=session, user=user, skip=skip, limit=limit, search=search, mine=mine)
+    views, total = polls.list_polls(session=session, user=user, skip=skip, limit=limit, search=search, mine=mine, show=show)
     return {
         "total": total,
         "rows": [
@@ -35,6 +38,7 @@ def poll_rows(*, session: Session, user: User, skip: int, limit: int, search: st
                 "options": len(v.options),
                 "mine": v.poll.created_by == user.id,
                 **schedules.schedule_of(v.poll),
+                "voted": bool(v.extra.get("voted")),
             }
             for v in views
         ],
@@ -49,6 +53,7 @@ class PollListState(SessionState):
     total: int = 0
     page_index: int = 0
     search: str = ""
+    show: str = "all"  # one of polls.LIST_FILTERS, from the URL's ?show= (survives a reload)
     loading: bool = False
     error: str = ""
 
@@ -71,11 +76,11 @@ class PollListState(SessionState):
         self.loading = True
         self.error = ""
         try:
-            data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, search=self.search)
+            data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, search=self.search, show=self.show)
             if not data["rows"] and self.page_index > 0:
                 # The page emptied under us (polls deleted meanwhile): show the last one.
                 self.page_index = clamp_page(self.page_index, data["total"], PAGE_SIZE)
-                data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, search=self.search)
+                data = await self._call(poll_rows, skip=self.page_index * PAGE_SIZE, limit=PAGE_SIZE, search=self.search, show=self.show)
         except NotAuthenticated:
             self.loading = False
             return login_redirect(routes.POLLS)
@@ -89,7 +94,9 @@ class PollListState(SessionState):
 
     @rx.event
     async def on_load(self):  # noqa: ANN201 - Reflex event return
-        """Load the first page."""
+        """Load the first page of the filter the URL names (``?show=open``; unknown: all)."""
+        show = str(self.router.url.query_parameters.get("show") or "all")
+        self.show = show if show in polls.LIST_FILTERS else "all"
         self.page_index = 0
         return await self._load()
 
@@ -129,7 +136,15 @@ def poll_card(row: rx.Var) -> rx.Component:
                     status_badge(row["status"]),
                     rx.badge(row["method"], variant="soft"),
                     rx.cond(row["visibility"] != "public", rx.badge(row["visibility"], color_scheme="violet", variant="soft")),
-                    rx.text(row["ballots"].to_string() + " ballots", size="2", color_scheme="gray"),
+                    rx.cond(
+                        row["ballots"].is_not_none(),
+                        rx.text(tn("%(n)s ballot", "%(n)s ballots", n=row["ballots"].to(int)), size="2", color_scheme="gray"),
+                    ),
+                    rx.cond(
+                        row["voted"].to(bool),
+                        rx.badge(rx.icon("check", size=14, aria_hidden="true"), t("You voted"), color_scheme="green",
+                                 variant="soft", class_name="you-voted"),
+                    ),
                     wrap="wrap",
                     spacing="2",
                 ),
@@ -155,6 +170,49 @@ def poll_card(row: rx.Var) -> rx.Component:
     )
 
 
+def _filter_link(value: str, label: rx.Var) -> rx.Component:
+    """One filter: a link (so it is in the URL and survives a reload), marked when current."""
+    current = PollListState.show == value
+    return rx.el.li(
+        rx.link(
+            label,
+            href=routes.POLLS if value == "all" else f"{routes.POLLS}?show={value}",
+            aria_current=rx.cond(current, "page", "false"),
+            class_name="commons-button-link poll-filter",
+            underline="none",
+            padding="0.3rem 0.75rem",
+            font_size="var(--font-size-2)",
+            border_radius="var(--radius-2)",
+            border="1px solid var(--accent-8)",
+            background=rx.cond(current, "var(--accent-9)", "transparent"),
+            color=rx.cond(current, "var(--accent-contrast)", "var(--accent-11)"),
+            font_weight="500",
+            white_space="nowrap",
+        ),
+        list_style="none",
+    )
+
+
+def filter_nav() -> rx.Component:
+    """The list's filters: all, open, closed, mine, not voted yet."""
+    return rx.el.nav(
+        rx.el.ul(
+            _filter_link("all", t("All")),
+            _filter_link("open", t("Open")),
+            _filter_link("closed", t("Closed")),
+            _filter_link("mine", t("Mine")),
+            _filter_link("not_voted", t("Not voted yet")),
+            display="flex",
+            flex_wrap="wrap",
+            gap="0.5rem",
+            margin="0",
+            padding="0",
+        ),
+        aria_label=t("Filter polls"),
+        id="poll-filters",
+    )
+
+
 def polls_page() -> rx.Component:
     """``/polls``"""
     return page(
@@ -174,13 +232,18 @@ def polls_page() -> rx.Component:
             wrap="wrap",
             width="100%",
         ),
+        filter_nav(),
         error_callout(PollListState.error),
         rx.cond(
             PollListState.loading & (PollListState.rows.length() == 0),
             spinner_block(),
             rx.cond(
                 PollListState.rows.length() == 0,
-                rx.text("No polls yet. Create the first one!", color_scheme="gray"),
+                rx.cond(
+                    PollListState.show == "all",
+                    rx.text("No polls yet. Create the first one!", color_scheme="gray"),
+                    rx.text(t("No polls match this filter."), color_scheme="gray", id="no-polls-match"),
+                ),
                 rx.vstack(rx.foreach(PollListState.rows, poll_card), spacing="3", width="100%"),
             ),
         ),

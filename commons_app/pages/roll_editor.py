@@ -10,7 +10,9 @@ import reflex as rx
 from sqlmodel import Session
 
 from commons_app.components.a11y import field_attrs, focus_on
+from commons_app.components.confirm import confirm_dialog
 from commons_app.components.layout import data_table
+from commons_app.i18n import t, trn
 from commons_app.models import User
 from commons_app.services import invitations, polls, rolls
 from commons_app.services.errors import NotAuthenticated, ServiceError
@@ -50,8 +52,11 @@ def _invite_text(row: dict[str, Any], reasons: dict[str, str]) -> str:
     return status
 
 
-def _mails(count: int, what: str) -> str:
-    return f"{count} {what}{'' if count == 1 else 's'} queued for sending."
+def _mails(lang: str, count: int, what: str) -> str:
+    """"2 invitations queued for sending." (whole sentences, so each language plurals its own way)."""
+    if what == "invitation":
+        return trn(lang, "%(n)s invitation queued for sending.", "%(n)s invitations queued for sending.", count)
+    return trn(lang, "%(n)s reminder queued for sending.", "%(n)s reminders queued for sending.", count)
 
 
 @private_state
@@ -171,7 +176,7 @@ class RollEditorState(SessionState):
         self.busy = False
         self.csv_text = ""
         await self._reload()
-        yield [rx.toast.success(f"Roll imported: {count} voters."), *self._page_refresh()]
+        yield [rx.toast.success(trn(self.lang, "Roll imported: %(n)s voter.", "Roll imported: %(n)s voters.", count)), *self._page_refresh()]
 
     async def _mail(self, fn: Any, what: str, nothing: str) -> Any:
         """Queue invitations or reminders through the service (which checks the user manages
@@ -188,7 +193,7 @@ class RollEditorState(SessionState):
             self.mail_error = exc.message
             return None
         self.busy = False
-        self.mail_message = _mails(count, what) if count else nothing
+        self.mail_message = _mails(self.lang, count, what) if count else nothing
         return await self._reload()  # the invitation column shows the new mails
 
     @rx.event
@@ -268,8 +273,14 @@ def _row(row: rx.Var) -> rx.Component:
             ),
         ),
         rx.table.cell(
-            rx.button("Remove", on_click=RollEditorState.remove(key), variant="soft", color_scheme="red", size="1",
-                      aria_label="Remove " + key, disabled=RollEditorState.busy),
+            confirm_dialog(
+                rx.button("Remove", variant="soft", color_scheme="red", size="1",
+                          aria_label="Remove " + key, disabled=RollEditorState.busy),
+                title=t("Remove %(voter)s from the roll?", voter=key),
+                description=t("%(voter)s will no longer be able to vote in this poll.", voter=key),
+                confirm_label=t("Remove voter"),
+                on_confirm=RollEditorState.remove(key),
+            ),
         ),
     )
 

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from commons_app import methods, routes
 from commons_app.components.a11y import POLL_TITLE, focus_on
+from commons_app.components.confirm import confirm_dialog
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.native_form import native_form
 from commons_app.components.ranking import ranking_ballot
@@ -23,6 +24,7 @@ from commons_app.components.receipts import (
 )
 from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
+from commons_app.i18n import t, tn
 from commons_app.methods.ballots import MAX_SCORE
 from commons_app.models import Ballot, User, utcnow
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
@@ -491,7 +493,7 @@ def ballot_form() -> rx.Component:
             rx.text(VoteState.ctx["instructions"].to(str), color_scheme="gray", id="ballot-hint"),
             rx.cond(
                 (widget == "checkbox") & (VoteState.ctx["max_choices"].to(int) > 0),
-                rx.text("At most " + VoteState.ctx["max_choices"].to_string() + " approvals.", size="2"),
+                rx.text(tn("At most %(n)s approval.", "At most %(n)s approvals.", n=VoteState.ctx["max_choices"].to(int)), size="2"),
             ),
             rx.el.fieldset(
                 rx.el.legend("Options", style={"position": "absolute", "left": "-9999px"}),
@@ -524,7 +526,14 @@ def ballot_form() -> rx.Component:
                 ),
                 rx.cond(
                     VoteState.ctx["has_voted"].to(bool),
-                    rx.button("Retract vote", type="button", on_click=VoteState.retract(element_value(RECEIPT_FIELD)), variant="outline", color_scheme="red", size="3", disabled=VoteState.busy),
+                    confirm_dialog(
+                        rx.button("Retract vote", type="button", variant="outline", color_scheme="red", size="3", disabled=VoteState.busy),
+                        title=t("Retract your vote?"),
+                        description=t("Your ballot will no longer count. You can vote again while the poll is open."),
+                        confirm_label=t("Retract my vote"),
+                        on_confirm=VoteState.retract(element_value(RECEIPT_FIELD)),
+                        dialog_id="confirm-retract",
+                    ),
                 ),
                 spacing="3",
                 wrap="wrap",
@@ -747,6 +756,10 @@ def _vote_body() -> rx.Component:
                         width="100%",
                         align="start",
                     )),
+                    rx.cond(
+                        ctx["can_manage"].to(bool) & (ctx["status"].to(str) != "closed"),
+                        link_button("Edit poll", "/polls/" + ctx["poll_id"].to(str) + "/edit"),
+                    ),
                     rx.cond(ctx["can_manage"].to(bool), roll_editor()),
                     spacing="4",
                     width="100%",

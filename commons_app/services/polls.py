@@ -51,6 +51,9 @@ DEFAULT_ANONYMITY = 5
 MIN_ANONYMITY, MAX_ANONYMITY = 2, 1000
 MAX_REMIND_BEFORE_HOURS = 24 * 365
 LIST_LIMIT_MAX = 100
+LIST_FILTERS = ("all", "open", "closed", "mine", "not_voted")
+"""What a poll list can show: everything listed, open polls, closed ones, the user's own, and
+open polls the user has not voted in yet."""
 ROLL_PAGE_MAX = 1000
 
 
@@ -547,16 +550,22 @@ def list_polls(
     limit: int = 20,
     search: str = "",
     mine: bool = False,
+    show: str = "all",
 ) -> tuple[list[PollView], int]:
     """Polls the user may list, newest first, with the total.
 
     Listed: public polls, the user's own, and private polls the user is on the roll of. Unlisted
-    polls of others never appear (they are reached by link only).
+    polls of others never appear (they are reached by link only). ``show`` narrows that (see
+    ``LIST_FILTERS``); each view's ``extra["voted"]`` says whether the user has voted in it (for
+    anonymous polls from ``poll_participants``, which says who voted, never how).
     """
     if skip < 0 or not (1 <= limit <= LIST_LIMIT_MAX):
         raise InvalidInput(f"skip must be >= 0 and limit between 1 and {LIST_LIMIT_MAX}.")
     if len(search) > TITLE_MAX:
         raise InvalidInput(f"Search text must be at most {TITLE_MAX} characters.")
+    if show not in LIST_FILTERS:
+        raise InvalidInput(f"show must be one of {', '.join(LIST_FILTERS)}.", field="show")
+    mine = mine or show == "mine"
     on_roll_clause = exists().where(
         col(PollVoter.poll_id) == col(Poll.id), col(PollVoter.user_id) == user.id
     )
@@ -568,6 +577,19 @@ def list_polls(
             col(Poll.created_by) == user.id,
             (col(Poll.visibility) == "private") & on_roll_clause,
         )
+    now = utcnow()
+    # NULL-safe: NOT over a NULL comparison would drop polls without a closing time.
+    is_closed = or_(col(Poll.closed_at).is_not(None), col(Poll.closes_at).is_not(None) & (col(Poll.closes_at) <= now))
+    voted_clause = or_(
+        exists().where(col(Ballot.poll_id) == col(Poll.id), col(Ballot.user_id) == user.id),
+        exists().where(col(PollParticipant.poll_id) == col(Poll.id), col(PollParticipant.user_id) == user.id),
+    )
+    if show == "closed":
+        condition = condition & is_closed
+    elif show in ("open", "not_voted"):  # open now: not closed, and not waiting to open
+        condition = condition & ~is_closed & or_(col(Poll.opens_at).is_(None), col(Poll.opens_at) <= now)
+        if show == "not_voted":
+            condition = condition & ~voted_clause
     query = select(Poll).where(condition)
     count_query = select(func.count()).select_from(Poll).where(condition)
     if search.strip():
@@ -576,7 +598,22 @@ def list_polls(
         count_query = count_query.where(func.lower(Poll.title).like(pattern, escape="\\"))
     total = int(session.exec(count_query).one())
     polls = session.exec(query.order_by(col(Poll.created_at).desc(), col(Poll.id).desc()).offset(skip).limit(limit)).all()
-    return _views_for(session=session, polls=list(polls), user=user), total
+    views = _views_for(session=session, polls=list(polls), user=user)
+    voted = _voted_in(session=session, user=user, poll_ids=[v.poll.id for v in views])  # type: ignore[misc]
+    for view in views:
+        view.extra["voted"] = view.poll.id in voted
+    return views, total
+
+
+def _voted_in(*, session: Session, user: User, poll_ids: list[str]) -> set[str]:
+    """Which of the polls the user has voted in (two queries for a whole page)."""
+    if not poll_ids:
+        return set()
+    named = select(Ballot.poll_id).where(col(Ballot.poll_id).in_(poll_ids), col(Ballot.user_id) == user.id)
+    anonymous = select(PollParticipant.poll_id).where(
+        col(PollParticipant.poll_id).in_(poll_ids), col(PollParticipant.user_id) == user.id
+    )
+    return set(session.exec(named).all()) | set(session.exec(anonymous).all())
 
 
 def _views_for(*, session: Session, polls: list[Poll], user: User) -> list[PollView]:
@@ -622,11 +659,12 @@ UPDATABLE = {
     "seats", "stv_rule", "quorum_ballots", "quorum_share", "pass_rule",
     "access", "remind_before_hours",
 }
-# Fixed once a ballot is in: what the ballots were cast under (a changed method, setting or rule
-# would recount them, or re-decide their outcome, under rules the voters did not see).
-FROZEN_WITH_BALLOTS = (
-    "method", *METHOD_SETTINGS, "anonymous", "quorum_ballots", "quorum_share", "pass_rule",
-)
+# What may still change once a ballot is in: the wording and the closing time. Everything else
+# is what the ballots were cast under (a changed option, method, setting or rule would recount
+# them, or re-decide their outcome, under rules the voters did not see; a changed audience,
+# schedule or results rule would change who voted, or what they were told, after the fact).
+AFTER_BALLOT_UPDATABLE: frozenset[str] = frozenset({"title", "description", "closes_at"})
+FROZEN_WITH_BALLOTS = tuple(sorted(UPDATABLE - AFTER_BALLOT_UPDATABLE))
 # What may still change once a poll is closed: nothing. Its question, options, rules, times and
 # audience are part of what was decided (a retitled or re-hidden result would mislead as much as
 # a changed one); deleting the whole poll stays possible, and is audited.
@@ -636,7 +674,8 @@ CLOSED_UPDATABLE: set[str] = set()
 def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str, Any]) -> PollView:
     """Change a poll (owner or admin).
 
-    Once a ballot exists, the options, the method, max_choices and anonymity are fixed (409).
+    Before the first ballot every field may change; once a ballot exists only the title, the
+    description and the closing time (not into the past); once closed, nothing (409).
 
     Raises:
         InvalidInput, NotFound, Forbidden, Conflict
@@ -678,16 +717,12 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
     has_ballots = ballot_count(session=session, poll_id=poll_id) > 0
     options_changed = [o.text for o in current] != spec.options
     if has_ballots:
-        frozen = []
-        if options_changed:
-            frozen.append("options")
-        frozen += [name for name in FROZEN_WITH_BALLOTS if getattr(spec, name) != getattr(poll, name)]
-        if spec.anonymous and spec.anonymity_threshold != poll.anonymity_threshold:
-            frozen.append("anonymity_threshold")
-        if spec.access != poll.access:  # guests' ballots would be stranded, or members' let in by link
-            frozen.append("access")
+        frozen = [name for name in FROZEN_WITH_BALLOTS if _differs(poll, spec, name, options_changed=options_changed)]
         if frozen:
-            raise Conflict(f"Ballots have been cast; these can no longer change: {', '.join(frozen)}.")
+            raise Conflict(
+                "Ballots have been cast; only the title, description and closing time can change now "
+                f"(refused: {', '.join(frozen)})."
+            )
     if spec.anonymous:
         roll = [float(w) for w in session.exec(select(PollVoter.weight).where(PollVoter.poll_id == poll_id)).all()]
         _check_anonymous_weights(roll, spec.anonymity_threshold or DEFAULT_ANONYMITY)
@@ -722,6 +757,26 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
     if {"visibility", "results_visibility"} & set(changes):  # what decides who sees the results
         notify.poll_access_changed(poll_id)
     return view_poll(session=session, poll=poll)
+
+
+def editable_fields(*, session: Session, poll: Poll) -> frozenset[str]:
+    """The fields an edit of ``poll`` may change now: all of them before the first ballot, the
+    title, description and closing time after it, none once it is closed (what the edit page
+    shows as locked, and what ``update_poll`` enforces)."""
+    if poll_status(poll) == "closed":
+        return frozenset(CLOSED_UPDATABLE)
+    if ballot_count(session=session, poll_id=poll.id) > 0:  # type: ignore[arg-type]
+        return AFTER_BALLOT_UPDATABLE
+    return frozenset(UPDATABLE)
+
+
+def _differs(poll: Poll, spec: PollSpec, name: str, *, options_changed: bool) -> bool:
+    """Whether the cleaned ``spec`` changes the poll's field ``name``."""
+    if name == "options":
+        return options_changed
+    if name == "anonymity_threshold":  # only meaningful (and only kept) for anonymous polls
+        return spec.anonymous and spec.anonymity_threshold != poll.anonymity_threshold
+    return getattr(spec, name) != _current_value(poll, name)
 
 
 def _current_value(poll: Poll, name: str) -> Any:

@@ -75,7 +75,7 @@ def test_create_poll_form_refuses_bad_input_and_lists_the_poll(new_page, app_ser
     page.get_by_role("navigation").get_by_role("link", name="Dashboard").click()
     expect(page).to_have_url(at(base, "/dashboard"), timeout=UI_TIMEOUT)
     expect(page.locator(".dashboard-poll").filter(has_text=poll_title)).to_have_count(1)
-    expect(page.get_by_test_id(f"dashboard-ballots-{poll_id}")).to_have_text("0")
+    expect(page.get_by_test_id(f"dashboard-ballots-{poll_id}")).to_have_text("0 ballots")
 
 
 def test_poll_times_are_read_in_the_browsers_time_zone(new_page, app_server, api):

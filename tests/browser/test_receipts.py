@@ -263,6 +263,7 @@ def test_anonymous_retract_with_the_stored_or_a_pasted_receipt(new_page, app_ser
 
     # Retract here: the button sends the receipt this browser holds, which is then dropped.
     page.get_by_role("button", name="Retract vote").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Retract my vote").click()  # the confirmation
     expect(page.get_by_role("button", name="Submit vote")).to_be_visible(timeout=UI_TIMEOUT)
     expect(page.get_by_test_id("ballot-receipt")).to_have_count(0)
     assert stored_receipt(page, poll_id) is None
@@ -280,12 +281,15 @@ def test_anonymous_retract_with_the_stored_or_a_pasted_receipt(new_page, app_ser
     expect(other.locator("#receipt-missing")).to_have_text(MISSING, timeout=UI_TIMEOUT)
     expect(other.get_by_test_id("ballot-receipt")).to_have_count(0)
     other.get_by_role("button", name="Retract vote").click()
+    other.get_by_role("alertdialog").get_by_role("button", name="Retract my vote").click()  # the confirmation
     expect(other.get_by_role("alert")).to_contain_text(MISSING, timeout=UI_TIMEOUT)
     other.get_by_label("Receipt", exact=True).fill("not-my-receipt")
     other.get_by_role("button", name="Retract vote").click()
+    other.get_by_role("alertdialog").get_by_role("button", name="Retract my vote").click()  # the confirmation
     expect(other.get_by_role("alert")).to_contain_text("No ballot of yours has this receipt", timeout=UI_TIMEOUT)
     assert my_vote(api, voter, poll_id, receipt).status_code == 200
     other.get_by_label("Receipt", exact=True).fill(receipt)
     other.get_by_role("button", name="Retract vote").click()
+    other.get_by_role("alertdialog").get_by_role("button", name="Retract my vote").click()  # the confirmation
     expect(other.get_by_role("button", name="Submit vote")).to_be_visible(timeout=UI_TIMEOUT)
     assert my_vote(api, voter, poll_id, receipt).status_code == 404

@@ -62,6 +62,7 @@ def test_creator_builds_a_private_roll_by_username_and_csv(new_page, app_server,
     _add(page, "zoe.invitee@example.org", "1")
     expect(editor.get_by_role("rowheader", name="zoe.invitee@example.org")).to_be_visible(timeout=UI_TIMEOUT)
     editor.get_by_role("button", name="Remove zoe.invitee@example.org").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Remove voter").click()  # the confirmation
     expect(editor.get_by_role("rowheader", name="zoe.invitee@example.org")).to_have_count(0, timeout=UI_TIMEOUT)
     assert _roll(api, owner, pid) == {ann.username: 2.0}
 
@@ -116,8 +117,10 @@ def test_creator_builds_a_private_roll_by_username_and_csv(new_page, app_server,
     expect(page.get_by_test_id(f"roll-voted-{ann.username}")).to_have_text("voted")
     expect(page.get_by_test_id(f"roll-voted-{bob.username}")).to_have_text("not yet")
     page.locator("#roll-editor").get_by_role("button", name=f"Remove {ann.username}").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Remove voter").click()  # the confirmation
     expect(page.locator("#roll-voter-error")).to_contain_text("Voters who have voted keep their place", timeout=UI_TIMEOUT)
     page.locator("#roll-editor").get_by_role("button", name=f"Remove {cid.username}").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Remove voter").click()  # the confirmation
     expect(page.locator("#roll-editor").get_by_role("rowheader", name=cid.username)).to_have_count(0, timeout=UI_TIMEOUT)
     assert _roll(api, owner, pid) == {ann.username: 2.0, owner.username: 1.0, bob.username: 4.0}
 

@@ -54,6 +54,7 @@ def test_vote_change_retract_and_no_second_ballot(new_page, app_server, api):
 
     # Retract: the ballot is gone, "Submit vote" is back.
     page.get_by_role("button", name="Retract vote").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Retract my vote").click()  # the confirmation
     expect(page.locator("#my-ballot")).to_have_count(0, timeout=UI_TIMEOUT)
     expect(page.get_by_role("button", name="Submit vote")).to_be_visible()
     expect(page.get_by_role("button", name="Retract vote")).to_have_count(0)

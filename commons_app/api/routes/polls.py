@@ -12,6 +12,7 @@ from commons_app.api.schemas import (
     InvitationOut,
     InvitationPage,
     InvitationsIn,
+    ListFilter,
     OptionOut,
     PollCreate,
     PollOut,
@@ -58,6 +59,7 @@ def poll_out(view: PollView) -> PollOut:
         created_at=p.created_at,
         updated_at=p.updated_at,
         options=[OptionOut(id=o.id, text=o.text, position=o.position) for o in view.options],  # type: ignore[arg-type]
+        voted=view.extra.get("voted"),
     )
 
 
@@ -76,9 +78,14 @@ def list_polls(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     search: Annotated[str, Query(max_length=200)] = "",
     mine: bool = False,
+    show: ListFilter = "all",
 ) -> PollPage:
-    """Public polls, the caller's own and private polls the caller is on the roll of (newest first)."""
-    views, total = polls.list_polls(session=db, user=user, skip=skip, limit=limit, search=search, mine=mine)
+    """Public polls, the caller's own and private polls the caller is on the roll of (newest first).
+
+    ``show`` narrows the list: ``open``, ``closed``, ``mine``, or ``not_voted`` (open polls the
+    caller has not voted in). Each item's ``voted`` says whether the caller has voted in it.
+    """
+    views, total = polls.list_polls(session=db, user=user, skip=skip, limit=limit, search=search, mine=mine, show=show)
     return PollPage(items=[poll_out(v) for v in views], total=total, skip=skip, limit=limit)
 
 
@@ -91,7 +98,8 @@ def get_poll(poll_id: PollId, user: CurrentUser, db: DbSession) -> PollOut:
 
 @router.patch("/{poll_id}", response_model=PollOut, responses=ERRORS)
 def update_poll(poll_id: PollId, body: PollUpdate, user: CurrentUser, db: DbSession) -> PollOut:
-    """Change a poll (owner or admin). Options, method and anonymity are fixed once a ballot exists."""
+    """Change a poll (owner or admin). Once a ballot exists only the title, description and closing
+    time may change (409 otherwise); a closed poll cannot change."""
     return poll_out(polls.update_poll(session=db, user=user, poll_id=poll_id, changes=body.model_dump(exclude_unset=True)))
 
 
