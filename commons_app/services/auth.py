@@ -18,7 +18,7 @@ from pathlib import Path
 import jwt
 from email_validator import EmailNotValidError, validate_email
 from passlib.context import CryptContext
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -548,6 +548,15 @@ def decode_access_token(token: str, settings: Settings | None = None) -> dict:
     return claims
 
 
+# Built once: every authenticated API request runs it, and building the statement and its cache
+# key each time cost more than the ORM's compiled-statement cache then saves.
+_SESSION_AND_USER = (
+    select(User, AuthSession.revoked_at, AuthSession.expires_at)
+    .join(AuthSession, col(AuthSession.user_id) == col(User.id))
+    .where(col(AuthSession.id) == bindparam("session_id"))
+)
+
+
 def identify(*, session: Session, token: str, settings: Settings | None = None) -> Identity:
     """The user behind an access token, checking that its session is still live.
 
@@ -557,11 +566,7 @@ def identify(*, session: Session, token: str, settings: Settings | None = None) 
     claims = decode_access_token(token, settings)
     # The session and its user in one round trip (every authenticated request comes here).
     session_id = str(claims["sid"])
-    found = session.exec(
-        select(User, AuthSession.revoked_at, AuthSession.expires_at)
-        .join(AuthSession, col(AuthSession.user_id) == col(User.id))
-        .where(col(AuthSession.id) == session_id)
-    ).first()
+    found = session.execute(_SESSION_AND_USER, {"session_id": session_id}).first()
     if found is None:
         raise NotAuthenticated("Session has ended; log in again.")
     user, revoked_at, expires_at = found

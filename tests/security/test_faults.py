@@ -11,7 +11,7 @@ shared PostgreSQL or Redis:
   through ``runuser -u postgres``). Killed (``pg_ctl stop -m immediate``, like a crash) and started
   again during voting: requests in the outage get 503 with a JSON detail (never 500), every ballot
   acknowledged with 201 is in the database afterwards ("ballots lost" must be 0), and the app
-  recovers by itself (``pool_pre_ping``).
+  recovers by itself (the pool replaces connections the server closed: ``db._check_still_connected``).
 
 The voters are real HTTP clients of a uvicorn server in this process (the ``live_api`` fixture).
 """
