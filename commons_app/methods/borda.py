@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commons_app.i18n import N_
 from commons_app.methods.ballots import RANKING
 from commons_app.methods.registry import Method, register
 from commons_app.services.tally import tally
@@ -17,12 +18,12 @@ def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
 METHOD = register(Method(
     name="borda",
     position=50,
-    label="Borda count",
-    instructions="Rank the options: 1 is your first choice. Unranked options get no points.",
+    label=N_("Borda count"),
+    instructions=N_("Rank the options: 1 is your first choice. Unranked options get no points."),
     ballot=RANKING,
     count=count,
-    explanation="Each ranking gives an option more points the higher it ranks it; the most (weighted) points win.",
-    first_label="First preferences",
+    explanation=N_("Each ranking gives an option more points the higher it ranks it; the most (weighted) points win."),
+    first_label=N_("First preferences"),
     figures=("points",),
     ranked_record=True,
 ))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commons_app.i18n import N_
 from commons_app.methods.ballots import MAX_SCORE, SCORES
 from commons_app.methods.registry import Method, register
 from commons_app.services.tally import tally
@@ -17,11 +18,11 @@ def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
 METHOD = register(Method(
     name="score",
     position=60,
-    label="Score",
+    label=N_("Score"),
     instructions=f"Give each option a score from 0 (worst) to {MAX_SCORE} (best).",
     ballot=SCORES,
     count=count,
-    explanation="Each ballot scores the options; the highest (weighted) total score wins.",
-    first_label="Ballots scoring it",
+    explanation=N_("Each ballot scores the options; the highest (weighted) total score wins."),
+    first_label=N_("Ballots scoring it"),
     figures=("score",),
 ))

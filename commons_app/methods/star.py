@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from commons_app.i18n import N_
 from commons_app.methods._display import number
 from commons_app.methods.ballots import MAX_SCORE, SCORES
 from commons_app.methods.registry import Method, register
@@ -32,15 +33,15 @@ def runoff_line(results: Any, texts: Mapping[int, str]) -> list[str]:
 METHOD = register(Method(
     name="star",
     position=70,
-    label="STAR",
+    label=N_("STAR"),
     instructions=f"Score each option from 0 to {MAX_SCORE}; the two highest-scored go to an automatic runoff.",
     ballot=SCORES,
     count=count,
-    explanation=(
+    explanation=N_(
         "The two options with the highest (weighted) total scores are the finalists; the finalist "
         "that more (weighted) ballots score higher wins."
     ),
-    first_label="Ballots scoring it",
+    first_label=N_("Ballots scoring it"),
     figures=("score",),
     lines=runoff_line,
 ))

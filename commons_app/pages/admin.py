@@ -10,6 +10,7 @@ from sqlmodel import Session
 from commons_app import routes
 from commons_app.components.layout import data_table, error_callout, page, spinner_block
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
+from commons_app.i18n import N_, t, tr
 from commons_app.models import User, as_utc
 from commons_app.pages.admin_outbox import outbox_section
 from commons_app.services import audit, auth
@@ -96,12 +97,12 @@ class AdminState(SessionState):
     @rx.var
     def users_showing(self) -> str:
         """"Showing 21–40 of 57 users"."""
-        return showing_text(self.users_at, self.total, USERS_PAGE_SIZE, "users")
+        return showing_text(self.users_at, self.total, USERS_PAGE_SIZE, N_("users"), lang=self.lang)
 
     @rx.var
     def users_label(self) -> str:
         """"Page 2 of 3" of the users."""
-        return page_text(self.users_at, self.total, USERS_PAGE_SIZE)
+        return page_text(self.users_at, self.total, USERS_PAGE_SIZE, lang=self.lang)
 
     @rx.var
     def users_has_next(self) -> bool:
@@ -111,12 +112,12 @@ class AdminState(SessionState):
     @rx.var
     def events_showing(self) -> str:
         """"Showing 1–20 of 480 entries"."""
-        return showing_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE, "entries")
+        return showing_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE, N_("entries"), lang=self.lang)
 
     @rx.var
     def events_label(self) -> str:
         """"Page 1 of 24" of the audit log."""
-        return page_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE)
+        return page_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE, lang=self.lang)
 
     @rx.var
     def events_has_next(self) -> bool:
@@ -136,7 +137,7 @@ class AdminState(SessionState):
             return login_redirect(routes.ADMIN)
         except Forbidden as exc:
             self.users, self.events, self.total, self.events_total = [], [], 0, 0
-            self.refused = exc.message
+            self.refused = exc.in_language(self.lang)
             self.loaded = True
             return None
         self.refused = ""
@@ -187,13 +188,13 @@ class AdminState(SessionState):
     @rx.event
     async def set_role(self, user_id: int, role: str):  # noqa: ANN201 - Reflex event return
         """Change a user's role (checked on the server)."""
-        return await self._act(auth.set_role, "Role changed.", user_id=int(user_id), role=str(role))
+        return await self._act(auth.set_role, N_("Role changed."), user_id=int(user_id), role=str(role))
 
     @rx.event
     async def set_active(self, user_id: int, active: bool):  # noqa: ANN201 - Reflex event return
         """Enable or disable a user (checked on the server)."""
         return await self._act(
-            auth.set_active, "Account enabled." if active else "Account disabled.", user_id=int(user_id), active=bool(active)
+            auth.set_active, N_("Account enabled.") if active else N_("Account disabled."), user_id=int(user_id), active=bool(active)
         )
 
     async def _act(self, fn: Any, done: str, **kwargs: Any) -> Any:
@@ -207,10 +208,10 @@ class AdminState(SessionState):
         except NotAuthenticated:
             return login_redirect(routes.ADMIN)
         except ServiceError as exc:
-            self.error = exc.message
-            return rx.toast.error(exc.message)
+            self.error = exc.in_language(self.lang)
+            return rx.toast.error(self.error)
         await self._load()
-        return rx.toast.success(done)
+        return rx.toast.success(tr(self.lang, done))
 
 
 def _user_row(row: rx.Var) -> rx.Component:
@@ -219,11 +220,11 @@ def _user_row(row: rx.Var) -> rx.Component:
         rx.table.cell(row["email"]),
         rx.table.cell(
             rx.el.select(
-                rx.el.option("member", value="member"),
-                rx.el.option("admin", value="admin"),
+                rx.el.option(t("member"), value="member"),
+                rx.el.option(t("admin"), value="admin"),
                 value=row["role"],
                 on_change=lambda value: AdminState.set_role(row["id"], value),
-                aria_label="Role of " + row["username"].to(str),
+                aria_label=t("Role of %(user)s", user=row["username"]),
                 class_name="commons-select",
             )
         ),
@@ -231,7 +232,7 @@ def _user_row(row: rx.Var) -> rx.Component:
             rx.switch(
                 checked=row["active"].to(bool),
                 on_change=lambda value: AdminState.set_active(row["id"], value),
-                aria_label="Active: " + row["username"].to(str),
+                aria_label=t("Active: %(user)s", user=row["username"]),
                 disabled=row["is_self"].to(bool),
             )
         ),
@@ -251,11 +252,11 @@ def admin_page() -> rx.Component:
                 rx.vstack(
                     error_callout(AdminState.error),
                     rx.input(
-                        placeholder="Search users…", value=AdminState.search,
-                        on_change=AdminState.set_search.debounce(300), aria_label="Search users", width="100%",
+                        placeholder=t("Search users…"), value=AdminState.search,
+                        on_change=AdminState.set_search.debounce(300), aria_label=t("Search users"), width="100%",
                     ),
-                    data_table(["Username", "Email", "Role", "Active", "Joined"], rx.foreach(AdminState.users, _user_row),
-                               label="Users"),
+                    data_table([t("Username"), t("Email"), t("Role"), t("Active"), t("Joined")], rx.foreach(AdminState.users, _user_row),
+                               label=t("Users")),
                     pager(
                         name="Users",
                         showing=AdminState.users_showing,
@@ -265,9 +266,9 @@ def admin_page() -> rx.Component:
                         has_previous=AdminState.users_at > 0,
                         has_next=AdminState.users_has_next,
                     ),
-                    rx.heading("Audit log", size="5", as_="h2"),
+                    rx.heading(t("Audit log"), size="5", as_="h2"),
                     data_table(
-                        ["When (UTC)", "Who", "Action", "Target"],
+                        [t("When (UTC)"), t("Who"), t("Action"), t("Target")],
                         rx.foreach(
                             AdminState.events,
                             lambda e: rx.table.row(
@@ -276,7 +277,7 @@ def admin_page() -> rx.Component:
                             ),
                         ),
                         size="1",
-                        label="Audit log",
+                        label=t("Audit log"),
                     ),
                     pager(
                         name="Audit log",
@@ -294,5 +295,5 @@ def admin_page() -> rx.Component:
                 ),
             ),
         ),
-        title="Administration",
+        title=t("Administration"),
     )

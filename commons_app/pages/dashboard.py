@@ -11,6 +11,7 @@ from commons_app import routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.components.share import share_panel
+from commons_app.i18n import N_, t, t_value, tn, tr
 from commons_app.models import User
 from commons_app.pages.polls import poll_rows
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
@@ -45,12 +46,12 @@ class DashboardState(SessionState):
     @rx.var
     def showing(self) -> str:
         """"Showing 11–20 of 34 polls"."""
-        return showing_text(self.page_index, self.total, PAGE_SIZE, "polls")
+        return showing_text(self.page_index, self.total, PAGE_SIZE, N_("polls"), lang=self.lang)
 
     @rx.var
     def page_label(self) -> str:
         """"Page 2 of 4"."""
-        return page_text(self.page_index, self.total, PAGE_SIZE)
+        return page_text(self.page_index, self.total, PAGE_SIZE, lang=self.lang)
 
     @rx.var
     def has_next(self) -> bool:
@@ -84,7 +85,7 @@ class DashboardState(SessionState):
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             self.series = []
         self.selected_title = next((r["title"] for r in self.rows if r["id"] == self.selected), "")
         return None
@@ -123,20 +124,20 @@ class DashboardState(SessionState):
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
-            self.error = exc.message
-            return rx.toast.error(exc.message)
+            self.error = exc.in_language(self.lang)
+            return rx.toast.error(exc.in_language(self.lang))
         await self._load()
-        return rx.toast.success(done)
+        return rx.toast.success(tr(self.lang, done))
 
     @rx.event
     async def close_poll(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Close a poll now."""
-        return await self._manage(polls.close_poll, "Poll closed.", poll_id)
+        return await self._manage(polls.close_poll, N_("Poll closed."), poll_id)
 
     @rx.event
     async def delete_poll(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Delete a poll."""
-        return await self._manage(polls.delete_poll, "Poll deleted.", poll_id)
+        return await self._manage(polls.delete_poll, N_("Poll deleted."), poll_id)
 
     @rx.event
     async def share(self, poll_id: str):  # noqa: ANN201 - Reflex event return
@@ -147,7 +148,7 @@ class DashboardState(SessionState):
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             return None
         link = sharing.poll_link(found["poll_id"], self.router.url.origin or "")
         self.sharing = {"link": link, "join_code": found["join_code"], "qr": sharing.qr_svg_data_uri(link),
@@ -162,13 +163,13 @@ class DashboardState(SessionState):
 
 def _confirm_delete(row: rx.Var) -> rx.Component:
     return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(rx.button("Delete", color_scheme="red", variant="soft", size="2")),
+        rx.alert_dialog.trigger(rx.button(t("Delete"), color_scheme="red", variant="soft", size="2")),
         rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete this poll?"),
-            rx.alert_dialog.description("“" + row["title"].to(str) + "” and all its ballots will be deleted. This cannot be undone."),
+            rx.alert_dialog.title(t("Delete this poll?")),
+            rx.alert_dialog.description(t("“%(title)s” and all its ballots will be deleted. This cannot be undone.", title=row["title"])),
             rx.flex(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button("Delete poll", color_scheme="red", on_click=DashboardState.delete_poll(row["id"]))),
+                rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button(t("Delete poll"), color_scheme="red", on_click=DashboardState.delete_poll(row["id"]))),
                 spacing="3",
                 justify="end",
                 margin_top="1rem",
@@ -185,10 +186,11 @@ def _poll_card(row: rx.Var) -> rx.Component:
                 rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to(str)),
                 rx.hstack(
                     status_badge(row["status"]),
-                    rx.badge(row["method"], variant="soft"),
+                    rx.badge(t_value(row["method"]), variant="soft"),
                     rx.text(
                         rx.el.span(row["ballots"], custom_attrs={"data-testid": "dashboard-ballots-" + row["id"].to(str)}),
-                        " ballots",
+                        " ",
+                        tn("ballot", "ballots", n=row["ballots"]),
                         size="2",
                     ),
                     wrap="wrap",
@@ -199,15 +201,15 @@ def _poll_card(row: rx.Var) -> rx.Component:
             ),
             rx.spacer(),
             rx.flex(
-                rx.button("Turnout", on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
-                link_button("Results", "/polls/" + row["id"].to(str) + "/results"),
-                rx.button("Share", on_click=DashboardState.share(row["id"]), variant="soft", size="2",
-                          aria_label="Share " + row["title"].to(str)),
-                rx.button("Voters", on_click=RollEditorState.load(row["id"]), variant="soft", size="2",
-                          aria_label="Voters of " + row["title"].to(str)),
+                rx.button(t("Turnout"), on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
+                link_button(t("Results"), "/polls/" + row["id"].to(str) + "/results"),
+                rx.button(t("Share"), on_click=DashboardState.share(row["id"]), variant="soft", size="2",
+                          aria_label=t("Share %(title)s", title=row["title"])),
+                rx.button(t("Voters"), on_click=RollEditorState.load(row["id"]), variant="soft", size="2",
+                          aria_label=t("Voters of %(title)s", title=row["title"])),
                 rx.cond(
                     row["status"] != "closed",
-                    rx.button("Close", on_click=DashboardState.close_poll(row["id"]), variant="soft", color_scheme="amber", size="2"),
+                    rx.button(t("Close"), on_click=DashboardState.close_poll(row["id"]), variant="soft", color_scheme="amber", size="2"),
                 ),
                 _confirm_delete(row),
                 gap="2",
@@ -223,8 +225,8 @@ def _poll_card(row: rx.Var) -> rx.Component:
         rx.cond(
             DashboardState.sharing["poll_id"].to(str) == row["id"].to(str),
             rx.vstack(
-                share_panel(DashboardState.sharing, heading="Share"),
-                rx.button("Hide share panel", on_click=DashboardState.close_share, variant="ghost", size="1"),
+                share_panel(DashboardState.sharing, heading=t("Share")),
+                rx.button(t("Hide share panel"), on_click=DashboardState.close_share, variant="ghost", size="1"),
                 width="100%",
                 align="end",
                 margin_top="0.75rem",
@@ -234,7 +236,7 @@ def _poll_card(row: rx.Var) -> rx.Component:
             RollEditorState.poll_id == row["id"],
             rx.vstack(
                 roll_editor(),
-                rx.button("Hide voters", on_click=RollEditorState.close, variant="ghost", size="1"),
+                rx.button(t("Hide voters"), on_click=RollEditorState.close, variant="ghost", size="1"),
                 width="100%",
                 align="end",
                 margin_top="0.75rem",
@@ -255,13 +257,13 @@ def dashboard_page() -> rx.Component:
             rx.cond(
                 DashboardState.rows.length() == 0,
                 rx.vstack(
-                    rx.text("You have not created any polls yet."),
-                    link_button("Create a poll", routes.NEW_POLL),
+                    rx.text(t("You have not created any polls yet.")),
+                    link_button(t("Create a poll"), routes.NEW_POLL),
                 ),
                 rx.vstack(
                     rx.card(
                         rx.vstack(
-                            rx.heading("Turnout: " + DashboardState.selected_title, size="4", as_="h2"),
+                            rx.heading(t("Turnout: %(title)s", title=DashboardState.selected_title), size="4", as_="h2"),
                             rx.recharts.area_chart(
                                 rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
                                 rx.recharts.x_axis(data_key="time"),
@@ -291,5 +293,5 @@ def dashboard_page() -> rx.Component:
                 ),
             ),
         ),
-        title="Dashboard",
+        title=t("Dashboard"),
     )

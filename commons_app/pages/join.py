@@ -8,6 +8,7 @@ import reflex as rx
 
 from commons_app import routes
 from commons_app.components.layout import page
+from commons_app.i18n import t, tr
 from commons_app.services import polls
 from commons_app.services.errors import ServiceError
 from commons_app.state.session import SessionState, run_service
@@ -25,7 +26,7 @@ class JoinState(SessionState):
         self.error = ""
         code = str(form.get("code", "")).strip()[:64]
         if not code:
-            self.error = "Enter the join code you were given."
+            self.error = tr(self.lang, "Enter the join code you were given.")
             return
         self.busy = True
         yield
@@ -35,7 +36,7 @@ class JoinState(SessionState):
             )
         except ServiceError as exc:
             self.busy = False
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             return
         self.busy = False
         yield rx.redirect(routes.vote_url(poll_id))
@@ -52,18 +53,18 @@ def join_page() -> rx.Component:
     return page(
         rx.card(
             rx.vstack(
-                rx.heading("Join a poll", size="6", as_="h1"),
-                rx.text("Type the code shown by whoever runs the poll (letters and digits; case does not matter).", size="2",
+                rx.heading(t("Join a poll"), size="6", as_="h1"),
+                rx.text(t("Type the code shown by whoever runs the poll (letters and digits; case does not matter)."), size="2",
                         color_scheme="gray"),
                 rx.form(
                     rx.vstack(
-                        rx.el.label("Join code", html_for="join-code-input", font_weight="500"),
+                        rx.el.label(t("Join code"), html_for="join-code-input", font_weight="500"),
                         rx.input(id="join-code-input", name="code", auto_complete="off", auto_capitalize="characters",
                                  spell_check=False, size="3", width="100%", aria_describedby="join-error",
                                  style={"letterSpacing": "0.08em"}),
                         rx.cond(JoinState.error != "",
                                 rx.text(JoinState.error, color_scheme="red", size="2", role="alert", id="join-error")),
-                        rx.button("Join", type="submit", loading=JoinState.busy, size="3", width="100%"),
+                        rx.button(t("Join"), type="submit", loading=JoinState.busy, size="3", width="100%"),
                         spacing="3",
                         width="100%",
                     ),

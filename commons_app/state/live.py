@@ -38,6 +38,7 @@ from reflex_base.constants.state import FIELD_MARKER
 from sqlmodel import Session
 
 from commons_app import methods, metrics
+from commons_app.i18n import N_, tr
 from commons_app.jobs import POLL_CHANGED_CHANNEL
 from commons_app.models import Poll
 from commons_app.redis_client import get_async_redis, get_redis
@@ -167,7 +168,7 @@ ACCESS_CHANNEL = "commons:live:access"
 # This worker's watching sockets: sid -> poll, and poll -> sids.
 _watching: dict[str, str] = {}
 _watchers: dict[str, set[str]] = {}
-NO_LONGER = "You can no longer see these results."
+NO_LONGER = N_("You can no longer see these results.")
 
 
 def _room(poll_id: str) -> str:
@@ -239,7 +240,7 @@ def _verdicts(*, session: Session, items: list[tuple[str, str, str]]) -> dict[st
             continue
         poll = session.get(Poll, poll_id)
         if poll is None:
-            out[sid] = (True, "This poll has been deleted.")
+            out[sid] = (True, N_("This poll has been deleted."))
         elif not can_view(session=session, poll=poll, user=user):
             out[sid] = (True, NO_LONGER)
         else:
@@ -421,14 +422,17 @@ def results_display(results: PollResults) -> dict[str, Any]:
     lines = method.lines(results, texts) if method and method.lines else []
     winner_names = [texts[w] for w in results.winners if w in texts]
     closed = results.status == "closed"
+    # The sentence as a msgid and its values: each watching tab shows it in its own language.
     if not winner_names:
-        winners_label = "No ballots yet" if results.total_ballots == 0 else "No winner"
+        winners_template = N_("No ballots yet") if results.total_ballots == 0 else N_("No winner")
     elif method is not None and method.elected_label:  # multi-winner: in the order elected
-        winners_label = f"{method.elected_label}{'' if closed else ' so far'}: " + ", ".join(winner_names)
+        winners_template = N_("%(elected)s: %(names)s") if closed else N_("%(elected)s so far: %(names)s")
     elif len(winner_names) == 1:
-        winners_label = ("Winner: " if closed else "Leading: ") + winner_names[0]
+        winners_template = N_("Winner: %(names)s") if closed else N_("Leading: %(names)s")
     else:
-        winners_label = "Tie: " + ", ".join(winner_names)
+        winners_template = N_("Tie: %(names)s")
+    elected = method.elected_label if method is not None and method.elected_label else ""
+    winners_label = tr("en", winners_template, elected=elected, names=", ".join(winner_names))
     decision_lines = decisions.describe_decision(
         quorum_met=results.quorum_met, passed=results.passed, figures=results.decision, closed=closed
     )
@@ -439,6 +443,9 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "total_ballots": results.total_ballots,
         "total_weight_label": format_number(results.total_weight),
         "winners_label": winners_label,
+        "winners_template": winners_template,
+        "winners_names": ", ".join(winner_names),
+        "winners_elected": elected,
         "first_label": method.first_label if method else "Votes",
         "show_score": bool(method and "score" in method.figures),
         "show_points": bool(method and "points" in method.figures),
@@ -468,6 +475,9 @@ class LiveResults(rx.State):
     total_ballots: int = 0
     total_weight_label: str = "0"
     winners_label: str = ""
+    winners_template: str = ""
+    winners_names: str = ""
+    winners_elected: str = ""
     first_label: str = "Votes"
     show_score: bool = False
     show_points: bool = False
