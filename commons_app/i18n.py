@@ -131,11 +131,11 @@ def from_accept_language(header: str | None) -> str:
     for index, part in enumerate((header or "").split(",")):
         tag, _, params = part.strip().partition(";")
         quality = 1.0
-        match = re.search(r"q=([0-9.]+)", params)
+        match = re.search(r"q=([^;\s]*)", params)
         if match:
             try:
                 quality = float(match.group(1))
-            except ValueError:
+            except ValueError:  # a malformed weight: ignore that language
                 continue
         if tag and tag != "*" and quality > 0:
             preferred.append((-quality, index, tag))
@@ -157,7 +157,11 @@ def format_number(lang: str, value: float, /) -> str:
 
 def format_ratio(lang: str, value: float, /, *, digits: int = 1) -> str:
     """A ratio (0.5) as ``lang`` writes a percentage ("50.0%", "50,0 %")."""
-    return format_percent(value, format="#,##0." + "0" * digits + "%" if digits else None, locale=_locale(lang))
+    locale = _locale(lang)
+    pattern = locale.percent_formats[None].pattern  # "#,##0%", "#,##0 %": the language's spacing
+    if digits:
+        pattern = pattern.replace("0", "0." + "0" * digits, 1)
+    return format_percent(value, format=pattern, locale=locale)
 
 
 def format_when(lang: str, value: datetime, /, *, seconds: bool = False) -> str:
@@ -218,6 +222,12 @@ def tn(singular: str, plural: str, /, *, n: rx.Var | int, **params: Any) -> rx.V
     return _var_fill(chosen, {"n": n_var, **params})
 
 
+def number_text(value: rx.Var, /) -> rx.Var:
+    """A number (or a number the server wrote as text) as the reader writes it (Intl in the browser)."""
+    lang = _lang_var()
+    return _js_call("i18nNumber", [str(lang), str(value)], [lang, value])
+
+
 def document_sync() -> rx.Component:
     """An invisible component that keeps ``<html lang>`` and the document's title in the viewer's
     language (Reflex writes both once, in English, when it builds the page)."""
@@ -254,6 +264,15 @@ export function i18nPlural(lang, singular, plural, n) {
     if (form) return form;
   }
   return n === 1 ? singular : plural;
+}
+
+const numberFormats = {};
+export function i18nNumber(lang, value) {
+  // a number the server sent as text ("1234.5") written the reader's way ("1.234,5")
+  const number = typeof value === "number" ? value : Number(value);
+  if (value === "" || value === null || value === undefined || !Number.isFinite(number)) return String(value ?? "");
+  numberFormats[lang] ??= new Intl.NumberFormat(lang, { maximumFractionDigits: 4 });
+  return numberFormats[lang].format(number);
 }
 
 export function i18nFill(text, params) {

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from commons_app import methods, routes
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
-from commons_app.i18n import N_, t, t_value, tr
+from commons_app.i18n import N_, number_text, t, t_value, tr
 from commons_app.models import Poll, User
 from commons_app.services import polls, votes
 from commons_app.services.errors import NotAuthenticated, NotFound, ServiceError
@@ -274,13 +274,13 @@ def _result_row(row: rx.Var) -> rx.Component:
         rx.table.row_header_cell(
             rx.hstack(rx.text(row["text"]), rx.cond(row["is_winner"], rx.icon("trophy", size=14, color="var(--amber-9)")), align="center")
         ),
-        rx.table.cell(row["votes"], custom_attrs={"data-testid": "result-votes-" + row["option_id"].to_string()}),
-        rx.table.cell(row["weight_label"], custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()}),
+        rx.table.cell(number_text(row["votes"]), custom_attrs={"data-testid": "result-votes-" + row["option_id"].to_string()}),
+        rx.table.cell(number_text(row["weight_label"]), custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()}),
         rx.cond(
             LiveResults.show_score,
-            rx.table.cell(t("%(score)s (mean %(mean)s)", score=row["score_label"], mean=row["mean_label"]), custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
+            rx.table.cell(t("%(score)s (mean %(mean)s)", score=number_text(row["score_label"]), mean=number_text(row["mean_label"])), custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
         ),
-        rx.cond(LiveResults.show_points, rx.table.cell(row["points_label"], custom_attrs={"data-testid": "result-points-" + row["option_id"].to_string()})),
+        rx.cond(LiveResults.show_points, rx.table.cell(number_text(row["points_label"]), custom_attrs={"data-testid": "result-points-" + row["option_id"].to_string()})),
     )
 
 
@@ -455,8 +455,8 @@ def live_results() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             status_badge(LiveResults.status),
-            rx.text(t("Ballots: "), rx.el.strong(LiveResults.total_ballots, custom_attrs={"data-testid": "total-ballots"})),
-            rx.text(t("Total weight: "), rx.el.strong(LiveResults.total_weight_label, custom_attrs={"data-testid": "total-weight"})),
+            rx.text(t("Ballots: "), rx.el.strong(number_text(LiveResults.total_ballots), custom_attrs={"data-testid": "total-ballots"})),
+            rx.text(t("Total weight: "), rx.el.strong(number_text(LiveResults.total_weight_label), custom_attrs={"data-testid": "total-weight"})),
             rx.badge(rx.icon("radio", size=12), t("live"), color_scheme="green", variant="soft"),
             spacing="4",
             wrap="wrap",
