@@ -61,6 +61,7 @@ def test_the_browsers_language_decides_when_nothing_was_chosen(new_page, app_ser
 
     chosen = new_page(locale="es-ES")  # a remembered choice beats the browser's language
     goto(chosen, app_server.url + "/login?lang=de")
+    expect(chosen.get_by_label("Benutzername", exact=True)).to_be_visible()  # (the cookie is set with it)
     goto(chosen, app_server.url + "/login")
     expect(chosen.get_by_label("Benutzername", exact=True)).to_be_visible()
 
