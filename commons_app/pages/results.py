@@ -504,7 +504,7 @@ def results_page() -> rx.Component:
                 rx.vstack(
                     rx.heading(ResultsState.title, size="7", as_="h1"),
                     rx.hstack(
-                        rx.badge(ResultsState.method_name, variant="soft"),
+                        rx.badge(t_value(ResultsState.method_name), variant="soft"),
                         rx.link(t("Back to the ballot"), href="/polls/" + ResultsState.poll_number),
                         spacing="3",
                         align="center",

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "screenshots"
 
 
-def _switcher(page: Page):  # noqa: ANN202 - a Playwright locator
+def _switcher(page: Page):
     """The language menu the reader can see (the inline one on a desktop, the menu's on a phone)."""
     return page.locator("select.language-switcher:visible")
 
