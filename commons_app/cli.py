@@ -349,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed-demo", help="add demo users, polls and ballots (idempotent)")
     sub.add_parser("check-config", help="load the settings and report problems")
     sub.add_parser("worker", help="run the job worker (outbox sends, timed jobs) in this process")
+    p_i18n = sub.add_parser("i18n-update", help="re-extract the messages, update every catalog, list what is untranslated")
+    p_i18n.add_argument("--add-language", metavar="CODE", help="start a catalog for a new language first (e.g. fr)")
     p_recount = sub.add_parser(
         "recount", help="recount a published ballot record (record.jsonl); needs no database or settings"
     )
@@ -369,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
             return seed_demo()
         if args.command == "recount":
             return recount(args.file, args.method, args.options, args.results)
+        if args.command == "i18n-update":
+            from commons_app import i18n_tools
+
+            return i18n_tools.main(args.add_language)
         if args.command == "worker":
             from commons_app import jobs
 

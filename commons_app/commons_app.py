@@ -4,6 +4,7 @@ import reflex as rx
 
 from commons_app import jobs, routes
 from commons_app.api.app import create_api, wrap_with_guard
+from commons_app.i18n import N_
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
 from commons_app.pages.admin_outbox import OutboxAdminState
@@ -46,22 +47,22 @@ app = rx.App(
     head_components=[rx.el.meta(name="description", content="The Commons: open voting with live results")],
 )
 
-app.add_page(index_page, route=routes.INDEX, title="The Commons", on_load=SessionState.check_session)
-app.add_page(login_page, route=routes.LOGIN, title="Log in · The Commons", on_load=LoginState.redirect_if_signed_in)
-app.add_page(register_page, route=routes.REGISTER, title="Register · The Commons", on_load=RegisterState.redirect_if_signed_in)
-app.add_page(polls_page, route=routes.POLLS, title="Polls · The Commons", on_load=[SessionState.require_login, PollListState.on_load])
-app.add_page(new_poll_page, route=routes.NEW_POLL, title="New poll · The Commons", on_load=NewPollState.on_load)
+app.add_page(index_page, route=routes.INDEX, title=N_("The Commons"), on_load=SessionState.check_session)
+app.add_page(login_page, route=routes.LOGIN, title=N_("Log in · The Commons"), on_load=LoginState.redirect_if_signed_in)
+app.add_page(register_page, route=routes.REGISTER, title=N_("Register · The Commons"), on_load=RegisterState.redirect_if_signed_in)
+app.add_page(polls_page, route=routes.POLLS, title=N_("Polls · The Commons"), on_load=[SessionState.require_login, PollListState.on_load])
+app.add_page(new_poll_page, route=routes.NEW_POLL, title=N_("New poll · The Commons"), on_load=NewPollState.on_load)
 # No log-in guard: VoteState.on_load checks the session first, then serves a signed-in voter, a
 # link poll's guest (no account needed) or a logged-out visitor's read-only preview.
-app.add_page(edit_poll_page, route=routes.EDIT_POLL, title="Edit poll · The Commons", on_load=SessionState.require_login)
-app.add_page(vote_page, route=routes.VOTE, title="Vote · The Commons", on_load=[SessionState.check_session, VoteState.on_load])
-app.add_page(invitation_page, route=routes.INVITATION, title="Your ballot · The Commons", on_load=VoteState.open_invitation)
-app.add_page(results_page, route=routes.RESULTS, title="Results · The Commons", on_load=[SessionState.require_login, ResultsState.on_load])
-app.add_page(present_page, route=routes.PRESENT, title="Present · The Commons", on_load=[SessionState.require_login, PresentState.on_load])
-app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · The Commons", on_load=[SessionState.require_login, DashboardState.on_load])
-app.add_page(join_page, route=routes.JOIN, title="Join a poll · The Commons", on_load=JoinState.on_load)
-app.add_page(not_found_page, route="404", title="Page not found · The Commons", on_load=SessionState.check_session)
-app.add_page(admin_page, route=routes.ADMIN, title="Admin · The Commons", on_load=[SessionState.require_login, AdminState.on_load, OutboxAdminState.on_load])
+app.add_page(edit_poll_page, route=routes.EDIT_POLL, title=N_("Edit poll · The Commons"), on_load=SessionState.require_login)
+app.add_page(vote_page, route=routes.VOTE, title=N_("Vote · The Commons"), on_load=[SessionState.check_session, VoteState.on_load])
+app.add_page(invitation_page, route=routes.INVITATION, title=N_("Your ballot · The Commons"), on_load=VoteState.open_invitation)
+app.add_page(results_page, route=routes.RESULTS, title=N_("Results · The Commons"), on_load=[SessionState.require_login, ResultsState.on_load])
+app.add_page(present_page, route=routes.PRESENT, title=N_("Present · The Commons"), on_load=[SessionState.require_login, PresentState.on_load])
+app.add_page(dashboard_page, route=routes.DASHBOARD, title=N_("Dashboard · The Commons"), on_load=[SessionState.require_login, DashboardState.on_load])
+app.add_page(join_page, route=routes.JOIN, title=N_("Join a poll · The Commons"), on_load=JoinState.on_load)
+app.add_page(not_found_page, route="404", title=N_("Page not found · The Commons"), on_load=SessionState.check_session)
+app.add_page(admin_page, route=routes.ADMIN, title=N_("Admin · The Commons"), on_load=[SessionState.require_login, AdminState.on_load, OutboxAdminState.on_load])
 
 live.install(app)
 connections.install(app)

@@ -3,6 +3,8 @@
 import re
 from urllib.parse import quote, urlsplit
 
+from commons_app.i18n import N_
+
 INDEX = "/"
 LOGIN = "/login"
 REGISTER = "/register"
@@ -53,32 +55,32 @@ def present_url(poll_id: str) -> str:
 # What a refused log-in or registration form shows, by the code its post answers with
 # (api.routes.browser): fixed sentences, never text from the request.
 LOGIN_ERRORS = {
-    "missing": "Enter your username and password.",
-    "invalid": "Incorrect username or password.",
-    "disabled": "This account is disabled.",
+    "missing": N_("Enter your username and password."),
+    "invalid": N_("Incorrect username or password."),
+    "disabled": N_("This account is disabled."),
     # The limits' own sentences (services.ratelimit.MESSAGES): whose attempts were too many.
-    "limited_address": "Too many log-in attempts from this address; try again later.",
-    "limited_account": "Too many log-in attempts for this account; try again later.",
-    "origin": "This form must be sent from the app's own page.",
+    "limited_address": N_("Too many log-in attempts from this address; try again later."),
+    "limited_account": N_("Too many log-in attempts for this account; try again later."),
+    "origin": N_("This form must be sent from the app's own page."),
 }
 REGISTER_ERRORS = {
-    "missing": "Fill in username, email and password.",
-    "username": "Username must be 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit.",
-    "email": "Email address is not valid.",
-    "password": "Password must be 8 to 128 characters, not a common password, and not the same as the username.",
-    "reserved": "That username is reserved; choose another.",
-    "taken": "Username or email is already registered.",
-    "lookalike": "Username looks like one that is already taken; choose another.",
-    "rate_limited": "Too many accounts created from this address; try again later.",
-    "origin": "This form must be sent from the app's own page.",
+    "missing": N_("Fill in username, email and password."),
+    "username": N_("Username must be 3 to 32 characters: letters, digits, '.', '_' or '-', starting with a letter or digit."),
+    "email": N_("Email address is not valid."),
+    "password": N_("Password must be 8 to 128 characters, not a common password, and not the same as the username."),
+    "reserved": N_("That username is reserved; choose another."),
+    "taken": N_("Username or email is already registered."),
+    "lookalike": N_("Username looks like one that is already taken; choose another."),
+    "rate_limited": N_("Too many accounts created from this address; try again later."),
+    "origin": N_("This form must be sent from the app's own page."),
 }
 
 # What a refused personal link or "vote without an account" post shows (api.routes.browser).
 GUEST_ERRORS = {
-    "invalid": "This voting link is not valid. Ask the poll's organiser for a new one.",
-    "closed": "This poll is closed: its voting links no longer work.",
-    "rate_limited": "Too many new voters from this address; try again later.",
-    "origin": "This form must be sent from the app's own page.",
+    "invalid": N_("This voting link is not valid. Ask the poll's organiser for a new one."),
+    "closed": N_("This poll is closed: its voting links no longer work."),
+    "rate_limited": N_("Too many new voters from this address; try again later."),
+    "origin": N_("This form must be sent from the app's own page."),
 }
 
 

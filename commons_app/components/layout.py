@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import reflex as rx
 
-from commons_app import routes
+from commons_app import i18n, routes
 from commons_app.components.native_form import native_form
+from commons_app.i18n import t
 from commons_app.state.session import SessionState
 
 MAIN_ID = "main"
 
 
-def nav_link(text: str, href: str) -> rx.Component:
+def nav_link(text: str | rx.Var, href: str) -> rx.Component:
     """A navigation link (44 px tall on phones, see assets/theme.css)."""
     return rx.link(text, href=href, size="3", weight="medium", underline="hover")
 
 
-def link_button(text: str, href: str, *, solid: bool = False) -> rx.Component:
+def link_button(text: str | rx.Var, href: str, *, solid: bool = False) -> rx.Component:
     """A link that looks like a button (it navigates, so it is a link for screen readers too)."""
     return rx.link(
         text,
@@ -37,12 +38,25 @@ def link_button(text: str, href: str, *, solid: bool = False) -> rx.Component:
 
 def _links() -> list[rx.Component]:
     return [
-        nav_link("Polls", routes.POLLS),
-        nav_link("Join", routes.JOIN),
-        rx.cond(SessionState.signed_in, nav_link("New poll", routes.NEW_POLL)),
-        rx.cond(SessionState.signed_in, nav_link("Dashboard", routes.DASHBOARD)),
-        rx.cond(SessionState.is_admin, nav_link("Admin", routes.ADMIN)),
+        nav_link(t("Polls"), routes.POLLS),
+        nav_link(t("Join"), routes.JOIN),
+        rx.cond(SessionState.signed_in, nav_link(t("New poll"), routes.NEW_POLL)),
+        rx.cond(SessionState.signed_in, nav_link(t("Dashboard"), routes.DASHBOARD)),
+        rx.cond(SessionState.is_admin, nav_link(t("Admin"), routes.ADMIN)),
     ]
+
+
+def language_switcher() -> rx.Component:
+    """The language menu: each language named in itself; the choice is remembered (a cookie)."""
+    return rx.el.select(
+        *[rx.el.option(name, value=code, lang=code) for code, name in i18n.LANGUAGE_NAMES.items()
+          if code in i18n.languages()],
+        value=SessionState.lang,
+        on_change=SessionState.choose_language,
+        aria_label=t("Language"),
+        title=t("Language"),
+        class_name="commons-select language-switcher",
+    )
 
 
 def _user_area() -> rx.Component:
@@ -52,7 +66,7 @@ def _user_area() -> rx.Component:
             rx.badge(rx.icon("user", size=14, aria_hidden="true"), SessionState.username, size="2", variant="soft"),
             # A plain form post: only an HTTP answer can clear the HttpOnly session cookie.
             native_form(
-                rx.button("Log out", type="submit", variant="outline", size="2"),
+                rx.button(t("Log out"), type="submit", variant="outline", size="2"),
                 action="/api/browser/logout",
                 method="post",
             ),
@@ -60,8 +74,8 @@ def _user_area() -> rx.Component:
             spacing="3",
         ),
         rx.hstack(
-            link_button("Sign in", routes.LOGIN),
-            link_button("Register", routes.REGISTER, solid=True),
+            link_button(t("Sign in"), routes.LOGIN),
+            link_button(t("Register"), routes.REGISTER, solid=True),
             spacing="2",
         ),
     )
@@ -72,13 +86,13 @@ def _phone_menu() -> rx.Component:
     disclosure with aria-expanded, closed by Escape, focus returned to the button)."""
     return rx.popover.root(
         rx.popover.trigger(
-            rx.button(rx.icon("menu", size=20, aria_hidden="true"), "Menu", variant="soft", size="3",
+            rx.button(rx.icon("menu", size=20, aria_hidden="true"), t("Menu"), variant="soft", size="3",
                       class_name="site-menu-button"),
         ),
         rx.popover.content(
             rx.el.nav(
-                rx.vstack(*_links(), _user_area(), spacing="2", align="start"),
-                aria_label="Main",
+                rx.vstack(*_links(), _user_area(), language_switcher(), spacing="2", align="start"),
+                aria_label=t("Main"),
                 class_name="site-menu",
             ),
             align="end",
@@ -91,7 +105,7 @@ def navbar() -> rx.Component:
     """The banner: a skip link, the brand, the main navigation and the user with a log-out button."""
     return rx.el.header(
         rx.el.a(
-            "Skip to main content",
+            t("Skip to main content"),
             href=f"#{MAIN_ID}",
             class_name="skip-link",
             # the fragment scrolls; focus must move too, or the next Tab starts from the top again
@@ -101,7 +115,7 @@ def navbar() -> rx.Component:
             rx.link(
                 rx.hstack(
                     rx.icon("vote", size=22, aria_hidden="true"),
-                    rx.text("The Commons", size="5", weight="bold"),
+                    rx.text(t("The Commons"), size="5", weight="bold"),
                     spacing="2",
                     align="center",
                 ),
@@ -116,12 +130,13 @@ def navbar() -> rx.Component:
                     rx.flex(*_links(), spacing="4", wrap="wrap", align="center"),
                     rx.spacer(),
                     _user_area(),
+                    language_switcher(),
                     spacing="5",
                     wrap="wrap",
                     align="center",
                     width="100%",
                 ),
-                aria_label="Main",
+                aria_label=t("Main"),
                 class_name="site-nav-inline",
                 flex_grow="1",
             ),
@@ -145,13 +160,14 @@ def navbar() -> rx.Component:
     )
 
 
-def page(*children: rx.Component, title: str = "") -> rx.Component:
+def page(*children: rx.Component, title: str | rx.Var = "") -> rx.Component:
     """Wrap a page's content in the layout: header (banner, navigation) and main."""
     return rx.box(
+        i18n.document_sync(),
         navbar(),
         rx.el.main(
             rx.vstack(
-                rx.cond(title != "", rx.heading(title, size="7", as_="h1")) if title else rx.fragment(),
+                rx.heading(title, size="7", as_="h1") if isinstance(title, rx.Var) or title else rx.fragment(),
                 *children,
                 spacing="5",
                 width="100%",
@@ -169,18 +185,18 @@ def page(*children: rx.Component, title: str = "") -> rx.Component:
     )
 
 
-def spinner_block(text: str = "Loading…") -> rx.Component:
+def spinner_block(text: str | rx.Var | None = None) -> rx.Component:
     """A spinner with a label, shown while data loads."""
-    return rx.hstack(rx.spinner(size="3"), rx.text(text, color_scheme="gray"), align="center", role="status")
+    return rx.hstack(rx.spinner(size="3"), rx.text(text if text is not None else t("Loading…"), color_scheme="gray"), align="center", role="status")
 
 
 def status_badge(status: rx.Var | str) -> rx.Component:
     """A coloured badge for scheduled / open / closed."""
     return rx.match(
         status,
-        ("open", rx.badge("open", color_scheme="green")),
-        ("scheduled", rx.badge("scheduled", color_scheme="amber")),
-        ("closed", rx.badge("closed", color_scheme="gray")),
+        ("open", rx.badge(t("open"), color_scheme="green")),
+        ("scheduled", rx.badge(t("scheduled"), color_scheme="amber")),
+        ("closed", rx.badge(t("closed"), color_scheme="gray")),
         rx.badge(status),
     )
 
@@ -195,7 +211,7 @@ def error_callout(message: rx.Var, *, id: str = "") -> rx.Component:
     )
 
 
-def data_table(headers: list[str], rows: rx.Component, *, size: str = "2", label: str = "Table") -> rx.Component:
+def data_table(headers: list[str | rx.Var], rows: rx.Component, *, size: str = "2", label: str | rx.Var = "Table") -> rx.Component:
     """A table with a header row, scrolling sideways inside its box on narrow screens. The box is
     a named, focusable region so that keyboard users can scroll it (axe: scrollable-region-focusable)."""
     return rx.box(

@@ -6,6 +6,8 @@ from typing import Any
 
 import reflex as rx
 
+from commons_app.i18n import t, t_value, tr
+
 
 def page_count(total: int, size: int) -> int:
     """How many pages ``total`` rows fill (at least one, so an empty list reads "page 1 of 1")."""
@@ -17,17 +19,18 @@ def clamp_page(index: int, total: int, size: int) -> int:
     return min(max(index, 0), page_count(total, size) - 1)
 
 
-def page_text(index: int, total: int, size: int) -> str:
+def page_text(index: int, total: int, size: int, *, lang: str = "en") -> str:
     """"Page 2 of 5"."""
-    return f"Page {index + 1} of {page_count(total, size)}"
+    return tr(lang, "Page %(page)s of %(pages)s", page=index + 1, pages=page_count(total, size))
 
 
-def showing_text(index: int, total: int, size: int, noun: str) -> str:
+def showing_text(index: int, total: int, size: int, noun: str, *, lang: str = "en") -> str:
     """"Showing 21–40 of 57 users" (or "No users")."""
     if total <= 0:
-        return f"No {noun}"
+        return tr(lang, "No %(things)s", things=tr(lang, noun))
     first = index * size + 1
-    return f"Showing {first}–{min(first + size - 1, total)} of {total} {noun}"
+    return tr(lang, "Showing %(first)s–%(last)s of %(total)s %(things)s", first=first, last=min(first + size - 1, total),
+              total=total, things=tr(lang, noun))
 
 
 def pager(
@@ -47,9 +50,9 @@ def pager(
             rx.text(showing, size="2", color_scheme="gray", class_name="pager-showing"),
             rx.spacer(),
             rx.hstack(
-                rx.button("Previous", on_click=on_previous, disabled=~has_previous, variant="soft", size="2", type="button"),
+                rx.button(t("Previous"), on_click=on_previous, disabled=~has_previous, variant="soft", size="2", type="button"),
                 rx.text(label, size="2", white_space="nowrap", class_name="pager-label", aria_live="polite"),
-                rx.button("Next", on_click=on_next, disabled=~has_next, variant="soft", size="2", type="button"),
+                rx.button(t("Next"), on_click=on_next, disabled=~has_next, variant="soft", size="2", type="button"),
                 align="center",
                 spacing="3",
             ),
@@ -58,6 +61,6 @@ def pager(
             wrap="wrap",
             width="100%",
         ),
-        aria_label=f"{name} pages",
+        aria_label=t("%(list)s pages", list=t_value(name)),
         width="100%",
     )

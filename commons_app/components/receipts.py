@@ -14,6 +14,8 @@ import json
 import reflex as rx
 from reflex.experimental.client_state import ClientStateVar
 
+from commons_app.i18n import N_, t, t_value
+
 RECEIPT_KEY_PREFIX = "commons:receipt:"
 
 # The key of the poll in the page's path (/polls/<id> and /polls/<id>/results): for values read
@@ -60,7 +62,7 @@ def element_value(element_id: str) -> rx.Var:
     return rx.Var(f"(document.getElementById({json.dumps(element_id)})?.value ?? '')", _var_type=str)
 
 
-RECEIPT_EXPLANATION = (
+RECEIPT_EXPLANATION = N_(
     "Keep this code: it names your ballot in the published record when the poll closes; "
     "in an anonymous poll it is the only way to change or retract your ballot."
 )
@@ -70,7 +72,7 @@ def receipt_panel(receipt: rx.Var) -> rx.Component:
     """The receipt of the user's ballot, with why to keep it and a copy button."""
     return rx.card(
         rx.vstack(
-            rx.hstack(rx.icon("ticket", size=18), rx.text("Your ballot's receipt", weight="bold"), align="center", spacing="2"),
+            rx.hstack(rx.icon("ticket", size=18), rx.text(t("Your ballot's receipt"), weight="bold"), align="center", spacing="2"),
             rx.flex(
                 rx.code(
                     receipt,
@@ -81,18 +83,18 @@ def receipt_panel(receipt: rx.Var) -> rx.Component:
                 ),
                 rx.button(
                     rx.icon("copy", size=16),
-                    "Copy",
+                    t("Copy"),
                     type="button",
                     variant="soft",
                     size="2",
-                    on_click=[rx.set_clipboard(receipt), rx.toast.info("Receipt copied.")],
-                    aria_label="Copy the receipt",
+                    on_click=[rx.set_clipboard(receipt), rx.toast.info(t("Receipt copied."))],
+                    aria_label=t("Copy the receipt"),
                 ),
                 align="center",
                 spacing="3",
                 wrap="wrap",
             ),
-            rx.text(RECEIPT_EXPLANATION, size="2", color_scheme="gray"),
+            rx.text(t_value(RECEIPT_EXPLANATION), size="2", color_scheme="gray"),
             spacing="2",
             align="start",
             width="100%",

@@ -5,30 +5,31 @@ from __future__ import annotations
 import reflex as rx
 
 from commons_app import routes
+from commons_app.i18n import t
 
 
-def share_panel(share: rx.Var, *, heading: rx.Var | str = "Share this poll") -> rx.Component:
+def share_panel(share: rx.Var, *, heading: rx.Var | str | None = None) -> rx.Component:
     """The panel for ``share`` (a dict var with ``link``, ``join_code`` and ``qr``, see
     ``services.share``). Stacks on a phone, sits side by side on a wide screen."""
     link = share["link"].to(str)
     return rx.card(
         rx.flex(
             rx.vstack(
-                rx.heading(heading, size="4", as_="h2"),
-                rx.text("Link", size="2", weight="medium"),
+                rx.heading(heading if heading is not None else t("Share this poll"), size="4", as_="h2"),
+                rx.text(t("Link"), size="2", weight="medium"),
                 rx.code(link, custom_attrs={"data-testid": "share-link"}, style={"wordBreak": "break-all"}),
                 rx.button(
-                    rx.icon("copy", size=16), "Copy link",
-                    on_click=[rx.set_clipboard(link), rx.toast.info("Link copied.")],
+                    rx.icon("copy", size=16), t("Copy link"),
+                    on_click=[rx.set_clipboard(link), rx.toast.info(t("Link copied."))],
                     variant="soft", size="2",
                 ),
-                rx.text("Join code", size="2", weight="medium"),
+                rx.text(t("Join code"), size="2", weight="medium"),
                 rx.hstack(
                     rx.text(
                         share["join_code"].to(str), size="6", weight="bold",
                         custom_attrs={"data-testid": "join-code"}, style={"letterSpacing": "0.08em"},
                     ),
-                    rx.text("at ", rx.link(routes.JOIN, href=routes.JOIN), size="2", color_scheme="gray"),
+                    rx.text(t("at"), " ", rx.link(routes.JOIN, href=routes.JOIN), size="2", color_scheme="gray"),
                     align="baseline",
                     spacing="3",
                     wrap="wrap",
@@ -40,7 +41,7 @@ def share_panel(share: rx.Var, *, heading: rx.Var | str = "Share this poll") -> 
             ),
             rx.image(
                 src=share["qr"].to(str),
-                alt="QR code of the poll's link",
+                alt=t("QR code of the poll's link"),
                 custom_attrs={"data-testid": "share-qr"},
                 width="10rem",
                 height="10rem",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commons_app.i18n import tr
+from commons_app.i18n import N_, tr
 from commons_app.methods import _display
 from commons_app.methods.ballots import APPROVAL
 from commons_app.methods.registry import Method, Param, register
@@ -43,13 +43,13 @@ def summary(results: Any, texts: Any, lang: str) -> str:
 METHOD = register(Method(
     name="approval",
     position=20,
-    label="Approval",
-    instructions="Tick every option you approve of.",
+    label=N_("Approval"),
+    instructions=N_("Tick every option you approve of."),
     ballot=APPROVAL,
     count=count,
-    explanation="Each ballot approves any number of options; the option approved by the most (weighted) ballots wins.",
+    explanation=N_("Each ballot approves any number of options; the option approved by the most (weighted) ballots wins."),
     params=(Param("max_choices", check_max_choices, "Most approvals per ballot"),),
     pass_rule=True,
-    first_label="Approvals",
+    first_label=N_("Approvals"),
     summary=summary,
 ))

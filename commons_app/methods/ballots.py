@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from commons_app.i18n import N_
 from commons_app.services.errors import InvalidInput
 
 __all__ = ["APPROVAL", "CHOICE", "KINDS", "MAX_SCORE", "RANKING", "SCORES", "BallotKind", "CleanBallot"]
@@ -131,14 +132,14 @@ class BallotKind:
 def _clean_choice(value: Any, known: set[int], _poll: Any) -> CleanBallot:
     option_id = as_option_id(value, "option_id")
     if option_id not in known:
-        raise InvalidInput("option_id is not an option of this poll.")
+        raise InvalidInput(N_("option_id is not an option of this poll."))
     return CleanBallot(option_id=option_id, choices=[option_id], scores={})
 
 
 def _choice_from_form(form: Mapping[str, Any]) -> int:
     choice = whole(form.get("choice", ""))
     if choice is None:
-        raise InvalidInput("Choose an option.")
+        raise InvalidInput(N_("Choose an option."))
     return choice
 
 
@@ -153,7 +154,7 @@ def _clean_approval(value: Any, known: set[int], poll: Any) -> CleanBallot:
 def _approval_from_form(form: Mapping[str, Any]) -> list[int]:
     approved = sorted(i for v, i in _form_ids(form, "approve-") if v not in ("", None, False))
     if not approved:
-        raise InvalidInput("Approve at least one option.")
+        raise InvalidInput(N_("Approve at least one option."))
     return approved
 
 
@@ -165,10 +166,10 @@ def _clean_ranking(value: Any, known: set[int], _poll: Any) -> CleanBallot:
 def _ranking_from_form(form: Mapping[str, Any]) -> list[int]:
     ranked = [(rank, i) for v, i in _form_ids(form, "rank-") if (rank := whole(v)) is not None]
     if not ranked:
-        raise InvalidInput("Rank at least one option.")
+        raise InvalidInput(N_("Rank at least one option."))
     positions = [r for r, _ in ranked]
     if len(set(positions)) != len(positions):
-        raise InvalidInput("Each rank can be given to one option only.")
+        raise InvalidInput(N_("Each rank can be given to one option only."))
     return [i for _, i in sorted(ranked)]
 
 
@@ -181,7 +182,7 @@ def _clean_scores(value: Any, known: set[int], _poll: Any) -> CleanBallot:
         if option_id not in known:
             raise InvalidInput(f"scores names an option that is not in this poll: {option_id}.")
         if str(option_id) in scores:
-            raise InvalidInput("scores names an option more than once.")
+            raise InvalidInput(N_("scores names an option more than once."))
         if isinstance(score, bool) or not isinstance(score, int) or not (0 <= score <= MAX_SCORE):
             raise InvalidInput(f"Each score must be a whole number from 0 to {MAX_SCORE}.")
         scores[str(option_id)] = score
@@ -191,7 +192,7 @@ def _clean_scores(value: Any, known: set[int], _poll: Any) -> CleanBallot:
 def _scores_from_form(form: Mapping[str, Any]) -> dict[str, int]:
     scores = {str(i): s for v, i in _form_ids(form, "score-") if (s := whole(v)) is not None}
     if not scores:
-        raise InvalidInput("Score at least one option.")
+        raise InvalidInput(N_("Score at least one option."))
     return scores
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commons_app.i18n import tr
+from commons_app.i18n import N_, tr
 from commons_app.methods import _display
 from commons_app.methods.ballots import RANKING
 from commons_app.methods.registry import Method, register
@@ -37,15 +37,15 @@ def summary(results: Any, texts: Any, lang: str) -> str:
 METHOD = register(Method(
     name="borda",
     position=50,
-    label="Borda count",
-    instructions="Rank the options: 1 is your first choice. Unranked options get no points.",
+    label=N_("Borda count"),
+    instructions=N_("Rank the options: 1 is your first choice. Unranked options get no points."),
     ballot=RANKING,
     count=count,
-    explanation=(
+    explanation=N_(
         "The rule: with N options, each ballot gives its first choice N − 1 points, its second N − 2, and so on "
         "down to 0 for its last; unranked options get no points. The option with the most (weighted) points wins."
     ),
-    first_label="First preferences",
+    first_label=N_("First preferences"),
     figures=("points",),
     ranked_record=True,
     summary=summary,

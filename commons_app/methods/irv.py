@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from commons_app.i18n import tr, trn
+from commons_app.i18n import N_, tr, trn
 from commons_app.methods import _display
 from commons_app.methods._display import number
 from commons_app.methods.ballots import RANKING
@@ -75,15 +75,15 @@ def summary(results: Any, texts: Mapping[int, str], lang: str) -> str:
 METHOD = register(Method(
     name="irv",
     position=30,
-    label="Instant runoff",
-    instructions="Rank the options: 1 is your first choice. You may leave options unranked.",
+    label=N_("Instant runoff"),
+    instructions=N_("Rank the options: 1 is your first choice. You may leave options unranked."),
     ballot=RANKING,
     count=count,
-    explanation=(
+    explanation=N_(
         "Ballots count for their highest-ranked option still in the race; the option with the fewest "
         "votes is eliminated, round after round, until one has a majority."
     ),
-    first_label="First preferences",
+    first_label=N_("First preferences"),
     tables=rounds_table,
     ranked_record=True,
     summary=summary,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from commons_app.i18n import N_
 from commons_app.methods.ballots import BallotKind
 from commons_app.services.errors import InvalidInput
 
@@ -104,7 +105,7 @@ class Method:
     explanation: str = ""
     params: tuple[Param, ...] = ()
     pass_rule: bool = False
-    first_label: str = "Votes"
+    first_label: str = N_("Votes")
     figures: tuple[str, ...] = ()
     tables: Callable[[Any, Mapping[int, str]], list[Table]] | None = None
     lines: Callable[[Any, Mapping[int, str]], list[str]] | None = None

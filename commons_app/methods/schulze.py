@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from commons_app.i18n import tr
+from commons_app.i18n import N_, tr
 from commons_app.methods import _display
 from commons_app.methods._display import number
 from commons_app.methods.ballots import RANKING
@@ -62,15 +62,15 @@ def summary(results: Any, texts: Mapping[int, str], lang: str) -> str:
 METHOD = register(Method(
     name="schulze",
     position=40,
-    label="Schulze (Condorcet)",
-    instructions="Rank the options: 1 is your first choice. Equal ranks are not allowed; unranked options come last.",
+    label=N_("Schulze (Condorcet)"),
+    instructions=N_("Rank the options: 1 is your first choice. Equal ranks are not allowed; unranked options come last."),
     ballot=RANKING,
     count=count,
-    explanation=(
+    explanation=N_(
         "Every pair of options is compared on the ballots; the winner beats each other option "
         "directly or through a chain of stronger wins."
     ),
-    first_label="First preferences",
+    first_label=N_("First preferences"),
     tables=pairwise_table,
     ranked_record=True,
     summary=summary,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commons_app.i18n import tr
+from commons_app.i18n import N_, tr
 from commons_app.methods import _display
 from commons_app.methods.ballots import MAX_SCORE, SCORES
 from commons_app.methods.registry import Method, register
@@ -36,15 +36,16 @@ def summary(results: Any, texts: Any, lang: str) -> str:
 METHOD = register(Method(
     name="score",
     position=60,
-    label="Score",
+    label=N_("Score"),
     instructions=f"Give each option a score from 0 (worst) to {MAX_SCORE} (best).",
     ballot=SCORES,
     count=count,
-    explanation=(
-        f"The rule: each ballot gives every option a score from 0 to {MAX_SCORE} (an option left out scores 0); "
+    # The msgid spells out MAX_SCORE (5): a msgid must be a literal for extraction and lookup.
+    explanation=N_(
+        "The rule: each ballot gives every option a score from 0 to 5 (an option left out scores 0); "
         "the option with the highest (weighted) total score wins. The average is over all ballots."
     ),
-    first_label="Ballots scoring it",
+    first_label=N_("Ballots scoring it"),
     figures=("score",),
     summary=summary,
 ))

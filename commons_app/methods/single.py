@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commons_app.i18n import tr
+from commons_app.i18n import N_, tr
 from commons_app.methods import _display
 from commons_app.methods.ballots import CHOICE
 from commons_app.methods.registry import Method, register
@@ -33,11 +33,11 @@ def summary(results: Any, texts: Any, lang: str) -> str:
 METHOD = register(Method(
     name="single",
     position=10,
-    label="Single choice",
-    instructions="Choose one option.",
+    label=N_("Single choice"),
+    instructions=N_("Choose one option."),
     ballot=CHOICE,
     count=count,
-    explanation="Each ballot names one option; the option with the most (weighted) votes wins.",
+    explanation=N_("Each ballot names one option; the option with the most (weighted) votes wins."),
     pass_rule=True,
     counts_table=True,
     summary=summary,

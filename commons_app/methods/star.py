@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from commons_app.i18n import tr
+from commons_app.i18n import N_, tr
 from commons_app.methods import _display
 from commons_app.methods._display import number
 from commons_app.methods.ballots import MAX_SCORE, SCORES
@@ -54,16 +54,17 @@ def summary(results: Any, texts: Mapping[int, str], lang: str) -> str:
 METHOD = register(Method(
     name="star",
     position=70,
-    label="STAR",
+    label=N_("STAR"),
     instructions=f"Score each option from 0 to {MAX_SCORE}; the two highest-scored go to an automatic runoff.",
     ballot=SCORES,
     count=count,
-    explanation=(
-        f"The rule: each ballot scores every option from 0 to {MAX_SCORE}; the two options with the highest "
+    # The msgid spells out MAX_SCORE (5): a msgid must be a literal for extraction and lookup.
+    explanation=N_(
+        "The rule: each ballot scores every option from 0 to 5; the two options with the highest "
         "(weighted) total scores go to an automatic runoff, which the one scored higher on more (weighted) "
         "ballots wins."
     ),
-    first_label="Ballots scoring it",
+    first_label=N_("Ballots scoring it"),
     figures=("score",),
     lines=runoff_line,
     summary=summary,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from commons_app.i18n import tr, trn
+from commons_app.i18n import N_, tr, trn
 from commons_app.methods import _display
 from commons_app.methods._display import number
 from commons_app.methods.ballots import RANKING
@@ -13,7 +13,7 @@ from commons_app.methods.registry import Method, Param, Table, register
 from commons_app.services.errors import InvalidInput
 from commons_app.services.tally import tally
 
-STV_RULES = {"scottish": "Scottish STV (Droop quota, fractional transfers)", "meek": "Meek STV"}
+STV_RULES = {"scottish": N_("Scottish STV (Droop quota, fractional transfers)"), "meek": N_("Meek STV")}
 """The counting rules offered: Droop quota with fractional transfers as in Scottish local
 elections, or Meek's method."""
 
@@ -104,19 +104,19 @@ def summary(results: Any, texts: Mapping[int, str], lang: str) -> str:
 METHOD = register(Method(
     name="stv",
     position=80,
-    label="Single transferable vote (STV)",
-    instructions="Rank the options: 1 is your first choice. Rank as many as you like; lower preferences help when higher ones are elected or excluded.",
+    label=N_("Single transferable vote (STV)"),
+    instructions=N_("Rank the options: 1 is your first choice. Rank as many as you like; lower preferences help when higher ones are elected or excluded."),
     ballot=RANKING,
     count=count,
-    explanation=(
+    explanation=N_(
         "An option reaching the quota is elected and its surplus passes on to the next preferences; "
         "when none reaches it, the option with the fewest votes is excluded and its ballots pass on, "
         "until every seat is filled."
     ),
     params=(Param("seats", check_seats, "Seats"), Param("stv_rule", check_rule, "Counting rule", show=lambda rule: STV_RULES.get(rule, rule))),
-    first_label="First preferences",
+    first_label=N_("First preferences"),
     tables=rounds_table,
-    elected_label="Elected",
+    elected_label=N_("Elected"),
     ranked_record=True,
     summary=summary,
 ))

@@ -11,7 +11,7 @@ from commons_app import routes
 from commons_app.components.confirm import confirm_dialog
 from commons_app.components.layout import data_table, error_callout, page, spinner_block
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
-from commons_app.i18n import t
+from commons_app.i18n import N_, t, t_value, tr
 from commons_app.models import User, as_utc
 from commons_app.pages.admin_outbox import outbox_section
 from commons_app.services import audit, auth
@@ -20,6 +20,8 @@ from commons_app.state.session import SessionState, login_redirect, private_stat
 
 USERS_PAGE_SIZE = 20
 EVENTS_PAGE_SIZE = 20
+# The roles as the users table shows them (translated there with t_value).
+ROLE_NAMES = (N_("member"), N_("admin"))
 
 
 def users_page(*, session: Session, user: User, search: str = "", page: int = 0) -> dict[str, Any]:
@@ -98,12 +100,12 @@ class AdminState(SessionState):
     @rx.var
     def users_showing(self) -> str:
         """"Showing 21–40 of 57 users"."""
-        return showing_text(self.users_at, self.total, USERS_PAGE_SIZE, "users")
+        return showing_text(self.users_at, self.total, USERS_PAGE_SIZE, N_("users"), lang=self.lang)
 
     @rx.var
     def users_label(self) -> str:
         """"Page 2 of 3" of the users."""
-        return page_text(self.users_at, self.total, USERS_PAGE_SIZE)
+        return page_text(self.users_at, self.total, USERS_PAGE_SIZE, lang=self.lang)
 
     @rx.var
     def users_has_next(self) -> bool:
@@ -113,12 +115,12 @@ class AdminState(SessionState):
     @rx.var
     def events_showing(self) -> str:
         """"Showing 1–20 of 480 entries"."""
-        return showing_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE, "entries")
+        return showing_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE, N_("entries"), lang=self.lang)
 
     @rx.var
     def events_label(self) -> str:
         """"Page 1 of 24" of the audit log."""
-        return page_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE)
+        return page_text(self.events_at, self.events_total, EVENTS_PAGE_SIZE, lang=self.lang)
 
     @rx.var
     def events_has_next(self) -> bool:
@@ -138,7 +140,7 @@ class AdminState(SessionState):
             return login_redirect(routes.ADMIN)
         except Forbidden as exc:
             self.users, self.events, self.total, self.events_total = [], [], 0, 0
-            self.refused = exc.message
+            self.refused = exc.in_language(self.lang)
             self.loaded = True
             return None
         self.refused = ""
@@ -189,13 +191,13 @@ class AdminState(SessionState):
     @rx.event
     async def set_role(self, user_id: int, role: str):  # noqa: ANN201 - Reflex event return
         """Change a user's role (checked on the server)."""
-        return await self._act(auth.set_role, "Role changed.", user_id=int(user_id), role=str(role))
+        return await self._act(auth.set_role, N_("Role changed."), user_id=int(user_id), role=str(role))
 
     @rx.event
     async def set_active(self, user_id: int, active: bool):  # noqa: ANN201 - Reflex event return
         """Enable or disable a user (checked on the server)."""
         return await self._act(
-            auth.set_active, "Account enabled." if active else "Account disabled.", user_id=int(user_id), active=bool(active)
+            auth.set_active, N_("Account enabled.") if active else N_("Account disabled."), user_id=int(user_id), active=bool(active)
         )
 
     async def _act(self, fn: Any, done: str, **kwargs: Any) -> Any:
@@ -209,10 +211,10 @@ class AdminState(SessionState):
         except NotAuthenticated:
             return login_redirect(routes.ADMIN)
         except ServiceError as exc:
-            self.error = exc.message
-            return rx.toast.error(exc.message)
+            self.error = exc.in_language(self.lang)
+            return rx.toast.error(self.error)
         await self._load()
-        return rx.toast.success(done)
+        return rx.toast.success(tr(self.lang, done))
 
 
 def _user_row(row: rx.Var) -> rx.Component:
@@ -223,7 +225,7 @@ def _user_row(row: rx.Var) -> rx.Component:
             # A role changes only after a confirmation; the server checks the admin role and
             # refuses to demote the last administrator.
             rx.flex(
-                rx.text(row["role"], size="2", class_name="user-role"),
+                rx.text(t_value(row["role"].to(str)), size="2", class_name="user-role"),
                 rx.cond(
                     row["role"] == "admin",
                     confirm_dialog(
@@ -258,7 +260,7 @@ def _user_row(row: rx.Var) -> rx.Component:
                 rx.switch(
                     checked=row["active"].to(bool),
                     on_change=lambda value: AdminState.set_active(row["id"], value),
-                    aria_label="Active: " + row["username"].to(str),
+                    aria_label=t("Active: %(user)s", user=row["username"].to(str)),
                     disabled=row["is_self"].to(bool),
                 ),
                 class_name="commons-switch-target",
@@ -280,11 +282,11 @@ def admin_page() -> rx.Component:
                 rx.vstack(
                     error_callout(AdminState.error),
                     rx.input(
-                        placeholder="Search users…", value=AdminState.search,
-                        on_change=AdminState.set_search.debounce(300), aria_label="Search users", width="100%",
+                        placeholder=t("Search users…"), value=AdminState.search,
+                        on_change=AdminState.set_search.debounce(300), aria_label=t("Search users"), width="100%",
                     ),
-                    data_table(["Username", "Email", "Role", "Active", "Joined"], rx.foreach(AdminState.users, _user_row),
-                               label="Users"),
+                    data_table([t("Username"), t("Email"), t("Role"), t("Active"), t("Joined")], rx.foreach(AdminState.users, _user_row),
+                               label=t("Users")),
                     pager(
                         name="Users",
                         showing=AdminState.users_showing,
@@ -294,9 +296,9 @@ def admin_page() -> rx.Component:
                         has_previous=AdminState.users_at > 0,
                         has_next=AdminState.users_has_next,
                     ),
-                    rx.heading("Audit log", size="5", as_="h2"),
+                    rx.heading(t("Audit log"), size="5", as_="h2"),
                     data_table(
-                        ["When (UTC)", "Who", "Action", "Target"],
+                        [t("When (UTC)"), t("Who"), t("Action"), t("Target")],
                         rx.foreach(
                             AdminState.events,
                             lambda e: rx.table.row(
@@ -305,7 +307,7 @@ def admin_page() -> rx.Component:
                             ),
                         ),
                         size="1",
-                        label="Audit log",
+                        label=t("Audit log"),
                     ),
                     pager(
                         name="Audit log",
@@ -323,5 +325,5 @@ def admin_page() -> rx.Component:
                 ),
             ),
         ),
-        title="Administration",
+        title=t("Administration"),
     )

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from commons_app import routes
 from commons_app.components.layout import data_table
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
+from commons_app.i18n import N_, t
 from commons_app.models import User, as_utc
 from commons_app.services import outbox
 from commons_app.services.errors import Forbidden, NotAuthenticated
@@ -65,12 +66,12 @@ class OutboxAdminState(SessionState):
     @rx.var
     def mails_showing(self) -> str:
         """"Showing 1–20 of 45 mails"."""
-        return showing_text(self.mails_at, self.mails_total, OUTBOX_PAGE_SIZE, "mails")
+        return showing_text(self.mails_at, self.mails_total, OUTBOX_PAGE_SIZE, N_("mails"), lang=self.lang)
 
     @rx.var
     def mails_label(self) -> str:
         """"Page 1 of 3" of the outbox."""
-        return page_text(self.mails_at, self.mails_total, OUTBOX_PAGE_SIZE)
+        return page_text(self.mails_at, self.mails_total, OUTBOX_PAGE_SIZE, lang=self.lang)
 
     @rx.var
     def mails_has_next(self) -> bool:
@@ -143,22 +144,22 @@ def outbox_section() -> rx.Component:
     """The outbox heading, table and pager for ``/admin``."""
     return rx.vstack(
         rx.hstack(
-            rx.heading("Mail outbox", size="5", as_="h2"),
-            rx.button("Refresh", on_click=OutboxAdminState.refresh, variant="soft", size="1"),
+            rx.heading(t("Mail outbox"), size="5", as_="h2"),
+            rx.button(t("Refresh"), on_click=OutboxAdminState.refresh, variant="soft", size="1"),
             align="center",
             spacing="3",
         ),
         rx.text(
-            "Every mail the app has promised. Without SMTP_URL nothing is sent: mails stay here, queued, "
-            "and the server log prints each one.",
+            t("Every mail the app has promised. Without SMTP_URL nothing is sent: mails stay here, queued, "
+              "and the server log prints each one."),
             size="2",
             color_scheme="gray",
         ),
         rx.cond(
             OutboxAdminState.mails_total == 0,
-            rx.text("No mails yet.", size="2", data_testid="outbox-empty"),
+            rx.text(t("No mails yet."), size="2", data_testid="outbox-empty"),
             data_table(
-                ["Queued (UTC)", "To", "Subject and text", "Status", "Attempts", "Last error"],
+                [t("Queued (UTC)"), t("To"), t("Subject and text"), t("Status"), t("Attempts"), t("Last error")],
                 rx.foreach(OutboxAdminState.mails, _mail_row),
                 size="1",
             ),

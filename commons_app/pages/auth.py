@@ -13,6 +13,7 @@ from commons_app import routes
 from commons_app.components.a11y import FORM_ERROR, field_attrs, focus_on
 from commons_app.components.layout import error_callout, page
 from commons_app.components.native_form import native_form
+from commons_app.i18n import t, tr
 from commons_app.routes import LOGIN_ERRORS, REGISTER_ERRORS, safe_next
 from commons_app.state.session import SessionState
 
@@ -49,12 +50,13 @@ class _AuthFormState(SessionState):
         return routes.register_url(self.asked_next)
 
     def _read_query(self, errors: dict[str, str]) -> None:
+        self._pick_language()  # the error below is shown in the reader's language
         query = self.router.url.query_parameters
         raw = query.get("next")
         self.next_path = safe_next(raw)
         self.asked_next = raw if raw and self.next_path == raw else ""
         code = str(query.get("error") or "")
-        self.error = errors.get(code, "")
+        self.error = tr(self.lang, errors.get(code, ""))
         self.error_field = ERROR_FIELDS.get(code, "") if self.error else ""
         self.typed_username = str(query.get("username") or "")[:254]
         self.typed_email = str(query.get("email") or "")[:254]
@@ -90,8 +92,8 @@ class RegisterState(_AuthFormState):
 
 
 def field(
-    label: str, name: str, *, type_: str = "text", autocomplete: str = "", hint: str = "", value: rx.Var | str = "",
-    error_field: rx.Var | None = None,
+    label: str | rx.Var, name: str, *, type_: str = "text", autocomplete: str = "", hint: str | rx.Var = "",
+    value: rx.Var | str = "", error_field: rx.Var | None = None,
 ) -> rx.Component:
     """A labelled input; the label names the input for screen readers and tests. ``value``
     prefills it (keyed by it, so that the prefill arriving with the state takes effect). While
@@ -103,9 +105,9 @@ def field(
             id=name, name=name, type=type_, auto_complete=autocomplete, required=True, size="3", width="100%",
             default_value=value, key=value,
             # the hint, and the error while there is one, are read with the field
-            custom_attrs=field_attrs(name, invalid=invalid, hint=bool(hint), error_id=FORM_ERROR),
+            custom_attrs=field_attrs(name, invalid=invalid, hint=isinstance(hint, rx.Var) or bool(hint), error_id=FORM_ERROR),
         ),
-        rx.text(hint, size="1", color_scheme="gray", id=f"{name}-hint") if hint else rx.fragment(),
+        rx.text(hint, size="1", color_scheme="gray", id=f"{name}-hint") if isinstance(hint, rx.Var) or hint else rx.fragment(),
         spacing="1",
         width="100%",
         align="stretch",
@@ -120,16 +122,16 @@ def login_page() -> rx.Component:
     """``/login``"""
     return page(
         _card(
-            rx.heading("Log in", size="6", as_="h1"),
+            rx.heading(t("Log in"), size="6", as_="h1"),
             error_callout(LoginState.error, id=FORM_ERROR),
             native_form(
                 rx.vstack(
-                    field("Username", "username", autocomplete="username", value=LoginState.typed_username,
+                    field(t("Username"), "username", autocomplete="username", value=LoginState.typed_username,
                           error_field=LoginState.error_field),
-                    field("Password", "password", type_="password", autocomplete="current-password",
+                    field(t("Password"), "password", type_="password", autocomplete="current-password",
                           error_field=LoginState.error_field),
                     rx.el.input(type="hidden", name="next", value=LoginState.next_path),
-                    rx.button("Log in", type="submit", size="3", width="100%"),
+                    rx.button(t("Log in"), type="submit", size="3", width="100%"),
                     spacing="4",
                     width="100%",
                 ),
@@ -137,7 +139,7 @@ def login_page() -> rx.Component:
                 method="post",
                 width="100%",
             ),
-            rx.text("New here? ", rx.link("Create an account", href=LoginState.register_href), size="2"),
+            rx.text(t("New here? "), rx.link(t("Create an account"), href=LoginState.register_href), size="2"),
         ),
     )
 
@@ -146,18 +148,18 @@ def register_page() -> rx.Component:
     """``/register``"""
     return page(
         _card(
-            rx.heading("Create an account", size="6", as_="h1"),
+            rx.heading(t("Create an account"), size="6", as_="h1"),
             error_callout(RegisterState.error, id=FORM_ERROR),
             native_form(
                 rx.vstack(
-                    field("Username", "username", autocomplete="username", hint="3–32 letters, digits, . _ -",
+                    field(t("Username"), "username", autocomplete="username", hint=t("3–32 letters, digits, . _ -"),
                           value=RegisterState.typed_username, error_field=RegisterState.error_field),
-                    field("Email", "email", type_="email", autocomplete="email", value=RegisterState.typed_email,
+                    field(t("Email"), "email", type_="email", autocomplete="email", value=RegisterState.typed_email,
                           error_field=RegisterState.error_field),
-                    field("Password", "password", type_="password", autocomplete="new-password",
-                          hint="8 to 128 characters; not a common password.", error_field=RegisterState.error_field),
+                    field(t("Password"), "password", type_="password", autocomplete="new-password",
+                          hint=t("8 to 128 characters; not a common password."), error_field=RegisterState.error_field),
                     rx.el.input(type="hidden", name="next", value=RegisterState.next_path),
-                    rx.button("Create account", type="submit", size="3", width="100%"),
+                    rx.button(t("Create account"), type="submit", size="3", width="100%"),
                     spacing="4",
                     width="100%",
                 ),
@@ -165,6 +167,6 @@ def register_page() -> rx.Component:
                 method="post",
                 width="100%",
             ),
-            rx.text("Already registered? ", rx.link("Log in", href=RegisterState.login_href), size="2"),
+            rx.text(t("Already registered? "), rx.link(t("Log in"), href=RegisterState.login_href), size="2"),
         ),
     )

@@ -12,7 +12,7 @@ from commons_app.components.layout import error_callout, link_button, page, spin
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
-from commons_app.i18n import t, tn
+from commons_app.i18n import N_, t, t_value, tn, tr
 from commons_app.models import User
 from commons_app.pages.polls import poll_rows
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
@@ -47,12 +47,12 @@ class DashboardState(SessionState):
     @rx.var
     def showing(self) -> str:
         """"Showing 11–20 of 34 polls"."""
-        return showing_text(self.page_index, self.total, PAGE_SIZE, "polls")
+        return showing_text(self.page_index, self.total, PAGE_SIZE, N_("polls"), lang=self.lang)
 
     @rx.var
     def page_label(self) -> str:
         """"Page 2 of 4"."""
-        return page_text(self.page_index, self.total, PAGE_SIZE)
+        return page_text(self.page_index, self.total, PAGE_SIZE, lang=self.lang)
 
     @rx.var
     def has_next(self) -> bool:
@@ -86,7 +86,7 @@ class DashboardState(SessionState):
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             self.series = []
         self.selected_title = next((r["title"] for r in self.rows if r["id"] == self.selected), "")
         return None
@@ -130,20 +130,20 @@ class DashboardState(SessionState):
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
-            self.error = exc.message
-            return rx.toast.error(exc.message)
+            self.error = exc.in_language(self.lang)
+            return rx.toast.error(exc.in_language(self.lang))
         await self._load()
-        return rx.toast.success(done)
+        return rx.toast.success(tr(self.lang, done))
 
     @rx.event
     async def close_poll(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Close a poll now."""
-        return await self._manage(polls.close_poll, "Poll closed.", poll_id)
+        return await self._manage(polls.close_poll, N_("Poll closed."), poll_id)
 
     @rx.event
     async def delete_poll(self, poll_id: str):  # noqa: ANN201 - Reflex event return
         """Delete a poll."""
-        return await self._manage(polls.delete_poll, "Poll deleted.", poll_id)
+        return await self._manage(polls.delete_poll, N_("Poll deleted."), poll_id)
 
     @rx.event
     async def share(self, poll_id: str):  # noqa: ANN201 - Reflex event return
@@ -154,7 +154,7 @@ class DashboardState(SessionState):
         except NotAuthenticated:
             return login_redirect(routes.DASHBOARD)
         except ServiceError as exc:
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             return None
         link = sharing.poll_link(found["poll_id"], self.router.url.origin or "")
         self.sharing = {"link": link, "join_code": found["join_code"], "qr": sharing.qr_svg_data_uri(link),
@@ -194,13 +194,13 @@ def _confirm_close(row: rx.Var) -> rx.Component:
 
 def _confirm_delete(row: rx.Var) -> rx.Component:
     return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(rx.button("Delete", color_scheme="red", variant="soft", size="2")),
+        rx.alert_dialog.trigger(rx.button(t("Delete"), color_scheme="red", variant="soft", size="2")),
         rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete this poll?"),
-            rx.alert_dialog.description("“" + row["title"].to(str) + "” and all its ballots will be deleted. This cannot be undone."),
+            rx.alert_dialog.title(t("Delete this poll?")),
+            rx.alert_dialog.description(t("“%(title)s” and all its ballots will be deleted. This cannot be undone.", title=row["title"])),
             rx.flex(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button("Delete poll", color_scheme="red", high_contrast=True, on_click=DashboardState.delete_poll(row["id"]))),
+                rx.alert_dialog.cancel(rx.button(t("Cancel"), variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button(t("Delete poll"), color_scheme="red", high_contrast=True, on_click=DashboardState.delete_poll(row["id"]))),
                 spacing="3",
                 justify="end",
                 margin_top="1rem",
@@ -217,7 +217,7 @@ def _poll_card(row: rx.Var) -> rx.Component:
                 rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to(str)),
                 rx.hstack(
                     status_badge(row["status"]),
-                    rx.badge(row["method"], variant="soft"),
+                    rx.badge(t_value(row["method"]), variant="soft"),
                     rx.text(
                         tn("%(n)s ballot", "%(n)s ballots", n=row["ballots"].to(int)),
                         size="2",
@@ -235,13 +235,13 @@ def _poll_card(row: rx.Var) -> rx.Component:
             ),
             rx.spacer(),
             rx.flex(
-                rx.button("Turnout", on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
-                link_button("Results", "/polls/" + row["id"].to(str) + "/results"),
+                rx.button(t("Turnout"), on_click=DashboardState.select(row["id"]), variant="soft", size="2"),
+                link_button(t("Results"), "/polls/" + row["id"].to(str) + "/results"),
                 link_button(t("Present"), "/polls/" + row["id"].to(str) + "/present"),
-                rx.button("Share", on_click=DashboardState.share(row["id"]), variant="soft", size="2",
-                          aria_label="Share " + row["title"].to(str)),
-                rx.button("Voters", on_click=RollEditorState.load(row["id"]), variant="soft", size="2",
-                          aria_label="Voters of " + row["title"].to(str)),
+                rx.button(t("Share"), on_click=DashboardState.share(row["id"]), variant="soft", size="2",
+                          aria_label=t("Share %(title)s", title=row["title"].to(str))),
+                rx.button(t("Voters"), on_click=RollEditorState.load(row["id"]), variant="soft", size="2",
+                          aria_label=t("Voters of %(title)s", title=row["title"].to(str))),
                 rx.cond(
                     row["status"] != "closed",
                     rx.link(t("Edit"), href="/polls/" + row["id"].to(str) + "/edit", class_name="commons-button-link",
@@ -264,8 +264,8 @@ def _poll_card(row: rx.Var) -> rx.Component:
         rx.cond(
             DashboardState.sharing["poll_id"].to(str) == row["id"].to(str),
             rx.vstack(
-                share_panel(DashboardState.sharing, heading="Share"),
-                rx.button("Hide share panel", on_click=DashboardState.close_share, variant="ghost", size="1"),
+                share_panel(DashboardState.sharing, heading=t("Share")),
+                rx.button(t("Hide share panel"), on_click=DashboardState.close_share, variant="ghost", size="1"),
                 width="100%",
                 align="end",
                 margin_top="0.75rem",
@@ -275,7 +275,7 @@ def _poll_card(row: rx.Var) -> rx.Component:
             RollEditorState.poll_id == row["id"],
             rx.vstack(
                 roll_editor(),
-                rx.button("Hide voters", on_click=RollEditorState.close, variant="ghost", size="1"),
+                rx.button(t("Hide voters"), on_click=RollEditorState.close, variant="ghost", size="1"),
                 width="100%",
                 align="end",
                 margin_top="0.75rem",
@@ -296,13 +296,13 @@ def dashboard_page() -> rx.Component:
             rx.cond(
                 DashboardState.rows.length() == 0,
                 rx.vstack(
-                    rx.text("You have not created any polls yet."),
-                    link_button("Create a poll", routes.NEW_POLL),
+                    rx.text(t("You have not created any polls yet.")),
+                    link_button(t("Create a poll"), routes.NEW_POLL),
                 ),
                 rx.vstack(
                     rx.card(
                         rx.vstack(
-                            rx.heading("Turnout: " + DashboardState.selected_title, size="4", as_="h2"),
+                            rx.heading(t("Turnout: %(title)s", title=DashboardState.selected_title), size="4", as_="h2"),
                             rx.recharts.area_chart(
                                 rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
                                 rx.recharts.x_axis(data_key="time"),
@@ -332,5 +332,5 @@ def dashboard_page() -> rx.Component:
                 ),
             ),
         ),
-        title="Dashboard",
+        title=t("Dashboard"),
     )

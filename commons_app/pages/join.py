@@ -9,6 +9,7 @@ import reflex as rx
 from commons_app import routes
 from commons_app.components.a11y import POLL_TITLE, field_attrs, focus_on
 from commons_app.components.layout import page
+from commons_app.i18n import t, tr
 from commons_app.services import polls
 from commons_app.services.errors import ServiceError
 from commons_app.state.session import SessionState, run_service
@@ -28,7 +29,7 @@ class JoinState(SessionState):
         self.error = ""
         code = str(form.get("code", "")).strip()[:64]
         if not code:
-            self.error = "Enter the join code you were given."
+            self.error = tr(self.lang, "Enter the join code you were given.")
             yield focus_on(CODE_INPUT)  # the field is at fault and described by the message
             return
         self.busy = True
@@ -39,7 +40,7 @@ class JoinState(SessionState):
             )
         except ServiceError as exc:
             self.busy = False
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             yield focus_on(CODE_INPUT)
             return
         self.busy = False
@@ -58,19 +59,19 @@ def join_page() -> rx.Component:
     return page(
         rx.card(
             rx.vstack(
-                rx.heading("Join a poll", size="6", as_="h1"),
-                rx.text("Type the code shown by whoever runs the poll (letters and digits; case does not matter).", size="2",
+                rx.heading(t("Join a poll"), size="6", as_="h1"),
+                rx.text(t("Type the code shown by whoever runs the poll (letters and digits; case does not matter)."), size="2",
                         color_scheme="gray", id=CODE_INPUT + "-hint"),
                 rx.form(
                     rx.vstack(
-                        rx.el.label("Join code", html_for="join-code-input", font_weight="500"),
+                        rx.el.label(t("Join code"), html_for="join-code-input", font_weight="500"),
                         rx.input(id="join-code-input", name="code", auto_complete="off", auto_capitalize="characters",
                                  spell_check=False, size="3", width="100%", style={"letterSpacing": "0.08em"},
                                  custom_attrs=field_attrs(CODE_INPUT, invalid=JoinState.error != "", hint=True,
                                                           error_id="join-error")),
                         rx.cond(JoinState.error != "",
                                 rx.text(JoinState.error, color_scheme="red", size="2", role="alert", id="join-error")),
-                        rx.button("Join", type="submit", loading=JoinState.busy, size="3", width="100%"),
+                        rx.button(t("Join"), type="submit", loading=JoinState.busy, size="3", width="100%"),
                         spacing="3",
                         width="100%",
                     ),

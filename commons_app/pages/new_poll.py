@@ -11,6 +11,7 @@ import reflex as rx
 from commons_app import methods, routes
 from commons_app.components.a11y import FORM_ERROR, POLL_TITLE, field_attrs, focus_on
 from commons_app.components.layout import error_callout, page
+from commons_app.i18n import N_, t, t_value, tr
 from commons_app.methods.stv import STV_RULES
 from commons_app.services import decisions, polls
 from commons_app.services.errors import InvalidInput, NotAuthenticated, ServiceError
@@ -18,23 +19,23 @@ from commons_app.services.polls import MAX_OPTIONS, PollSpec
 from commons_app.state.session import SessionState, login_redirect, private_state
 
 VISIBILITY_LABELS = {
-    "public": "Public — listed for everyone",
-    "unlisted": "Unlisted — only people with the link",
-    "private": "Private — only the voters on the roll",
+    "public": N_("Public — listed for everyone"),
+    "unlisted": N_("Unlisted — only people with the link"),
+    "private": N_("Private — only the voters on the roll"),
 }
 _BROWSER_TIME_ZONE = rx.Var("Intl.DateTimeFormat().resolvedOptions().timeZone", _var_type=str)
 RESULTS_LABELS = {
-    "live": "Live — everyone sees results as votes arrive",
-    "after_vote": "After voting — each voter sees results once they have voted",
-    "after_close": "After closing — results appear when the poll closes",
-    "creator": "Creator only",
+    "live": N_("Live — everyone sees results as votes arrive"),
+    "after_vote": N_("After voting — each voter sees results once they have voted"),
+    "after_close": N_("After closing — results appear when the poll closes"),
+    "creator": N_("Creator only"),
 }
 PASS_RULE_LABELS = {
-    "none": "None — the winner is the outcome",
-    "majority": "Majority — more than half of the weighted ballots back the winner",
-    "two_thirds": "Two thirds of the weighted ballots",
-    "three_quarters": "Three quarters of the weighted ballots",
-    "unanimous": "Unanimous — every ballot backs the winner",
+    "none": N_("None — the winner is the outcome"),
+    "majority": N_("Majority — more than half of the weighted ballots back the winner"),
+    "two_thirds": N_("Two thirds of the weighted ballots"),
+    "three_quarters": N_("Three quarters of the weighted ballots"),
+    "unanimous": N_("Unanimous — every ballot backs the winner"),
 }
 assert set(PASS_RULE_LABELS) == set(decisions.PASS_RULES)
 
@@ -50,7 +51,7 @@ def _whole_or_none(value: str, field: str) -> int | None:
     if not text:
         return None
     if not (text.isascii() and text.isdigit() and len(text) <= 9):
-        raise InvalidInput("Enter a whole number.", field=field)
+        raise InvalidInput(N_("Enter a whole number."), field=field)
     return int(text)
 
 
@@ -62,7 +63,7 @@ def _percent_or_none(value: str, field: str) -> float | None:
     try:
         percent = float(text)
     except ValueError:
-        raise InvalidInput("Enter a percentage, e.g. 50.", field=field) from None
+        raise InvalidInput(N_("Enter a percentage, e.g. 50."), field=field) from None
     return round(percent / 100, 6)
 
 
@@ -74,7 +75,7 @@ def parse_local_time(value: str, tz_name: str, field: str) -> datetime | None:
     try:
         naive = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("Enter a valid date and time.", field=field) from None
+        raise InvalidInput(N_("Enter a valid date and time."), field=field) from None
     try:
         zone = ZoneInfo(tz_name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -256,12 +257,12 @@ class NewPollState(SessionState):
         threshold = None
         if self.anonymous:
             if not self.anonymity_threshold.strip().isdigit():
-                raise InvalidInput("Enter a whole number.", field="anonymity_threshold")
+                raise InvalidInput(N_("Enter a whole number."), field="anonymity_threshold")
             threshold = int(self.anonymity_threshold.strip())
         remind = None
         if self.remind_before_hours.strip():
             if not self.remind_before_hours.strip().isdigit():
-                raise InvalidInput("Enter a whole number of hours.", field="remind_before_hours")
+                raise InvalidInput(N_("Enter a whole number of hours."), field="remind_before_hours")
             remind = int(self.remind_before_hours.strip())
         return PollSpec(
             title=self.title,
@@ -292,7 +293,7 @@ class NewPollState(SessionState):
         try:
             spec = self._spec()
         except InvalidInput as exc:
-            self.field_errors = {exc.field or "form": exc.message}
+            self.field_errors = {exc.field or "form": exc.in_language(self.lang)}
             yield _focus_error(exc.field)
             return
         self.saving = True
@@ -306,20 +307,21 @@ class NewPollState(SessionState):
         except InvalidInput as exc:
             self.saving = False
             if exc.field:
-                self.field_errors = {exc.field: exc.message}
+                self.field_errors = {exc.field: exc.in_language(self.lang)}
             else:
-                self.error = exc.message
+                self.error = exc.in_language(self.lang)
             yield _focus_error(exc.field)
             return
         except ServiceError as exc:
             self.saving = False
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             yield _focus_error(None)
             return
         poll_id = view.poll.id
+        created = tr(self.lang, "Poll created.")  # read before reset()
         self.reset()
         # the new poll's page: the focus goes to its title once it has rendered
-        yield [rx.redirect(routes.vote_url(poll_id)), rx.toast.success("Poll created."), focus_on(POLL_TITLE)]
+        yield [rx.redirect(routes.vote_url(poll_id)), rx.toast.success(created), focus_on(POLL_TITLE)]
 
 
 def _focus_error(field: str | None) -> rx.event.EventSpec:
@@ -343,11 +345,11 @@ def _described(control: rx.Component, field: str, *, hint: bool) -> rx.Component
     return control
 
 
-def _labelled(label: str, control: rx.Component, field: str, hint: str = "") -> rx.Component:
+def _labelled(label: str | rx.Var, control: rx.Component, field: str, hint: str | rx.Var = "") -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=field, font_weight="500"),
-        _described(control, field, hint=bool(hint)),
-        rx.text(hint, size="1", color_scheme="gray", id=f"{field}-hint") if hint else rx.fragment(),
+        _described(control, field, hint=isinstance(hint, rx.Var) or bool(hint)),
+        rx.text(hint, size="1", color_scheme="gray", id=f"{field}-hint") if isinstance(hint, rx.Var) or hint else rx.fragment(),
         _error_for(field),
         spacing="1",
         width="100%",
@@ -357,7 +359,7 @@ def _labelled(label: str, control: rx.Component, field: str, hint: str = "") -> 
 
 def _native_select(field: str, value: rx.Var, on_change: Any, choices: dict[str, str]) -> rx.Component:
     return rx.el.select(
-        *[rx.el.option(label, value=key) for key, label in choices.items()],
+        *[rx.el.option(t_value(label), value=key) for key, label in choices.items()],
         id=field,
         name=field,
         value=value,
@@ -369,19 +371,19 @@ def _native_select(field: str, value: rx.Var, on_change: Any, choices: dict[str,
 def _option_row(text: rx.Var, index: rx.Var) -> rx.Component:
     number = (index + 1).to_string()
     return rx.hstack(
-        rx.el.label("Option " + number, html_for="option-" + number, style={"minWidth": "4.5rem", "whiteSpace": "nowrap"}),
+        rx.el.label(t("Option %(number)s", number=number), html_for="option-" + number, style={"minWidth": "4.5rem", "whiteSpace": "nowrap"}),
         rx.input(
             id="option-" + number,
             name="option-" + number,
             value=text,
             on_change=lambda value: NewPollState.set_option(index, value),
-            placeholder="Option text",
+            placeholder=t("Option text"),
             flex="1",
             min_width="0",
         ),
-        rx.icon_button(rx.icon("arrow_up"), on_click=NewPollState.move_option(index, -1), variant="soft", aria_label="Move option " + number + " up", type="button"),
-        rx.icon_button(rx.icon("arrow_down"), on_click=NewPollState.move_option(index, 1), variant="soft", aria_label="Move option " + number + " down", type="button"),
-        rx.icon_button(rx.icon("trash_2"), on_click=NewPollState.remove_option(index), variant="soft", color_scheme="red", aria_label="Remove option " + number, type="button"),
+        rx.icon_button(rx.icon("arrow_up"), on_click=NewPollState.move_option(index, -1), variant="soft", aria_label=t("Move option %(number)s up", number=number), type="button"),
+        rx.icon_button(rx.icon("arrow_down"), on_click=NewPollState.move_option(index, 1), variant="soft", aria_label=t("Move option %(number)s down", number=number), type="button"),
+        rx.icon_button(rx.icon("trash_2"), on_click=NewPollState.remove_option(index), variant="soft", color_scheme="red", aria_label=t("Remove option %(number)s", number=number), type="button"),
         width="100%",
         align="center",
         spacing="2",
@@ -398,75 +400,75 @@ def new_poll_page() -> rx.Component:
         ),
         rx.form(
             rx.vstack(
-                _labelled("Title", rx.input(id="title", name="title", value=NewPollState.title, on_change=NewPollState.set_title, size="3", width="100%"), "title"),
+                _labelled(t("Title"), rx.input(id="title", name="title", value=NewPollState.title, on_change=NewPollState.set_title, size="3", width="100%"), "title"),
                 _labelled(
-                    "Description",
+                    t("Description"),
                     rx.text_area(id="description", name="description", value=NewPollState.description, on_change=NewPollState.set_description, rows="3", width="100%"),
                     "description",
                 ),
                 rx.el.fieldset(
-                    rx.el.legend("Options", style={"fontWeight": 500, "marginBottom": "0.5rem"}),
+                    rx.el.legend(t("Options"), style={"fontWeight": 500, "marginBottom": "0.5rem"}),
                     rx.vstack(rx.foreach(NewPollState.options, _option_row), spacing="2", width="100%"),
-                    rx.button(rx.icon("plus"), "Add option", on_click=NewPollState.add_option, variant="soft", type="button", margin_top="0.5rem"),
+                    rx.button(rx.icon("plus"), t("Add option"), on_click=NewPollState.add_option, variant="soft", type="button", margin_top="0.5rem"),
                     _error_for("options"),
                     style={"border": "none", "padding": 0, "margin": 0, "width": "100%"},
                 ),
                 rx.grid(
-                    _labelled("Voting method", _native_select("method", NewPollState.method, NewPollState.set_method, method_labels()), "method"),
+                    _labelled(t("Voting method"), _native_select("method", NewPollState.method, NewPollState.set_method, method_labels()), "method"),
                     rx.cond(
                         NewPollState.method_params.contains("max_choices"),
                         _labelled(
-                            "Most approvals per ballot",
+                            t("Most approvals per ballot"),
                             rx.input(id="max_choices", name="max_choices", type="number", min=1, value=NewPollState.max_choices, on_change=NewPollState.set_max_choices, width="100%"),
                             "max_choices",
-                            hint="Leave empty for no limit.",
+                            hint=t("Leave empty for no limit."),
                         ),
                     ),
                     rx.cond(
                         NewPollState.method_params.contains("seats"),
                         _labelled(
-                            "Seats",
+                            t("Seats"),
                             rx.input(id="seats", name="seats", type="number", min=1, value=NewPollState.seats, on_change=NewPollState.set_seats, width="100%"),
                             "seats",
-                            hint="How many options are elected (fewer than the options).",
+                            hint=t("How many options are elected (fewer than the options)."),
                         ),
                     ),
                     rx.cond(
                         NewPollState.method_params.contains("stv_rule"),
-                        _labelled("Counting rule", _native_select("stv_rule", NewPollState.stv_rule, NewPollState.set_stv_rule, STV_RULES), "stv_rule"),
+                        _labelled(t("Counting rule"), _native_select("stv_rule", NewPollState.stv_rule, NewPollState.set_stv_rule, STV_RULES), "stv_rule"),
                     ),
-                    _labelled("Visibility", _native_select("visibility", NewPollState.visibility, NewPollState.set_visibility, VISIBILITY_LABELS), "visibility"),
+                    _labelled(t("Visibility"), _native_select("visibility", NewPollState.visibility, NewPollState.set_visibility, VISIBILITY_LABELS), "visibility"),
                     _labelled(
-                        "Results visibility",
+                        t("Results visibility"),
                         _native_select("results_visibility", NewPollState.results_visibility, NewPollState.set_results_visibility, RESULTS_LABELS),
                         "results_visibility",
                     ),
-                    _labelled("Opens at", rx.input(id="opens_at", name="opens_at", type="datetime-local", value=NewPollState.opens_at, on_change=NewPollState.set_opens_at, width="100%"), "opens_at", hint="Empty: open now."),
-                    _labelled("Closes at", rx.input(id="closes_at", name="closes_at", type="datetime-local", value=NewPollState.closes_at, on_change=NewPollState.set_closes_at, width="100%"), "closes_at", hint="Empty: open until you close it."),
+                    _labelled(t("Opens at"), rx.input(id="opens_at", name="opens_at", type="datetime-local", value=NewPollState.opens_at, on_change=NewPollState.set_opens_at, width="100%"), "opens_at", hint=t("Empty: open now.")),
+                    _labelled(t("Closes at"), rx.input(id="closes_at", name="closes_at", type="datetime-local", value=NewPollState.closes_at, on_change=NewPollState.set_closes_at, width="100%"), "closes_at", hint=t("Empty: open until you close it.")),
                     columns=rx.breakpoints(initial="1", sm="2"),
                     spacing="4",
                     width="100%",
                 ),
-                rx.text("Times are in your time zone: " + NewPollState.time_zone, size="1", color_scheme="gray"),
+                rx.text(t("Times are in your time zone: %(zone)s", zone=NewPollState.time_zone), size="1", color_scheme="gray"),
                 rx.grid(
                     _labelled(
-                        "Quorum (ballots)",
+                        t("Quorum (ballots)"),
                         rx.input(id="quorum_ballots", name="quorum_ballots", type="number", value=NewPollState.quorum_ballots, on_change=NewPollState.set_quorum_ballots, width="100%"),
                         "quorum_ballots",
-                        hint="Empty: no quorum. The result counts only with at least this many ballots.",
+                        hint=t("Empty: no quorum. The result counts only with at least this many ballots."),
                     ),
                     rx.cond(
                         NewPollState.visibility == "private",
                         _labelled(
-                            "Quorum (% of the roll)",
+                            t("Quorum (% of the roll)"),
                             rx.input(id="quorum_share", name="quorum_share", type="number", step="any", value=NewPollState.quorum_percent, on_change=NewPollState.set_quorum_percent, width="100%"),
                             "quorum_share",
-                            hint="Empty: none. The result counts only if at least this share of the roll votes.",
+                            hint=t("Empty: none. The result counts only if at least this share of the roll votes."),
                         ),
                     ),
                     rx.cond(
                         NewPollState.method_takes_pass_rule,
-                        _labelled("Pass rule", _native_select("pass_rule", NewPollState.pass_rule, NewPollState.set_pass_rule, PASS_RULE_LABELS), "pass_rule"),
+                        _labelled(t("Pass rule"), _native_select("pass_rule", NewPollState.pass_rule, NewPollState.set_pass_rule, PASS_RULE_LABELS), "pass_rule"),
                     ),
                     columns=rx.breakpoints(initial="1", sm="2"),
                     spacing="4",
@@ -477,44 +479,44 @@ def new_poll_page() -> rx.Component:
                         # A Radix checkbox is a <button>: named by the text through aria-labelledby.
                         rx.checkbox(id="anonymous", name="anonymous", checked=NewPollState.anonymous, on_change=NewPollState.set_anonymous,
                                     aria_labelledby="anonymous-label"),
-                        rx.text("Anonymous ballots — nobody, not even you, can see how a person voted", id="anonymous-label"),
+                        rx.text(t("Anonymous ballots — nobody, not even you, can see how a person voted"), id="anonymous-label"),
                         align="center",
                     ),
                 ),
                 rx.cond(
                     NewPollState.anonymous,
                     _labelled(
-                        "Anonymity threshold",
+                        t("Anonymity threshold"),
                         rx.input(
                             id="anonymity_threshold", name="anonymity_threshold", type="number",
                             value=NewPollState.anonymity_threshold, on_change=NewPollState.set_anonymity_threshold,
                             width="8rem",
                         ),
                         "anonymity_threshold",
-                        hint="Results appear, and move, only in steps of at least this many voters, "
-                        "so no single ballot can be told apart.",
+                        hint=t("Results appear, and move, only in steps of at least this many voters, "
+                               "so no single ballot can be told apart."),
                     ),
                 ),
                 rx.el.label(
                     rx.hstack(
                         rx.checkbox(id="link_access", name="link_access", checked=NewPollState.link_access,
                                     on_change=NewPollState.set_link_access, aria_labelledby="link_access-label"),
-                        rx.text("Quick open poll — anyone with the link votes at once, without an account, one ballot "
-                                "per browser (not for binding decisions)", id="link_access-label"),
+                        rx.text(t("Quick open poll — anyone with the link votes at once, without an account, one ballot "
+                                  "per browser (not for binding decisions)"), id="link_access-label"),
                         align="center",
                     ),
                 ),
                 _error_for("access"),
                 _labelled(
-                    "Remind invited voters who have not voted, hours before closing",
+                    t("Remind invited voters who have not voted, hours before closing"),
                     rx.input(
                         id="remind_before_hours", name="remind_before_hours", type="number", min=1,
                         value=NewPollState.remind_before_hours, on_change=NewPollState.set_remind_before_hours, width="8rem",
                     ),
                     "remind_before_hours",
-                    hint="Empty: no automatic reminder. Needs a closing time and a roll with email addresses.",
+                    hint=t("Empty: no automatic reminder. Needs a closing time and a roll with email addresses."),
                 ),
-                rx.button("Create poll", type="submit", size="3", loading=NewPollState.saving),
+                rx.button(t("Create poll"), type="submit", size="3", loading=NewPollState.saving),
                 spacing="5",
                 width="100%",
                 align="stretch",
@@ -525,5 +527,5 @@ def new_poll_page() -> rx.Component:
             on_mount=NewPollState.set_time_zone(_BROWSER_TIME_ZONE),
             width="100%",
         ),
-        title="New poll",
+        title=t("New poll"),
     )

@@ -11,11 +11,14 @@ from commons_app import methods, routes
 from commons_app.components.layout import error_callout, link_button, page, spinner_block, status_badge
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
 from commons_app.components.schedule import poll_schedule
-from commons_app.i18n import t, tn
+from commons_app.i18n import N_, t, t_value, tn
 from commons_app.models import User
 from commons_app.services import polls, schedules
 from commons_app.services.errors import NotAuthenticated, ServiceError
 from commons_app.state.session import SessionState, login_redirect, private_state
+
+# Visibilities as the list's badges show them, for extraction (services.polls).
+VISIBILITY_NAMES = (N_("unlisted"), N_("private"))
 
 PAGE_SIZE = 10
 
@@ -60,12 +63,12 @@ class PollListState(SessionState):
     @rx.var
     def page_label(self) -> str:
         """"Page 2 of 5"."""
-        return page_text(self.page_index, self.total, PAGE_SIZE)
+        return page_text(self.page_index, self.total, PAGE_SIZE, lang=self.lang)
 
     @rx.var
     def showing(self) -> str:
         """"Showing 11–20 of 43 polls"."""
-        return showing_text(self.page_index, self.total, PAGE_SIZE, "polls")
+        return showing_text(self.page_index, self.total, PAGE_SIZE, N_("polls"), lang=self.lang)
 
     @rx.var
     def has_next(self) -> bool:
@@ -85,7 +88,7 @@ class PollListState(SessionState):
             self.loading = False
             return login_redirect(routes.POLLS)
         except ServiceError as exc:
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             self.loading = False
             return None
         self.rows, self.total = data["rows"], data["total"]
@@ -134,8 +137,8 @@ def poll_card(row: rx.Var) -> rx.Component:
                 rx.link(rx.heading(row["title"], size="4", as_="h2"), href="/polls/" + row["id"].to(str)),
                 rx.hstack(
                     status_badge(row["status"]),
-                    rx.badge(row["method"], variant="soft"),
-                    rx.cond(row["visibility"] != "public", rx.badge(row["visibility"], color_scheme="violet", variant="soft")),
+                    rx.badge(t_value(row["method"]), variant="soft"),
+                    rx.cond(row["visibility"] != "public", rx.badge(t_value(row["visibility"]), color_scheme="violet", variant="soft")),
                     rx.cond(
                         row["ballots"].is_not_none(),
                         rx.text(tn("%(n)s ballot", "%(n)s ballots", n=row["ballots"].to(int)), size="2", color_scheme="gray"),
@@ -157,8 +160,8 @@ def poll_card(row: rx.Var) -> rx.Component:
             ),
             rx.spacer(),
             rx.hstack(
-                link_button("Vote", "/polls/" + row["id"].to(str)),
-                link_button("Results", "/polls/" + row["id"].to(str) + "/results"),
+                link_button(t("Vote"), "/polls/" + row["id"].to(str)),
+                link_button(t("Results"), "/polls/" + row["id"].to(str) + "/results"),
                 spacing="2",
             ),
             wrap="wrap",
@@ -217,17 +220,17 @@ def polls_page() -> rx.Component:
     """``/polls``"""
     return page(
         rx.flex(
-            rx.el.label("Search polls", html_for="poll-search", class_name="sr-only", style={"position": "absolute", "left": "-9999px"}),
+            rx.el.label(t("Search polls"), html_for="poll-search", class_name="sr-only", style={"position": "absolute", "left": "-9999px"}),
             rx.input(
                 id="poll-search",
-                placeholder="Search by title…",
+                placeholder=t("Search by title…"),
                 value=PollListState.search,
                 on_change=PollListState.set_search.debounce(300),
                 size="3",
                 flex="1",
                 min_width="12rem",
             ),
-            link_button("New poll", routes.NEW_POLL, solid=True),
+            link_button(t("New poll"), routes.NEW_POLL, solid=True),
             gap="3",
             wrap="wrap",
             width="100%",
@@ -241,7 +244,7 @@ def polls_page() -> rx.Component:
                 PollListState.rows.length() == 0,
                 rx.cond(
                     PollListState.show == "all",
-                    rx.text("No polls yet. Create the first one!", color_scheme="gray"),
+                    rx.text(t("No polls yet. Create the first one!"), color_scheme="gray"),
                     rx.text(t("No polls match this filter."), color_scheme="gray", id="no-polls-match"),
                 ),
                 rx.vstack(rx.foreach(PollListState.rows, poll_card), spacing="3", width="100%"),
@@ -256,7 +259,7 @@ def polls_page() -> rx.Component:
             has_previous=PollListState.page_index > 0,
             has_next=PollListState.has_next,
         ),
-        title="Polls",
+        title=t("Polls"),
     )
 
 
@@ -264,11 +267,11 @@ def index_page() -> rx.Component:
     """``/``"""
     return page(
         rx.vstack(
-            rx.heading("Decide together.", size="9", as_="h1"),
+            rx.heading(t("Decide together."), size="9", as_="h1"),
             rx.text(
-                "The Commons is an open voting system: create a poll, share the link, and watch the results "
+                t("The Commons is an open voting system: create a poll, share the link, and watch the results "
                 "move live. Single choice, approval, instant runoff, Schulze, Borda, score and STAR voting; "
-                "public, unlisted or private polls with weighted rolls.",
+                "public, unlisted or private polls with weighted rolls."),
                 size="4",
                 color_scheme="gray",
                 max_width="44rem",
@@ -276,13 +279,13 @@ def index_page() -> rx.Component:
             rx.cond(
                 SessionState.signed_in,
                 rx.hstack(
-                    link_button("Browse polls", routes.POLLS),
-                    link_button("Create a poll", routes.NEW_POLL),
+                    link_button(t("Browse polls"), routes.POLLS),
+                    link_button(t("Create a poll"), routes.NEW_POLL),
                     wrap="wrap",
                 ),
                 rx.hstack(
-                    link_button("Create an account", routes.REGISTER),
-                    link_button("Log in", routes.LOGIN),
+                    link_button(t("Create an account"), routes.REGISTER),
+                    link_button(t("Log in"), routes.LOGIN),
                     wrap="wrap",
                 ),
             ),

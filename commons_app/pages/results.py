@@ -14,7 +14,7 @@ from commons_app.components.a11y import results_announcer, start_announcer
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
 from commons_app.components.schedule import poll_schedule
-from commons_app.i18n import t
+from commons_app.i18n import N_, number_text, t, t_value, tr
 from commons_app.models import Poll, User, utcnow
 from commons_app.services import polls, schedules, votes
 from commons_app.services.errors import NotAuthenticated, NotFound, ServiceError
@@ -31,7 +31,7 @@ from commons_app.state.live import NO_LONGER, LiveResults, recheck, unwatch, wat
 from commons_app.state.session import SessionState, login_redirect, private_state
 
 RECEIPT_CHECK_FIELD = "receipt-check-field"
-NOT_IN_RECORD = (
+NOT_IN_RECORD = N_(
     "Not in the record: no counted ballot has this receipt. (Changing a ballot gives it a new receipt; "
     "only the latest one names a counted ballot.)"
 )
@@ -250,7 +250,7 @@ class ResultsState(SessionState):
         except NotAuthenticated:
             return login_redirect(self.router.url.path)
         except ServiceError as exc:
-            return rx.toast.error(exc.message)
+            return rx.toast.error(exc.in_language(self.lang))
         suffix, mime = DOWNLOADS[what]
         return rx.download(data=text.encode("utf-8"), filename=f"poll-{poll_id}-{suffix}", mime_type=mime)
 
@@ -260,7 +260,7 @@ class ResultsState(SessionState):
         argument and the answer goes to the browser only (see the class docstring)."""
         receipt = str(form.get("receipt") or "").strip()
         if not receipt:
-            yield receipt_answer.push("Enter a receipt to check.")
+            yield receipt_answer.push(tr(self.lang, "Enter a receipt to check."))
             return
         self.checking = True
         yield
@@ -271,9 +271,9 @@ class ResultsState(SessionState):
             yield login_redirect(self.router.url.path)
             return
         except ServiceError as exc:
-            message = exc.message
+            message = exc.in_language(self.lang)
         self.checking = False
-        yield receipt_answer.push(message)
+        yield receipt_answer.push(tr(self.lang, message))
 
 
 def _grid_table(table: rx.Var) -> rx.Component:
@@ -303,18 +303,24 @@ def _result_row(row: rx.Var) -> rx.Component:
         rx.table.row_header_cell(
             rx.hstack(rx.text(row["text"]), rx.cond(row["is_winner"], rx.icon("trophy", size=14, color="var(--amber-9)")), align="center")
         ),
-        rx.table.cell(row["votes"], custom_attrs={"data-testid": "result-votes-" + row["option_id"].to_string()}),
+        rx.table.cell(number_text(row["votes"]), custom_attrs={"data-testid": "result-votes-" + row["option_id"].to_string()}),
         # The weighted total is the contract's hook: always there, shown only when weights differ.
         rx.table.cell(
-            row["weight_label"], custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()},
+            number_text(row["weight_label"]), custom_attrs={"data-testid": "result-weight-" + row["option_id"].to_string()},
             display=rx.cond(LiveResults.weighted, "table-cell", "none"),
         ),
         rx.cond(
             LiveResults.show_score,
-            rx.table.cell(row["score_label"], custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
+            rx.table.cell(number_text(row["score_label"]), custom_attrs={"data-testid": "result-score-" + row["option_id"].to_string()}),
         ),
-        rx.cond(LiveResults.show_score, rx.table.cell(row["mean_label"], custom_attrs={"data-testid": "result-mean-" + row["option_id"].to_string()})),
-        rx.cond(LiveResults.show_points, rx.table.cell(row["points_label"], custom_attrs={"data-testid": "result-points-" + row["option_id"].to_string()})),
+        rx.cond(
+            LiveResults.show_score,
+            rx.table.cell(number_text(row["mean_label"]), custom_attrs={"data-testid": "result-mean-" + row["option_id"].to_string()}),
+        ),
+        rx.cond(
+            LiveResults.show_points,
+            rx.table.cell(number_text(row["points_label"]), custom_attrs={"data-testid": "result-points-" + row["option_id"].to_string()}),
+        ),
     )
 
 
@@ -328,12 +334,12 @@ def results_table() -> rx.Component:
             ),
             rx.table.header(
                 rx.table.row(
-                    rx.table.column_header_cell("Option"),
-                    rx.table.column_header_cell(LiveResults.first_label),
-                    rx.cond(LiveResults.weighted, rx.table.column_header_cell("Weighted")),
+                    rx.table.column_header_cell(t("Option")),
+                    rx.table.column_header_cell(t_value(LiveResults.first_label)),
+                    rx.cond(LiveResults.weighted, rx.table.column_header_cell(t("Weighted"))),
                     rx.cond(LiveResults.show_score, rx.table.column_header_cell(t("Total score"))),
                     rx.cond(LiveResults.show_score, rx.table.column_header_cell(t("Average over all ballots"))),
-                    rx.cond(LiveResults.show_points, rx.table.column_header_cell("Borda points")),
+                    rx.cond(LiveResults.show_points, rx.table.column_header_cell(t("Borda points"))),
                 )
             ),
             rx.table.body(rx.foreach(LiveResults.rows, _result_row)),
@@ -399,10 +405,9 @@ def anonymous_steps_note() -> rx.Component:
     return rx.cond(
         ResultsState.anonymous & (LiveResults.status == "open"),
         rx.callout(
-            "Results of an anonymous poll move in steps of at least "
-            + ResultsState.anonymity_threshold.to_string()
-            + " ballots (the poll's anonymity threshold), so no single ballot can be told apart: "
-            "ballots cast since the latest step show at the next one.",
+            t("Results of an anonymous poll move in steps of at least %(n)s ballots (the poll's anonymity "
+              "threshold), so no single ballot can be told apart: ballots cast since the latest step show "
+              "at the next one.", n=ResultsState.anonymity_threshold),
             icon="shield",
             color_scheme="violet",
             size="1",
@@ -422,14 +427,14 @@ def receipt_check() -> rx.Component:
     prefill = rx.cond(ResultsState.known_receipt != "", ResultsState.known_receipt, STORED_RECEIPT)
     return rx.form(
         rx.vstack(
-            rx.el.label("Check your receipt", html_for=RECEIPT_CHECK_FIELD, style={"fontWeight": 600}),
-            rx.text("Is the ballot your receipt names in the record, and as you cast it?", size="2", color_scheme="gray"),
+            rx.el.label(t("Check your receipt"), html_for=RECEIPT_CHECK_FIELD, style={"fontWeight": 600}),
+            rx.text(t("Is the ballot your receipt names in the record, and as you cast it?"), size="2", color_scheme="gray"),
             rx.flex(
                 rx.input(
-                    id=RECEIPT_CHECK_FIELD, name="receipt", default_value=prefill, placeholder="Your receipt",
+                    id=RECEIPT_CHECK_FIELD, name="receipt", default_value=prefill, placeholder=t("Your receipt"),
                     auto_complete="off", width="100%", max_width="24rem",
                 ),
-                rx.button("Check receipt", type="submit", size="2", loading=ResultsState.checking),
+                rx.button(t("Check receipt"), type="submit", size="2", loading=ResultsState.checking),
                 spacing="2",
                 wrap="wrap",
                 align="center",
@@ -453,9 +458,9 @@ def record_panel() -> rx.Component:
     poll = ResultsState.poll_number
     return rx.card(
         rx.vstack(
-            rx.heading("Published ballot record", size="4", as_="h2"),
+            rx.heading(t("Published ballot record"), size="4", as_="h2"),
             rx.text(
-                "Every counted ballot with its receipt, weight and choice — no voter, no time. Its SHA-256:",
+                t("Every counted ballot with its receipt, weight and choice — no voter, no time. Its SHA-256:"),
                 size="2",
             ),
             rx.code(
@@ -470,17 +475,19 @@ def record_panel() -> rx.Component:
                 spacing="2",
                 wrap="wrap",
             ),
-            rx.text("Anyone can recount it with the two files (see docs/RECOUNT.md):", size="2"),
+            rx.text(t("Anyone can recount it with the two files (see docs/RECOUNT.md):"), size="2"),
             rx.code(
                 "python -m commons_app recount poll-" + poll + "-record.jsonl --results poll-" + poll + "-results.json",
                 size="2",
                 style={"display": "block", "overflowWrap": "anywhere", "padding": "0.35rem 0.5rem"},
             ),
             rx.text(
-                "Scripts fetch the same files at ",
-                rx.code("/api/polls/" + poll + "/record.jsonl"),
-                rx.cond(ResultsState.ranked, rx.fragment(" and ", rx.code("/api/polls/" + poll + "/record.blt"))),
-                " with a bearer token.",
+                rx.cond(
+                    ResultsState.ranked,
+                    t("Scripts fetch the same files at %(jsonl)s and %(blt)s with a bearer token.",
+                      jsonl="/api/polls/" + poll + "/record.jsonl", blt="/api/polls/" + poll + "/record.blt"),
+                    t("Scripts fetch the same file at %(jsonl)s with a bearer token.", jsonl="/api/polls/" + poll + "/record.jsonl"),
+                ),
                 size="2",
                 color_scheme="gray",
                 style={"overflowWrap": "anywhere"},
@@ -529,15 +536,18 @@ def live_results() -> rx.Component:
         rx.text(live_state.summary_text(), size="4", weight="medium", as_="p", custom_attrs={"data-testid": "result-summary"}),
         rx.hstack(
             status_badge(LiveResults.status),
-            rx.text("Ballots: ", rx.el.strong(LiveResults.total_ballots, custom_attrs={"data-testid": "total-ballots"})),
+            rx.text(t("Ballots: "), rx.el.strong(number_text(LiveResults.total_ballots), custom_attrs={"data-testid": "total-ballots"})),
             rx.cond(
                 LiveResults.weighted,
-                rx.text("Total weight: ", rx.el.strong(LiveResults.total_weight_label, custom_attrs={"data-testid": "total-weight"})),
+                rx.text(
+                    t("Total weight: "),
+                    rx.el.strong(number_text(LiveResults.total_weight_label), custom_attrs={"data-testid": "total-weight"}),
+                ),
             ),
             rx.cond(
                 LiveResults.status == "closed",
                 rx.badge(rx.icon("flag", size=12), t("Final result"), color_scheme="gray", variant="soft"),
-                rx.badge(rx.icon("radio", size=12), "live", color_scheme="green", variant="soft"),
+                rx.badge(rx.icon("radio", size=12), t("live"), color_scheme="green", variant="soft"),
             ),
             spacing="4",
             wrap="wrap",
@@ -549,13 +559,14 @@ def live_results() -> rx.Component:
                 # An open anonymous poll shows no ballots until its first step, though some are cast.
                 rx.cond(
                     ResultsState.anonymous & (LiveResults.status == "open") & (LiveResults.total_ballots == 0),
-                    "No results yet",
-                    LiveResults.winners_label,
+                    t("No results yet"),
+                    t_value(LiveResults.winners_template, elected=t_value(LiveResults.winners_elected),
+                            names=LiveResults.winners_names),
                 ),
                 size="5", as_="h2", custom_attrs={"data-testid": "winners"},
             ),
             decision_panel(),
-            rx.text(LiveResults.explanation, size="2", color_scheme="gray"),
+            rx.text(t_value(LiveResults.explanation), size="2", color_scheme="gray"),
             spacing="3",
             width="100%",
         ),
@@ -586,12 +597,12 @@ def results_page() -> rx.Component:
             spinner_block(),
             rx.cond(
                 ResultsState.not_found,
-                rx.callout("Poll not found, or you may not see it.", icon="circle_alert", color_scheme="gray", role="alert"),
+                rx.callout(t("Poll not found, or you may not see it."), icon="circle_alert", color_scheme="gray", role="alert"),
                 rx.vstack(
                     rx.heading(ResultsState.title, size="7", as_="h1"),
                     rx.hstack(
-                        rx.badge(ResultsState.method_name, variant="soft"),
-                        rx.link("Back to the ballot", href="/polls/" + ResultsState.poll_number),
+                        rx.badge(t_value(ResultsState.method_name), variant="soft"),
+                        rx.link(t("Back to the ballot"), href="/polls/" + ResultsState.poll_number),
                         rx.link(t("Present"), href="/polls/" + ResultsState.poll_number + "/present",
                                 aria_label=t("Present these results full screen")),
                         spacing="3",
@@ -604,13 +615,13 @@ def results_page() -> rx.Component:
                     ),
                     rx.cond(
                         ResultsState.refusal != "",
-                        rx.callout(ResultsState.refusal, icon="eye_off", color_scheme="amber", role="status", id="results-hidden"),
+                        rx.callout(t_value(ResultsState.refusal), icon="eye_off", color_scheme="amber", role="status", id="results-hidden"),
                         rx.cond(
                             LiveResults.withdrawn != "",
-                            rx.callout(LiveResults.withdrawn, icon="eye_off", color_scheme="amber", role="status", id="results-withdrawn"),
+                            rx.callout(t_value(LiveResults.withdrawn), icon="eye_off", color_scheme="amber", role="status", id="results-withdrawn"),
                             rx.cond(
                             LiveResults.deleted,
-                            rx.callout("This poll has been deleted.", color_scheme="red"),
+                            rx.callout(t("This poll has been deleted."), color_scheme="red"),
                                 rx.cond(LiveResults.poll_id == ResultsState.poll_number, live_results(), spinner_block()),
                             ),
                         ),

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from commons_app.components.a11y import field_attrs, focus_on
 from commons_app.components.confirm import confirm_dialog
 from commons_app.components.layout import data_table
-from commons_app.i18n import t, trn
+from commons_app.i18n import N_, t, t_value, tr, trn
 from commons_app.models import User
 from commons_app.services import invitations, polls, rolls
 from commons_app.services.errors import NotAuthenticated, ServiceError
@@ -40,13 +40,17 @@ def roll_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
     }
 
 
+# The outbox's statuses as the invitation column shows them (models.OUTBOX_STATUSES), for extraction.
+INVITATION_STATUSES = (N_("queued"), N_("sent"), N_("failed"))
+
+
 def _invite_text(row: dict[str, Any], reasons: dict[str, str]) -> str:
     """The invitation column of one roll row ("" for an entry without an address)."""
     if not row["email"]:
         return ""
     status = row["invitation"]
     if not status:
-        return "not invited"
+        return N_("not invited")
     if status == "failed":
         return "failed: " + reasons.get(row["email"].lower(), "no reason recorded")
     return status
@@ -82,7 +86,7 @@ class RollEditorState(SessionState):
             return login_redirect(self.router.url.path)
         except ServiceError as exc:
             self.poll_id, self.rows, self.info = "", [], {}
-            self.voter_error = exc.message
+            self.voter_error = exc.in_language(self.lang)
             return None
         self.rows = ctx.pop("rows")
         self.info = ctx
@@ -113,7 +117,7 @@ class RollEditorState(SessionState):
             return login_redirect(self.router.url.path)
         except ServiceError as exc:
             self.busy = False
-            self.voter_error = exc.message
+            self.voter_error = exc.in_language(self.lang)
             await self._reload()
             return focus_on("roll-voter")  # the field at fault, described by the message
         self.busy = False
@@ -133,19 +137,19 @@ class RollEditorState(SessionState):
         """Add a voter by username (or email) with a weight, or change a listed voter's weight."""
         who = str(form.get("voter", "")).strip()[:320]
         weight = str(form.get("weight", "")).strip()[:40] or "1"
-        return await self._edit(rolls.add_voter, f"{who} is on the roll.", who=who, weight=weight)
+        return await self._edit(rolls.add_voter, tr(self.lang, "%(who)s is on the roll.", who=who), who=who, weight=weight)
 
     @rx.event
     async def remove(self, key: str):  # noqa: ANN201 - Reflex event return
         """Take a voter (by username, or address) off the roll."""
         key = str(key)[:320]
-        return await self._edit(rolls.remove_voter, f"{key} was removed.", key=key)
+        return await self._edit(rolls.remove_voter, tr(self.lang, "%(who)s was removed.", who=key), key=key)
 
     @rx.event
     async def reweigh(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
         """Set one voter's weight (the row's form names the voter)."""
         key = str(form.get("key", ""))[:320]
-        return await self._edit(rolls.set_weight, f"Weight of {key} saved.", key=key, weight=str(form.get("weight", ""))[:40])
+        return await self._edit(rolls.set_weight, tr(self.lang, "Weight of %(who)s saved.", who=key), key=key, weight=str(form.get("weight", ""))[:40])
 
     @rx.event
     async def import_csv(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
@@ -164,12 +168,12 @@ class RollEditorState(SessionState):
             return
         except rolls.RollCsvError as exc:
             self.busy = False
-            self.csv_error, self.csv_lines = exc.message, exc.lines
+            self.csv_error, self.csv_lines = exc.in_language(self.lang), exc.lines
             yield focus_on("roll-csv")  # the field at fault, described by the message
             return
         except ServiceError as exc:
             self.busy = False
-            self.csv_error = "Nothing was imported: " + exc.message
+            self.csv_error = tr(self.lang, "Nothing was imported: %(reason)s", reason=exc.in_language(self.lang))
             await self._reload()
             yield focus_on("roll-csv")
             return
@@ -190,23 +194,23 @@ class RollEditorState(SessionState):
             return login_redirect(self.router.url.path)
         except ServiceError as exc:
             self.busy = False
-            self.mail_error = exc.message
+            self.mail_error = exc.in_language(self.lang)
             return None
         self.busy = False
-        self.mail_message = _mails(self.lang, count, what) if count else nothing
+        self.mail_message = _mails(self.lang, count, what) if count else tr(self.lang, nothing)
         return await self._reload()  # the invitation column shows the new mails
 
     @rx.event
     async def send_invitations(self):  # noqa: ANN201 - Reflex event return
         """Invite each voter with an address who has not been invited yet."""
         return await self._mail(invitations.send_invitations, "invitation",
-                                "Nothing to send: every voter with an email address has already been invited.")
+                                N_("Nothing to send: every voter with an email address has already been invited."))
 
     @rx.event
     async def send_reminders(self):  # noqa: ANN201 - Reflex event return
         """Remind each invited voter who has not voted."""
         return await self._mail(invitations.send_reminders, "reminder",
-                                "Nothing to send: every invited voter has voted (or nobody has been invited yet).")
+                                N_("Nothing to send: every invited voter has voted (or nobody has been invited yet)."))
 
     @rx.event
     async def export_csv(self):  # noqa: ANN201 - Reflex event return
@@ -216,12 +220,12 @@ class RollEditorState(SessionState):
         except NotAuthenticated:
             return login_redirect(self.router.url.path)
         except ServiceError as exc:
-            self.csv_error = exc.message
+            self.csv_error = exc.in_language(self.lang)
             return None
         return rx.download(data=text.encode("utf-8"), filename=f"roll-{self.poll_id}.csv", mime_type="text/csv")
 
 
-def _label(text: str, html_for: str) -> rx.Component:
+def _label(text: rx.Var | str, html_for: str) -> rx.Component:
     return rx.el.label(text, html_for=html_for, style={"fontWeight": 500, "fontSize": "var(--font-size-2)"})
 
 
@@ -234,7 +238,7 @@ def _row(row: rx.Var) -> rx.Component:
                 rx.text(key, style={"wordBreak": "break-all"}),
                 rx.hstack(
                     rx.el.span(
-                        rx.cond(row["has_voted"].to(bool), rx.badge("voted", color_scheme="green"), rx.badge("not yet", color_scheme="gray")),
+                        rx.cond(row["has_voted"].to(bool), rx.badge(t("voted"), color_scheme="green"), rx.badge(t("not yet"), color_scheme="gray")),
                         custom_attrs={"data-testid": "roll-voted-" + key},
                     ),
                     spacing="1",
@@ -243,7 +247,7 @@ def _row(row: rx.Var) -> rx.Component:
                 # On a phone the invitation column is hidden (see roll_editor): its status shows here.
                 rx.cond(
                     row["invite_text"].to(str) != "",
-                    rx.text("Invitation: " + row["invite_text"].to(str), size="1", style={"@media (min-width: 768px)": {"display": "none"}}),
+                    rx.text(t("Invitation: %(status)s", status=t_value(row["invite_text"].to(str))), size="1", style={"@media (min-width: 768px)": {"display": "none"}}),
                 ),
                 spacing="1",
                 align="start",
@@ -251,7 +255,7 @@ def _row(row: rx.Var) -> rx.Component:
         ),
         rx.table.cell(
             rx.text(
-                rx.cond(row["invite_text"].to(str) != "", row["invite_text"].to(str), "no email"),
+                rx.cond(row["invite_text"].to(str) != "", t_value(row["invite_text"].to(str)), t("no email")),
                 size="1",
                 color=rx.cond(row["invitation"].to(str) == "failed", "var(--red-11)", "inherit"),
                 style={"wordBreak": "break-word"},
@@ -262,9 +266,9 @@ def _row(row: rx.Var) -> rx.Component:
             rx.form(
                 rx.hstack(
                     rx.el.input(type="hidden", name="key", value=key),
-                    rx.el.label("Weight of " + key, html_for=field_id, style={"position": "absolute", "left": "-9999px"}),
+                    rx.el.label(t("Weight of %(who)s", who=key), html_for=field_id, style={"position": "absolute", "left": "-9999px"}),
                     rx.input(id=field_id, name="weight", default_value=row["weight_text"].to(str), width="4.5rem", size="2", input_mode="decimal"),
-                    rx.button("Set", type="submit", variant="soft", size="1", aria_label="Set weight of " + key),
+                    rx.button(t("Set"), type="submit", variant="soft", size="1", aria_label=t("Set weight of %(who)s", who=key)),
                     spacing="2",
                     align="center",
                 ),
@@ -274,8 +278,8 @@ def _row(row: rx.Var) -> rx.Component:
         ),
         rx.table.cell(
             confirm_dialog(
-                rx.button("Remove", variant="soft", color_scheme="red", size="1",
-                          aria_label="Remove " + key, disabled=RollEditorState.busy),
+                rx.button(t("Remove"), variant="soft", color_scheme="red", size="1",
+                          aria_label=t("Remove %(who)s", who=key), disabled=RollEditorState.busy),
                 title=t("Remove %(voter)s from the roll?", voter=key),
                 description=t("%(voter)s will no longer be able to vote in this poll.", voter=key),
                 confirm_label=t("Remove voter"),
@@ -289,18 +293,18 @@ def _add_form() -> rx.Component:
     return rx.form(
         rx.flex(
             rx.vstack(
-                _label("Username or email", "roll-voter"),
-                rx.input(id="roll-voter", name="voter", placeholder="username", auto_complete="off", width="100%",
+                _label(t("Username or email"), "roll-voter"),
+                rx.input(id="roll-voter", name="voter", placeholder=t("username"), auto_complete="off", width="100%",
                          custom_attrs=field_attrs("roll-voter", invalid=RollEditorState.voter_error != "")),
                 spacing="1",
                 flex="1 1 12rem",
             ),
             rx.vstack(
-                _label("Weight", "roll-weight"),
+                _label(t("Weight"), "roll-weight"),
                 rx.input(id="roll-weight", name="weight", default_value="1", width="6rem", input_mode="decimal"),
                 spacing="1",
             ),
-            rx.button("Add voter", type="submit", loading=RollEditorState.busy),
+            rx.button(t("Add voter"), type="submit", loading=RollEditorState.busy),
             gap="3",
             wrap="wrap",
             align="end",
@@ -329,7 +333,7 @@ _READ_CSV_FILE = """(() => {
 def _csv_form() -> rx.Component:
     # The file picker stays outside the form: only the CSV box is submitted.
     picker = rx.hstack(
-        _label("CSV file", "roll-csv-file"),
+        _label(t("CSV file"), "roll-csv-file"),
         rx.el.input(type="file", id="roll-csv-file", accept=".csv,text/csv,text/plain",
                     on_change=rx.call_script(_READ_CSV_FILE), style={"maxWidth": "100%", "fontSize": "var(--font-size-2)"}),
         spacing="2",
@@ -342,23 +346,23 @@ def _csv_form() -> rx.Component:
 def _csv_fields() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _label("Roll CSV", "roll-csv"),
-            rx.text("Choose a file or paste it: one voter a line under the header email,name,weight (name: a username). "
-                    "All lines are checked first: nothing is saved while one is wrong.", size="1", color_scheme="gray",
+            _label(t("Roll CSV"), "roll-csv"),
+            rx.text(t("Choose a file or paste it: one voter a line under the header email,name,weight (name: a username). "
+                      "All lines are checked first: nothing is saved while one is wrong."), size="1", color_scheme="gray",
                     id="roll-csv-hint"),
             rx.text_area(id="roll-csv", name="csv", default_value=RollEditorState.csv_text, rows="5", width="100%",
                          placeholder="email,name,weight\n,alice,1\n,bob,2", style={"fontFamily": "var(--code-font-family)"},
                          custom_attrs=field_attrs("roll-csv", invalid=RollEditorState.csv_error != "", hint=True)),
             rx.hstack(
                 rx.el.input(type="checkbox", name="replace", id="roll-csv-replace"),
-                rx.el.label("Replace the whole roll (otherwise add and update)", html_for="roll-csv-replace",
+                rx.el.label(t("Replace the whole roll (otherwise add and update)"), html_for="roll-csv-replace",
                             style={"fontSize": "var(--font-size-2)"}),
                 align="center",
                 spacing="2",
             ),
             rx.hstack(
-                rx.button("Import CSV", type="submit", loading=RollEditorState.busy, variant="soft"),
-                rx.button("Export CSV", type="button", on_click=RollEditorState.export_csv, variant="outline"),
+                rx.button(t("Import CSV"), type="submit", loading=RollEditorState.busy, variant="soft"),
+                rx.button(t("Export CSV"), type="button", on_click=RollEditorState.export_csv, variant="outline"),
                 spacing="3",
                 wrap="wrap",
             ),
@@ -384,12 +388,12 @@ def _csv_fields() -> rx.Component:
 
 def _mail_panel() -> rx.Component:
     return rx.vstack(
-        rx.text("Voters added by email get a personal voting link by mail; reminders go to invited voters "
-                "who have not voted yet.", size="2", color_scheme="gray"),
+        rx.text(t("Voters added by email get a personal voting link by mail; reminders go to invited voters "
+                  "who have not voted yet."), size="2", color_scheme="gray"),
         rx.hstack(
-            rx.button("Send invitations", type="button", on_click=RollEditorState.send_invitations,
+            rx.button(t("Send invitations"), type="button", on_click=RollEditorState.send_invitations,
                       loading=RollEditorState.busy, variant="soft"),
-            rx.button("Send reminders", type="button", on_click=RollEditorState.send_reminders,
+            rx.button(t("Send reminders"), type="button", on_click=RollEditorState.send_reminders,
                       loading=RollEditorState.busy, variant="outline"),
             spacing="3",
             wrap="wrap",
@@ -412,43 +416,43 @@ def roll_editor() -> rx.Component:
         RollEditorState.poll_id != "",
         rx.card(
             rx.vstack(
-                rx.heading("Voters: " + info["title"].to(str), size="4", as_="h2"),
+                rx.heading(t("Voters: %(title)s", title=info["title"]), size="4", as_="h2"),
                 rx.text(
                     rx.cond(
                         info["private"].to(bool),
-                        "This poll is private: only the voters listed here may see it and vote (you manage it, so you see it; "
-                        "add yourself to vote).",
-                        "Anyone signed in may vote here with weight 1; the roll gives listed voters another weight.",
+                        t("This poll is private: only the voters listed here may see it and vote (you manage it, so you see it; "
+                          "add yourself to vote)."),
+                        t("Anyone signed in may vote here with weight 1; the roll gives listed voters another weight."),
                     ),
                     size="2",
                     color_scheme="gray",
                 ),
                 rx.cond(
                     info["anonymous"].to(bool),
-                    rx.text("Anonymous poll: all weights equal, or each weight held by enough voters; weights are fixed once it opens.",
+                    rx.text(t("Anonymous poll: all weights equal, or each weight held by enough voters; weights are fixed once it opens."),
                             size="2", color_scheme="gray"),
                 ),
                 rx.text(
-                    info["total"].to_string() + " on the roll, " + info["voted"].to_string() + " have voted.",
+                    t("%(total)s on the roll, %(voted)s have voted.", total=info["total"], voted=info["voted"]),
                     size="2",
                     custom_attrs={"data-testid": "roll-count"},
                 ),
-                rx.cond(info["closed"].to(bool), rx.text("The poll is closed: its roll can no longer change.", size="2", color_scheme="amber")),
+                rx.cond(info["closed"].to(bool), rx.text(t("The poll is closed: its roll can no longer change."), size="2", color_scheme="amber")),
                 _add_form(),
                 rx.cond(
                     info["total"].to(int) > RollEditorState.rows.length(),
-                    rx.text("Showing the first " + RollEditorState.rows.length().to_string() + " voters by name; export the CSV "
-                            "for all of them. Adding a listed voter again changes their weight.", size="2", color_scheme="gray"),
+                    rx.text(t("Showing the first %(n)s voters by name; export the CSV "
+                              "for all of them. Adding a listed voter again changes their weight.", n=RollEditorState.rows.length()), size="2", color_scheme="gray"),
                 ),
                 rx.cond(
                     RollEditorState.rows.length() > 0,
                     rx.box(
-                        data_table(["Voter", "Invitation", "Weight", ""], rx.foreach(RollEditorState.rows, _row), size="1"),
+                        data_table([t("Voter"), t("Invitation"), t("Weight"), ""], rx.foreach(RollEditorState.rows, _row), size="1"),
                         # Four columns do not fit a phone: the status moves under the voter's name.
                         style={"@media (max-width: 767px)": {"& th:nth-child(2), & td:nth-child(2)": {"display": "none"}}},
                         width="100%",
                     ),
-                    rx.text("Nobody is on the roll yet.", size="2"),
+                    rx.text(t("Nobody is on the roll yet."), size="2"),
                 ),
                 _mail_panel(),
                 _csv_form(),

@@ -24,7 +24,7 @@ from commons_app.components.receipts import (
 )
 from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
-from commons_app.i18n import t, tn
+from commons_app.i18n import N_, t, t_value, tn, tr
 from commons_app.methods.ballots import MAX_SCORE
 from commons_app.models import Ballot, User, utcnow
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
@@ -38,8 +38,8 @@ from commons_app.state.session import SessionState, login_redirect, private_stat
 SCORE_CHOICES = [str(n) for n in range(MAX_SCORE + 1)]
 
 
-MISSING_RECEIPT = "This browser does not hold your ballot's receipt; paste it here to change or retract your ballot."
-STALE_RECEIPT = (
+MISSING_RECEIPT = N_("This browser does not hold your ballot's receipt; paste it here to change or retract your ballot.")
+STALE_RECEIPT = N_(
     "No ballot of yours has this receipt (each change gives a new one, and only the latest counts). "
     "Paste your ballot's latest receipt to change or retract it."
 )
@@ -47,11 +47,11 @@ RECEIPT_FIELD = "ballot-receipt-field"
 # Where the focus goes after an action: the confirmation of the ballot, the error, the poll's title.
 CONFIRMATION = "my-ballot"
 VOTE_ERROR = "vote-error"
-LINK_POLL_NOTE = (
+LINK_POLL_NOTE = N_(
     "Quick open poll: anyone with the link can vote, one ballot per browser, without an account. "
     "Not for binding decisions."
 )
-GUEST_NOTE = "You are voting without an account, through your personal invitation link."
+GUEST_NOTE = N_("You are voting without an account, through your personal invitation link.")
 
 
 def submit_ballot(
@@ -79,13 +79,13 @@ def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
     ).first()
     has_voted = votes.has_voted(session=session, user=user, poll_id=poll_id) if poll.anonymous else ballot is not None
     if status == "scheduled":
-        reason = "This poll is not open yet."
+        reason = N_("This poll is not open yet.")
     elif status == "closed":
-        reason = "This poll is closed."
+        reason = N_("This poll is closed.")
     elif weight is None and polls.is_manager(poll, user):
-        reason = "You manage this poll but are not on its roll of voters: add yourself below to vote."
+        reason = N_("You manage this poll but are not on its roll of voters: add yourself below to vote.")
     elif weight is None:
-        reason = "You are not on this poll's roll of voters."
+        reason = N_("You are not on this poll's roll of voters.")
     else:
         reason = ""
     texts = {o.id: o.text for o in options}
@@ -255,7 +255,7 @@ class VoteState(SessionState):
         result = await self._refresh()
         code = str(self.router.url.query_parameters.get("error") or "")
         if self.signed_out and code in routes.GUEST_ERRORS:
-            self.error = routes.GUEST_ERRORS[code]
+            self.error = tr(self.lang, routes.GUEST_ERRORS[code])
         return result
 
     @rx.event
@@ -292,14 +292,14 @@ class VoteState(SessionState):
         token = str(self.router.url.path).rstrip("/").split("/")[-1]
         code = str(self.router.url.query_parameters.get("error") or "")
         if code:
-            self.invite_error, self.loaded = routes.GUEST_ERRORS.get(code, routes.GUEST_ERRORS["invalid"]), True
+            self.invite_error, self.loaded = tr(self.lang, routes.GUEST_ERRORS.get(code, routes.GUEST_ERRORS["invalid"])), True
             return None
         try:
             await run_service(guests.check_invitation, token=token)
         except guests.AccountInvitation as exc:
-            return [login_redirect(f"/polls/{exc.poll_id}"), rx.toast.info(exc.message)]
+            return [login_redirect(f"/polls/{exc.poll_id}"), rx.toast.info(exc.in_language(self.lang))]
         except ServiceError as exc:
-            self.invite_error, self.loaded = exc.message, True
+            self.invite_error, self.loaded = exc.in_language(self.lang), True
             return None
         self.invite_token, self.loaded = token, True
         if self.signed_in:
@@ -322,9 +322,9 @@ class VoteState(SessionState):
         except NotAuthenticated:
             return login_redirect(self.router.url.path)
         except ServiceError as exc:
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             return None
-        return [rx.redirect(f"/polls/{poll_id}"), rx.toast.success("The invitation is now your account's.")]
+        return [rx.redirect(f"/polls/{poll_id}"), rx.toast.success(tr(self.lang, "The invitation is now your account's."))]
 
     @rx.event
     async def submit(self, form: dict[str, Any]):  # noqa: ANN201 - Reflex event return
@@ -335,14 +335,14 @@ class VoteState(SessionState):
         try:
             ballot = ballot_from_form(method, form)
         except InvalidInput as exc:
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             yield focus_on(VOTE_ERROR)
             return
         changing = bool(self.ctx.get("has_voted"))
         anonymous = bool(self.ctx.get("anonymous"))
         receipt = str(form.get("receipt") or "").strip() if anonymous else None
         if changing and anonymous and not receipt:
-            self.error = MISSING_RECEIPT
+            self.error = tr(self.lang, MISSING_RECEIPT)
             yield focus_on(VOTE_ERROR)
             return
         self.busy = True
@@ -359,7 +359,7 @@ class VoteState(SessionState):
         except NotFound as exc:
             self.busy = False
             stale = changing and anonymous
-            self.error = STALE_RECEIPT if stale else exc.message
+            self.error = tr(self.lang, STALE_RECEIPT if stale else exc.message)
             yield await self._refresh()
             if stale and not self.not_found:  # the poll is there: the receipt names no ballot
                 yield forget_receipt(poll_id)
@@ -367,7 +367,7 @@ class VoteState(SessionState):
             return
         except ServiceError as exc:
             self.busy = False
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             yield await self._refresh()
             yield focus_on(VOTE_ERROR)
             return
@@ -376,7 +376,10 @@ class VoteState(SessionState):
         # The new receipt goes to the browser only (see the class docstring).
         yield remember_receipt(poll_id, new_receipt)
         # The focus goes to what happened (the confirmation), not back to <body> with the old form.
-        yield [rx.toast.success("Your vote was changed." if changing else "Your vote was recorded."), focus_on(CONFIRMATION)]
+        yield [
+            rx.toast.success(tr(self.lang, "Your vote was changed.") if changing else tr(self.lang, "Your vote was recorded.")),
+            focus_on(CONFIRMATION),
+        ]
 
     @rx.event
     async def retract(self, receipt: str = ""):  # noqa: ANN201 - Reflex event return
@@ -386,7 +389,7 @@ class VoteState(SessionState):
         anonymous = bool(self.ctx.get("anonymous"))
         receipt = str(receipt or "").strip()
         if anonymous and not receipt:
-            self.error = MISSING_RECEIPT
+            self.error = tr(self.lang, MISSING_RECEIPT)
             yield focus_on(VOTE_ERROR)
             return
         self.busy = True
@@ -400,13 +403,13 @@ class VoteState(SessionState):
             return
         except NotFound as exc:
             self.busy = False
-            self.error = STALE_RECEIPT if anonymous else exc.message
+            self.error = tr(self.lang, STALE_RECEIPT if anonymous else exc.message)
             yield await self._refresh()
             if anonymous and not self.not_found:  # the poll is there: the receipt names no ballot
                 yield forget_receipt(poll_id)
             return
         except ServiceError as exc:
-            self.error = exc.message
+            self.error = exc.in_language(self.lang)
             self.busy = False
             yield focus_on(VOTE_ERROR)
             return
@@ -414,7 +417,7 @@ class VoteState(SessionState):
         yield forget_receipt(poll_id)
         yield await self._refresh()
         # the retract button is gone: the focus goes to the top of the (now empty) ballot
-        yield [rx.toast.info("Your vote was retracted."), focus_on(POLL_TITLE)]
+        yield [rx.toast.info(tr(self.lang, "Your vote was retracted.")), focus_on(POLL_TITLE)]
 
 
 def _input_id(option: rx.Var) -> rx.Var:
@@ -445,7 +448,7 @@ def _choice_approval(option: rx.Var) -> rx.Component:
     )
 
 
-def _select(option: rx.Var, name_prefix: str, choices: rx.Var | list, default: rx.Var, blank: str) -> rx.Component:
+def _select(option: rx.Var, name_prefix: str, choices: rx.Var | list, default: rx.Var, blank: str | rx.Var) -> rx.Component:
     return rx.hstack(
         rx.el.select(
             rx.el.option(blank, value=""),
@@ -475,9 +478,9 @@ def _receipt_field() -> rx.Component:
             shown_receipt.value != "",
             rx.el.input(type="hidden", name="receipt", id=RECEIPT_FIELD, value=shown_receipt.value, read_only=True),
             rx.vstack(
-                rx.callout(MISSING_RECEIPT, icon="key_round", color_scheme="amber", role="status", id="receipt-missing", width="100%"),
-                rx.el.label("Receipt", html_for=RECEIPT_FIELD, style={"fontWeight": 500}),
-                rx.input(name="receipt", id=RECEIPT_FIELD, placeholder="Paste your receipt", auto_complete="off", width="100%", max_width="24rem"),
+                rx.callout(t_value(MISSING_RECEIPT), icon="key_round", color_scheme="amber", role="status", id="receipt-missing", width="100%"),
+                rx.el.label(t("Receipt"), html_for=RECEIPT_FIELD, style={"fontWeight": 500}),
+                rx.input(name="receipt", id=RECEIPT_FIELD, placeholder=t("Paste your receipt"), auto_complete="off", width="100%", max_width="24rem"),
                 spacing="2",
                 width="100%",
             ),
@@ -490,13 +493,13 @@ def ballot_form() -> rx.Component:
     widget = VoteState.ctx["widget"].to(str)
     return rx.form(
         rx.vstack(
-            rx.text(VoteState.ctx["instructions"].to(str), color_scheme="gray", id="ballot-hint"),
+            rx.text(t_value(VoteState.ctx["instructions"].to(str)), color_scheme="gray", id="ballot-hint"),
             rx.cond(
                 (widget == "checkbox") & (VoteState.ctx["max_choices"].to(int) > 0),
                 rx.text(tn("At most %(n)s approval.", "At most %(n)s approvals.", n=VoteState.ctx["max_choices"].to(int)), size="2"),
             ),
             rx.el.fieldset(
-                rx.el.legend("Options", style={"position": "absolute", "left": "-9999px"}),
+                rx.el.legend(t("Options"), style={"position": "absolute", "left": "-9999px"}),
                 rx.vstack(
                     # One input per ballot kind (methods.ballots), whatever the method.
                     rx.match(
@@ -507,7 +510,7 @@ def ballot_form() -> rx.Component:
                         ranking_ballot(
                             VoteState.options,
                             VoteState.ranks,
-                            rx.foreach(VoteState.options, lambda o: _select(o, "rank-", _rank_numbers(), VoteState.ranks.get(o["id"].to_string(), ""), "not ranked")),
+                            rx.foreach(VoteState.options, lambda o: _select(o, "rank-", _rank_numbers(), VoteState.ranks.get(o["id"].to_string(), ""), t("not ranked"))),
                         ),
                     ),
                     spacing="3",
@@ -521,13 +524,13 @@ def ballot_form() -> rx.Component:
             rx.hstack(
                 rx.cond(
                     VoteState.ctx["has_voted"].to(bool),
-                    rx.button("Change vote", type="submit", loading=VoteState.busy, size="3"),
-                    rx.button("Submit vote", type="submit", loading=VoteState.busy, size="3"),
+                    rx.button(t("Change vote"), type="submit", loading=VoteState.busy, size="3"),
+                    rx.button(t("Submit vote"), type="submit", loading=VoteState.busy, size="3"),
                 ),
                 rx.cond(
                     VoteState.ctx["has_voted"].to(bool),
                     confirm_dialog(
-                        rx.button("Retract vote", type="button", variant="outline", color_scheme="red", size="3", disabled=VoteState.busy),
+                        rx.button(t("Retract vote"), type="button", variant="outline", color_scheme="red", size="3", disabled=VoteState.busy),
                         title=t("Retract your vote?"),
                         description=t("Your ballot will no longer count. You can vote again while the poll is open."),
                         confirm_label=t("Retract my vote"),
@@ -569,13 +572,13 @@ def signed_out_view() -> rx.Component:
             # Only an HTTP answer can set the guest's HttpOnly session cookie.
             native_form(
                 rx.el.input(type="hidden", name="poll", value=preview["poll_id"].to(str)),
-                rx.button("Vote without an account", type="submit", size="3", id="vote-as-guest"),
+                rx.button(t("Vote without an account"), type="submit", size="3", id="vote-as-guest"),
                 action="/api/browser/link-guest",
                 method="post",
             ),
         ),
-        link_button("Log in to vote", VoteState.login_href, solid=True),
-        link_button("Create an account", VoteState.register_href),
+        link_button(t("Log in to vote"), VoteState.login_href, solid=True),
+        link_button(t("Create an account"), VoteState.register_href),
         spacing="3",
         wrap="wrap",
     )
@@ -584,17 +587,17 @@ def signed_out_view() -> rx.Component:
         rx.vstack(
             rx.heading(preview["title"].to(str), size="7", as_="h1", id=POLL_TITLE),
             rx.hstack(status_badge(preview["status"].to(str)), wrap="wrap"),
-            rx.cond(preview["link"].to(bool), rx.callout(LINK_POLL_NOTE, icon="zap", color_scheme="orange", id="link-poll-note")),
+            rx.cond(preview["link"].to(bool), rx.callout(t_value(LINK_POLL_NOTE), icon="zap", color_scheme="orange", id="link-poll-note")),
             error_callout(VoteState.error),
             rx.cond(preview["description"].to(str) != "", rx.text(preview["description"].to(str), white_space="pre-wrap")),
             rx.el.ul(
                 rx.foreach(preview["options"].to(list[str]), lambda text: rx.el.li(text)),
-                aria_label="Options",
+                aria_label=t("Options"),
                 style={"margin": "0 0 0 1.25rem"},
             ),
             rx.callout(
-                "Log in or create an account to vote in this poll; you come back here afterwards. "
-                "Invited by email? Open the personal link from your invitation instead.",
+                t("Log in or create an account to vote in this poll; you come back here afterwards. "
+                  "Invited by email? Open the personal link from your invitation instead."),
                 icon="log_in", color_scheme="blue", role="status", id="sign-in-to-vote", width="100%",
             ),
             sign_in,
@@ -603,11 +606,11 @@ def signed_out_view() -> rx.Component:
             align="start",
         ),
         rx.vstack(
-            rx.heading("Sign in to see this poll", size="6", as_="h1", id=POLL_TITLE),
+            rx.heading(t("Sign in to see this poll"), size="6", as_="h1", id=POLL_TITLE),
             rx.callout(
-                "This poll is private, or the link is wrong. If you are on its roll of voters, log in (or create an "
-                "account with the address you were invited at) and you come back here. Invited by email? Open the "
-                "personal link from your invitation instead.",
+                t("This poll is private, or the link is wrong. If you are on its roll of voters, log in (or create an "
+                  "account with the address you were invited at) and you come back here. Invited by email? Open the "
+                  "personal link from your invitation instead."),
                 icon="lock", color_scheme="gray", role="status", id="sign-in-to-vote", width="100%",
             ),
             sign_in,
@@ -623,7 +626,7 @@ def vote_page() -> rx.Component:
     return page(_vote_body())
 
 
-def _invitation_form(label: str, **props: Any) -> rx.Component:
+def _invitation_form(label: str | rx.Var, **props: Any) -> rx.Component:
     """The post that opens the link's guest session (``/api/browser/invitation``)."""
     return native_form(
         rx.el.input(type="hidden", name="token", value=VoteState.invite_token),
@@ -648,19 +651,19 @@ def invitation_page() -> rx.Component:
                 rx.cond(
                     VoteState.invite_choice,
                     rx.vstack(
-                        rx.heading("Your invitation", size="6", as_="h1"),
+                        rx.heading(t("Your invitation"), size="6", as_="h1"),
                         error_callout(VoteState.error),
                         rx.text(
-                            "You are signed in as " + SessionState.username + ". Vote with your account (the "
-                            "invitation becomes your account's), or through the link without it (this browser "
-                            "then leaves your account: log in again afterwards)."
+                            t("You are signed in as %(user)s. Vote with your account (the "
+                              "invitation becomes your account's), or through the link without it (this browser "
+                              "then leaves your account: log in again afterwards).", user=SessionState.username)
                         ),
                         rx.hstack(
                             rx.button(
-                                "Vote as " + SessionState.username + " instead", on_click=VoteState.attach_invitation,
+                                t("Vote as %(user)s instead", user=SessionState.username), on_click=VoteState.attach_invitation,
                                 size="3", id="attach-invitation",
                             ),
-                            _invitation_form("Vote through the link", variant="outline"),
+                            _invitation_form(t("Vote through the link"), variant="outline"),
                             spacing="3",
                             wrap="wrap",
                         ),
@@ -668,8 +671,8 @@ def invitation_page() -> rx.Component:
                         align="start",
                     ),
                     rx.vstack(
-                        rx.text("Opening your ballot…"),
-                        _invitation_form("Open my ballot"),
+                        rx.text(t("Opening your ballot…")),
+                        _invitation_form(t("Open my ballot")),
                         spacing="3",
                         align="start",
                     ),
@@ -693,15 +696,15 @@ def _vote_body() -> rx.Component:
                 rx.cond(
                     VoteState.error != "",
                     error_callout(VoteState.error),
-                    rx.callout("Poll not found, or you may not see it.", icon="circle_alert", color_scheme="gray", role="alert"),
+                    rx.callout(t("Poll not found, or you may not see it."), icon="circle_alert", color_scheme="gray", role="alert"),
                 ),
                 rx.vstack(
                     rx.heading(ctx["title"].to(str), size="7", as_="h1", id=POLL_TITLE),
                     rx.hstack(
                         status_badge(ctx["status"].to(str)),
-                        rx.badge(ctx["method_name"].to(str), variant="soft"),
-                        rx.cond(ctx["anonymous"].to(bool), rx.badge("anonymous", color_scheme="violet", variant="soft")),
-                        rx.cond(ctx["access"].to(str) == "link", rx.badge("quick open poll", color_scheme="orange", variant="soft")),
+                        rx.badge(t_value(ctx["method_name"].to(str)), variant="soft"),
+                        rx.cond(ctx["anonymous"].to(bool), rx.badge(t("anonymous"), color_scheme="violet", variant="soft")),
+                        rx.cond(ctx["access"].to(str) == "link", rx.badge(t("quick open poll"), color_scheme="orange", variant="soft")),
                         wrap="wrap",
                     ),
                     poll_schedule(
@@ -710,9 +713,9 @@ def _vote_body() -> rx.Component:
                     ),
                     rx.cond(
                         ctx["access"].to(str) == "link",
-                        rx.callout(LINK_POLL_NOTE, icon="zap", color_scheme="orange", id="link-poll-note"),
+                        rx.callout(t_value(LINK_POLL_NOTE), icon="zap", color_scheme="orange", id="link-poll-note"),
                     ),
-                    rx.cond(ctx["invited"].to(bool), rx.callout(GUEST_NOTE, icon="mail", color_scheme="blue", id="guest-note")),
+                    rx.cond(ctx["invited"].to(bool), rx.callout(t_value(GUEST_NOTE), icon="mail", color_scheme="blue", id="guest-note")),
                     rx.cond(ctx["description"].to(str) != "", rx.text(ctx["description"].to(str), white_space="pre-wrap")),
                     poll_rules(),
                     error_callout(VoteState.error, id=VOTE_ERROR),
@@ -722,11 +725,11 @@ def _vote_body() -> rx.Component:
                             ctx["anonymous"].to(bool),
                             # The server cannot tell which ballot is this user's (and must not).
                             rx.callout(
-                                "You have voted. This poll is anonymous: nothing links you to your ballot, so it is not shown here.",
+                                t("You have voted. This poll is anonymous: nothing links you to your ballot, so it is not shown here."),
                                 icon="circle_check", color_scheme="green", id=CONFIRMATION,
                             ),
                             rx.callout(
-                                "Your ballot: " + ctx["summary"].to(str),
+                                t("Your ballot: %(summary)s", summary=ctx["summary"]),
                                 icon="circle_check", color_scheme="green", id=CONFIRMATION,
                             ),
                         ),
@@ -741,12 +744,12 @@ def _vote_body() -> rx.Component:
                     ),
                     rx.cond(
                         ctx["reason"].to(str) != "",
-                        rx.callout(ctx["reason"].to(str), icon="info", color_scheme="amber", role="status", id="vote-closed-reason"),
+                        rx.callout(t_value(ctx["reason"].to(str)), icon="info", color_scheme="amber", role="status", id="vote-closed-reason"),
                         rx.card(ballot_form(), width="100%"),
                     ),
                     rx.cond(~ctx["guest"].to(bool), rx.vstack(
                         rx.hstack(
-                            rx.link("See results", href="/polls/" + ctx["poll_id"].to(str) + "/results"),
+                            rx.link(t("See results"), href="/polls/" + ctx["poll_id"].to(str) + "/results"),
                             rx.cond(ctx["results_hidden"].to(str) != "", rx.text("(" + ctx["results_hidden"].to(str) + ")", size="2", color_scheme="gray")),
                             spacing="2",
                             wrap="wrap",
@@ -758,7 +761,7 @@ def _vote_body() -> rx.Component:
                     )),
                     rx.cond(
                         ctx["can_manage"].to(bool) & (ctx["status"].to(str) != "closed"),
-                        link_button("Edit poll", "/polls/" + ctx["poll_id"].to(str) + "/edit"),
+                        link_button(t("Edit poll"), "/polls/" + ctx["poll_id"].to(str) + "/edit"),
                     ),
                     rx.cond(ctx["can_manage"].to(bool), roll_editor()),
                     spacing="4",

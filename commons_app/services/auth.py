@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from commons_app.config import Settings, get_settings
+from commons_app.i18n import N_
 from commons_app.models import GUEST_ROLE, ROLES, AuthSession, RefreshToken, User, as_utc, utcnow
 from commons_app.services import notify, ratelimit
 from commons_app.services import text as text_rules
@@ -120,9 +121,9 @@ def check_password(password: str, *, username: str | None = None) -> None:
         raise InvalidInput(f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long.")
     lowered = password.lower()
     if lowered in common_passwords():
-        raise InvalidInput("This password is too common; choose another.")
+        raise InvalidInput(N_("This password is too common; choose another."))
     if username and lowered == username.lower():
-        raise InvalidInput("Password must not be the same as the username.")
+        raise InvalidInput(N_("Password must not be the same as the username."))
 
 
 def register_user(
@@ -173,18 +174,18 @@ def register_user(
         # Two registrations raced past the check above: the unique constraints decide.
         session.rollback()
         _raise_if_taken(session=session, username_key=username.lower(), email_key=email.lower(), skeleton=skeleton)
-        raise Conflict("Username or email is already registered.") from None
+        raise Conflict(N_("Username or email is already registered.")) from None
     session.refresh(user)
     return user
 
 
 def _raise_if_taken(*, session: Session, username_key: str, email_key: str, skeleton: str) -> None:
     if session.exec(select(User.id).where(User.username_key == username_key)).first() is not None:
-        raise Conflict("Username is already taken.")
+        raise Conflict(N_("Username is already taken."))
     if session.exec(select(User.id).where(User.username_skeleton == skeleton)).first() is not None:
-        raise Conflict("Username looks like one that is already taken; choose another.")
+        raise Conflict(N_("Username looks like one that is already taken; choose another."))
     if session.exec(select(User.id).where(User.email_key == email_key)).first() is not None:
-        raise Conflict("Email is already registered.")
+        raise Conflict(N_("Email is already registered."))
 
 
 def authenticate(*, session: Session, username: str, password: str, address: str | None = None) -> User:
@@ -217,16 +218,16 @@ def authenticate(*, session: Session, username: str, password: str, address: str
     try:
         if user is None or user.role == GUEST_ROLE:  # guests have no password: never a log-in
             PASSWORD_CONTEXT.verify("x" if oversized else password, _dummy_hash())
-            raise NotAuthenticated("Incorrect username or password.")
+            raise NotAuthenticated(N_("Incorrect username or password."))
         valid, new_hash = PASSWORD_CONTEXT.verify_and_update(password, user.password_hash)
         if not valid:
-            raise NotAuthenticated("Incorrect username or password.")
+            raise NotAuthenticated(N_("Incorrect username or password."))
     except NotAuthenticated:
         if address is not None:
             ratelimit.record("login_address", address)
         raise
     if not user.is_active:
-        raise NotAuthenticated("This account is disabled.")
+        raise NotAuthenticated(N_("This account is disabled."))
     if new_hash is not None:
         user.password_hash = new_hash
         session.add(user)
@@ -308,7 +309,7 @@ def refresh_session(*, session: Session, refresh_token: str, settings: Settings 
     row = session.exec(select(RefreshToken).where(RefreshToken.token_hash == token_hash)).first()
     if row is None:
         session.rollback()
-        raise NotAuthenticated("Refresh token is not valid.")
+        raise NotAuthenticated(N_("Refresh token is not valid."))
     auth_session = session.get(AuthSession, row.session_id)
     if claimed != 1:
         if auth_session is not None and auth_session.revoked_at is None:
@@ -325,7 +326,7 @@ def refresh_session(*, session: Session, refresh_token: str, settings: Settings 
             session.commit()
             notify.sessions_ended([auth_session.id])
         session.commit()
-        raise NotAuthenticated("Refresh token was already used; the session has been revoked.")
+        raise NotAuthenticated(N_("Refresh token was already used; the session has been revoked."))
     user = session.get(User, auth_session.user_id) if auth_session else None
     if (
         auth_session is None
@@ -335,7 +336,7 @@ def refresh_session(*, session: Session, refresh_token: str, settings: Settings 
         or not user.is_active
     ):
         session.rollback()
-        raise NotAuthenticated("Session has ended; log in again.")
+        raise NotAuthenticated(N_("Session has ended; log in again."))
     auth_session.last_used_at = now
     session.add(auth_session)
     new_refresh = _new_refresh(session=session, session_id=auth_session.id)
@@ -389,19 +390,19 @@ def _browser_identity(
 ) -> Identity:
     now = utcnow()
     if auth_session is None or auth_session.revoked_at is not None or auth_session.browser_key_hash is None:
-        raise NotAuthenticated("Your session has ended; please log in again.")
+        raise NotAuthenticated(N_("Your session has ended; please log in again."))
     if as_utc(auth_session.expires_at) <= now:  # type: ignore[operator]
-        raise NotAuthenticated("Your session has ended; please log in again.")
+        raise NotAuthenticated(N_("Your session has ended; please log in again."))
     last = as_utc(auth_session.last_used_at) or as_utc(auth_session.created_at)
     if last is not None and now - last >= _idle_limit(settings):  # type: ignore[operator]
         revoke_session(session=session, session_id=auth_session.id, reason="idle")
-        raise NotAuthenticated("Your session ended after a period without use; please log in again.")
+        raise NotAuthenticated(N_("Your session ended after a period without use; please log in again."))
     user = session.get(User, auth_session.user_id)
     if user is None or not user.is_active:
-        raise NotAuthenticated("This account is disabled.")
+        raise NotAuthenticated(N_("This account is disabled."))
     # A guest (services.guests) counts only where the caller says so: the ballot page.
     if user.role == GUEST_ROLE and not allow_guest:
-        raise NotAuthenticated("Please log in.")
+        raise NotAuthenticated(N_("Please log in."))
     if touch and (last is None or now - last >= _touch_interval(settings)):  # type: ignore[operator]
         auth_session.last_used_at = now
         session.add(auth_session)
@@ -423,7 +424,7 @@ def identify_browser(
             an unwanted guest.
     """
     if not credential or len(credential) > 512:
-        raise NotAuthenticated("Please log in.")
+        raise NotAuthenticated(N_("Please log in."))
     auth_session = session.exec(
         select(AuthSession).where(AuthSession.browser_key_hash == _hash_refresh(credential))
     ).first()
@@ -453,7 +454,7 @@ def identify_browser_session(
         NotAuthenticated: Ended, expired or idle session, disabled user, or an unwanted guest.
     """
     if not session_id or len(session_id) > 64:
-        raise NotAuthenticated("Please log in.")
+        raise NotAuthenticated(N_("Please log in."))
     auth_session = session.get(AuthSession, session_id)
     return _browser_identity(
         session=session,
@@ -540,11 +541,11 @@ def decode_access_token(token: str, settings: Settings | None = None) -> dict:
             options={"require": ["exp", "iat", "nbf", "sub", "iss", "aud", "sid"]},
         )
     except jwt.ExpiredSignatureError:
-        raise NotAuthenticated("Access token has expired.") from None
+        raise NotAuthenticated(N_("Access token has expired.")) from None
     except jwt.PyJWTError:
-        raise NotAuthenticated("Access token is not valid.") from None
+        raise NotAuthenticated(N_("Access token is not valid.")) from None
     if claims.get("typ") != "access":
-        raise NotAuthenticated("Access token is not valid.")
+        raise NotAuthenticated(N_("Access token is not valid."))
     return claims
 
 
@@ -568,21 +569,21 @@ def identify(*, session: Session, token: str, settings: Settings | None = None) 
     session_id = str(claims["sid"])
     found = session.execute(_SESSION_AND_USER, {"session_id": session_id}).first()
     if found is None:
-        raise NotAuthenticated("Session has ended; log in again.")
+        raise NotAuthenticated(N_("Session has ended; log in again."))
     user, revoked_at, expires_at = found
     if revoked_at is not None or as_utc(expires_at) <= utcnow() or str(user.id) != str(claims["sub"]):  # type: ignore[operator]
-        raise NotAuthenticated("Session has ended; log in again.")
+        raise NotAuthenticated(N_("Session has ended; log in again."))
     if not user.is_active:
-        raise NotAuthenticated("This account is disabled.")
+        raise NotAuthenticated(N_("This account is disabled."))
     if user.role == GUEST_ROLE:  # guests never get API tokens; should one appear, it is no one
-        raise NotAuthenticated("Session has ended; log in again.")
+        raise NotAuthenticated(N_("Session has ended; log in again."))
     return Identity(user=user, session_id=session_id)
 
 
 def change_password(*, session: Session, user: User, current_password: str, new_password: str) -> None:
     """Change a password after checking the current one; every session of the user ends."""
     if not PASSWORD_CONTEXT.verify(current_password, user.password_hash):
-        raise InvalidInput("Current password is incorrect.")
+        raise InvalidInput(N_("Current password is incorrect."))
     check_password(new_password, username=user.username)
     user.password_hash = hash_password(new_password)
     user.updated_at = utcnow()
@@ -595,7 +596,7 @@ def change_password(*, session: Session, user: User, current_password: str, new_
 def require_admin(user: User) -> None:
     """Raise Forbidden unless ``user`` is an admin."""
     if user.role != "admin":
-        raise Forbidden("Only administrators may do this.")
+        raise Forbidden(N_("Only administrators may do this."))
 
 
 def list_users(
@@ -621,9 +622,9 @@ def set_role(*, session: Session, actor: User, user_id: int, role: str) -> User:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
     user = session.get(User, user_id)
     if user is None or user.role == GUEST_ROLE:
-        raise NotFound("No such user.")
+        raise NotFound(N_("No such user."))
     if user.role == "admin" and role != "admin" and _active_admins(session) <= 1:
-        raise Conflict("The last administrator cannot lose the admin role.")
+        raise Conflict(N_("The last administrator cannot lose the admin role."))
     user.role = role
     user.updated_at = utcnow()
     session.add(user)
@@ -642,11 +643,11 @@ def set_active(*, session: Session, actor: User, user_id: int, active: bool) -> 
     require_admin(actor)
     user = session.get(User, user_id)
     if user is None or user.role == GUEST_ROLE:
-        raise NotFound("No such user.")
+        raise NotFound(N_("No such user."))
     if not active and user.id == actor.id:
-        raise Conflict("You cannot disable your own account.")
+        raise Conflict(N_("You cannot disable your own account."))
     if not active and user.role == "admin" and user.is_active and _active_admins(session) <= 1:
-        raise Conflict("The last administrator cannot be disabled.")
+        raise Conflict(N_("The last administrator cannot be disabled."))
     user.is_active = active
     user.updated_at = utcnow()
     session.add(user)
@@ -673,7 +674,7 @@ def get_user(*, session: Session, user_id: int) -> User:
     """An account by id (never a guest), or NotFound."""
     user = session.get(User, user_id)
     if user is None or user.role == GUEST_ROLE:
-        raise NotFound("No such user.")
+        raise NotFound(N_("No such user."))
     return user
 
 

@@ -8,10 +8,20 @@ class ServiceError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, **params: object) -> None:
+        # ``message`` is a msgid (marked with i18n.N_) whose %(name)s placeholders ``params`` fill:
+        # the API answers in English, pages show in_language(lang).
+        self.msgid, self.params = message, params
+        message = message % params if params else message
         super().__init__(message)
         self.message = message
         self.field = field  # the input the message is about, for forms that show it beside it
+
+    def in_language(self, lang: str) -> str:
+        """The message in ``lang`` (English when its msgid has no translation)."""
+        from commons_app.i18n import tr
+
+        return tr(lang, self.msgid, **self.params)
 
 
 class InvalidInput(ServiceError):

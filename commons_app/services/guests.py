@@ -27,6 +27,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from commons_app.config import get_settings
+from commons_app.i18n import N_
 from commons_app.models import GUEST_ROLE, InvitationToken, Poll, PollVoter, User, utcnow
 from commons_app.services import auth, counts, ratelimit
 from commons_app.services.errors import Conflict, Forbidden, NotFound
@@ -180,7 +181,7 @@ def start_link_guest(*, session: Session, poll_id: str, address: str | None = No
     """
     poll = session.get(Poll, poll_id)
     if poll is None or poll.access != "link":
-        raise NotFound("Poll not found.")
+        raise NotFound(N_("Poll not found."))
     if address is not None:
         ratelimit.hit("link_guest", address)
     guest = new_guest(session=session)
@@ -210,14 +211,14 @@ def attach_invitation(*, session: Session, user: User, token: str) -> int:
     from commons_app.services.polls import voters_who_voted
 
     if is_guest(user):
-        raise Forbidden("Log in with an account to attach this invitation to it.")
+        raise Forbidden(N_("Log in with an account to attach this invitation to it."))
     invitation = redeem(session=session, token=token)
     poll_id = str(invitation.poll.id)
     guest = invitation.voter
     if not is_guest(guest):
-        raise Conflict("This invitation already belongs to an account.")
+        raise Conflict(N_("This invitation already belongs to an account."))
     if session.exec(select(PollVoter.id).where(PollVoter.poll_id == poll_id, PollVoter.user_id == user.id)).first():
-        raise Conflict("Your account is already on this poll's roll.")
+        raise Conflict(N_("Your account is already on this poll's roll."))
     counts.lock_poll(session=session, poll_id=poll_id)  # PostgreSQL: no ballot commits until we do
     session.execute(
         update(PollVoter).where(col(PollVoter.poll_id) == poll_id, col(PollVoter.user_id) == guest.id).values(user_id=user.id)
@@ -226,7 +227,7 @@ def attach_invitation(*, session: Session, user: User, token: str) -> int:
     # meanwhile would go with the guest.
     if voters_who_voted(session=session, poll_id=poll_id, user_ids=[int(guest.id)]):  # type: ignore[arg-type]
         session.rollback()
-        raise Conflict("A ballot was already cast through this link; it stays with the link.")
+        raise Conflict(N_("A ballot was already cast through this link; it stays with the link."))
     # Its links now lead the account to the log-in (services.guests.AccountInvitation).
     session.execute(update(InvitationToken).where(col(InvitationToken.user_id) == guest.id).values(user_id=user.id))
     session.delete(guest)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
+from commons_app.i18n import N_
 from commons_app.models import InvitationToken, OutboxMail, Poll, PollVoter, User, as_utc, utcnow
 from commons_app.services import guests, outbox
 from commons_app.services.audit import record_event
@@ -90,7 +91,7 @@ def _queue_one(*, session: Session, poll: Poll, voter_id: int, email: str, kind:
 def _open_poll(*, session: Session, user: User, poll_id: str) -> Poll:
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     if poll_status(poll) == "closed":
-        raise Conflict("This poll is closed: its links no longer work, so nothing is sent.")
+        raise Conflict(N_("This poll is closed: its links no longer work, so nothing is sent."))
     return poll
 
 
@@ -157,7 +158,7 @@ def send_reminders(*, session: Session, user: User, poll_id: str) -> int:
     """
     poll = _open_poll(session=session, user=user, poll_id=poll_id)
     if poll_status(poll) != "open":
-        raise Conflict("This poll is not open yet: remind its voters once it opens.")
+        raise Conflict(N_("This poll is not open yet: remind its voters once it opens."))
     organiser = _organiser(session, poll)
     queued = 0
     for uid, email in _reminder_targets(session, poll_id):
@@ -278,7 +279,7 @@ def list_invitations(
     if skip < 0 or not (1 <= limit <= PAGE_MAX):
         raise InvalidInput(f"skip must be >= 0 and limit between 1 and {PAGE_MAX}.")
     if kind not in (INVITATION, REMINDER):
-        raise InvalidInput("kind must be invitation or reminder.")
+        raise InvalidInput(N_("kind must be invitation or reminder."))
     get_managed_poll(session=session, poll_id=poll_id, user=user)
     where: Any = (col(OutboxMail.poll_id) == str(poll_id), col(OutboxMail.kind) == kind)
     rows = session.exec(select(OutboxMail).where(*where).order_by(col(OutboxMail.id)).offset(skip).limit(limit)).all()

@@ -46,6 +46,7 @@ from sqlmodel import Session, col, select
 from commons_app import metrics
 from commons_app.config import ConfigError, get_settings
 from commons_app.db import session_scope
+from commons_app.i18n import N_
 from commons_app.models import OutboxMail, as_utc, utcnow
 
 logger = logging.getLogger("commons.mail")
@@ -89,7 +90,7 @@ class MailerSettings:
             smtp_timeout=max(1.0, _env_float("SMTP_TIMEOUT", 30.0)),
         )
         if settings.lease_seconds <= 2 * settings.smtp_timeout:
-            raise ConfigError("OUTBOX_LEASE_SECONDS must exceed twice SMTP_TIMEOUT (a send must end within its lease)")
+            raise ConfigError(N_("OUTBOX_LEASE_SECONDS must exceed twice SMTP_TIMEOUT (a send must end within its lease)"))
         return settings
 
 
@@ -115,7 +116,7 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     if scheme not in SCHEMES:
         raise ConfigError(f"SMTP_URL must start with smtp://, smtp+starttls:// or smtps://, not {parts.scheme!r}")
     if not parts.hostname:
-        raise ConfigError("SMTP_URL names no host")
+        raise ConfigError(N_("SMTP_URL names no host"))
     try:
         port = parts.port or SCHEMES[scheme]
     except ValueError as exc:
@@ -124,7 +125,7 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     password = unquote(parts.password) if parts.password else None
     if username and scheme == "smtp":
         # Never send a password in clear text over a plain connection.
-        raise ConfigError("SMTP_URL with a user name needs smtp+starttls:// or smtps://")
+        raise ConfigError(N_("SMTP_URL with a user name needs smtp+starttls:// or smtps://"))
     return SmtpTarget(scheme=scheme, host=parts.hostname, port=port, username=username, password=password)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import delete, exists, or_
 from sqlmodel import Session, col, func, select
 
 from commons_app import methods
+from commons_app.i18n import N_
 from commons_app.models import (
     ACCESS_MODES,
     GUEST_ROLE,
@@ -158,7 +159,7 @@ def get_visible_poll(*, session: Session, poll_id: str, user: User) -> Poll:
     """
     poll = session.get(Poll, poll_id)
     if poll is None or not can_view(session=session, poll=poll, user=user):
-        raise NotFound("Poll not found.")
+        raise NotFound(N_("Poll not found."))
     return poll
 
 
@@ -215,7 +216,7 @@ def _unused_join_code(session: Session) -> str:
         code = new_join_code()
         if session.exec(select(Poll.id).where(Poll.join_code == code)).first() is None:
             return code
-    raise Conflict("Could not find a free join code; try again.")
+    raise Conflict(N_("Could not find a free join code; try again."))
 
 
 def find_by_join_code(*, session: Session, code: str, address: str) -> str:
@@ -229,7 +230,7 @@ def find_by_join_code(*, session: Session, code: str, address: str) -> str:
     ratelimit.hit("join", address)
     poll = find_poll_by_join_code(session=session, code=code)
     if poll is None:
-        raise NotFound("No poll has this join code. Check it and try again.")
+        raise NotFound(N_("No poll has this join code. Check it and try again."))
     return poll.id  # type: ignore[return-value]
 
 
@@ -247,7 +248,7 @@ def get_managed_poll(*, session: Session, poll_id: str, user: User) -> Poll:
     """
     poll = get_visible_poll(session=session, poll_id=poll_id, user=user)
     if not is_manager(poll, user):
-        raise Forbidden("Only the poll's owner or an administrator may do this.")
+        raise Forbidden(N_("Only the poll's owner or an administrator may do this."))
     return poll
 
 
@@ -288,12 +289,6 @@ def results_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
     if rule == "after_close":
         return None if closed else "Results are shown once the poll closes."
     return "Only the poll's creator can see its results."
-
-
-def N_(msgid: str) -> str:
-    """Mark a sentence for the catalogs (Babel extracts ``N_``) without translating it here:
-    services import no Reflex (``commons_app.i18n`` does), so the page translates it with ``tr``."""
-    return msgid
 
 
 def room_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
@@ -378,7 +373,7 @@ def _clean_text(
 def clean_options(options: Sequence[str]) -> list[str]:
     """Strip option texts and check their count and distinctness."""
     if not isinstance(options, (list, tuple)):
-        raise InvalidInput("Options must be a list of texts.", field="options")
+        raise InvalidInput(N_("Options must be a list of texts."), field="options")
     cleaned = [_clean_text(text, name="Each option", max_len=OPTION_MAX, field="options") for text in options]
     if not (MIN_OPTIONS <= len(cleaned) <= MAX_OPTIONS):
         raise InvalidInput(f"A poll needs {MIN_OPTIONS} to {MAX_OPTIONS} options.", field="options")
@@ -433,14 +428,14 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
     opens_at = _aware(spec.opens_at, "opens_at")
     closes_at = _aware(spec.closes_at, "closes_at")
     if opens_at and closes_at and closes_at <= opens_at:
-        raise InvalidInput("The closing time must be after the opening time.", field="closes_at")
+        raise InvalidInput(N_("The closing time must be after the opening time."), field="closes_at")
     if creating and closes_at and closes_at <= now:
-        raise InvalidInput("The closing time must be in the future.", field="closes_at")
+        raise InvalidInput(N_("The closing time must be in the future."), field="closes_at")
     threshold = spec.anonymity_threshold
     if threshold is None:
         threshold = DEFAULT_ANONYMITY
     elif not spec.anonymous:
-        raise InvalidInput("anonymity_threshold applies to anonymous polls only.", field="anonymity_threshold")
+        raise InvalidInput(N_("anonymity_threshold applies to anonymous polls only."), field="anonymity_threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not (MIN_ANONYMITY <= threshold <= MAX_ANONYMITY):
         raise InvalidInput(
             f"anonymity_threshold must be a whole number from {MIN_ANONYMITY} to {MAX_ANONYMITY}.",
@@ -713,7 +708,7 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
         setattr(spec, name, changes[name] if name in changes else (getattr(poll, name) if keep else None))
     spec = validate_spec(spec, creating=False)
     if "closes_at" in changes and spec.closes_at is not None and spec.closes_at <= utcnow() and poll_status(poll) != "closed":
-        raise InvalidInput("The closing time must be in the future; use close to end the poll now.")
+        raise InvalidInput(N_("The closing time must be in the future; use close to end the poll now."))
     has_ballots = ballot_count(session=session, poll_id=poll_id) > 0
     options_changed = [o.text for o in current] != spec.options
     if has_ballots:
@@ -955,7 +950,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     status = poll_status(poll)
     if status == "closed":
-        raise Conflict("This poll is closed: its roll can no longer change.")
+        raise Conflict(N_("This poll is closed: its roll can no longer change."))
     if len(voters) > MAX_ROLL:
         raise InvalidInput(f"A roll holds at most {MAX_ROLL} voters.")
     named: dict[str, tuple[float, str | None]] = {}  # username key -> weight, invitation address
@@ -964,7 +959,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
         username = (entry.username or "").strip() or None
         raw_email = (entry.email or "").strip() or None
         if username is None and raw_email is None:
-            raise InvalidInput("Each voter on the roll needs a username or an email address.", field="voters")
+            raise InvalidInput(N_("Each voter on the roll needs a username or an email address."), field="voters")
         who = username or raw_email or ""
         weight = parse_weight(entry.weight, who=who)
         email = _roll_email(raw_email, who=who) if raw_email else None
@@ -1026,7 +1021,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
     if poll.anonymous and status == "open":
         changed = [uid for uid in before.keys() & after.keys() if before[uid] != after[uid]]
         if changed:
-            raise Conflict("An anonymous poll's weights are fixed once it opens.")
+            raise Conflict(N_("An anonymous poll's weights are fixed once it opens."))
     if poll.anonymous:
         _check_anonymous_weights(list(after.values()) + [w for _e, w in fresh], poll.anonymity_threshold)
     session.execute(delete(PollVoter).where(col(PollVoter.poll_id) == poll_id))
@@ -1035,7 +1030,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
     # would be deleted with its guest below, so look again.
     if gone and voters_who_voted(session=session, poll_id=poll_id, user_ids=gone):
         session.rollback()
-        raise Conflict("A voter being removed has just voted; reload the roll and try again.")
+        raise Conflict(N_("A voter being removed has just voted; reload the roll and try again."))
     gone_guests = [u.id for _v, u in current if u.role == GUEST_ROLE and u.id in gone]
     if gone:
         guests.revoke_tokens(session=session, poll_id=poll_id, user_ids=gone)

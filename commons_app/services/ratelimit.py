@@ -18,6 +18,7 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from commons_app.config import get_settings
+from commons_app.i18n import N_
 from commons_app.services.errors import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -48,16 +49,16 @@ DEFAULT_LIMITS = {
     "join": "300/minute",
 }
 MESSAGES = {
-    "login_address": "Too many log-in attempts from this address; try again later.",
-    "login_account": "Too many log-in attempts for this account; try again later.",
-    "login_account_total": "Too many log-in attempts for this account; try again later.",
-    "register": "Too many accounts created from this address; try again later.",
-    "refresh": "Too many token refreshes; try again later.",
-    "ballot": "Too many ballots in a short time; try again later.",
-    "api": "Too many requests; slow down.",
-    "link_guest": "Too many new voters from this address; try again later.",
-    "ws_event": "Too many actions in a short time: the last ones were ignored. Wait a moment and try again.",
-    "join": "Too many join codes tried from this address; wait a minute and try again.",
+    "login_address": N_("Too many log-in attempts from this address; try again later."),
+    "login_account": N_("Too many log-in attempts for this account; try again later."),
+    "login_account_total": N_("Too many log-in attempts for this account; try again later."),
+    "register": N_("Too many accounts created from this address; try again later."),
+    "refresh": N_("Too many token refreshes; try again later."),
+    "ballot": N_("Too many ballots in a short time; try again later."),
+    "api": N_("Too many requests; slow down."),
+    "link_guest": N_("Too many new voters from this address; try again later."),
+    "ws_event": N_("Too many actions in a short time: the last ones were ignored. Wait a moment and try again."),
+    "join": N_("Too many join codes tried from this address; wait a minute and try again."),
 }
 
 

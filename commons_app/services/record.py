@@ -30,6 +30,7 @@ from itertools import pairwise
 from typing import Any
 
 from commons_app import methods
+from commons_app.i18n import N_
 from commons_app.methods.ballots import MAX_SCORE
 from commons_app.services.tally import TallyBallot, TallyResult
 
@@ -463,7 +464,7 @@ def record_blt(
         raise ValueError(f"{len(ids)} option ids but {len(option_texts)} option texts")
     number = {option_id: position for position, option_id in enumerate(ids, start=1)}
     if len(number) != len(ids):
-        raise ValueError("option_ids must not contain duplicates")
+        raise ValueError(N_("option_ids must not contain duplicates"))
     if not _is_int(seats) or not 1 <= seats <= len(ids):
         raise ValueError(f"seats must be between 1 and {len(ids)}, got {seats!r}")
     lines = [f"{len(ids)} {seats}"]

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from commons_app import methods
+from commons_app.i18n import N_
 from commons_app.models import (
     GUEST_ROLE,
     Ballot,
@@ -390,11 +391,11 @@ def poll_record(*, session: Session, user: User, poll_id: str, form: str = "json
         raise Forbidden(refusal)
     seal = ensure_sealed(session=session, poll=poll)
     if seal is None:
-        raise Conflict("The ballot record is published when the poll closes.")
+        raise Conflict(N_("The ballot record is published when the poll closes."))
     if form == "jsonl":
         return seal.record, seal.record_sha256
     if not methods.get(poll.method).ranked_record:
-        raise InvalidInput("BLT records exist for ranked polls only.")
+        raise InvalidInput(N_("BLT records exist for ranked polls only."))
     options = options_of(session=session, poll_id=poll_id)
     _field, ballots = record.parse_record(seal.record.encode("utf-8"))
     blt = record.record_blt(
@@ -470,7 +471,7 @@ def export_ballots(
     """
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     if poll.anonymous:
-        raise Forbidden("Ballots of an anonymous poll cannot be exported (its record is published when it closes).")
+        raise Forbidden(N_("Ballots of an anonymous poll cannot be exported (its record is published when it closes)."))
     # A voter without an account shows as their invitation's address (a link poll's guest: its handle).
     voter = case((col(User.role) == GUEST_ROLE, func.coalesce(func.nullif(User.email, ""), User.username)), else_=User.username)
     query = (

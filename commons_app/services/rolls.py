@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from commons_app.i18n import N_
 from commons_app.models import User
 from commons_app.services import polls
 from commons_app.services.errors import InvalidInput
@@ -100,7 +101,7 @@ def add_voter(*, session: Session, user: User, poll_id: str, who: str, weight: A
     """
     who = str(who or "").strip()
     if not who:
-        raise InvalidInput("Enter a username (or an email).", field="voter")
+        raise InvalidInput(N_("Enter a username (or an email)."), field="voter")
     value = polls.parse_weight(str(weight).strip() or "1", who=who)
     entries = _current(session=session, user=user, poll_id=poll_id)
     if "@" in who:

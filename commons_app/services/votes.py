@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from commons_app import methods, metrics
+from commons_app.i18n import N_
 from commons_app.methods.ballots import CleanBallot
 from commons_app.models import (
     Ballot,
@@ -141,7 +142,7 @@ def _poll_for_voting(
     statement = _POLL_FOR_VOTING_LOCKED if locked else _POLL_FOR_VOTING
     rows = session.execute(statement, {"poll_id": poll_id, "user_id": user.id}).all()
     if not rows:
-        raise NotFound("Poll not found.")
+        raise NotFound(N_("Poll not found."))
     first = rows[0]
     poll = VotingPoll(
         id=first[0], method=first[1], max_choices=first[2], visibility=first[3], created_by=first[4],
@@ -150,19 +151,19 @@ def _poll_for_voting(
         options=tuple(OptionRef(int(r[12])) for r in rows if r[12] is not None),
     )
     if not visible_to(poll, user, on_the_roll=poll.roll_weight is not None):  # type: ignore[arg-type]
-        raise NotFound("Poll not found.")
+        raise NotFound(N_("Poll not found."))
     status = poll_status(poll)  # type: ignore[arg-type]
     if status != "open" and retracting:
-        raise Forbidden("Ballots can be retracted only while the poll is open.")
+        raise Forbidden(N_("Ballots can be retracted only while the poll is open."))
     if status == "scheduled":
-        raise Forbidden("This poll is not open yet.")
+        raise Forbidden(N_("This poll is not open yet."))
     if status == "closed":
-        raise Forbidden("This poll is closed.")
+        raise Forbidden(N_("This poll is closed."))
     weight = weight_from_roll(poll, poll.roll_weight)  # type: ignore[arg-type]
     if weight is None:
         if retracting:  # not on the roll: so no ballot to take back either
-            raise NotFound("You have not voted in this poll.")
-        raise Forbidden("You are not on this poll's roll of voters.")
+            raise NotFound(N_("You have not voted in this poll."))
+        raise Forbidden(N_("You are not on this poll's roll of voters."))
     return poll, weight
 
 
@@ -180,7 +181,7 @@ def _refuse_if_sealed(*, session: Session, poll_id: str) -> None:
     ).one()
     if closed_at is not None or sealed:
         session.rollback()
-        raise Forbidden("This poll is closed.")
+        raise Forbidden(N_("This poll is closed."))
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def record_ballot(*, session: Session, user: User, poll_id: str, ballot: BallotI
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict("You have already voted in this poll.") from None
+        raise Conflict(N_("You have already voted in this poll.")) from None
     metrics.BALLOTS.labels("cast").inc()
     notify.poll_changed(poll_id)
     return CastBallot(ballot=Ballot(**(values | {"id": ballot_id})), method=poll.method)
@@ -247,7 +248,7 @@ def _mine(poll: Poll | VotingPoll, user: User, receipt: str | None) -> tuple[Any
     """
     if poll.anonymous:
         if not receipt or not isinstance(receipt, str) or len(receipt) > 64:
-            raise NotFound("In an anonymous poll your ballot is found only by its receipt.")
+            raise NotFound(N_("In an anonymous poll your ballot is found only by its receipt."))
         return (col(Ballot.poll_id) == poll.id, col(Ballot.receipt) == receipt, col(Ballot.user_id).is_(None))
     return (col(Ballot.poll_id) == poll.id, col(Ballot.user_id) == user.id)
 
@@ -265,10 +266,10 @@ def get_my_ballot(*, session: Session, user: User, poll_id: str, receipt: str | 
     poll = get_visible_poll(session=session, poll_id=poll_id, user=user)
     where = _mine(poll, user, receipt)
     if poll.anonymous and not _participates(session=session, poll_id=poll_id, user=user):
-        raise NotFound("You have not voted in this poll.")
+        raise NotFound(N_("You have not voted in this poll."))
     row = session.exec(select(Ballot).where(*where)).first()
     if row is None:
-        raise NotFound("You have not voted in this poll.")
+        raise NotFound(N_("You have not voted in this poll."))
     return row
 
 
@@ -286,7 +287,7 @@ def change_ballot(
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
     mine = _mine(poll, user, receipt)
     if poll.anonymous and not _participates(session=session, poll_id=poll_id, user=user):
-        raise NotFound("You have not voted in this poll.")
+        raise NotFound(N_("You have not voted in this poll."))
     fresh = new_receipt()
     stamp: dict[str, Any] = {} if poll.anonymous else {"updated_at": utcnow()}
     # Take the ballot for writing first (its row on PostgreSQL, the database on SQLite), so that
@@ -295,7 +296,7 @@ def change_ballot(
     # A retraction that won the race leaves nothing to change.
     if session.execute(update(Ballot).where(*mine).values(receipt=fresh, **stamp)).rowcount != 1:
         session.rollback()
-        raise NotFound("You have not voted in this poll.")
+        raise NotFound(N_("You have not voted in this poll."))
     ballot_id, old_option, old_weight = session.execute(
         select(Ballot.id, Ballot.option_id, Ballot.weight).where(col(Ballot.receipt) == fresh)
     ).one()
@@ -342,13 +343,13 @@ def retract_ballot(*, session: Session, user: User, poll_id: str, receipt: str |
         ).rowcount
         if gone != 1:
             session.rollback()
-            raise NotFound("You have not voted in this poll.")
+            raise NotFound(N_("You have not voted in this poll."))
     removed = session.execute(
         delete(Ballot).where(*mine).returning(col(Ballot.id), col(Ballot.option_id), col(Ballot.weight))
     ).all()
     if len(removed) != 1:
         session.rollback()
-        raise NotFound("You have not voted in this poll.")
+        raise NotFound(N_("You have not voted in this poll."))
     _refuse_if_sealed(session=session, poll_id=poll_id)
     ballot_id, option_id, weight = removed[0]
     counts.adjust(session=session, poll_id=poll_id, ballot_id=ballot_id, remove=(option_id, weight))

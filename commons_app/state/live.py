@@ -38,6 +38,7 @@ from reflex_base.constants.state import FIELD_MARKER
 from sqlmodel import Session
 
 from commons_app import i18n, methods, metrics
+from commons_app.i18n import N_, tr
 from commons_app.jobs import POLL_CHANGED_CHANNEL
 from commons_app.methods import _display
 from commons_app.models import Poll
@@ -170,7 +171,7 @@ _watching: dict[str, str] = {}
 _watchers: dict[str, set[str]] = {}
 # The watching sockets of presentation pages: what they show, a room sees (``room_refusal``).
 _rooms: set[str] = set()
-NO_LONGER = "You can no longer see these results."
+NO_LONGER = N_("You can no longer see these results.")
 
 
 def _room(poll_id: str) -> str:
@@ -229,7 +230,8 @@ async def _withdraw(sid: str, message: str) -> None:
         return
     values = {"poll_id": poll_id, "rows": [], "total_ballots": 0, "total_weight_label": "0", "winners_label": "",
               "rounds_header": [], "rounds_rows": [], "matrix_header": [], "matrix_rows": [], "runoff_label": "",
-              "notes": [], "summaries": {}, "rounds_chart": [], "rounds_series": [], "withdrawn": message}
+              "notes": [], "summaries": {}, "rounds_chart": [], "rounds_series": [], "winners_template": "",
+              "winners_names": "", "winners_elected": "", "withdrawn": message}
     delta = {LiveResults.get_full_name(): {f"{k}{FIELD_MARKER}": v for k, v in values.items()}}
     await namespace.emit("event", {"delta": delta}, to=sid)
 
@@ -246,7 +248,7 @@ def _verdicts(*, session: Session, items: list[tuple[str, str, str, bool]]) -> d
             continue
         poll = session.get(Poll, poll_id)
         if poll is None:
-            out[sid] = (True, "This poll has been deleted.")
+            out[sid] = (True, N_("This poll has been deleted."))
         elif not can_view(session=session, poll=poll, user=user):
             out[sid] = (True, NO_LONGER)
         else:
@@ -436,14 +438,17 @@ def results_display(results: PollResults) -> dict[str, Any]:
     lines = method.lines(results, texts) if method and method.lines else []
     winner_names = [texts[w] for w in results.winners if w in texts]
     closed = results.status == "closed"
+    # The sentence as a msgid and its values: each watching tab shows it in its own language.
     if not winner_names:
-        winners_label = "No ballots yet" if results.total_ballots == 0 else "No winner"
+        winners_template = N_("No ballots yet") if results.total_ballots == 0 else N_("No winner")
     elif method is not None and method.elected_label:  # multi-winner: in the order elected
-        winners_label = f"{method.elected_label}{'' if closed else ' so far'}: " + ", ".join(winner_names)
+        winners_template = N_("%(elected)s: %(names)s") if closed else N_("%(elected)s so far: %(names)s")
     elif len(winner_names) == 1:
-        winners_label = ("Winner: " if closed else "Leading: ") + winner_names[0]
+        winners_template = N_("Winner: %(names)s") if closed else N_("Leading: %(names)s")
     else:
-        winners_label = ("Tie: " if closed else "Tied so far: ") + ", ".join(winner_names)
+        winners_template = N_("Tie: %(names)s") if closed else N_("Tied so far: %(names)s")
+    elected = method.elected_label if method is not None and method.elected_label else ""
+    winners_label = tr("en", winners_template, elected=elected, names=", ".join(winner_names))
     chart_rows, chart_series = rounds_chart(results)
     decision_lines = decisions.describe_decision(
         quorum_met=results.quorum_met, passed=results.passed, figures=results.decision, closed=closed
@@ -455,6 +460,9 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "total_ballots": results.total_ballots,
         "total_weight_label": format_number(results.total_weight),
         "winners_label": winners_label,
+        "winners_template": winners_template,
+        "winners_names": ", ".join(winner_names),
+        "winners_elected": elected,
         "first_label": method.first_label if method else "Votes",
         "show_score": bool(method and "score" in method.figures),
         "show_points": bool(method and "points" in method.figures),
@@ -475,10 +483,8 @@ def results_display(results: PollResults) -> dict[str, Any]:
 
 
 def summary_languages() -> tuple[str, ...]:
-    """The languages a pushed summary is worded in (those ``i18n`` offers; English until the
-    catalogs land)."""
-    offered = getattr(i18n, "LANGUAGES", None) or (i18n.DEFAULT_LANGUAGE,)
-    return tuple(dict.fromkeys([i18n.DEFAULT_LANGUAGE, *offered]))
+    """The languages a pushed summary is worded in: every one ``i18n`` offers, English first."""
+    return tuple(dict.fromkeys([i18n.DEFAULT_LANGUAGE, *i18n.languages()]))
 
 
 SERIES_COLOURS = (
@@ -497,7 +503,9 @@ def rounds_chart(results: PollResults) -> tuple[list[dict[str, Any]], list[dict[
     rows: list[dict[str, Any]] = []
     for i, r in enumerate(rounds):
         votes = r.get("tallies", r.get("votes")) or {}
-        row: dict[str, Any] = {"round": f"Round {r.get('round', i + 1)}", "exhausted": float(r.get("exhausted", 0) or 0)}
+        # The round's name in English, like ``winners_label``; the msgid lets a page word it anew.
+        label = tr("en", N_("Round %(n)s"), n=r.get("round", i + 1))
+        row: dict[str, Any] = {"round": label, "exhausted": float(r.get("exhausted", 0) or 0)}
         for o in results.options:
             row[f"o{o.option_id}"] = float(votes.get(str(o.option_id), 0) or 0)
         rows.append(row)
@@ -505,7 +513,7 @@ def rounds_chart(results: PollResults) -> tuple[list[dict[str, Any]], list[dict[
         {"key": f"o{o.option_id}", "name": o.text, "colour": SERIES_COLOURS[i % len(SERIES_COLOURS)]}
         for i, o in enumerate(results.options)
     ]
-    series.append({"key": "exhausted", "name": "Exhausted", "colour": "var(--gray-8)"})
+    series.append({"key": "exhausted", "name": N_("Exhausted"), "colour": "var(--gray-8)"})
     return rows, series
 
 
@@ -525,6 +533,9 @@ class LiveResults(rx.State):
     total_ballots: int = 0
     total_weight_label: str = "0"
     winners_label: str = ""
+    winners_template: str = ""
+    winners_names: str = ""
+    winners_elected: str = ""
     first_label: str = "Votes"
     show_score: bool = False
     show_points: bool = False

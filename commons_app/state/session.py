@@ -18,7 +18,7 @@ from urllib.parse import quote
 import reflex as rx
 from sqlmodel import Session
 
-from commons_app import metrics
+from commons_app import i18n, metrics
 from commons_app.db import session_scope
 from commons_app.models import User
 from commons_app.services import auth
@@ -110,6 +110,8 @@ class SessionState(rx.State):
     session_checked: bool = False
     # The language shown (commons_app.i18n); handlers pass it to tr()/trn(). Survives log-out.
     lang: str = "en"
+    # The reader's own choice (?lang= or the switcher), remembered for a year; empty: none yet.
+    lang_choice: str = rx.Cookie("", name="commons_lang", max_age=365 * 24 * 3600, same_site="lax")
 
     @rx.var
     def signed_in(self) -> bool:
@@ -138,9 +140,24 @@ class SessionState(rx.State):
             self._clear_user()
             raise
 
+    def _pick_language(self) -> None:
+        """?lang= picks (and remembers) the language; else the remembered choice; else the browser's."""
+        asked = i18n.normalize(self.router.url.query_parameters.get("lang"))
+        if asked:
+            self.lang_choice = asked
+        self.lang = i18n.normalize(self.lang_choice) or i18n.from_accept_language(self.router.headers.accept_language)
+
+    @rx.event
+    def choose_language(self, code: str) -> None:
+        """The switcher: show ``code`` from now on (unknown codes are ignored)."""
+        chosen = i18n.normalize(code)
+        if chosen:
+            self.lang = self.lang_choice = chosen
+
     @rx.event
     async def check_session(self) -> None:
         """Refresh the display fields from the server (every page runs this on load)."""
+        self._pick_language()
         self.session_checked = True
         try:
             me = await self._call(_whoami)
@@ -166,7 +183,7 @@ class SessionState(rx.State):
         connections.forget(self._socket())
         self._clear_user()
         await reset_private_states(self)
-        return [rx.redirect("/login"), rx.toast.info("You have been logged out.")]
+        return [rx.redirect("/login"), rx.toast.info(i18n.tr(self.lang, "You have been logged out."))]
 
 
 async def reset_private_states(state: rx.State) -> None:
@@ -174,7 +191,8 @@ async def reset_private_states(state: rx.State) -> None:
     from commons_app.state.live import LiveResults  # live imports this module
 
     session_state = await state.get_state(SessionState)
-    lang = session_state.lang
+    lang, lang_choice = session_state.lang, session_state.lang_choice
     for cls in [SessionState, *PRIVATE_STATES, LiveResults]:
         (await state.get_state(cls)).reset()
-    session_state.lang = lang  # the language is the reader's choice, not the account's
+    # the language is the reader's choice, not the account's
+    session_state.lang, session_state.lang_choice = lang, lang_choice

@@ -357,6 +357,7 @@ class AdminTab:
     _clear_user = SessionState._clear_user
     _act = AdminState._act
     _load = AdminState._load
+    lang = "en"  # SessionState.lang: messages in English
 
     def __init__(self, sid: str) -> None:
         self.sid = sid

@@ -153,6 +153,7 @@ class AdminTab:
     """One tab's ``AdminState`` on plain attributes, its services run in the test's session."""
 
     _load = admin_page.AdminState._load
+    lang = "en"  # SessionState.lang: messages in English
 
     def __init__(self, session, user) -> None:
         self.session, self.user = session, user

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from commons_app.i18n import N_
 from commons_app.services.tally.exact import _common_units, _decimal, _Exact, _float_units, _Weights
 from commons_app.services.tally.types import MAX_SCORE, Note, OptionTally, TallyBallot, TallyResult
 
@@ -70,7 +71,7 @@ def _prepare(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> tuple
     ids = tuple(option_ids)
     index = {option_id: position for position, option_id in enumerate(ids)}
     if len(index) != len(ids):
-        raise ValueError("option_ids must not contain duplicates")
+        raise ValueError(N_("option_ids must not contain duplicates"))
     if not isinstance(ballots, (list, tuple)):
         ballots = list(ballots)
     count = len(ballots)

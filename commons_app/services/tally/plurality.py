@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from commons_app.i18n import N_
 from commons_app.services.tally.ballots import (
     _choice_entries,
     _count_options,
@@ -84,7 +85,7 @@ def tally_single_counts(option_ids: Sequence[int], counts: Iterable[tuple[int, f
     """
     ids = tuple(option_ids)
     if len(set(ids)) != len(ids):
-        raise ValueError("option_ids must not contain duplicates")
+        raise ValueError(N_("option_ids must not contain duplicates"))
     exact: dict[int, Fraction] = dict.fromkeys(ids, Fraction(0))
     votes: dict[int, int] = dict.fromkeys(ids, 0)
     total_ballots = 0

@@ -19,6 +19,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from commons_app.i18n import N_
 from commons_app.services.tally import exact as _exact_module
 from commons_app.services.tally import tally
 from commons_app.services.tally.ballots import _tie_notes
@@ -75,7 +76,7 @@ def _prepare(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> _Elec
     ids = tuple(option_ids)
     known = set(ids)
     if len(known) != len(ids):
-        raise ValueError("option_ids must not contain duplicates")
+        raise ValueError(N_("option_ids must not contain duplicates"))
     prepared: list[_Ballot] = []
     for ballot in ballots:
         weight = float(ballot.weight)

@@ -40,6 +40,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
+from commons_app.i18n import N_
 from commons_app.services.tally.exact import _decimal
 from commons_app.services.tally.ties import count_back, draw, lot_figures
 from commons_app.services.tally.types import Note, OptionTally, TallyBallot, TallyResult
@@ -61,7 +62,7 @@ def _papers(option_ids: Sequence[int], ballots: Iterable[TallyBallot]) -> tuple[
     """Group identical ballots: (ranking, weight) -> how many; plus the ballot count and total weight."""
     index = set(option_ids)
     if len(index) != len(option_ids):
-        raise ValueError("option_ids must not contain duplicates")
+        raise ValueError(N_("option_ids must not contain duplicates"))
     weights: dict[Any, Fraction] = {}
     parcels: dict[Parcel, int] = defaultdict(int)
     count = 0
