@@ -18,7 +18,6 @@ const catalogs = {
 "%(n)s Erinnerung zum Senden eingereiht.",
 "%(n)s Erinnerungen zum Senden eingereiht."
 ],
-"%(score)s (mean %(mean)s)": "%(score)s (Mittel %(mean)s)",
 "%(total)s on the roll, %(voted)s have voted.": "%(total)s im Wählerverzeichnis, %(voted)s haben abgestimmt.",
 "%(who)s is on the roll.": "%(who)s steht im Wählerverzeichnis.",
 "%(who)s was removed.": "%(who)s wurde entfernt.",
@@ -98,9 +97,7 @@ const catalogs = {
 "Description": "Beschreibung",
 "Each ballot approves any number of options; the option approved by the most (weighted) ballots wins.": "Jeder Stimmzettel stimmt beliebig vielen Optionen zu; es gewinnt die Option mit den meisten (gewichteten) Zustimmungen.",
 "Each ballot names one option; the option with the most (weighted) votes wins.": "Jeder Stimmzettel nennt eine Option; es gewinnt die Option mit den meisten (gewichteten) Stimmen.",
-"Each ballot scores the options; the highest (weighted) total score wins.": "Jeder Stimmzettel vergibt Punkte an die Optionen; es gewinnt die höchste (gewichtete) Gesamtpunktzahl.",
 "Each rank can be given to one option only.": "Jeder Rang kann nur einer Option gegeben werden.",
-"Each ranking gives an option more points the higher it ranks it; the most (weighted) points win.": "Jede Rangfolge gibt einer Option umso mehr Punkte, je höher sie sie einstuft; die meisten (gewichteten) Punkte gewinnen.",
 "Each voter on the roll needs a username or an email address.": "Jede Person im Verzeichnis braucht einen Benutzernamen oder eine E-Mail-Adresse.",
 "Elected": "Gewählt",
 "Email": "E-Mail",
@@ -245,7 +242,6 @@ const catalogs = {
 "Retract vote": "Stimme zurückziehen",
 "Role": "Rolle",
 "Role changed.": "Rolle geändert.",
-"Role of %(user)s": "Rolle von %(user)s",
 "Roll CSV": "Verzeichnis als CSV",
 "Roll imported: %(n)s voter.": [
 "Verzeichnis importiert: %(n)s Person.",
@@ -297,7 +293,6 @@ const catalogs = {
 "The last administrator cannot be disabled.": "Die letzte Administratorin bzw. der letzte Administrator kann nicht deaktiviert werden.",
 "The last administrator cannot lose the admin role.": "Die letzte Administratorin bzw. der letzte Administrator kann die Verwaltungsrolle nicht verlieren.",
 "The poll is closed: its roll can no longer change.": "Die Abstimmung ist geschlossen: Ihr Verzeichnis kann sich nicht mehr ändern.",
-"The two options with the highest (weighted) total scores are the finalists; the finalist that more (weighted) ballots score higher wins.": "Die beiden Optionen mit den höchsten (gewichteten) Gesamtpunktzahlen kommen ins Finale; es gewinnt die, der mehr (gewichtete) Stimmzettel mehr Punkte geben.",
 "There is no page at this address. It may have moved, or the link may be mistyped.": "Unter dieser Adresse gibt es keine Seite. Sie wurde vielleicht verschoben, oder der Link ist falsch geschrieben.",
 "This account is disabled.": "Dieses Konto ist deaktiviert.",
 "This browser does not hold your ballot's receipt; paste it here to change or retract your ballot.": "Dieser Browser hat den Beleg Ihres Stimmzettels nicht; fügen Sie ihn hier ein, um Ihren Stimmzettel zu ändern oder zurückzuziehen.",
@@ -389,10 +384,6 @@ const catalogs = {
 "anonymity_threshold applies to anonymous polls only.": "anonymity_threshold gilt nur für anonyme Abstimmungen.",
 "anonymous": "anonym",
 "at": "unter",
-"ballot": [
-"Stimmzettel",
-"Stimmzettel"
-],
 "closed": "geschlossen",
 "entries": "Einträge",
 "failed": "fehlgeschlagen",
@@ -436,7 +427,6 @@ const catalogs = {
 "%(n)s recordatorio en cola de envío.",
 "%(n)s recordatorios en cola de envío."
 ],
-"%(score)s (mean %(mean)s)": "%(score)s (media %(mean)s)",
 "%(total)s on the roll, %(voted)s have voted.": "%(total)s en el censo, %(voted)s han votado.",
 "%(who)s is on the roll.": "%(who)s está en el censo.",
 "%(who)s was removed.": "%(who)s fue eliminado del censo.",
@@ -516,9 +506,7 @@ const catalogs = {
 "Description": "Descripción",
 "Each ballot approves any number of options; the option approved by the most (weighted) ballots wins.": "Cada papeleta aprueba cualquier número de opciones; gana la opción aprobada por más papeletas (ponderadas).",
 "Each ballot names one option; the option with the most (weighted) votes wins.": "Cada papeleta indica una opción; gana la opción con más votos (ponderados).",
-"Each ballot scores the options; the highest (weighted) total score wins.": "Cada papeleta puntúa las opciones; gana la mayor puntuación total (ponderada).",
 "Each rank can be given to one option only.": "Cada puesto solo puede darse a una opción.",
-"Each ranking gives an option more points the higher it ranks it; the most (weighted) points win.": "Cada clasificación da más puntos a una opción cuanto más arriba la coloca; ganan los más puntos (ponderados).",
 "Each voter on the roll needs a username or an email address.": "Cada votante del censo necesita un nombre de usuario o una dirección de correo.",
 "Elected": "Elegidas",
 "Email": "Correo electrónico",
@@ -663,7 +651,6 @@ const catalogs = {
 "Retract vote": "Retirar voto",
 "Role": "Rol",
 "Role changed.": "Rol cambiado.",
-"Role of %(user)s": "Rol de %(user)s",
 "Roll CSV": "Censo en CSV",
 "Roll imported: %(n)s voter.": [
 "Censo importado: %(n)s votante.",
@@ -715,7 +702,6 @@ const catalogs = {
 "The last administrator cannot be disabled.": "No se puede desactivar al último administrador.",
 "The last administrator cannot lose the admin role.": "El último administrador no puede perder el rol de administrador.",
 "The poll is closed: its roll can no longer change.": "La votación está cerrada: su censo ya no puede cambiar.",
-"The two options with the highest (weighted) total scores are the finalists; the finalist that more (weighted) ballots score higher wins.": "Las dos opciones con mayor puntuación total (ponderada) son finalistas; gana la finalista que más papeletas (ponderadas) puntúan por encima de la otra.",
 "There is no page at this address. It may have moved, or the link may be mistyped.": "No hay ninguna página en esta dirección. Puede que se haya movido o que el enlace esté mal escrito.",
 "This account is disabled.": "Esta cuenta está desactivada.",
 "This browser does not hold your ballot's receipt; paste it here to change or retract your ballot.": "Este navegador no guarda el recibo de tu papeleta; pégalo aquí para cambiar o retirar tu papeleta.",
@@ -807,10 +793,6 @@ const catalogs = {
 "anonymity_threshold applies to anonymous polls only.": "anonymity_threshold solo se aplica a votaciones anónimas.",
 "anonymous": "anónima",
 "at": "en",
-"ballot": [
-"papeleta",
-"papeletas"
-],
 "closed": "cerrada",
 "entries": "entradas",
 "failed": "fallida",
