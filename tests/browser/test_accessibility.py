@@ -1,9 +1,5 @@
 """axe-core on every page and state at 1280 px and 390 px (WCAG 2.0/2.1 A+AA and 2.2 AA), and the
 44 × 44 px tap targets of the shared chrome on a phone. Any violation fails the test.
-
-``BODY_ISSUES_THIS_ROUND`` names, per page state, the violations that sit in page bodies being
-rewritten on other branches in this round; those states xfail with the ids listed, and only while
-nothing else is found. The list is meant to be emptied by the next round.
 """
 
 from __future__ import annotations
@@ -27,11 +23,6 @@ pytestmark = pytest.mark.browser
 METHODS = ["single", "approval", "irv", "schulze", "borda", "score", "star", "stv"]
 OPTIONS = ["Tomatoes", "Beans", "Squash"]
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
-
-# state -> violation ids (axe rule ids, or "tap-target-44" for controls under 44 px in <main>)
-# left in page bodies that other branches rewrite this round. Empty it in the next round.
-BODY_ISSUES_THIS_ROUND: dict[str, set[str]] = {
-}
 
 
 def _ballot(method: str, ids: dict[str, int]) -> dict[str, Any]:
@@ -97,7 +88,7 @@ def _check(page: Page, state: str, width: str) -> None:
         a11y.settled(page)
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / f"{width}-{state}.png"), full_page=True, animations="disabled")
-    a11y.audit(page, state, known=BODY_ISSUES_THIS_ROUND.get(state, set()))
+    a11y.audit(page, state)
 
 
 def _open(new_page: Callable[..., Page], world: dict[str, Any], width: str, who: str | None) -> Page:
