@@ -19,16 +19,18 @@ from commons_app.methods.registry import (
     all_params,
     find,
     get,
+    headline,
     label_of,
     names,
     register,
     summarize,
+    summary_parts,
     unregister,
 )
 
 __all__ = [
     "KINDS", "MAX_SCORE", "BallotKind", "CleanBallot", "Method", "Param", "Table", "all_methods", "all_params", "find",
-    "get", "label_of", "names", "register", "summarize", "unregister",
+    "get", "headline", "label_of", "names", "register", "summarize", "summary_parts", "unregister",
 ]
 
 

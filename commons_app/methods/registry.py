@@ -204,14 +204,27 @@ def summarize(results: Any, lang: str = "en") -> str:
 
     Without ballots it says so (and nothing more: an open anonymous poll before its first step
     shows no count, so neither does this); a method without a ``summary`` names its winners."""
+    head, ties, decision = summary_parts(results, lang)
+    return " ".join([head, *ties, *decision])
+
+
+def headline(results: Any, lang: str = "en") -> str:
+    """The outcome without how its ties were broken: who won and what the decision rules made of
+    it (the presentation view shows this large, the tie-breaks below it)."""
+    head, _ties, decision = summary_parts(results, lang)
+    return " ".join([head, *decision])
+
+
+def summary_parts(results: Any, lang: str = "en") -> tuple[str, list[str], list[str]]:
+    """The three parts of :func:`summarize`: the method's sentence, the tie-breaks, the decision."""
     from commons_app.methods import _display
 
     if results.total_ballots == 0:
-        return _display.no_ballots(lang, results)
+        return _display.no_ballots(lang, results), [], []
     texts = {o.option_id: o.text for o in results.options}
     method = find(results.method)
     if method is not None and method.summary is not None:
         head = method.summary(results, texts, lang)
     else:
         head = _display.generic(lang, results, texts)
-    return " ".join([head, *_display.tie_breaks(lang, results, texts), *_display.decision(lang, results)])
+    return head, _display.tie_breaks(lang, results, texts), _display.decision(lang, results)

@@ -267,13 +267,23 @@ def _results() -> rx.Component:
     no_step_yet = PresentState.anonymous & (LiveResults.status == "open") & (LiveResults.total_ballots == 0)
     return rx.el.section(
         _status_line(),
-        # The same plain-language sentence as the results page (who won and why).
+        # The results page's plain-language outcome: who won and why, large; how a tie was broken
+        # (a longer story) below it in smaller type, so the bars stay on a projector's screen.
         rx.el.p(
-            rx.cond(no_step_yet, t("No results yet"), live_state.summary_text()),
+            rx.cond(no_step_yet, t("No results yet"), live_state.headline_text()),
             custom_attrs={"data-testid": "present-summary"},
             role="status",
             style={"fontSize": "clamp(1.5rem, min(2.6vw, 4.8vh), 3.25rem)", "fontWeight": 700, "lineHeight": 1.2, "margin": 0,
                    "color": TEXT},
+        ),
+        rx.cond(
+            ~no_step_yet & (live_state.tie_text() != ""),
+            rx.el.p(
+                live_state.tie_text(),
+                custom_attrs={"data-testid": "present-ties"},
+                style={"fontSize": "clamp(1rem, min(1.3vw, 2.4vh), 1.6rem)", "lineHeight": 1.35, "margin": 0,
+                       "color": TEXT},
+            ),
         ),
         rx.el.ul(
             rx.foreach(LiveResults.rows, _bar),

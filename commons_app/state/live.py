@@ -230,7 +230,7 @@ async def _withdraw(sid: str, message: str) -> None:
         return
     values = {"poll_id": poll_id, "rows": [], "total_ballots": 0, "total_weight_label": "0", "winners_label": "",
               "rounds_header": [], "rounds_rows": [], "matrix_header": [], "matrix_rows": [], "runoff_label": "",
-              "notes": [], "summaries": {}, "rounds_chart": [], "rounds_series": [], "winners_template": "",
+              "notes": [], "summaries": {}, "headlines": {}, "tie_texts": {}, "rounds_chart": [], "rounds_series": [], "winners_template": "",
               "winners_names": "", "winners_elected": "", "withdrawn": message}
     delta = {LiveResults.get_full_name(): {f"{k}{FIELD_MARKER}": v for k, v in values.items()}}
     await namespace.emit("event", {"delta": delta}, to=sid)
@@ -476,6 +476,8 @@ def results_display(results: PollResults) -> dict[str, Any]:
         # The plain-language outcome in every language offered: a push goes to every watcher
         # of the poll at once, whatever language each one reads.
         "summaries": {lang: methods.summarize(results, lang) for lang in summary_languages()},
+        "headlines": {lang: methods.headline(results, lang) for lang in summary_languages()},
+        "tie_texts": {lang: " ".join(methods.summary_parts(results, lang)[1]) for lang in summary_languages()},
         "weighted": _display.is_weighted(results),
         "rounds_chart": chart_rows,
         "rounds_series": chart_series,
@@ -547,6 +549,8 @@ class LiveResults(rx.State):
     passed: str = ""  # "yes" / "no" / "" (no pass rule)
     notes: list[str] = []
     summaries: dict[str, str] = {}  # language -> the plain-language outcome (methods.summarize)
+    headlines: dict[str, str] = {}  # language -> the same without its tie-breaks (methods.headline)
+    tie_texts: dict[str, str] = {}  # language -> only how its ties were broken ("" without ties)
     weighted: bool = False  # some ballot weight differs from 1: show the weighted column
     rounds_chart: list[dict[str, Any]] = []  # per round: each option's votes (rounds_chart)
     rounds_series: list[dict[str, str]] = []
@@ -591,3 +595,19 @@ def summary_text() -> rx.Var:
 
     lang = SessionState.lang
     return rx.cond(LiveResults.summaries.contains(lang), LiveResults.summaries[lang], LiveResults.summaries["en"]).to(str)
+
+
+def headline_text() -> rx.Var:
+    """:func:`summary_text` without how ties were broken (the presentation view's large line)."""
+    from commons_app.state.session import SessionState
+
+    lang = SessionState.lang
+    return rx.cond(LiveResults.headlines.contains(lang), LiveResults.headlines[lang], LiveResults.headlines["en"]).to(str)
+
+
+def tie_text() -> rx.Var:
+    """How the outcome's ties were broken, in the viewer's language ("" without ties)."""
+    from commons_app.state.session import SessionState
+
+    lang = SessionState.lang
+    return rx.cond(LiveResults.tie_texts.contains(lang), LiveResults.tie_texts[lang], LiveResults.tie_texts["en"]).to(str)

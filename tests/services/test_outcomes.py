@@ -128,6 +128,21 @@ def test_irv_tie_broken_by_lot_is_provisional_until_the_close(session, user, peo
     assert final.endswith("The lot was drawn with the published record's SHA-256 as its seed, so anyone can redo it.")
 
 
+def test_headline_is_the_summary_without_its_tie_breaks(session, user, people):
+    """The presentation view shows the headline large and the tie-breaks apart: together they
+    are the whole summary, and the headline alone says nothing of the lot."""
+    view = factories.make_poll(session, user, options=GARDEN, method="irv")
+    ids = _ids(view)
+    for voter, ranking in zip(people, [["Herbs"], ["Herbs"], ["Squash"], ["Sunflowers"], ["Tomatoes"]], strict=False):
+        factories.vote(session, voter, view, ranking=[ids[t] for t in ranking])
+    shown = results.poll_results(session=session, user=user, poll_id=view.poll.id)
+    head, ties, decision = methods.summary_parts(shown)
+    assert ties and "by lot" in " ".join(ties)
+    assert methods.summarize(shown) == " ".join([head, *ties, *decision])
+    assert methods.headline(shown) == " ".join([head, *decision])
+    assert "by lot" not in methods.headline(shown) and methods.headline(shown).startswith("Herbs is leading in round ")
+
+
 def test_irv_majority_in_round_one(session, user, people):
     view = factories.make_poll(session, user, options=GARDEN, method="irv")
     ids = _ids(view)
