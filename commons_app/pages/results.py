@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from commons_app import methods, routes
+from commons_app import i18n, methods, routes
 from commons_app.components.a11y import results_announcer, start_announcer
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
@@ -107,25 +107,29 @@ def find_in_record(record: str, receipt: str) -> dict[str, Any] | None:
     return None
 
 
-def describe_line(line: dict[str, Any], texts: dict[int, str]) -> str:
-    """A record line's weight and choice, options named by their texts."""
+def describe_line(line: dict[str, Any], texts: dict[int, str], lang: str = "en") -> str:
+    """A record line's weight and choice in ``lang``, options named by their texts."""
 
     def name(option_id: Any) -> str:
-        return texts.get(int(option_id), f"option {option_id}")
+        return texts.get(int(option_id), tr(lang, N_("option %(id)s"), id=option_id))
 
     if "option_id" in line:
-        choice = "choice: " + name(line["option_id"])
+        sentence, listed = N_("weight %(weight)s, choice: %(choice)s"), name(line["option_id"])
     elif "option_ids" in line:
-        choice = "approved: " + ", ".join(name(i) for i in line["option_ids"])
+        sentence, listed = N_("weight %(weight)s, approved: %(choice)s"), ", ".join(name(i) for i in line["option_ids"])
     elif "ranking" in line:
-        choice = "ranking: " + " > ".join(name(i) for i in line["ranking"])
+        sentence, listed = N_("weight %(weight)s, ranking: %(choice)s"), " > ".join(name(i) for i in line["ranking"])
     else:
-        choice = "scores: " + ", ".join(f"{name(k)} {v}" for k, v in line.get("scores", {}).items())
-    return f"weight {format_number(float(line['weight']))}, {choice}"
+        sentence = N_("weight %(weight)s, scores: %(choice)s")
+        listed = ", ".join(f"{name(k)} {v}" for k, v in line.get("scores", {}).items())
+    weight = format_number(float(line["weight"])) if lang == "en" else i18n.format_number(lang, float(line["weight"]))
+    return tr(lang, sentence, weight=weight, choice=listed)
 
 
-def receipt_in_record(*, session: Session, user: User, poll_id: str, receipt: str) -> tuple[bool, str]:
-    """Whether a closed poll's record holds the ballot ``receipt`` names, as a sentence.
+def receipt_in_record(
+    *, session: Session, user: User, poll_id: str, receipt: str, lang: str = "en"
+) -> tuple[bool, str]:
+    """Whether a closed poll's record holds the ballot ``receipt`` names, as a sentence in ``lang``.
 
     Raises:
         NotFound, Forbidden, Conflict: As ``results.poll_record``.
@@ -135,7 +139,8 @@ def receipt_in_record(*, session: Session, user: User, poll_id: str, receipt: st
     if line is None:
         return False, NOT_IN_RECORD
     texts = {int(o.id): o.text for o in polls.options_of(session=session, poll_id=poll_id)}  # type: ignore[arg-type]
-    return True, f"Counted: this receipt names a ballot in the record — {describe_line(line, texts)}."
+    return True, tr(lang, N_("Counted: this receipt names a ballot in the record — %(ballot)s."),
+                    ballot=describe_line(line, texts, lang))
 
 
 @private_state
@@ -265,7 +270,9 @@ class ResultsState(SessionState):
         self.checking = True
         yield
         try:
-            _found, message = await self._call(receipt_in_record, poll_id=self.poll_number, receipt=receipt)
+            _found, message = await self._call(
+                receipt_in_record, poll_id=self.poll_number, receipt=receipt, lang=self.lang
+            )
         except NotAuthenticated:
             self.checking = False
             yield login_redirect(self.router.url.path)
@@ -521,7 +528,7 @@ def decision_panel() -> rx.Component:
     return rx.cond(
         LiveResults.decision_lines.length() > 0,
         rx.callout(
-            rx.vstack(rx.foreach(LiveResults.decision_lines, lambda line: rx.text(line)), spacing="1"),
+            rx.vstack(rx.foreach(live_state.decision_lines(), lambda line: rx.text(line)), spacing="1"),
             icon="gavel",
             color_scheme=rx.cond(failed, "amber", "green"),
             width="100%",

@@ -450,9 +450,14 @@ def results_display(results: PollResults) -> dict[str, Any]:
     elected = method.elected_label if method is not None and method.elected_label else ""
     winners_label = tr("en", winners_template, elected=elected, names=", ".join(winner_names))
     chart_rows, chart_series = rounds_chart(results)
-    decision_lines = decisions.describe_decision(
-        quorum_met=results.quorum_met, passed=results.passed, figures=results.decision, closed=closed
-    )
+    # Worded in every language offered, as the summaries: one push serves every watcher.
+    decision_texts = {
+        lang: decisions.describe_decision(
+            quorum_met=results.quorum_met, passed=results.passed, figures=results.decision, closed=closed, lang=lang
+        )
+        for lang in summary_languages()
+    }
+    decision_lines = decision_texts[i18n.DEFAULT_LANGUAGE]
     return {
         "method": results.method,
         "status": results.status,
@@ -470,6 +475,7 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "lines": lines,
         "explanation": method.explanation if method else "",
         "decision_lines": decision_lines,
+        "decision_texts": decision_texts,
         "quorum_met": "" if results.quorum_met is None else ("yes" if results.quorum_met else "no"),
         "passed": "" if results.passed is None else ("yes" if results.passed else "no"),
         "notes": list(results.notes),
@@ -543,6 +549,7 @@ class LiveResults(rx.State):
     lines: list[str] = []
     explanation: str = ""
     decision_lines: list[str] = []
+    decision_texts: dict[str, list[str]] = {}  # language -> decision_lines worded in it
     quorum_met: str = ""  # "yes" / "no" / "" (no quorum rule)
     passed: str = ""  # "yes" / "no" / "" (no pass rule)
     notes: list[str] = []
@@ -591,3 +598,13 @@ def summary_text() -> rx.Var:
 
     lang = SessionState.lang
     return rx.cond(LiveResults.summaries.contains(lang), LiveResults.summaries[lang], LiveResults.summaries["en"]).to(str)
+
+
+def decision_lines() -> rx.Var:
+    """The decision's lines in the viewer's language (English when not worded in it)."""
+    from commons_app.state.session import SessionState
+
+    lang = SessionState.lang
+    return rx.cond(
+        LiveResults.decision_texts.contains(lang), LiveResults.decision_texts[lang], LiveResults.decision_lines
+    ).to(list[str])

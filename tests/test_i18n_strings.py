@@ -1,0 +1,60 @@
+"""The results page's sentences built in Python follow the reader's language (issue 13).
+
+The shipped catalogs are edited elsewhere, so these tests give the code a made-up language that
+wraps every message it knows in «…»: a sentence left in English, or glued from pieces the catalog
+never sees, shows up unwrapped.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from commons_app import i18n
+from commons_app.services import decisions
+
+
+class _Wrapped(dict):
+    def get(self, msgid, default=None):
+        return "«" + msgid + "»"
+
+
+@pytest.fixture
+def wrapped(monkeypatch):
+    """Language "xx": every msgid translated as «msgid» (placeholders kept)."""
+    real = i18n._translations
+
+    def fake(lang):
+        return (_Wrapped(), lambda n: 0 if n == 1 else 1) if lang == "xx" else real(lang)
+
+    monkeypatch.setattr(i18n, "_translations", fake)
+    return "xx"
+
+
+FIGURES = {"ballots": 41, "roll": 60, "share_needed": 31, "pass_rule": "majority", "support_percent": 68.0}
+
+
+def test_decision_lines_stay_the_same_in_english():
+    assert decisions.describe_decision(quorum_met=True, passed=True, figures=FIGURES, closed=True) == [
+        "Quorum reached: 41 of 60 voted (31 needed)",
+        "Passed with 68 % (more than half needed)",
+    ]
+    assert decisions.describe_decision(quorum_met=False, passed=False, figures=FIGURES, closed=False) == [
+        "Quorum not reached yet: 41 of 60 voted (31 needed)",
+        "Not passing yet: the quorum is not reached",
+    ]
+
+
+def test_decision_lines_are_whole_translated_sentences(wrapped):
+    lines = decisions.describe_decision(quorum_met=True, passed=True, figures=FIGURES, closed=True, lang=wrapped)
+    assert lines == [
+        "«Quorum reached: «41 of 60 voted (31 needed)»»",
+        "«Passed with 68 % («more than half» needed)»",
+    ]
+
+
+def test_a_receipts_ballot_is_described_in_the_readers_language(wrapped):
+    from commons_app.pages.results import describe_line
+
+    line = {"receipt": "r", "weight": 1.5, "ranking": [2, 9]}
+    assert describe_line(line, {2: "Tea"}) == "weight 1.5, ranking: Tea > option 9"
+    assert describe_line(line, {2: "Tea"}, wrapped) == "«weight 1.5, ranking: Tea > «option 9»»"
