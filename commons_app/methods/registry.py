@@ -50,13 +50,17 @@ class Param:
 class Table:
     """A method-specific table of the results page (rounds, pairwise matrix ...)."""
 
-    caption: str
+    caption: str  # a msgid (marked with N_), like the header's first cell: the page translates them
     header: list[str]
     rows: list[list[str]]
+    label_rows: tuple[int, ...] = ()  # rows whose first cell is a msgid too ("Exhausted"), not an option
 
     def as_dict(self) -> dict[str, Any]:
         """The plain form the live updates carry."""
-        return {"caption": self.caption, "header": list(self.header), "rows": [list(r) for r in self.rows]}
+        shown: dict[str, Any] = {"caption": self.caption, "header": list(self.header), "rows": [list(r) for r in self.rows]}
+        if self.label_rows:
+            shown["label_rows"] = list(self.label_rows)
+        return shown
 
 
 Count = Callable[..., Any]

@@ -54,8 +54,8 @@ def rounds_table(results: Any, texts: Mapping[int, str]) -> list[Table]:
     rounds = results.rounds
     if not rounds:
         return []
-    header = ["Option"] + [f"Round {r.get('round', i + 1)}" for i, r in enumerate(rounds)]
-    rows: list[list[str]] = [["Quota"] + [_cell(r.get("quota")) for r in rounds]]
+    header = [N_("Option")] + [f"Round {r.get('round', i + 1)}" for i, r in enumerate(rounds)]
+    rows: list[list[str]] = [[N_("Quota")] + [_cell(r.get("quota")) for r in rounds]]
     for o in results.options:
         key = str(o.option_id)
         cells = [o.text]
@@ -73,8 +73,8 @@ def rounds_table(results: Any, texts: Mapping[int, str]) -> list[Table]:
                 done = " ✗"
                 cells[-1] += done
         rows.append(cells)
-    rows.append(["Exhausted"] + [_cell(r.get("exhausted", 0)) for r in rounds])
-    return [Table("STV rounds (✓ = elected, ✗ = excluded)", header, rows)]
+    rows.append([N_("Exhausted")] + [_cell(r.get("exhausted", 0)) for r in rounds])
+    return [Table(N_("STV rounds (✓ = elected, ✗ = excluded)"), header, rows, label_rows=(0, len(rows) - 1))]
 
 
 

@@ -287,11 +287,21 @@ def _grid_table(table: rx.Var) -> rx.Component:
     """One of the method's tables (``methods.Table``: caption, header, rows of text)."""
     header = table["header"].to(list[str])
     rows = table["rows"].to(list[list[str]])
+    # The caption, the header's first cell and the label rows' first cells are msgids; the other
+    # cells are figures and option texts, shown as they are.
+    label_rows = rx.cond(table.to(dict).contains("label_rows"), table["label_rows"], []).to(list[int])
+    caption = t_value(table["caption"].to(str))
+
+    def cell(text: rx.Var, column: rx.Var, row: rx.Var) -> rx.Component:
+        return rx.table.cell(rx.cond((column == 0) & label_rows.contains(row), t_value(text), text))
+
     return rx.box(
         rx.table.root(
-            rx.el.caption(table["caption"].to(str), style={"textAlign": "left", "fontWeight": 600, "padding": "0.5rem 0"}),
-            rx.table.header(rx.table.row(rx.foreach(header, lambda h: rx.table.column_header_cell(h)))),
-            rx.table.body(rx.foreach(rows, lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))))),
+            rx.el.caption(caption, style={"textAlign": "left", "fontWeight": 600, "padding": "0.5rem 0"}),
+            rx.table.header(rx.table.row(rx.foreach(
+                header, lambda h, i: rx.table.column_header_cell(rx.cond(i == 0, t_value(h), h))
+            ))),
+            rx.table.body(rx.foreach(rows, lambda r, j: rx.table.row(rx.foreach(r, lambda c, i: cell(c, i, j))))),
             variant="surface",
             size="1",
         ),
@@ -300,7 +310,7 @@ def _grid_table(table: rx.Var) -> rx.Component:
         # A region that scrolls on a phone must be reachable and named for keyboard users.
         tab_index=0,
         role="region",
-        aria_label=table["caption"].to(str),
+        aria_label=caption,
         class_name="commons-table-scroll",  # theme.css: only this box scrolls, not Radix's inside
     )
 
@@ -370,7 +380,7 @@ def results_chart() -> rx.Component:
         rx.recharts.x_axis(data_key="text"),
         rx.recharts.y_axis(allow_decimals=True),
         rx.recharts.graphing_tooltip(),
-        rx.recharts.bar(data_key="chart_value", name="Total", fill="var(--accent-9)", is_animation_active=False),
+        rx.recharts.bar(data_key="chart_value", name=t("Total"), fill="var(--accent-9)", is_animation_active=False),
         data=LiveResults.rows,
         width="100%",
         height=300,
@@ -379,7 +389,9 @@ def results_chart() -> rx.Component:
 
 def _series_bar(series: rx.Var) -> rx.Component:
     return rx.recharts.bar(
-        data_key=series["key"].to(str), name=series["name"].to(str), stack_id="round",
+        data_key=series["key"].to(str), stack_id="round",
+        # The exhausted ballots' name is a msgid; the others are option texts.
+        name=rx.cond(series["key"] == "exhausted", t_value(series["name"].to(str)), series["name"].to(str)),
         fill=series["colour"].to(str), stroke="var(--color-background)", is_animation_active=False,
     )
 
@@ -391,7 +403,7 @@ def rounds_chart() -> rx.Component:
     return rx.box(
         rx.recharts.bar_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-            rx.recharts.x_axis(data_key="round"),
+            rx.recharts.x_axis(data_key="round_" + SessionState.lang),
             rx.recharts.y_axis(allow_decimals=True),
             rx.recharts.graphing_tooltip(),
             rx.recharts.legend(),

@@ -510,8 +510,11 @@ def rounds_chart(results: PollResults) -> tuple[list[dict[str, Any]], list[dict[
     for i, r in enumerate(rounds):
         votes = r.get("tallies", r.get("votes")) or {}
         # The round's name in English, like ``winners_label``; the msgid lets a page word it anew.
-        label = tr("en", N_("Round %(n)s"), n=r.get("round", i + 1))
+        number = r.get("round", i + 1)
+        label = tr("en", N_("Round %(n)s"), n=number)
         row: dict[str, Any] = {"round": label, "exhausted": float(r.get("exhausted", 0) or 0)}
+        # ... and in every language offered (round_de ...): each viewer's axis reads its own key.
+        row.update({f"round_{lang}": tr(lang, N_("Round %(n)s"), n=number) for lang in summary_languages()})
         for o in results.options:
             row[f"o{o.option_id}"] = float(votes.get(str(o.option_id), 0) or 0)
         rows.append(row)
