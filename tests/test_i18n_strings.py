@@ -58,3 +58,18 @@ def test_a_receipts_ballot_is_described_in_the_readers_language(wrapped):
     line = {"receipt": "r", "weight": 1.5, "ranking": [2, 9]}
     assert describe_line(line, {2: "Tea"}) == "weight 1.5, ranking: Tea > option 9"
     assert describe_line(line, {2: "Tea"}, wrapped) == "«weight 1.5, ranking: Tea > «option 9»»"
+
+
+def test_the_ballot_summary_names_a_missing_option_in_the_readers_language(wrapped):
+    from commons_app.methods.ballots import RANKING
+
+    assert RANKING.describe([2, 9], {2: "Tea"}) == "Tea, option 9"
+    assert RANKING.describe([2, 9], {2: "Tea"}, wrapped) == "Tea, «option 9»"
+
+
+def test_a_failed_invitation_is_one_translated_sentence(wrapped):
+    from commons_app.pages.roll_editor import _invite_text
+
+    row = {"email": "Ann@example.org", "invitation": "failed"}
+    assert _invite_text(row, {"ann@example.org": "mailbox full"}) == "failed: mailbox full"
+    assert _invite_text(row, {}, wrapped) == "«failed: «no reason recorded»»"

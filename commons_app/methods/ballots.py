@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from commons_app.i18n import N_
+from commons_app.i18n import N_, tr
 from commons_app.services.errors import InvalidInput
 
 __all__ = ["APPROVAL", "CHOICE", "KINDS", "MAX_SCORE", "RANKING", "SCORES", "BallotKind", "CleanBallot"]
@@ -113,12 +113,12 @@ class BallotKind:
         """``{field: value}`` of a stored ballot, as the API shows it."""
         return {self.field: self.from_stored(option_id, list(choices or ()), dict(scores or {}))}
 
-    def describe(self, value: Any, texts: Mapping[int, str]) -> str:
-        """The field's value in words, options named by their texts."""
+    def describe(self, value: Any, texts: Mapping[int, str], lang: str = "en") -> str:
+        """The field's value in words (in ``lang``), options named by their texts."""
 
         def name(option_id: Any) -> str:
             try:
-                return texts.get(int(option_id), f"option {option_id}")
+                return texts.get(int(option_id), tr(lang, N_("option %(id)s"), id=option_id))
             except (TypeError, ValueError):
                 return str(option_id)
 

@@ -8,7 +8,7 @@ from typing import Any
 from commons_app.i18n import N_, tr
 from commons_app.methods import _display
 from commons_app.methods._display import number
-from commons_app.methods.ballots import MAX_SCORE, SCORES
+from commons_app.methods.ballots import SCORES
 from commons_app.methods.registry import Method, register
 from commons_app.services.tally import tally
 
@@ -55,7 +55,7 @@ METHOD = register(Method(
     name="star",
     position=70,
     label=N_("STAR"),
-    instructions=f"Score each option from 0 to {MAX_SCORE}; the two highest-scored go to an automatic runoff.",
+    instructions=N_("Score each option from 0 to %(max)s; the two highest-scored go to an automatic runoff."),  # max: MAX_SCORE
     ballot=SCORES,
     count=count,
     # The msgid spells out MAX_SCORE (5): a msgid must be a literal for extraction and lookup.
