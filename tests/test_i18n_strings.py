@@ -63,8 +63,8 @@ def test_a_receipts_ballot_is_described_in_the_readers_language(wrapped):
 def test_the_ballot_summary_names_a_missing_option_in_the_readers_language(wrapped):
     from commons_app.methods.ballots import RANKING
 
-    assert RANKING.describe([2, 9], {2: "Tea"}) == "Tea, option 9"
-    assert RANKING.describe([2, 9], {2: "Tea"}, wrapped) == "Tea, «option 9»"
+    assert RANKING.describe([2, 9], {2: "Tea"}) == "Tea > option 9"
+    assert RANKING.describe([2, 9], {2: "Tea"}, wrapped) == "Tea > «option 9»"
 
 
 def test_a_failed_invitation_is_one_translated_sentence(wrapped):
