@@ -73,3 +73,13 @@ def test_a_failed_invitation_is_one_translated_sentence(wrapped):
     row = {"email": "Ann@example.org", "invitation": "failed"}
     assert _invite_text(row, {"ann@example.org": "mailbox full"}) == "failed: mailbox full"
     assert _invite_text(row, {}, wrapped) == "«failed: «no reason recorded»»"
+
+
+def test_an_error_with_figures_is_one_msgid_the_page_translates(wrapped):
+    from commons_app.services import polls
+    from commons_app.services.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as caught:
+        polls.clean_options(["Tea", "Tea"])
+    assert caught.value.message == "Options must be distinct: 'Tea' appears twice."  # the API's English
+    assert caught.value.in_language(wrapped) == "«Options must be distinct: 'Tea' appears twice.»"

@@ -169,7 +169,10 @@ def get(name: str) -> Method:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise InvalidInput(f"Method must be one of {', '.join(names())}.", field="method") from None
+        raise InvalidInput(
+            N_("Method must be one of %(choices)s."),
+            field="method", choices=', '.join(names()),
+        ) from None
 
 
 def find(name: str) -> Method | None:

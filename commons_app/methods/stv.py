@@ -24,7 +24,8 @@ def check_seats(value: Any, options: int) -> int:
         return 1
     if isinstance(value, bool) or not isinstance(value, int) or not (1 <= value < options):
         raise InvalidInput(
-            f"seats must be a whole number from 1 to one fewer than the options ({options - 1}).", field="seats"
+            N_("seats must be a whole number from 1 to one fewer than the options (%(most)s)."),
+            field="seats", most=options - 1,
         )
     return value
 
@@ -34,7 +35,10 @@ def check_rule(value: Any, _options: int) -> str:
     if value is None:
         return "scottish"
     if value not in STV_RULES:
-        raise InvalidInput(f"stv_rule must be one of {', '.join(STV_RULES)}.", field="stv_rule")
+        raise InvalidInput(
+            N_("stv_rule must be one of %(stv_rules)s."),
+            field="stv_rule", stv_rules=', '.join(STV_RULES),
+        )
     return value
 
 

@@ -71,7 +71,8 @@ def check_rules(
         or not 1 <= quorum_ballots <= MAX_QUORUM_BALLOTS
     ):
         raise InvalidInput(
-            f"quorum_ballots must be a whole number from 1 to {MAX_QUORUM_BALLOTS}.", field="quorum_ballots"
+            N_("quorum_ballots must be a whole number from 1 to %(max_quorum_ballots)s."),
+            field="quorum_ballots", max_quorum_ballots=MAX_QUORUM_BALLOTS,
         )
     if quorum_share is not None:
         message = (
@@ -96,15 +97,20 @@ def check_rules(
         quorum_share = share
     rule = "none" if pass_rule is None else pass_rule
     if rule not in PASS_RULES:
-        raise InvalidInput(f"pass_rule must be one of {', '.join(PASS_RULES)}.", field="pass_rule")
+        raise InvalidInput(
+            N_("pass_rule must be one of %(pass_rules)s."),
+            field="pass_rule", pass_rules=', '.join(PASS_RULES),
+        )
     if rule != "none" and not method.pass_rule:
         from commons_app.methods import all_methods  # the registry decides which methods take one
 
         allowed = ", ".join(m.name for m in all_methods() if m.pass_rule)
         raise InvalidInput(
-            f"pass_rule applies to polls of these methods only: {allowed} "
-            f"(a {method.name} ballot does not say yes or no to the winner).",
-            field="pass_rule",
+            N_(
+                "pass_rule applies to polls of these methods only: %(allowed)s "
+                "(a %(name)s ballot does not say yes or no to the winner)."
+            ),
+            field="pass_rule", allowed=allowed, name=method.name,
         )
     return quorum_ballots, quorum_share, rule
 
