@@ -83,3 +83,12 @@ def test_an_error_with_figures_is_one_msgid_the_page_translates(wrapped):
         polls.clean_options(["Tea", "Tea"])
     assert caught.value.message == "Options must be distinct: 'Tea' appears twice."  # the API's English
     assert caught.value.in_language(wrapped) == "«Options must be distinct: 'Tea' appears twice.»"
+
+
+def test_admin_times_are_written_the_readers_way_and_say_utc(wrapped):
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 2, 14, 5, 3, tzinfo=UTC)
+    assert i18n.format_when_utc("de", at, seconds=True) == "02.12.2026, 14:05:03 UTC"
+    assert i18n.format_when_utc(wrapped, at) == "«" + i18n.format_when(wrapped, at) + " UTC»"
+    assert i18n.format_day("de", at) == "02.12.2026"
