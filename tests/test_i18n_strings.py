@@ -92,3 +92,33 @@ def test_admin_times_are_written_the_readers_way_and_say_utc(wrapped):
     assert i18n.format_when_utc("de", at, seconds=True) == "02.12.2026, 14:05:03 UTC"
     assert i18n.format_when_utc(wrapped, at) == "«" + i18n.format_when(wrapped, at) + " UTC»"
     assert i18n.format_day("de", at) == "02.12.2026"
+
+
+def test_the_slow_down_notice_is_in_the_connections_language(wrapped, monkeypatch):
+    import asyncio
+    import json
+
+    from commons_app.services import ratelimit
+    from commons_app.state import throttle
+
+    emitted = []
+
+    class Namespace:
+        async def on_event(self, sid, data):
+            raise AssertionError("a throttled event must not be handled")
+
+        async def emit(self, event, update, to):
+            emitted.append((to, update.events[0].payload["function"]))
+
+    class Throttled(throttle.EventThrottle, Namespace):
+        pass
+
+    monkeypatch.setattr(throttle, "allowed", lambda sid: False)
+    throttle.remember_language("sid-xx", wrapped)
+    asyncio.run(Throttled().on_event("sid-xx", {}))
+    asyncio.run(Throttled().on_event("sid-en", {}))
+    message = ratelimit.MESSAGES[throttle.LIMIT]
+    assert [to for to, _ in emitted] == ["sid-xx", "sid-en"]
+    assert json.dumps("«" + message + "»") in emitted[0][1]
+    assert json.dumps(message) in emitted[1][1]
+    throttle._noticed.pop("sid-xx", None), throttle._noticed.pop("sid-en", None), throttle._languages.pop("sid-xx", None)
