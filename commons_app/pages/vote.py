@@ -360,7 +360,7 @@ class VoteState(SessionState):
         except NotFound as exc:
             self.busy = False
             stale = changing and anonymous
-            self.error = tr(self.lang, STALE_RECEIPT if stale else exc.message)
+            self.error = tr(self.lang, STALE_RECEIPT) if stale else exc.in_language(self.lang)
             yield await self._refresh()
             if stale and not self.not_found:  # the poll is there: the receipt names no ballot
                 yield forget_receipt(poll_id)
@@ -404,7 +404,7 @@ class VoteState(SessionState):
             return
         except NotFound as exc:
             self.busy = False
-            self.error = tr(self.lang, STALE_RECEIPT if anonymous else exc.message)
+            self.error = tr(self.lang, STALE_RECEIPT) if anonymous else exc.in_language(self.lang)
             yield await self._refresh()
             if anonymous and not self.not_found:  # the poll is there: the receipt names no ballot
                 yield forget_receipt(poll_id)
