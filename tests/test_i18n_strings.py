@@ -122,3 +122,16 @@ def test_the_slow_down_notice_is_in_the_connections_language(wrapped, monkeypatc
     assert json.dumps("«" + message + "»") in emitted[0][1]
     assert json.dumps(message) in emitted[1][1]
     throttle._noticed.pop("sid-xx", None), throttle._noticed.pop("sid-en", None), throttle._languages.pop("sid-xx", None)
+
+
+def test_the_star_runoff_line_is_worded_per_language(wrapped, monkeypatch):
+    from types import SimpleNamespace
+
+    from commons_app.methods.star import runoff_line
+    from commons_app.state import live
+
+    results = SimpleNamespace(detail={"finalists": [1, 2], "runoff": {"1": 3, "2": 1, "no_preference": 2}})
+    texts = {1: "Herbs", 2: "Squash"}
+    assert runoff_line(results, texts) == ["Automatic runoff — Herbs: 3 vs Squash: 1 (no preference: 2)"]
+    assert runoff_line(results, texts, wrapped) == ["«Automatic runoff — Herbs: 3 vs Squash: 1 (no preference: 2)»"]
+    assert live._takes_language(runoff_line) and not live._takes_language(lambda results, texts: [])

@@ -88,7 +88,8 @@ class Method:
             ``"points"``.
         tables: Method-specific tables of its results (rounds, a matrix), from the results and
             the option texts.
-        lines: Extra sentences under its results (a runoff ...), from the results and the texts.
+        lines: Extra sentences under its results (a runoff ...), from the results and the texts
+            (and, when it takes a third argument, the language to word them in).
         summary: The plain-language outcome: who won and why, in one or two sentences, from the
             results, the option texts and the reader's language (``summary(results, texts,
             lang)``); the helpers in ``methods._display`` word what every method shares.
@@ -112,7 +113,7 @@ class Method:
     first_label: str = N_("Votes")
     figures: tuple[str, ...] = ()
     tables: Callable[[Any, Mapping[int, str]], list[Table]] | None = None
-    lines: Callable[[Any, Mapping[int, str]], list[str]] | None = None
+    lines: Callable[..., list[str]] | None = None
     summary: Callable[[Any, Mapping[int, str], str], str] | None = None
     elected_label: str | None = None
     counts_table: bool = False

@@ -18,17 +18,17 @@ def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
     return tally("star", option_ids, ballots, seed=seed)
 
 
-def runoff_line(results: Any, texts: Mapping[int, str]) -> list[str]:
-    """The automatic runoff between the two finalists."""
+def runoff_line(results: Any, texts: Mapping[int, str], lang: str = "en") -> list[str]:
+    """The automatic runoff between the two finalists (in ``lang``)."""
     finalists = results.detail.get("finalists")
     if not finalists:
         return []
     runoff = results.detail.get("runoff", {})
     parts = [f"{texts.get(int(f), f)}: {number(runoff.get(str(f), 0))}" for f in finalists]
-    line = "Automatic runoff — " + " vs ".join(parts)
     if runoff.get("no_preference"):
-        line += f" (no preference: {number(runoff['no_preference'])})"
-    return [line]
+        return [tr(lang, N_("Automatic runoff — %(pairs)s (no preference: %(none)s)"),
+                   pairs=" vs ".join(parts), none=number(runoff["no_preference"]))]
+    return [tr(lang, N_("Automatic runoff — %(pairs)s"), pairs=" vs ".join(parts))]
 
 
 

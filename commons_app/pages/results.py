@@ -599,7 +599,7 @@ def live_results() -> rx.Component:
                    custom_attrs={"aria-describedby": "results-table-caption"}),
         ),
         results_table(),
-        rx.foreach(LiveResults.lines, lambda line: rx.callout(line, icon="swords")),
+        rx.foreach(live_state.method_lines(), lambda line: rx.callout(line, icon="swords")),
         rx.foreach(LiveResults.tables, _grid_table),
         closed_record(),
         spacing="4",

@@ -25,6 +25,7 @@ expire without anyone's action. A tab that navigates leaves its poll's room (see
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -436,6 +437,11 @@ def results_display(results: PollResults) -> dict[str, Any]:
     ]
     tables = [t.as_dict() for t in method.tables(results, texts)] if method and method.tables else []
     lines = method.lines(results, texts) if method and method.lines else []
+    # Each language's wording too, for the methods whose lines take one (a push serves everyone).
+    lines_texts = {
+        lang: method.lines(results, texts, lang) if lang != i18n.DEFAULT_LANGUAGE else lines
+        for lang in summary_languages()
+    } if method and method.lines and _takes_language(method.lines) else {}
     winner_names = [texts[w] for w in results.winners if w in texts]
     closed = results.status == "closed"
     # The sentence as a msgid and its values: each watching tab shows it in its own language.
@@ -473,6 +479,7 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "show_points": bool(method and "points" in method.figures),
         "tables": tables,
         "lines": lines,
+        "lines_texts": lines_texts,
         "explanation": method.explanation if method else "",
         "decision_lines": decision_lines,
         "decision_texts": decision_texts,
@@ -486,6 +493,14 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "rounds_chart": chart_rows,
         "rounds_series": chart_series,
     }
+
+
+def _takes_language(lines: Any) -> bool:
+    """Whether a method's ``lines`` accepts the language as its third argument."""
+    try:
+        return len(inspect.signature(lines).parameters) >= 3
+    except (TypeError, ValueError):
+        return False
 
 
 def summary_languages() -> tuple[str, ...]:
@@ -550,6 +565,7 @@ class LiveResults(rx.State):
     show_points: bool = False
     tables: list[dict[str, Any]] = []
     lines: list[str] = []
+    lines_texts: dict[str, list[str]] = {}  # language -> lines worded in it (methods that can)
     explanation: str = ""
     decision_lines: list[str] = []
     decision_texts: dict[str, list[str]] = {}  # language -> decision_lines worded in it
@@ -601,6 +617,14 @@ def summary_text() -> rx.Var:
 
     lang = SessionState.lang
     return rx.cond(LiveResults.summaries.contains(lang), LiveResults.summaries[lang], LiveResults.summaries["en"]).to(str)
+
+
+def method_lines() -> rx.Var:
+    """The method's extra lines in the viewer's language (as they are when not worded in it)."""
+    from commons_app.state.session import SessionState
+
+    lang = SessionState.lang
+    return rx.cond(LiveResults.lines_texts.contains(lang), LiveResults.lines_texts[lang], LiveResults.lines).to(list[str])
 
 
 def decision_lines() -> rx.Var:
