@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from babel import Locale, negotiate_locale
+from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
@@ -170,6 +171,16 @@ def format_when(lang: str, value: datetime, /, *, seconds: bool = False) -> str:
         _locale(lang).time_formats["short"].pattern, _locale(lang).date_formats["medium"].pattern
     )
     return _babel_datetime(value, pattern, tzinfo=value.tzinfo, locale=_locale(lang))
+
+
+def format_when_utc(lang: str, value: datetime, /, *, seconds: bool = False) -> str:
+    """A UTC time as :func:`format_when` writes it, saying its zone ("Dec 2, 2026, 2:05 PM UTC")."""
+    return tr(lang, N_("%(when)s UTC"), when=format_when(lang, value, seconds=seconds))
+
+
+def format_day(lang: str, value: datetime, /) -> str:
+    """A date without its time in ``lang``'s medium format ("Dec 2, 2026", "02.12.2026")."""
+    return _babel_date(value, "medium", locale=_locale(lang))
 
 
 # --------------------------------------------------------------------------- pages

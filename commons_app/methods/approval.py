@@ -17,7 +17,10 @@ def check_max_choices(value: Any, options: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not (1 <= value <= options):
-        raise InvalidInput(f"max_choices must be between 1 and the number of options ({options}).", field="max_choices")
+        raise InvalidInput(
+            N_("max_choices must be between 1 and the number of options (%(options)s)."),
+            field="max_choices", options=options,
+        )
     return value
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from commons_app.i18n import N_
+from commons_app.i18n import N_, tr
 from commons_app.services.errors import InvalidInput
 
 __all__ = ["APPROVAL", "CHOICE", "KINDS", "MAX_SCORE", "RANKING", "SCORES", "BallotKind", "CleanBallot"]
@@ -46,12 +46,12 @@ def as_option_id(value: Any, what: str) -> int:
             take or choke on).
     """
     if isinstance(value, bool):
-        raise InvalidInput(f"{what} must be an option id (an integer).")
+        raise InvalidInput(N_("%(what)s must be an option id (an integer)."), what=what)
     if isinstance(value, int):
         return value
     if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
         return int(value.strip())
-    raise InvalidInput(f"{what} must be an option id (an integer).")
+    raise InvalidInput(N_("%(what)s must be an option id (an integer)."), what=what)
 
 
 def whole(value: Any) -> int | None:
@@ -63,15 +63,18 @@ def whole(value: Any) -> int | None:
 
 def _check_ids(values: Any, what: str, known: set[int]) -> list[int]:
     if not isinstance(values, list):
-        raise InvalidInput(f"{what} must be a list of option ids.")
+        raise InvalidInput(N_("%(what)s must be a list of option ids."), what=what)
     if not values:
-        raise InvalidInput(f"{what} must name at least one option.")
+        raise InvalidInput(N_("%(what)s must name at least one option."), what=what)
     ids = [as_option_id(v, what) for v in values]
     if len(set(ids)) != len(ids):
-        raise InvalidInput(f"{what} names an option more than once.")
+        raise InvalidInput(N_("%(what)s names an option more than once."), what=what)
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise InvalidInput(f"{what} names options that are not in this poll: {unknown}.")
+        raise InvalidInput(
+            N_("%(what)s names options that are not in this poll: %(unknown)s."),
+            what=what, unknown=unknown,
+        )
     return ids
 
 
@@ -113,12 +116,12 @@ class BallotKind:
         """``{field: value}`` of a stored ballot, as the API shows it."""
         return {self.field: self.from_stored(option_id, list(choices or ()), dict(scores or {}))}
 
-    def describe(self, value: Any, texts: Mapping[int, str]) -> str:
-        """The field's value in words, options named by their texts."""
+    def describe(self, value: Any, texts: Mapping[int, str], lang: str = "en") -> str:
+        """The field's value in words (in ``lang``), options named by their texts."""
 
         def name(option_id: Any) -> str:
             try:
-                return texts.get(int(option_id), f"option {option_id}")
+                return texts.get(int(option_id), tr(lang, N_("option %(id)s"), id=option_id))
             except (TypeError, ValueError):
                 return str(option_id)
 
@@ -147,7 +150,7 @@ def _clean_approval(value: Any, known: set[int], poll: Any) -> CleanBallot:
     ids = _check_ids(value, "option_ids", known)
     most = getattr(poll, "max_choices", None)
     if most is not None and len(ids) > most:
-        raise InvalidInput(f"This poll allows at most {most} approvals.")
+        raise InvalidInput(N_("This poll allows at most %(most)s approvals."), most=most)
     return CleanBallot(option_id=None, choices=ids, scores={})
 
 
@@ -175,16 +178,22 @@ def _ranking_from_form(form: Mapping[str, Any]) -> list[int]:
 
 def _clean_scores(value: Any, known: set[int], _poll: Any) -> CleanBallot:
     if not isinstance(value, dict) or not value:
-        raise InvalidInput(f"scores must map at least one option id to a score from 0 to {MAX_SCORE}.")
+        raise InvalidInput(
+            N_("scores must map at least one option id to a score from 0 to %(max_score)s."),
+            max_score=MAX_SCORE,
+        )
     scores: dict[str, int] = {}
     for key, score in value.items():
         option_id = as_option_id(key, "scores")
         if option_id not in known:
-            raise InvalidInput(f"scores names an option that is not in this poll: {option_id}.")
+            raise InvalidInput(
+                N_("scores names an option that is not in this poll: %(option_id)s."),
+                option_id=option_id,
+            )
         if str(option_id) in scores:
             raise InvalidInput(N_("scores names an option more than once."))
         if isinstance(score, bool) or not isinstance(score, int) or not (0 <= score <= MAX_SCORE):
-            raise InvalidInput(f"Each score must be a whole number from 0 to {MAX_SCORE}.")
+            raise InvalidInput(N_("Each score must be a whole number from 0 to %(max_score)s."), max_score=MAX_SCORE)
         scores[str(option_id)] = score
     return CleanBallot(option_id=None, choices=[], scores=scores)
 

@@ -22,7 +22,7 @@ def rounds_table(results: Any, texts: Mapping[int, str]) -> list[Table]:
     """Each option's votes per round, ✗ where it was eliminated, and the exhausted ballots."""
     if not results.rounds:
         return []
-    header = ["Option"] + [f"Round {r.get('round', i + 1)}" for i, r in enumerate(results.rounds)]
+    header = [N_("Option")] + [f"Round {r.get('round', i + 1)}" for i, r in enumerate(results.rounds)]
     rows: list[list[str]] = []
     out: set[str] = set()
     for o in results.options:
@@ -35,8 +35,8 @@ def rounds_table(results: Any, texts: Mapping[int, str]) -> list[Table]:
                 out.add(key)
                 cells[-1] += " ✗"
         rows.append(cells)
-    rows.append(["Exhausted"] + [number(r.get("exhausted", 0)) for r in results.rounds])
-    return [Table("Instant-runoff rounds (✗ = eliminated)", header, rows)]
+    rows.append([N_("Exhausted")] + [number(r.get("exhausted", 0)) for r in results.rounds])
+    return [Table(N_("Instant-runoff rounds (✗ = eliminated)"), header, rows, label_rows=(len(rows) - 1,))]
 
 
 def summary(results: Any, texts: Mapping[int, str], lang: str) -> str:

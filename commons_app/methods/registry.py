@@ -50,13 +50,17 @@ class Param:
 class Table:
     """A method-specific table of the results page (rounds, pairwise matrix ...)."""
 
-    caption: str
+    caption: str  # a msgid (marked with N_), like the header's first cell: the page translates them
     header: list[str]
     rows: list[list[str]]
+    label_rows: tuple[int, ...] = ()  # rows whose first cell is a msgid too ("Exhausted"), not an option
 
     def as_dict(self) -> dict[str, Any]:
         """The plain form the live updates carry."""
-        return {"caption": self.caption, "header": list(self.header), "rows": [list(r) for r in self.rows]}
+        shown: dict[str, Any] = {"caption": self.caption, "header": list(self.header), "rows": [list(r) for r in self.rows]}
+        if self.label_rows:
+            shown["label_rows"] = list(self.label_rows)
+        return shown
 
 
 Count = Callable[..., Any]
@@ -84,7 +88,8 @@ class Method:
             ``"points"``.
         tables: Method-specific tables of its results (rounds, a matrix), from the results and
             the option texts.
-        lines: Extra sentences under its results (a runoff ...), from the results and the texts.
+        lines: Extra sentences under its results (a runoff ...), from the results and the texts
+            (and, when it takes a third argument, the language to word them in).
         summary: The plain-language outcome: who won and why, in one or two sentences, from the
             results, the option texts and the reader's language (``summary(results, texts,
             lang)``); the helpers in ``methods._display`` word what every method shares.
@@ -108,7 +113,7 @@ class Method:
     first_label: str = N_("Votes")
     figures: tuple[str, ...] = ()
     tables: Callable[[Any, Mapping[int, str]], list[Table]] | None = None
-    lines: Callable[[Any, Mapping[int, str]], list[str]] | None = None
+    lines: Callable[..., list[str]] | None = None
     summary: Callable[[Any, Mapping[int, str], str], str] | None = None
     elected_label: str | None = None
     counts_table: bool = False
@@ -165,7 +170,10 @@ def get(name: str) -> Method:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise InvalidInput(f"Method must be one of {', '.join(names())}.", field="method") from None
+        raise InvalidInput(
+            N_("Method must be one of %(choices)s."),
+            field="method", choices=', '.join(names()),
+        ) from None
 
 
 def find(name: str) -> Method | None:

@@ -34,11 +34,11 @@ def pairwise_table(results: Any, texts: Mapping[int, str]) -> list[Table]:
         verdict = "✓ beats" if ab > ba else "✗ loses to" if ab < ba else "= ties"
         return f"{number(ab)} : {number(ba)} {verdict}"
 
-    header = ["Row option vs column option →"] + [texts[i] for i in ids]
+    header = [N_("Row option vs column option →")] + [texts[i] for i in ids]
     rows = [[texts[a]] + [cell(a, b) for b in ids] for a in ids]
     return [Table(
-        "Head to head: ballots preferring the row's option to the column's, against the other way round "
-        "(✓ beats, ✗ loses to, = ties)",
+        N_("Head to head: ballots preferring the row's option to the column's, against the other way round "
+           "(✓ beats, ✗ loses to, = ties)"),
         header, rows,
     )]
 

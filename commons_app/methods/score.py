@@ -37,7 +37,8 @@ METHOD = register(Method(
     name="score",
     position=60,
     label=N_("Score"),
-    instructions=f"Give each option a score from 0 (worst) to {MAX_SCORE} (best).",
+    # %(max)s: MAX_SCORE, filled where the sentence is shown (one msgid whatever the scale).
+    instructions=N_("Give each option a score from 0 (worst) to %(max)s (best)."),
     ballot=SCORES,
     count=count,
     # The msgid spells out MAX_SCORE (5): a msgid must be a literal for extraction and lookup.

@@ -8,7 +8,7 @@ from typing import Any
 from commons_app.i18n import N_, tr
 from commons_app.methods import _display
 from commons_app.methods._display import number
-from commons_app.methods.ballots import MAX_SCORE, SCORES
+from commons_app.methods.ballots import SCORES
 from commons_app.methods.registry import Method, register
 from commons_app.services.tally import tally
 
@@ -18,17 +18,17 @@ def count(option_ids: Any, ballots: Any, *, seed: str | None = None) -> Any:
     return tally("star", option_ids, ballots, seed=seed)
 
 
-def runoff_line(results: Any, texts: Mapping[int, str]) -> list[str]:
-    """The automatic runoff between the two finalists."""
+def runoff_line(results: Any, texts: Mapping[int, str], lang: str = "en") -> list[str]:
+    """The automatic runoff between the two finalists (in ``lang``)."""
     finalists = results.detail.get("finalists")
     if not finalists:
         return []
     runoff = results.detail.get("runoff", {})
     parts = [f"{texts.get(int(f), f)}: {number(runoff.get(str(f), 0))}" for f in finalists]
-    line = "Automatic runoff — " + " vs ".join(parts)
     if runoff.get("no_preference"):
-        line += f" (no preference: {number(runoff['no_preference'])})"
-    return [line]
+        return [tr(lang, N_("Automatic runoff — %(pairs)s (no preference: %(none)s)"),
+                   pairs=" vs ".join(parts), none=number(runoff["no_preference"]))]
+    return [tr(lang, N_("Automatic runoff — %(pairs)s"), pairs=" vs ".join(parts))]
 
 
 
@@ -55,7 +55,7 @@ METHOD = register(Method(
     name="star",
     position=70,
     label=N_("STAR"),
-    instructions=f"Score each option from 0 to {MAX_SCORE}; the two highest-scored go to an automatic runoff.",
+    instructions=N_("Score each option from 0 to %(max)s; the two highest-scored go to an automatic runoff."),  # max: MAX_SCORE
     ballot=SCORES,
     count=count,
     # The msgid spells out MAX_SCORE (5): a msgid must be a literal for extraction and lookup.

@@ -24,7 +24,8 @@ def check_seats(value: Any, options: int) -> int:
         return 1
     if isinstance(value, bool) or not isinstance(value, int) or not (1 <= value < options):
         raise InvalidInput(
-            f"seats must be a whole number from 1 to one fewer than the options ({options - 1}).", field="seats"
+            N_("seats must be a whole number from 1 to one fewer than the options (%(most)s)."),
+            field="seats", most=options - 1,
         )
     return value
 
@@ -34,7 +35,10 @@ def check_rule(value: Any, _options: int) -> str:
     if value is None:
         return "scottish"
     if value not in STV_RULES:
-        raise InvalidInput(f"stv_rule must be one of {', '.join(STV_RULES)}.", field="stv_rule")
+        raise InvalidInput(
+            N_("stv_rule must be one of %(stv_rules)s."),
+            field="stv_rule", stv_rules=', '.join(STV_RULES),
+        )
     return value
 
 
@@ -54,8 +58,8 @@ def rounds_table(results: Any, texts: Mapping[int, str]) -> list[Table]:
     rounds = results.rounds
     if not rounds:
         return []
-    header = ["Option"] + [f"Round {r.get('round', i + 1)}" for i, r in enumerate(rounds)]
-    rows: list[list[str]] = [["Quota"] + [_cell(r.get("quota")) for r in rounds]]
+    header = [N_("Option")] + [f"Round {r.get('round', i + 1)}" for i, r in enumerate(rounds)]
+    rows: list[list[str]] = [[N_("Quota")] + [_cell(r.get("quota")) for r in rounds]]
     for o in results.options:
         key = str(o.option_id)
         cells = [o.text]
@@ -73,8 +77,8 @@ def rounds_table(results: Any, texts: Mapping[int, str]) -> list[Table]:
                 done = " ✗"
                 cells[-1] += done
         rows.append(cells)
-    rows.append(["Exhausted"] + [_cell(r.get("exhausted", 0)) for r in rounds])
-    return [Table("STV rounds (✓ = elected, ✗ = excluded)", header, rows)]
+    rows.append([N_("Exhausted")] + [_cell(r.get("exhausted", 0)) for r in rounds])
+    return [Table(N_("STV rounds (✓ = elected, ✗ = excluded)"), header, rows, label_rows=(0, len(rows) - 1))]
 
 
 

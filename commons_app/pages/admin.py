@@ -11,7 +11,7 @@ from commons_app import routes
 from commons_app.components.confirm import confirm_dialog
 from commons_app.components.layout import data_table, error_callout, page, spinner_block
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
-from commons_app.i18n import N_, t, t_value, tr
+from commons_app.i18n import N_, format_day, format_when_utc, t, t_value, tr
 from commons_app.models import User, as_utc
 from commons_app.pages.admin_outbox import outbox_section
 from commons_app.services import audit, auth
@@ -24,7 +24,7 @@ EVENTS_PAGE_SIZE = 20
 ROLE_NAMES = (N_("member"), N_("admin"))
 
 
-def users_page(*, session: Session, user: User, search: str = "", page: int = 0) -> dict[str, Any]:
+def users_page(*, session: Session, user: User, search: str = "", page: int = 0, lang: str = "en") -> dict[str, Any]:
     """One page of users (admins only); a page past the end gives the last page instead."""
     page = max(0, page)
     rows, total = auth.list_users(session=session, actor=user, skip=page * USERS_PAGE_SIZE, limit=USERS_PAGE_SIZE, search=search)
@@ -41,7 +41,7 @@ def users_page(*, session: Session, user: User, search: str = "", page: int = 0)
                 "email": u.email,
                 "role": u.role,
                 "active": u.is_active,
-                "created": (as_utc(u.created_at) or u.created_at).strftime("%Y-%m-%d"),
+                "created": format_day(lang, as_utc(u.created_at) or u.created_at),
                 "is_self": u.id == user.id,
             }
             for u in rows
@@ -49,7 +49,7 @@ def users_page(*, session: Session, user: User, search: str = "", page: int = 0)
     }
 
 
-def audit_page(*, session: Session, user: User, page: int = 0) -> dict[str, Any]:
+def audit_page(*, session: Session, user: User, page: int = 0, lang: str = "en") -> dict[str, Any]:
     """One page of the audit log, newest first (admins only); past the end gives the last page."""
     auth.require_admin(user)
     page = max(0, page)
@@ -64,7 +64,7 @@ def audit_page(*, session: Session, user: User, page: int = 0) -> dict[str, Any]
         "events": [
             {
                 "id": e.id,
-                "at": (as_utc(e.at) or e.at).strftime("%Y-%m-%d %H:%M:%S"),
+                "at": format_when_utc(lang, as_utc(e.at) or e.at, seconds=True),
                 "actor": "—" if e.actor_id is None else names.get(e.actor_id, str(e.actor_id)),
                 "action": e.action,
                 "target": f"{e.target_type} {e.target_id or ''}".strip(),
@@ -74,11 +74,13 @@ def audit_page(*, session: Session, user: User, page: int = 0) -> dict[str, Any]
     }
 
 
-def admin_overview(*, session: Session, user: User, search: str = "", users_at: int = 0, events_at: int = 0) -> dict[str, Any]:
+def admin_overview(
+    *, session: Session, user: User, search: str = "", users_at: int = 0, events_at: int = 0, lang: str = "en"
+) -> dict[str, Any]:
     """A page of users and a page of the audit log, for admins only."""
     return {
-        "users": users_page(session=session, user=user, search=search, page=users_at),
-        "audit": audit_page(session=session, user=user, page=events_at),
+        "users": users_page(session=session, user=user, search=search, page=users_at, lang=lang),
+        "audit": audit_page(session=session, user=user, page=events_at, lang=lang),
     }
 
 
@@ -131,11 +133,13 @@ class AdminState(SessionState):
         """Reload the users, the audit log or both (``which``), each at its current page."""
         try:
             if which == "users":
-                data = {"users": await self._call(users_page, search=self.search, page=self.users_at)}
+                data = {"users": await self._call(users_page, search=self.search, page=self.users_at, lang=self.lang)}
             elif which == "audit":
-                data = {"audit": await self._call(audit_page, page=self.events_at)}
+                data = {"audit": await self._call(audit_page, page=self.events_at, lang=self.lang)}
             else:
-                data = await self._call(admin_overview, search=self.search, users_at=self.users_at, events_at=self.events_at)
+                data = await self._call(
+                    admin_overview, search=self.search, users_at=self.users_at, events_at=self.events_at, lang=self.lang
+                )
         except NotAuthenticated:
             return login_redirect(routes.ADMIN)
         except Forbidden as exc:

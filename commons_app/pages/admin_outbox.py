@@ -14,7 +14,7 @@ from sqlmodel import Session
 from commons_app import routes
 from commons_app.components.layout import data_table
 from commons_app.components.pager import clamp_page, page_count, page_text, pager, showing_text
-from commons_app.i18n import N_, t
+from commons_app.i18n import N_, format_when_utc, t
 from commons_app.models import User, as_utc
 from commons_app.services import outbox
 from commons_app.services.errors import Forbidden, NotAuthenticated
@@ -23,11 +23,11 @@ from commons_app.state.session import SessionState, login_redirect, private_stat
 OUTBOX_PAGE_SIZE = 20
 
 
-def _when(value: Any) -> str:
-    return "" if value is None else (as_utc(value) or value).strftime("%Y-%m-%d %H:%M:%S")
+def _when(lang: str, value: Any) -> str:
+    return "" if value is None else format_when_utc(lang, as_utc(value) or value, seconds=True)
 
 
-def outbox_page(*, session: Session, user: User, page: int = 0) -> dict[str, Any]:
+def outbox_page(*, session: Session, user: User, page: int = 0, lang: str = "en") -> dict[str, Any]:
     """One page of outbox mails, newest first (admins only); past the end gives the last page."""
     page = max(0, page)
     rows, total = outbox.list_mails(session=session, actor=user, skip=page * OUTBOX_PAGE_SIZE, limit=OUTBOX_PAGE_SIZE)
@@ -47,8 +47,8 @@ def outbox_page(*, session: Session, user: User, page: int = 0) -> dict[str, Any
                 "attempts": m.attempts,
                 "last_error": m.last_error or "",
                 "body": m.body,
-                "created": _when(m.created_at),
-                "sent": _when(m.sent_at),
+                "created": _when(lang, m.created_at),
+                "sent": _when(lang, m.sent_at),
             }
             for m in rows
         ],
@@ -80,7 +80,7 @@ class OutboxAdminState(SessionState):
 
     async def _load(self) -> Any:
         try:
-            data = await self._call(outbox_page, page=self.mails_at)
+            data = await self._call(outbox_page, page=self.mails_at, lang=self.lang)
         except NotAuthenticated:
             return login_redirect(routes.ADMIN)
         except Forbidden:

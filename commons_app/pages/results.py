@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 from sqlmodel import Session
 
-from commons_app import methods, routes
+from commons_app import i18n, methods, routes
 from commons_app.components.a11y import results_announcer, start_announcer
 from commons_app.components.layout import page, spinner_block, status_badge
 from commons_app.components.receipts import STORED_RECEIPT, receipt_answer
@@ -107,25 +107,29 @@ def find_in_record(record: str, receipt: str) -> dict[str, Any] | None:
     return None
 
 
-def describe_line(line: dict[str, Any], texts: dict[int, str]) -> str:
-    """A record line's weight and choice, options named by their texts."""
+def describe_line(line: dict[str, Any], texts: dict[int, str], lang: str = "en") -> str:
+    """A record line's weight and choice in ``lang``, options named by their texts."""
 
     def name(option_id: Any) -> str:
-        return texts.get(int(option_id), f"option {option_id}")
+        return texts.get(int(option_id), tr(lang, N_("option %(id)s"), id=option_id))
 
     if "option_id" in line:
-        choice = "choice: " + name(line["option_id"])
+        sentence, listed = N_("weight %(weight)s, choice: %(choice)s"), name(line["option_id"])
     elif "option_ids" in line:
-        choice = "approved: " + ", ".join(name(i) for i in line["option_ids"])
+        sentence, listed = N_("weight %(weight)s, approved: %(choice)s"), ", ".join(name(i) for i in line["option_ids"])
     elif "ranking" in line:
-        choice = "ranking: " + " > ".join(name(i) for i in line["ranking"])
+        sentence, listed = N_("weight %(weight)s, ranking: %(choice)s"), " > ".join(name(i) for i in line["ranking"])
     else:
-        choice = "scores: " + ", ".join(f"{name(k)} {v}" for k, v in line.get("scores", {}).items())
-    return f"weight {format_number(float(line['weight']))}, {choice}"
+        sentence = N_("weight %(weight)s, scores: %(choice)s")
+        listed = ", ".join(f"{name(k)} {v}" for k, v in line.get("scores", {}).items())
+    weight = format_number(float(line["weight"])) if lang == "en" else i18n.format_number(lang, float(line["weight"]))
+    return tr(lang, sentence, weight=weight, choice=listed)
 
 
-def receipt_in_record(*, session: Session, user: User, poll_id: str, receipt: str) -> tuple[bool, str]:
-    """Whether a closed poll's record holds the ballot ``receipt`` names, as a sentence.
+def receipt_in_record(
+    *, session: Session, user: User, poll_id: str, receipt: str, lang: str = "en"
+) -> tuple[bool, str]:
+    """Whether a closed poll's record holds the ballot ``receipt`` names, as a sentence in ``lang``.
 
     Raises:
         NotFound, Forbidden, Conflict: As ``results.poll_record``.
@@ -135,7 +139,8 @@ def receipt_in_record(*, session: Session, user: User, poll_id: str, receipt: st
     if line is None:
         return False, NOT_IN_RECORD
     texts = {int(o.id): o.text for o in polls.options_of(session=session, poll_id=poll_id)}  # type: ignore[arg-type]
-    return True, f"Counted: this receipt names a ballot in the record — {describe_line(line, texts)}."
+    return True, tr(lang, N_("Counted: this receipt names a ballot in the record — %(ballot)s."),
+                    ballot=describe_line(line, texts, lang))
 
 
 @private_state
@@ -265,7 +270,9 @@ class ResultsState(SessionState):
         self.checking = True
         yield
         try:
-            _found, message = await self._call(receipt_in_record, poll_id=self.poll_number, receipt=receipt)
+            _found, message = await self._call(
+                receipt_in_record, poll_id=self.poll_number, receipt=receipt, lang=self.lang
+            )
         except NotAuthenticated:
             self.checking = False
             yield login_redirect(self.router.url.path)
@@ -280,11 +287,21 @@ def _grid_table(table: rx.Var) -> rx.Component:
     """One of the method's tables (``methods.Table``: caption, header, rows of text)."""
     header = table["header"].to(list[str])
     rows = table["rows"].to(list[list[str]])
+    # The caption, the header's first cell and the label rows' first cells are msgids; the other
+    # cells are figures and option texts, shown as they are.
+    label_rows = rx.cond(table.to(dict).contains("label_rows"), table["label_rows"], []).to(list[int])
+    caption = t_value(table["caption"].to(str))
+
+    def cell(text: rx.Var, column: rx.Var, row: rx.Var) -> rx.Component:
+        return rx.table.cell(rx.cond((column == 0) & label_rows.contains(row), t_value(text), text))
+
     return rx.box(
         rx.table.root(
-            rx.el.caption(table["caption"].to(str), style={"textAlign": "left", "fontWeight": 600, "padding": "0.5rem 0"}),
-            rx.table.header(rx.table.row(rx.foreach(header, lambda h: rx.table.column_header_cell(h)))),
-            rx.table.body(rx.foreach(rows, lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))))),
+            rx.el.caption(caption, style={"textAlign": "left", "fontWeight": 600, "padding": "0.5rem 0"}),
+            rx.table.header(rx.table.row(rx.foreach(
+                header, lambda h, i: rx.table.column_header_cell(rx.cond(i == 0, t_value(h), h))
+            ))),
+            rx.table.body(rx.foreach(rows, lambda r, j: rx.table.row(rx.foreach(r, lambda c, i: cell(c, i, j))))),
             variant="surface",
             size="1",
         ),
@@ -293,7 +310,7 @@ def _grid_table(table: rx.Var) -> rx.Component:
         # A region that scrolls on a phone must be reachable and named for keyboard users.
         tab_index=0,
         role="region",
-        aria_label=table["caption"].to(str),
+        aria_label=caption,
         class_name="commons-table-scroll",  # theme.css: only this box scrolls, not Radix's inside
     )
 
@@ -363,7 +380,7 @@ def results_chart() -> rx.Component:
         rx.recharts.x_axis(data_key="text"),
         rx.recharts.y_axis(allow_decimals=True),
         rx.recharts.graphing_tooltip(),
-        rx.recharts.bar(data_key="chart_value", name="Total", fill="var(--accent-9)", is_animation_active=False),
+        rx.recharts.bar(data_key="chart_value", name=t("Total"), fill="var(--accent-9)", is_animation_active=False),
         data=LiveResults.rows,
         width="100%",
         height=300,
@@ -372,7 +389,9 @@ def results_chart() -> rx.Component:
 
 def _series_bar(series: rx.Var) -> rx.Component:
     return rx.recharts.bar(
-        data_key=series["key"].to(str), name=series["name"].to(str), stack_id="round",
+        data_key=series["key"].to(str), stack_id="round",
+        # The exhausted ballots' name is a msgid; the others are option texts.
+        name=rx.cond(series["key"] == "exhausted", t_value(series["name"].to(str)), series["name"].to(str)),
         fill=series["colour"].to(str), stroke="var(--color-background)", is_animation_active=False,
     )
 
@@ -384,7 +403,7 @@ def rounds_chart() -> rx.Component:
     return rx.box(
         rx.recharts.bar_chart(
             rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-            rx.recharts.x_axis(data_key="round"),
+            rx.recharts.x_axis(data_key="round_" + SessionState.lang),
             rx.recharts.y_axis(allow_decimals=True),
             rx.recharts.graphing_tooltip(),
             rx.recharts.legend(),
@@ -521,7 +540,7 @@ def decision_panel() -> rx.Component:
     return rx.cond(
         LiveResults.decision_lines.length() > 0,
         rx.callout(
-            rx.vstack(rx.foreach(LiveResults.decision_lines, lambda line: rx.text(line)), spacing="1"),
+            rx.vstack(rx.foreach(live_state.decision_lines(), lambda line: rx.text(line)), spacing="1"),
             icon="gavel",
             color_scheme=rx.cond(failed, "amber", "green"),
             width="100%",
@@ -580,7 +599,7 @@ def live_results() -> rx.Component:
                    custom_attrs={"aria-describedby": "results-table-caption"}),
         ),
         results_table(),
-        rx.foreach(LiveResults.lines, lambda line: rx.callout(line, icon="swords")),
+        rx.foreach(live_state.method_lines(), lambda line: rx.callout(line, icon="swords")),
         rx.foreach(LiveResults.tables, _grid_table),
         closed_record(),
         spacing="4",

@@ -21,13 +21,13 @@ from commons_app.state.session import SessionState, login_redirect, private_stat
 ROWS_SHOWN = 500
 
 
-def roll_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
+def roll_context(*, session: Session, user: User, poll_id: str, lang: str = "en") -> dict[str, Any]:
     """The roll and what the editor says about it (owner or admin)."""
     poll = polls.get_managed_poll(session=session, poll_id=poll_id, user=user)
     rows = rolls.roll_rows(session=session, user=user, poll_id=poll_id)
     reasons = invitations.failure_reasons(session=session, user=user, poll_id=poll_id)
     for row in rows:
-        row["invite_text"] = _invite_text(row, reasons)
+        row["invite_text"] = _invite_text(row, reasons, lang)
     return {
         "total": len(rows),
         "poll_id": poll.id,
@@ -44,15 +44,17 @@ def roll_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
 INVITATION_STATUSES = (N_("queued"), N_("sent"), N_("failed"))
 
 
-def _invite_text(row: dict[str, Any], reasons: dict[str, str]) -> str:
-    """The invitation column of one roll row ("" for an entry without an address)."""
+def _invite_text(row: dict[str, Any], reasons: dict[str, str], lang: str = "en") -> str:
+    """The invitation column of one roll row ("" for an entry without an address); a status is a
+    msgid the page translates, a failure a sentence in ``lang``."""
     if not row["email"]:
         return ""
     status = row["invitation"]
     if not status:
         return N_("not invited")
     if status == "failed":
-        return "failed: " + reasons.get(row["email"].lower(), "no reason recorded")
+        reason = reasons.get(row["email"].lower()) or tr(lang, N_("no reason recorded"))
+        return tr(lang, N_("failed: %(reason)s"), reason=reason)
     return status
 
 
@@ -81,7 +83,7 @@ class RollEditorState(SessionState):
 
     async def _reload(self) -> Any:
         try:
-            ctx = await self._call(roll_context, poll_id=self.poll_id)
+            ctx = await self._call(roll_context, poll_id=self.poll_id, lang=self.lang)
         except NotAuthenticated:
             return login_redirect(self.router.url.path)
         except ServiceError as exc:

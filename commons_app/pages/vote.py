@@ -55,7 +55,8 @@ GUEST_NOTE = N_("You are voting without an account, through your personal invita
 
 
 def submit_ballot(
-    *, session: Session, user: User, poll_id: str, ballot: BallotInput, changing: bool, receipt: str | None = None
+    *, session: Session, user: User, poll_id: str, ballot: BallotInput, changing: bool, receipt: str | None = None,
+    lang: str = "en",
 ) -> tuple[dict[str, Any], str]:
     """Cast (or change) the ballot, then read the vote page again: one credential check and one
     trip to a worker thread for the whole submit. Returns the page and the ballot's new receipt
@@ -64,10 +65,10 @@ def submit_ballot(
         row = votes.change_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot, receipt=receipt)
     else:
         row = votes.cast_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot)
-    return vote_context(session=session, user=user, poll_id=poll_id), row.receipt
+    return vote_context(session=session, user=user, poll_id=poll_id, lang=lang), row.receipt
 
 
-def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any]:
+def vote_context(*, session: Session, user: User, poll_id: str, lang: str = "en") -> dict[str, Any]:
     """Everything the vote page shows, checked for this user."""
     poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
     options = polls.options_of(session=session, poll_id=poll_id)
@@ -96,7 +97,7 @@ def vote_context(*, session: Session, user: User, poll_id: str) -> dict[str, Any
     scores: dict[str, str] = {}
     if ballot is not None:
         stored = method.ballot.api_form(ballot.option_id, ballot.choices, ballot.scores)[method.field]
-        summary = method.ballot.describe(stored, texts)
+        summary = method.ballot.describe(stored, texts, lang)
         scores = {str(k): str(v) for k, v in ballot.scores.items()}
         chosen = list(ballot.choices)
         ranks = {str(oid): str(i + 1) for i, oid in enumerate(chosen)}
@@ -199,7 +200,7 @@ class VoteState(SessionState):
     async def _refresh(self) -> Any:
         poll_id = self._poll_id()
         try:
-            ctx = await self._call(vote_context, poll_id=poll_id)
+            ctx = await self._call(vote_context, poll_id=poll_id, lang=self.lang)
         except NotAuthenticated:
             return await self._show_preview(poll_id)
         except NotFound:
@@ -350,7 +351,7 @@ class VoteState(SessionState):
         poll_id = self._poll_id()
         try:
             ctx, new_receipt = await self._call(
-                submit_ballot, poll_id=poll_id, ballot=ballot, changing=changing, receipt=receipt
+                submit_ballot, poll_id=poll_id, ballot=ballot, changing=changing, receipt=receipt, lang=self.lang
             )
         except NotAuthenticated:
             self.busy = False
@@ -359,7 +360,7 @@ class VoteState(SessionState):
         except NotFound as exc:
             self.busy = False
             stale = changing and anonymous
-            self.error = tr(self.lang, STALE_RECEIPT if stale else exc.message)
+            self.error = tr(self.lang, STALE_RECEIPT) if stale else exc.in_language(self.lang)
             yield await self._refresh()
             if stale and not self.not_found:  # the poll is there: the receipt names no ballot
                 yield forget_receipt(poll_id)
@@ -403,7 +404,7 @@ class VoteState(SessionState):
             return
         except NotFound as exc:
             self.busy = False
-            self.error = tr(self.lang, STALE_RECEIPT if anonymous else exc.message)
+            self.error = tr(self.lang, STALE_RECEIPT) if anonymous else exc.in_language(self.lang)
             yield await self._refresh()
             if anonymous and not self.not_found:  # the poll is there: the receipt names no ballot
                 yield forget_receipt(poll_id)
@@ -493,7 +494,7 @@ def ballot_form() -> rx.Component:
     widget = VoteState.ctx["widget"].to(str)
     return rx.form(
         rx.vstack(
-            rx.text(t_value(VoteState.ctx["instructions"].to(str)), color_scheme="gray", id="ballot-hint"),
+            rx.text(t_value(VoteState.ctx["instructions"].to(str), max=MAX_SCORE), color_scheme="gray", id="ballot-hint"),
             rx.cond(
                 (widget == "checkbox") & (VoteState.ctx["max_choices"].to(int) > 0),
                 rx.text(tn("At most %(n)s approval.", "At most %(n)s approvals.", n=VoteState.ctx["max_choices"].to(int)), size="2"),

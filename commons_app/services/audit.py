@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from commons_app.i18n import N_
 from commons_app.models import AuditEvent, User
 from commons_app.services.errors import InvalidInput
 
@@ -45,7 +46,10 @@ def list_events(
         InvalidInput: ``skip`` below 0, or ``limit`` outside 1..``LIST_LIMIT_MAX``.
     """
     if skip < 0 or not (1 <= limit <= LIST_LIMIT_MAX):
-        raise InvalidInput(f"skip must be >= 0 and limit between 1 and {LIST_LIMIT_MAX}.")
+        raise InvalidInput(
+            N_("skip must be >= 0 and limit between 1 and %(list_limit_max)s."),
+            list_limit_max=LIST_LIMIT_MAX,
+        )
     query = select(AuditEvent)
     count = select(func.count()).select_from(AuditEvent)
     if before_id is not None:

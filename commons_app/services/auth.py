@@ -102,7 +102,7 @@ def check_username(username: str, *, allow_reserved: bool = False) -> str:
             "starting with a letter or digit."
         )
     if not allow_reserved and text_rules.reserved_username(username):
-        raise InvalidInput(f"The username {username!r} is reserved; choose another.")
+        raise InvalidInput(N_("The username %(username)s is reserved; choose another."), username=repr(username))
     return username
 
 
@@ -111,14 +111,17 @@ def check_email(email: str) -> str:
     try:
         result = validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidInput(f"Email address is not valid: {exc}") from None
+        raise InvalidInput(N_("Email address is not valid: %(reason)s"), reason=exc) from None
     return result.normalized
 
 
 def check_password(password: str, *, username: str | None = None) -> None:
     """Raise InvalidInput unless the password is acceptable (length, not common, not the username)."""
     if not (PASSWORD_MIN <= len(password) <= PASSWORD_MAX):
-        raise InvalidInput(f"Password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long.")
+        raise InvalidInput(
+            N_("Password must be %(password_min)s to %(password_max)s characters long."),
+            password_min=PASSWORD_MIN, password_max=PASSWORD_MAX,
+        )
     lowered = password.lower()
     if lowered in common_passwords():
         raise InvalidInput(N_("This password is too common; choose another."))
@@ -151,7 +154,7 @@ def register_user(
     email = check_email(email)
     check_password(password, username=username)
     if role not in ROLES:
-        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
+        raise InvalidInput(N_("Role must be one of %(choices)s."), choices=', '.join(ROLES))
     skeleton = text_rules.username_key(username)
     _raise_if_taken(session=session, username_key=username.lower(), email_key=email.lower(), skeleton=skeleton)
     user = User(
@@ -619,7 +622,7 @@ def set_role(*, session: Session, actor: User, user_id: int, role: str) -> User:
     """Give a user a role; admins only, and the last active admin cannot step down."""
     require_admin(actor)
     if role not in ROLES:
-        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}.")
+        raise InvalidInput(N_("Role must be one of %(choices)s."), choices=', '.join(ROLES))
     user = session.get(User, user_id)
     if user is None or user.role == GUEST_ROLE:
         raise NotFound(N_("No such user."))

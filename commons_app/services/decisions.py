@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from commons_app.i18n import N_, tr
 from commons_app.services.errors import InvalidInput
 
 __all__ = [
@@ -41,10 +42,10 @@ PASS_RULES: dict[str, tuple[Fraction, bool]] = {
 share must be exceeded (True) or only reached."""
 
 RULE_WORDS = {
-    "majority": "more than half",
-    "two_thirds": "at least two thirds",
-    "three_quarters": "at least three quarters",
-    "unanimous": "all",
+    "majority": N_("more than half"),
+    "two_thirds": N_("at least two thirds"),
+    "three_quarters": N_("at least three quarters"),
+    "unanimous": N_("all"),
 }
 MAX_QUORUM_BALLOTS = 10_000_000
 SHARE_DECIMALS = 6
@@ -70,7 +71,8 @@ def check_rules(
         or not 1 <= quorum_ballots <= MAX_QUORUM_BALLOTS
     ):
         raise InvalidInput(
-            f"quorum_ballots must be a whole number from 1 to {MAX_QUORUM_BALLOTS}.", field="quorum_ballots"
+            N_("quorum_ballots must be a whole number from 1 to %(max_quorum_ballots)s."),
+            field="quorum_ballots", max_quorum_ballots=MAX_QUORUM_BALLOTS,
         )
     if quorum_share is not None:
         message = (
@@ -95,15 +97,20 @@ def check_rules(
         quorum_share = share
     rule = "none" if pass_rule is None else pass_rule
     if rule not in PASS_RULES:
-        raise InvalidInput(f"pass_rule must be one of {', '.join(PASS_RULES)}.", field="pass_rule")
+        raise InvalidInput(
+            N_("pass_rule must be one of %(pass_rules)s."),
+            field="pass_rule", pass_rules=', '.join(PASS_RULES),
+        )
     if rule != "none" and not method.pass_rule:
         from commons_app.methods import all_methods  # the registry decides which methods take one
 
         allowed = ", ".join(m.name for m in all_methods() if m.pass_rule)
         raise InvalidInput(
-            f"pass_rule applies to polls of these methods only: {allowed} "
-            f"(a {method.name} ballot does not say yes or no to the winner).",
-            field="pass_rule",
+            N_(
+                "pass_rule applies to polls of these methods only: %(allowed)s "
+                "(a %(name)s ballot does not say yes or no to the winner)."
+            ),
+            field="pass_rule", allowed=allowed, name=method.name,
         )
     return quorum_ballots, quorum_share, rule
 
@@ -196,28 +203,38 @@ def describe_rules(*, quorum_ballots: int | None, quorum_share: float | None, pa
 
 
 def describe_decision(
-    *, quorum_met: bool | None, passed: bool | None, figures: dict[str, Any], closed: bool
+    *, quorum_met: bool | None, passed: bool | None, figures: dict[str, Any], closed: bool, lang: str = "en"
 ) -> list[str]:
-    """The decision of a result in words: "Quorum reached: 41 of 60", "Passed with 68 %"."""
+    """The decision of a result in words: "Quorum reached: 41 of 60", "Passed with 68 %" (in ``lang``)."""
     lines = []
     ballots = figures.get("ballots", 0)
     if quorum_met is not None:
-        head = "Quorum reached" if quorum_met else ("Quorum not reached" if closed else "Quorum not reached yet")
+        if quorum_met:
+            head = N_("Quorum reached: %(details)s")
+        else:
+            head = N_("Quorum not reached: %(details)s") if closed else N_("Quorum not reached yet: %(details)s")
         parts = []
         if "roll" in figures:
-            parts.append(f"{ballots} of {figures['roll']} voted ({figures['share_needed']} needed)")
+            parts.append(tr(lang, N_("%(ballots)s of %(roll)s voted (%(needed)s needed)"),
+                            ballots=ballots, roll=figures["roll"], needed=figures["share_needed"]))
         if "quorum_ballots" in figures:
-            parts.append(f"{ballots} ballots ({figures['quorum_ballots']} needed)")
-        lines.append(f"{head}: {'; '.join(parts)}")
+            parts.append(tr(lang, N_("%(ballots)s ballots (%(needed)s needed)"),
+                            ballots=ballots, needed=figures["quorum_ballots"]))
+        lines.append(tr(lang, head, details="; ".join(parts)))
     if passed is not None:
-        rule = RULE_WORDS[figures["pass_rule"]]
+        rule = tr(lang, RULE_WORDS[figures["pass_rule"]])
         percent = _percent(figures.get("support_percent", 0))
         if passed:
-            lines.append(f"{'Passed' if closed else 'Passing'} with {percent} ({rule} needed)")
+            sentence = N_("Passed with %(percent)s (%(rule)s needed)") if closed else N_(
+                "Passing with %(percent)s (%(rule)s needed)")
         elif figures.get("tied"):
-            lines.append(f"{'Not passed' if closed else 'Not passing'}: a tie for first place decides nothing")
+            sentence = N_("Not passed: a tie for first place decides nothing") if closed else N_(
+                "Not passing: a tie for first place decides nothing")
         elif quorum_met is False:
-            lines.append(f"{'Not passed' if closed else 'Not passing yet'}: the quorum is not reached")
+            sentence = N_("Not passed: the quorum is not reached") if closed else N_(
+                "Not passing yet: the quorum is not reached")
         else:
-            lines.append(f"{'Not passed' if closed else 'Not passing'}: {percent} back the winner ({rule} needed)")
+            sentence = N_("Not passed: %(percent)s back the winner (%(rule)s needed)") if closed else N_(
+                "Not passing: %(percent)s back the winner (%(rule)s needed)")
+        lines.append(tr(lang, sentence, percent=percent, rule=rule))
     return lines

@@ -277,7 +277,7 @@ def list_invitations(
         InvalidInput: Bad paging or kind.
     """
     if skip < 0 or not (1 <= limit <= PAGE_MAX):
-        raise InvalidInput(f"skip must be >= 0 and limit between 1 and {PAGE_MAX}.")
+        raise InvalidInput(N_("skip must be >= 0 and limit between 1 and %(page_max)s."), page_max=PAGE_MAX)
     if kind not in (INVITATION, REMINDER):
         raise InvalidInput(N_("kind must be invitation or reminder."))
     get_managed_poll(session=session, poll_id=poll_id, user=user)

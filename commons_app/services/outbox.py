@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from commons_app.config import get_settings
+from commons_app.i18n import N_
 from commons_app.models import OUTBOX_STATUSES, OutboxMail, User
 from commons_app.services.auth import require_admin
 from commons_app.services.errors import InvalidInput
@@ -66,10 +67,10 @@ def queue_mail(
     """
     to = to.strip()
     if not to or "@" not in to or any(c in to for c in "\r\n<>,;") or len(to) > 254:
-        raise InvalidInput(f"Not a single mail address: {to!r}")
+        raise InvalidInput(N_("Not a single mail address: %(to)s"), to=repr(to))
     subject = " ".join(subject.split())  # no line breaks in a header
     if len(subject) > SUBJECT_MAX:
-        raise InvalidInput(f"A mail subject is at most {SUBJECT_MAX} characters.")
+        raise InvalidInput(N_("A mail subject is at most %(subject_max)s characters."), subject_max=SUBJECT_MAX)
     if dedupe_key is not None:
         found = _existing(session, dedupe_key)
         if found is not None:
@@ -124,7 +125,7 @@ def list_mails(
     """
     require_admin(actor)
     if status is not None and status not in OUTBOX_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(OUTBOX_STATUSES)}")
+        raise InvalidInput(N_("status must be one of %(outbox_statuses)s"), outbox_statuses=', '.join(OUTBOX_STATUSES))
     query = select(OutboxMail)
     count = select(func.count()).select_from(OutboxMail)
     if status:

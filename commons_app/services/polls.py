@@ -358,12 +358,15 @@ def _clean_text(
     """``value`` stripped, or InvalidInput: empty when required, too long, or holding a control or
     invisible character (only a multi-line text keeps line breaks and tabs)."""
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text.", field=field)
+        raise InvalidInput(N_("%(name)s must be text."), field=field, name=name)
     value = value.strip()
     if required and not value:
-        raise InvalidInput(f"{name} must not be empty.", field=field)
+        raise InvalidInput(N_("%(name)s must not be empty."), field=field, name=name)
     if len(value) > max_len:
-        raise InvalidInput(f"{name} must be at most {max_len} characters.", field=field)
+        raise InvalidInput(
+            N_("%(name)s must be at most %(max_len)s characters."),
+            field=field, name=name, max_len=max_len,
+        )
     refused = text_rules.refuse_hidden(value, name=name, multiline=multiline)
     if refused is not None:
         raise InvalidInput(refused, field=field)
@@ -376,16 +379,21 @@ def clean_options(options: Sequence[str]) -> list[str]:
         raise InvalidInput(N_("Options must be a list of texts."), field="options")
     cleaned = [_clean_text(text, name="Each option", max_len=OPTION_MAX, field="options") for text in options]
     if not (MIN_OPTIONS <= len(cleaned) <= MAX_OPTIONS):
-        raise InvalidInput(f"A poll needs {MIN_OPTIONS} to {MAX_OPTIONS} options.", field="options")
+        raise InvalidInput(
+            N_("A poll needs %(min_options)s to %(max_options)s options."),
+            field="options", min_options=MIN_OPTIONS, max_options=MAX_OPTIONS,
+        )
     # Compared as they read: case, width and look-alike letters folded (services/text.py).
     seen: dict[str, str] = {}
     for text in cleaned:
         key = text_rules.option_key(text)
         if key in seen:
+            if seen[key] != text:
+                raise InvalidInput(N_("Options must be distinct: %(text)s reads the same as %(other)s."),
+                                   field="options", text=repr(text), other=repr(seen[key]))
             raise InvalidInput(
-                f"Options must be distinct: {text!r} reads the same as {seen[key]!r}." if seen[key] != text
-                else f"Options must be distinct: {text!r} appears twice.",
-                field="options",
+                N_("Options must be distinct: %(text)s appears twice."),
+                field="options", text=repr(text),
             )
         seen[key] = text
     return cleaned
@@ -396,12 +404,13 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise InvalidInput(
-            f"{name} must include a time-zone offset (ISO 8601, e.g. 2026-12-01T18:00:00+01:00).", field=name
+            N_("%(name)s must include a time-zone offset (ISO 8601, e.g. 2026-12-01T18:00:00+01:00)."),
+            field=name, name=name,
         )
     try:
         return as_utc(value)
     except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
-        raise InvalidInput(f"{name} is out of range.", field=name) from None
+        raise InvalidInput(N_("%(name)s is out of range."), field=name, name=name) from None
 
 
 def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool = True) -> PollSpec:
@@ -420,10 +429,14 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
     method = methods.get(spec.method)
     settings = _method_settings(spec, method, len(options))
     if spec.visibility not in VISIBILITIES:
-        raise InvalidInput(f"Visibility must be one of {', '.join(VISIBILITIES)}.", field="visibility")
+        raise InvalidInput(
+            N_("Visibility must be one of %(visibilities)s."),
+            field="visibility", visibilities=', '.join(VISIBILITIES),
+        )
     if spec.results_visibility not in RESULTS_VISIBILITIES:
         raise InvalidInput(
-            f"Results visibility must be one of {', '.join(RESULTS_VISIBILITIES)}.", field="results_visibility"
+            N_("Results visibility must be one of %(results_visibilities)s."),
+            field="results_visibility", results_visibilities=', '.join(RESULTS_VISIBILITIES),
         )
     opens_at = _aware(spec.opens_at, "opens_at")
     closes_at = _aware(spec.closes_at, "closes_at")
@@ -438,15 +451,18 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
         raise InvalidInput(N_("anonymity_threshold applies to anonymous polls only."), field="anonymity_threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not (MIN_ANONYMITY <= threshold <= MAX_ANONYMITY):
         raise InvalidInput(
-            f"anonymity_threshold must be a whole number from {MIN_ANONYMITY} to {MAX_ANONYMITY}.",
-            field="anonymity_threshold",
+            N_("anonymity_threshold must be a whole number from %(min_anonymity)s to %(max_anonymity)s."),
+            field="anonymity_threshold", min_anonymity=MIN_ANONYMITY, max_anonymity=MAX_ANONYMITY,
         )
     quorum_ballots, quorum_share, pass_rule = decisions.check_rules(
         method=method, visibility=spec.visibility, quorum_ballots=spec.quorum_ballots,
         quorum_share=spec.quorum_share, pass_rule=spec.pass_rule,
     )
     if spec.access not in ACCESS_MODES:
-        raise InvalidInput(f"Access must be one of {', '.join(ACCESS_MODES)}.", field="access")
+        raise InvalidInput(
+            N_("Access must be one of %(access_modes)s."),
+            field="access", access_modes=', '.join(ACCESS_MODES),
+        )
     if spec.access == "link" and spec.visibility == "private":
         raise InvalidInput(
             "A link poll cannot be private: anyone with its link may vote. Use a private poll with "
@@ -458,7 +474,8 @@ def validate_spec(spec: PollSpec, *, now: datetime | None = None, creating: bool
         isinstance(remind, bool) or not isinstance(remind, int) or not (1 <= remind <= MAX_REMIND_BEFORE_HOURS)
     ):
         raise InvalidInput(
-            f"remind_before_hours must be a whole number from 1 to {MAX_REMIND_BEFORE_HOURS}.", field="remind_before_hours"
+            N_("remind_before_hours must be a whole number from 1 to %(max_remind_before_hours)s."),
+            field="remind_before_hours", max_remind_before_hours=MAX_REMIND_BEFORE_HOURS,
         )
     return PollSpec(
         title=title,
@@ -491,7 +508,7 @@ def _method_settings(spec: PollSpec, method: methods.Method, options: int) -> di
     for name in METHOD_SETTINGS:
         if getattr(spec, name) is not None and name not in method.param_names():
             takers = ", ".join(m.name for m in taking.get(name, []))
-            raise InvalidInput(f"{name} applies to {takers} polls only.", field=name)
+            raise InvalidInput(N_("%(name)s applies to %(takers)s polls only."), field=name, name=name, takers=takers)
     settings: dict[str, Any] = dict.fromkeys(METHOD_SETTINGS)
     for param in method.params:
         settings[param.name] = param.check(getattr(spec, param.name, None), options)
@@ -555,11 +572,17 @@ def list_polls(
     anonymous polls from ``poll_participants``, which says who voted, never how).
     """
     if skip < 0 or not (1 <= limit <= LIST_LIMIT_MAX):
-        raise InvalidInput(f"skip must be >= 0 and limit between 1 and {LIST_LIMIT_MAX}.")
+        raise InvalidInput(
+            N_("skip must be >= 0 and limit between 1 and %(list_limit_max)s."),
+            list_limit_max=LIST_LIMIT_MAX,
+        )
     if len(search) > TITLE_MAX:
-        raise InvalidInput(f"Search text must be at most {TITLE_MAX} characters.")
+        raise InvalidInput(N_("Search text must be at most %(title_max)s characters."), title_max=TITLE_MAX)
     if show not in LIST_FILTERS:
-        raise InvalidInput(f"show must be one of {', '.join(LIST_FILTERS)}.", field="show")
+        raise InvalidInput(
+            N_("show must be one of %(list_filters)s."),
+            field="show", list_filters=', '.join(LIST_FILTERS),
+        )
     mine = mine or show == "mine"
     on_roll_clause = exists().where(
         col(PollVoter.poll_id) == col(Poll.id), col(PollVoter.user_id) == user.id
@@ -677,12 +700,15 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
     """
     unknown = set(changes) - UPDATABLE
     if unknown:
-        raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        raise InvalidInput(N_("Unknown fields: %(fields)s."), fields=', '.join(sorted(unknown)))
     poll = get_managed_poll(session=session, poll_id=poll_id, user=user)
     if poll_status(poll) == "closed":
         sealed = sorted(name for name in set(changes) - CLOSED_UPDATABLE if changes[name] != _current_value(poll, name))
         if sealed:
-            raise Conflict(f"This poll is closed and sealed; these can no longer change: {', '.join(sealed)}.")
+            raise Conflict(
+                N_("This poll is closed and sealed; these can no longer change: %(fields)s."),
+                fields=', '.join(sealed),
+            )
     current = options_of(session=session, poll_id=poll_id)
     spec = PollSpec(
         title=changes.get("title", poll.title),
@@ -715,8 +741,11 @@ def update_poll(*, session: Session, user: User, poll_id: str, changes: dict[str
         frozen = [name for name in FROZEN_WITH_BALLOTS if _differs(poll, spec, name, options_changed=options_changed)]
         if frozen:
             raise Conflict(
-                "Ballots have been cast; only the title, description and closing time can change now "
-                f"(refused: {', '.join(frozen)})."
+                N_(
+                    "Ballots have been cast; only the title, description and closing time can change now "
+                    "(refused: %(fields)s)."
+                ),
+                fields=', '.join(frozen),
             )
     if spec.anonymous:
         roll = [float(w) for w in session.exec(select(PollVoter.weight).where(PollVoter.poll_id == poll_id)).all()]
@@ -915,9 +944,11 @@ def _check_anonymous_weights(weights: Sequence[float], threshold: int) -> None:
     if rare:
         shown = ", ".join(f"{w:g}" for w in rare)
         raise InvalidInput(
-            f"In an anonymous poll every weight must be held by at least {threshold} voters "
-            f"(the poll's anonymity threshold), or all weights must be equal; too few voters hold: {shown}.",
-            field="voters",
+            N_(
+                "In an anonymous poll every weight must be held by at least %(threshold)s voters "
+                "(the poll's anonymity threshold), or all weights must be equal; too few voters hold: %(shown)s."
+            ),
+            field="voters", threshold=threshold, shown=shown,
         )
 
 
@@ -925,7 +956,7 @@ def _roll_email(raw: str, *, who: str) -> str:
     try:
         return auth.check_email(raw)
     except InvalidInput as exc:
-        raise InvalidInput(f"{who!r}: {exc.message}", field="voters") from None
+        raise InvalidInput(N_("%(who)s: %(reason)s"), field="voters", who=repr(who), reason=exc.message) from None
 
 
 def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[RollEntry]) -> list[tuple[User, PollVoter]]:
@@ -952,7 +983,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
     if status == "closed":
         raise Conflict(N_("This poll is closed: its roll can no longer change."))
     if len(voters) > MAX_ROLL:
-        raise InvalidInput(f"A roll holds at most {MAX_ROLL} voters.")
+        raise InvalidInput(N_("A roll holds at most %(max_roll)s voters."), max_roll=MAX_ROLL)
     named: dict[str, tuple[float, str | None]] = {}  # username key -> weight, invitation address
     by_email: dict[str, tuple[float, str]] = {}  # address key -> weight, address
     for entry in voters:
@@ -966,12 +997,12 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
         if username is not None:
             key = username.lower()
             if key in named:
-                raise InvalidInput(f"{username!r} appears twice on the roll.")
+                raise InvalidInput(N_("%(username)s appears twice on the roll."), username=repr(username))
             named[key] = (weight, email)
         else:
             key = email.lower()  # type: ignore[union-attr]
             if key in by_email:
-                raise InvalidInput(f"{email!r} appears twice on the roll.")
+                raise InvalidInput(N_("%(email)s appears twice on the roll."), email=repr(email))
             by_email[key] = (weight, email)  # type: ignore[assignment]
     accounts = col(User.role) != GUEST_ROLE
     users = {
@@ -979,7 +1010,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
     } if named else {}
     missing = [name for name in named if name not in users]
     if missing:
-        raise InvalidInput(f"Unknown users: {', '.join(sorted(missing))}.")
+        raise InvalidInput(N_("Unknown users: %(users)s."), users=', '.join(sorted(missing)))
     by_address = {
         u.email_key: u for u in session.exec(select(User).where(col(User.email_key).in_(list(by_email)), accounts)).all()
     } if by_email else {}
@@ -1002,7 +1033,7 @@ def set_roll(*, session: Session, user: User, poll_id: str, voters: Sequence[Rol
             fresh.append((email, weight))
             continue
         if known.id in after:
-            raise InvalidInput(f"{email!r} names a voter who is already on the roll.")
+            raise InvalidInput(N_("%(email)s names a voter who is already on the roll."), email=repr(email))
         after[known.id] = weight  # type: ignore[index]
         addresses[known.id] = email  # type: ignore[index]
         shown[known.id] = email  # type: ignore[index]
@@ -1081,7 +1112,10 @@ def get_roll(
     from commons_app.services import invitations  # it builds on this module
 
     if skip < 0 or (limit is not None and not (1 <= limit <= ROLL_PAGE_MAX)):
-        raise InvalidInput(f"skip must be >= 0 and limit between 1 and {ROLL_PAGE_MAX}.")
+        raise InvalidInput(
+            N_("skip must be >= 0 and limit between 1 and %(roll_page_max)s."),
+            roll_page_max=ROLL_PAGE_MAX,
+        )
     get_managed_poll(session=session, poll_id=poll_id, user=user)
     query = (
         select(User, PollVoter)

@@ -109,7 +109,7 @@ def add_voter(*, session: Session, user: User, poll_id: str, who: str, weight: A
     else:
         found = session.exec(select(User).where(User.username_key == who.lower())).first()
         if found is None:
-            raise InvalidInput(f"No user is called {who!r}.", field="voter")
+            raise InvalidInput(N_("No user is called %(who)s."), field="voter", who=repr(who))
         kept = entries.get(found.username_key)
         entry = make_entry(username=found.username, email=getattr(kept, "email", None), weight=value)
     entries[entry_key(entry)] = entry
@@ -125,7 +125,7 @@ def remove_voter(*, session: Session, user: User, poll_id: str, key: str) -> Non
     """
     entries = _current(session=session, user=user, poll_id=poll_id)
     if entries.pop(str(key).strip().lower(), None) is None:
-        raise InvalidInput(f"{key!r} is not on the roll.", field="voter")
+        raise InvalidInput(N_("%(key)s is not on the roll."), field="voter", key=repr(key))
     polls.set_roll(session=session, user=user, poll_id=poll_id, voters=list(entries.values()))
 
 
@@ -139,7 +139,7 @@ def set_weight(*, session: Session, user: User, poll_id: str, key: str, weight: 
     entries = _current(session=session, user=user, poll_id=poll_id)
     key = str(key).strip().lower()
     if key not in entries:
-        raise InvalidInput(f"{key!r} is not on the roll.", field="voter")
+        raise InvalidInput(N_("%(key)s is not on the roll."), field="voter", key=repr(key))
     old = entries[key]
     entries[key] = make_entry(
         username=old.username, email=getattr(old, "email", None),

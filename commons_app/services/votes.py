@@ -63,10 +63,16 @@ def validate_ballot(*, poll: Poll, options: list[PollOption], ballot: BallotInpu
     expected = method.field
     given = {name for name in BALLOT_FIELDS if getattr(ballot, name) is not None}
     if expected not in given:
-        raise InvalidInput(f"A {poll.method} ballot needs the field '{expected}'.")
+        raise InvalidInput(
+            N_("A %(method)s ballot needs the field '%(expected)s'."),
+            method=poll.method, expected=expected,
+        )
     extra = given - {expected}
     if extra:
-        raise InvalidInput(f"A {poll.method} ballot takes only '{expected}', not {', '.join(sorted(extra))}.")
+        raise InvalidInput(
+            N_("A %(method)s ballot takes only '%(expected)s', not %(extra)s."),
+            method=poll.method, expected=expected, extra=', '.join(sorted(extra)),
+        )
     return method.ballot.clean(getattr(ballot, expected), {o.id for o in options}, poll)  # type: ignore[misc]
 
 

@@ -25,6 +25,7 @@ expire without anyone's action. A tab that navigates leaves its poll's room (see
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -436,6 +437,11 @@ def results_display(results: PollResults) -> dict[str, Any]:
     ]
     tables = [t.as_dict() for t in method.tables(results, texts)] if method and method.tables else []
     lines = method.lines(results, texts) if method and method.lines else []
+    # Each language's wording too, for the methods whose lines take one (a push serves everyone).
+    lines_texts = {
+        lang: method.lines(results, texts, lang) if lang != i18n.DEFAULT_LANGUAGE else lines
+        for lang in summary_languages()
+    } if method and method.lines and _takes_language(method.lines) else {}
     winner_names = [texts[w] for w in results.winners if w in texts]
     closed = results.status == "closed"
     # The sentence as a msgid and its values: each watching tab shows it in its own language.
@@ -450,9 +456,14 @@ def results_display(results: PollResults) -> dict[str, Any]:
     elected = method.elected_label if method is not None and method.elected_label else ""
     winners_label = tr("en", winners_template, elected=elected, names=", ".join(winner_names))
     chart_rows, chart_series = rounds_chart(results)
-    decision_lines = decisions.describe_decision(
-        quorum_met=results.quorum_met, passed=results.passed, figures=results.decision, closed=closed
-    )
+    # Worded in every language offered, as the summaries: one push serves every watcher.
+    decision_texts = {
+        lang: decisions.describe_decision(
+            quorum_met=results.quorum_met, passed=results.passed, figures=results.decision, closed=closed, lang=lang
+        )
+        for lang in summary_languages()
+    }
+    decision_lines = decision_texts[i18n.DEFAULT_LANGUAGE]
     return {
         "method": results.method,
         "status": results.status,
@@ -468,8 +479,10 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "show_points": bool(method and "points" in method.figures),
         "tables": tables,
         "lines": lines,
+        "lines_texts": lines_texts,
         "explanation": method.explanation if method else "",
         "decision_lines": decision_lines,
+        "decision_texts": decision_texts,
         "quorum_met": "" if results.quorum_met is None else ("yes" if results.quorum_met else "no"),
         "passed": "" if results.passed is None else ("yes" if results.passed else "no"),
         "notes": list(results.notes),
@@ -482,6 +495,14 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "rounds_chart": chart_rows,
         "rounds_series": chart_series,
     }
+
+
+def _takes_language(lines: Any) -> bool:
+    """Whether a method's ``lines`` accepts the language as its third argument."""
+    try:
+        return len(inspect.signature(lines).parameters) >= 3
+    except (TypeError, ValueError):
+        return False
 
 
 def summary_languages() -> tuple[str, ...]:
@@ -506,8 +527,11 @@ def rounds_chart(results: PollResults) -> tuple[list[dict[str, Any]], list[dict[
     for i, r in enumerate(rounds):
         votes = r.get("tallies", r.get("votes")) or {}
         # The round's name in English, like ``winners_label``; the msgid lets a page word it anew.
-        label = tr("en", N_("Round %(n)s"), n=r.get("round", i + 1))
+        number = r.get("round", i + 1)
+        label = tr("en", N_("Round %(n)s"), n=number)
         row: dict[str, Any] = {"round": label, "exhausted": float(r.get("exhausted", 0) or 0)}
+        # ... and in every language offered (round_de ...): each viewer's axis reads its own key.
+        row.update({f"round_{lang}": tr(lang, N_("Round %(n)s"), n=number) for lang in summary_languages()})
         for o in results.options:
             row[f"o{o.option_id}"] = float(votes.get(str(o.option_id), 0) or 0)
         rows.append(row)
@@ -543,8 +567,10 @@ class LiveResults(rx.State):
     show_points: bool = False
     tables: list[dict[str, Any]] = []
     lines: list[str] = []
+    lines_texts: dict[str, list[str]] = {}  # language -> lines worded in it (methods that can)
     explanation: str = ""
     decision_lines: list[str] = []
+    decision_texts: dict[str, list[str]] = {}  # language -> decision_lines worded in it
     quorum_met: str = ""  # "yes" / "no" / "" (no quorum rule)
     passed: str = ""  # "yes" / "no" / "" (no pass rule)
     notes: list[str] = []
@@ -611,3 +637,21 @@ def tie_text() -> rx.Var:
 
     lang = SessionState.lang
     return rx.cond(LiveResults.tie_texts.contains(lang), LiveResults.tie_texts[lang], LiveResults.tie_texts["en"]).to(str)
+
+
+def method_lines() -> rx.Var:
+    """The method's extra lines in the viewer's language (as they are when not worded in it)."""
+    from commons_app.state.session import SessionState
+
+    lang = SessionState.lang
+    return rx.cond(LiveResults.lines_texts.contains(lang), LiveResults.lines_texts[lang], LiveResults.lines).to(list[str])
+
+
+def decision_lines() -> rx.Var:
+    """The decision's lines in the viewer's language (English when not worded in it)."""
+    from commons_app.state.session import SessionState
+
+    lang = SessionState.lang
+    return rx.cond(
+        LiveResults.decision_texts.contains(lang), LiveResults.decision_texts[lang], LiveResults.decision_lines
+    ).to(list[str])

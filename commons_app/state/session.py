@@ -23,7 +23,7 @@ from commons_app.db import session_scope
 from commons_app.models import User
 from commons_app.services import auth
 from commons_app.services.errors import NotAuthenticated
-from commons_app.state import connections
+from commons_app.state import connections, throttle
 
 T = TypeVar("T")
 logger = logging.getLogger("commons.events")
@@ -146,6 +146,7 @@ class SessionState(rx.State):
         if asked:
             self.lang_choice = asked
         self.lang = i18n.normalize(self.lang_choice) or i18n.from_accept_language(self.router.headers.accept_language)
+        throttle.remember_language(self.router.session.session_id, self.lang)
 
     @rx.event
     def choose_language(self, code: str) -> None:
@@ -153,6 +154,7 @@ class SessionState(rx.State):
         chosen = i18n.normalize(code)
         if chosen:
             self.lang = self.lang_choice = chosen
+            throttle.remember_language(self.router.session.session_id, chosen)
 
     @rx.event
     async def check_session(self) -> None:

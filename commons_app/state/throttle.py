@@ -25,6 +25,7 @@ from limits.strategies import MovingWindowRateLimiter
 from reflex.state import StateUpdate
 from reflex_base.event import Event
 
+from commons_app.i18n import DEFAULT_LANGUAGE, tr
 from commons_app.services import ratelimit
 
 logger = logging.getLogger("commons.throttle")
@@ -33,6 +34,15 @@ LIMIT = "ws_event"
 NOTICE_EVERY = 5.0
 
 _noticed: dict[str, float] = {}
+# Each connection's language (SessionState tells it): the notice is sent outside any state, so
+# it cannot read the tab's own; a dict lookup keeps the refusal path as cheap as it must be.
+_languages: dict[str, str] = {}
+
+
+def remember_language(sid: str, lang: str) -> None:
+    """The language connection ``sid`` reads (its "slow down" notice is worded in it)."""
+    if sid:
+        _languages[sid] = lang
 
 
 @functools.cache
@@ -60,13 +70,14 @@ class EventThrottle:
         if now - _noticed.get(sid, 0.0) >= NOTICE_EVERY:
             _noticed[sid] = now
             logger.warning("websocket events throttled", extra={"sid": sid})
-            notice = StateUpdate(events=Event.from_event_type(rx.toast.error(ratelimit.MESSAGES[LIMIT])))
+            notice = StateUpdate(events=Event.from_event_type(rx.toast.error(tr(_languages.get(sid, DEFAULT_LANGUAGE), ratelimit.MESSAGES[LIMIT]))))
             await self.emit("event", notice, to=sid)  # type: ignore[attr-defined]
         return None
 
     def on_disconnect(self, sid: str, *args: Any) -> Any:
         """Forget the connection's notice time, then the rest of the disconnect."""
         _noticed.pop(sid, None)
+        _languages.pop(sid, None)
         return super().on_disconnect(sid, *args)  # type: ignore[misc]
 
 
