@@ -295,23 +295,28 @@ def _grid_table(table: rx.Var) -> rx.Component:
     def cell(text: rx.Var, column: rx.Var, row: rx.Var) -> rx.Component:
         return rx.table.cell(rx.cond((column == 0) & label_rows.contains(row), t_value(text), text))
 
+    # The caption sits above the box that scrolls: inside a table wider than a phone it would be
+    # cut off with the table. The scroll region around the table is named by the same words.
     return rx.box(
-        rx.table.root(
-            rx.el.caption(caption, style={"textAlign": "left", "fontWeight": 600, "padding": "0.5rem 0"}),
-            rx.table.header(rx.table.row(rx.foreach(
-                header, lambda h, i: rx.table.column_header_cell(rx.cond(i == 0, t_value(h), h))
-            ))),
-            rx.table.body(rx.foreach(rows, lambda r, j: rx.table.row(rx.foreach(r, lambda c, i: cell(c, i, j))))),
-            variant="surface",
-            size="1",
+        rx.text(caption, as_="p", weight="bold", size="2", padding_y="0.5rem", aria_hidden="true"),
+        rx.box(
+            rx.table.root(
+                rx.table.header(rx.table.row(rx.foreach(
+                    header, lambda h, i: rx.table.column_header_cell(rx.cond(i == 0, t_value(h), h))
+                ))),
+                rx.table.body(rx.foreach(rows, lambda r, j: rx.table.row(rx.foreach(r, lambda c, i: cell(c, i, j))))),
+                variant="surface",
+                size="1",
+            ),
+            overflow_x="auto",
+            width="100%",
+            # A region that scrolls on a phone must be reachable and named for keyboard users.
+            tab_index=0,
+            role="region",
+            aria_label=caption,
+            class_name="commons-table-scroll",  # theme.css: only this box scrolls, not Radix's inside
         ),
-        overflow_x="auto",
         width="100%",
-        # A region that scrolls on a phone must be reachable and named for keyboard users.
-        tab_index=0,
-        role="region",
-        aria_label=caption,
-        class_name="commons-table-scroll",  # theme.css: only this box scrolls, not Radix's inside
     )
 
 
