@@ -45,6 +45,7 @@ def test_focus_moves_to_the_confirmation_after_voting_changing_and_to_the_title_
     expect(confirmation).to_be_focused()
 
     page.get_by_role("button", name="Retract vote").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Retract my vote").click()  # the confirmation
     expect(page.get_by_role("button", name="Submit vote")).to_be_visible()
     expect(page.locator("#poll-title")).to_be_focused()
     expect(page.locator("#poll-title")).to_have_attribute("tabindex", "-1")  # focusable by script, not a Tab stop

@@ -87,6 +87,8 @@ def test_the_switcher_works_in_the_phone_menu(new_page, app_server):
     page.get_by_role("button", name="Menu").click()
     switcher = _switcher(page)
     expect(switcher).to_have_count(1)
+    # the menu opens with a short scale animation: measure once it has finished
+    page.wait_for_function("() => document.getAnimations().every((a) => a.playState !== 'running')")
     box = switcher.bounding_box()
     assert box is not None and box["height"] >= a11y.TAP_TARGET, box
     switcher.select_option("de")
