@@ -108,7 +108,8 @@ class Api:
         return [p for p in response.json()["items"] if p["created_by"] == user.id]
 
     def find_poll(self, user: User, title: str) -> dict[str, Any]:
-        response = self.client.get("/polls/", params={"limit": 100}, headers=user.headers)
+        # searched by title: the shared server holds more than a page of polls made by other tests
+        response = self.client.get("/polls/", params={"limit": 100, "search": title}, headers=user.headers)
         assert response.status_code == 200, response.text
         matches = [p for p in response.json()["items"] if p["title"] == title]
         assert matches, f"no poll titled {title!r}"

@@ -99,10 +99,12 @@ def test_invitation_links_vote_without_accounts_once_each_and_reminders_reach_th
     assert sent.status_code == 202 and sent.json() == {"queued": 4}, sent.text
 
     report = deliver(app_server, smtp, monkeypatch)
-    assert report.sent == 4
     everyone = sorted([*invitees, account.email])
-    assert sorted(r for m in smtp.received for r in m.rcpt_tos) == everyone  # one mail per invitee
-    links = {m.rcpt_tos[0]: link_of(m.text, base) for m in smtp.received}
+    # The shared server's outbox may also hold another test's mail, due at the same sweep: count ours.
+    ours = [m for m in smtp.received if set(m.rcpt_tos) <= set(everyone)]
+    assert report.sent >= 4 and len(ours) == 4
+    assert sorted(r for m in ours for r in m.rcpt_tos) == everyone  # one mail per invitee
+    links = {m.rcpt_tos[0]: link_of(m.text, base) for m in ours}
     assert len(set(links.values())) == 4
     status = api.get(f"/polls/{poll_id}/invitations", owner).json()
     assert sorted((i["email"], i["status"]) for i in status["items"]) == [(e, "sent") for e in everyone]
@@ -135,8 +137,9 @@ def test_invitation_links_vote_without_accounts_once_each_and_reminders_reach_th
     # Reminders reach only the invitees who have not voted.
     reminded = api.client.post(f"/polls/{poll_id}/reminders", headers=owner.headers)
     assert reminded.status_code == 202 and reminded.json() == {"queued": 2}, reminded.text
-    assert deliver(app_server, smtp, monkeypatch).sent == 2
-    reminders = {m.rcpt_tos[0]: m for m in smtp.received[4:]}
+    before = len(smtp.received)
+    assert deliver(app_server, smtp, monkeypatch).sent >= 2
+    reminders = {m.rcpt_tos[0]: m for m in smtp.received[before:] if set(m.rcpt_tos) <= set(everyone)}
     assert sorted(reminders) == sorted([cat, account.email])
     vote_in_fresh_browser(new_page, link_of(reminders[cat].text, base), "Green")
     assert tally(api, owner, poll_id) == {"Red": 0, "Green": 2, "Blue": 1, "total": 3}
