@@ -25,12 +25,13 @@ from commons_app.methods.registry import (
     register,
     summarize,
     summary_parts,
+    summary_texts,
     unregister,
 )
 
 __all__ = [
     "KINDS", "MAX_SCORE", "BallotKind", "CleanBallot", "Method", "Param", "Table", "all_methods", "all_params", "find",
-    "get", "headline", "label_of", "names", "register", "summarize", "summary_parts", "unregister",
+    "get", "headline", "label_of", "names", "register", "summarize", "summary_parts", "summary_texts", "unregister",
 ]
 
 

@@ -212,15 +212,20 @@ def summarize(results: Any, lang: str = "en") -> str:
 
     Without ballots it says so (and nothing more: an open anonymous poll before its first step
     shows no count, so neither does this); a method without a ``summary`` names its winners."""
-    head, ties, decision = summary_parts(results, lang)
-    return " ".join([head, *ties, *decision])
+    return summary_texts(results, lang)[0]
 
 
 def headline(results: Any, lang: str = "en") -> str:
     """The outcome without how its ties were broken: who won and what the decision rules made of
     it (the presentation view shows this large, the tie-breaks below it)."""
-    head, _ties, decision = summary_parts(results, lang)
-    return " ".join([head, *decision])
+    return summary_texts(results, lang)[1]
+
+
+def summary_texts(results: Any, lang: str = "en") -> tuple[str, str, str]:
+    """The whole summary, the headline and the tie-breaks alone, worded once (a live push sends
+    all three in every language)."""
+    head, ties, decision = summary_parts(results, lang)
+    return " ".join([head, *ties, *decision]), " ".join([head, *decision]), " ".join(ties)
 
 
 def summary_parts(results: Any, lang: str = "en") -> tuple[str, list[str], list[str]]:

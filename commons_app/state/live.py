@@ -412,6 +412,7 @@ def results_display(results: PollResults) -> dict[str, Any]:
     from the method's registry entry (columns, tables, extra lines, how winners are named)."""
     method = methods.find(results.method)
     texts = {o.option_id: o.text for o in results.options}
+    outcome = {lang: methods.summary_texts(results, lang) for lang in summary_languages()}  # worded once each
     winners = set(results.winners)
 
     def chart_value(o: Any) -> float:
@@ -488,9 +489,9 @@ def results_display(results: PollResults) -> dict[str, Any]:
         "notes": list(results.notes),
         # The plain-language outcome in every language offered: a push goes to every watcher
         # of the poll at once, whatever language each one reads.
-        "summaries": {lang: methods.summarize(results, lang) for lang in summary_languages()},
-        "headlines": {lang: methods.headline(results, lang) for lang in summary_languages()},
-        "tie_texts": {lang: " ".join(methods.summary_parts(results, lang)[1]) for lang in summary_languages()},
+        "summaries": {lang: worded[0] for lang, worded in outcome.items()},
+        "headlines": {lang: worded[1] for lang, worded in outcome.items()},
+        "tie_texts": {lang: worded[2] for lang, worded in outcome.items()},
         "weighted": _display.is_weighted(results),
         "rounds_chart": chart_rows,
         "rounds_series": chart_series,
