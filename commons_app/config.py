@@ -94,6 +94,8 @@ class Settings:
     trusted_proxies: list[str] = field(default_factory=list)
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    # Per worker, on PostgreSQL: the async connections of the REST ballot's hot path (db.AsyncPool).
+    db_async_pool_size: int = 0
     # Bearer token that /metrics requires; None: /metrics is not served at all.
     metrics_token: str | None = field(default=None, repr=False)
     # A browser session ends after this long without an event from any of its tabs...
@@ -143,9 +145,10 @@ def load_settings() -> Settings:
     elif not secret:
         secret = _development_secret()
     redis_url = os.environ.get("REDIS_URL") or None
+    database_url = normalize_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     return Settings(
         environment=environment,
-        database_url=normalize_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+        database_url=database_url,
         redis_url=redis_url,
         secret_key=secret,
         access_token_minutes=_env_int("ACCESS_TOKEN_MINUTES", 15),
@@ -154,7 +157,8 @@ def load_settings() -> Settings:
         jwt_audience=os.environ.get("JWT_AUDIENCE", "the-commons-api"),
         cors_origins=_env_list("CORS_ORIGINS", []),
         trusted_proxies=_env_list("TRUSTED_PROXIES", []),
-        db_pool_size=_env_int("DB_POOL_SIZE", default_pool_size(redis_url)),
+        db_pool_size=_env_int("DB_POOL_SIZE", default_pool_size(redis_url, database_url)),
+        db_async_pool_size=_env_int("DB_ASYNC_POOL_SIZE", default_async_pool_size(redis_url, database_url)),
         db_max_overflow=_env_int("DB_MAX_OVERFLOW", 0),
         metrics_token=metrics_token,
         browser_idle_minutes=_env_float("BROWSER_SESSION_IDLE_MINUTES", 120.0),
@@ -180,16 +184,30 @@ def backend_workers(redis_url: str | None) -> int:
     return min((os.cpu_count() or 1) * 2 + 1, 8)
 
 
-def default_pool_size(redis_url: str | None) -> int:
+def default_pool_size(redis_url: str | None, database_url: str = "sqlite") -> int:
     """Connections each worker keeps: ``DB_CONNECTIONS`` (the instance's share of the database's
     connections, default 40, so two instances stay well inside PostgreSQL's default of 100)
-    divided among the workers, at least 2.
+    divided among the workers, at least 2; on PostgreSQL the engine keeps half of it
+    (:func:`default_async_pool_size`).
 
     There is no overflow by default: connections opened beyond the pool would be closed again
     after each burst, and opening one costs PostgreSQL a new process every time. A request that
     finds every connection busy waits for one (up to 10 s, then 503).
     """
-    return max(2, _env_int("DB_CONNECTIONS", 40) // backend_workers(redis_url))
+    share = _worker_share(redis_url)
+    return max(2, share - default_async_pool_size(redis_url, database_url))
+
+
+def default_async_pool_size(redis_url: str | None, database_url: str) -> int:
+    """On PostgreSQL, half of each worker's share goes to the ballot's async hot path
+    (``db.AsyncPool``), the other half stays with the engine; none on SQLite."""
+    if not database_url.startswith("postgresql"):
+        return 0
+    return max(2, _worker_share(redis_url) // 2)
+
+
+def _worker_share(redis_url: str | None) -> int:
+    return _env_int("DB_CONNECTIONS", 40) // backend_workers(redis_url)
 
 
 @lru_cache(maxsize=1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import select
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -107,3 +107,127 @@ def session_scope() -> Iterator[Session]:
             # has already discarded it, and raising here would hide the request's own error (a
             # 503) behind an unhandled one.
             logger.warning("database connection lost while closing a session", exc_info=True)
+
+
+# --- The async connections of the REST ballot's hot path (PostgreSQL only) -----------------------
+
+
+class AsyncPool:
+    """A few autocommitting psycopg ``AsyncConnection`` s of one event loop, handed out one at a time.
+
+    The ballot's hot path (``services.fast_ballots``) runs on the event loop without the ORM and
+    without a thread hand-off; these are its connections, opened on demand up to ``size`` (the
+    worker's share of ``DB_CONNECTIONS`` not held by the engine's pool). A request that finds
+    every connection busy waits, up to ``timeout`` seconds (then :class:`PoolTimeout`, a 503).
+    Connections are checked as the engine's are (:func:`_check_still_connected`): one the server
+    closed is dropped on checkout, without a round trip for the healthy ones.
+    """
+
+    def __init__(self, conninfo: str, size: int, *, timeout: float = 10.0) -> None:
+        import asyncio
+
+        self.conninfo = conninfo
+        self.size = max(1, size)
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self._slots = asyncio.Semaphore(self.size)
+        self._idle: list[Any] = []
+
+    async def _checkout(self) -> Any:
+        import asyncio
+
+        import psycopg
+
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.timeout)
+        except TimeoutError:
+            raise PoolTimeout(f"no database connection free within {self.timeout} s") from None
+        try:
+            while self._idle:
+                conn = self._idle.pop()  # the most recently used: its backend is warm
+                if _readable_or_closed(conn):
+                    await _close_quietly(conn)
+                    continue
+                return conn
+            return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _checkin(self, conn: Any, *, broken: bool) -> None:
+        import psycopg
+
+        try:
+            if broken or conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.pgconn.finish()  # synchronous: the socket goes now, nothing to wait for
+            else:
+                self._idle.append(conn)
+        finally:
+            self._slots.release()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """An idle connection for the block; one that failed with a connection error is dropped."""
+        import psycopg
+
+        conn = await self._checkout()
+        broken = False
+        try:
+            yield conn
+        except psycopg.OperationalError:
+            broken = True
+            raise
+        except BaseException:
+            broken = conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            raise
+        finally:
+            self._checkin(conn, broken=broken)
+
+    def close(self) -> None:
+        """Close the idle connections at once (synchronously: the loop may be gone)."""
+        while self._idle:
+            self._idle.pop().pgconn.finish()
+
+
+class PoolTimeout(Exception):
+    """Every connection of the async pool stayed busy for its whole timeout."""
+
+
+def _readable_or_closed(conn: Any) -> bool:
+    """Whether the server ended the connection (its socket has something to read; see
+    :func:`_check_still_connected`). Something else to read, such as a notice, drops it too."""
+    if conn.closed:
+        return True
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+async def _close_quietly(conn: Any) -> None:
+    try:
+        await conn.close()
+    except Exception:  # a dead connection may fail to close cleanly
+        logger.debug("closing a dead async connection failed", exc_info=True)
+
+
+_async_pool: AsyncPool | None = None
+
+
+def async_pool() -> AsyncPool | None:
+    """The async pool of the running loop, for the process-wide engine's database when it is
+    PostgreSQL (None on SQLite: the hot path then does not apply). A pool of another loop or
+    database (tests swap both) is closed and replaced."""
+    import asyncio
+
+    global _async_pool
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        return None
+    loop = asyncio.get_running_loop()
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    pool = _async_pool
+    if pool is None or pool.loop is not loop or pool.conninfo != conninfo:
+        if pool is not None:
+            pool.close()
+        pool = _async_pool = AsyncPool(conninfo, get_settings().db_async_pool_size)
+    return pool

@@ -20,12 +20,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commons_app import metrics
 from commons_app.api.deps import api_rate_limit
+from commons_app.api.fast_votes import FastBallots, error_answer
 from commons_app.api.routes import accounts, admin, browser, polls, votes
 from commons_app.api.schemas import ErrorOut, Health
 from commons_app.config import get_settings
 from commons_app.db import get_engine
 from commons_app.redis_client import get_redis
-from commons_app.services.errors import RateLimited, ServiceError
+from commons_app.services.errors import ServiceError
 
 logger = logging.getLogger("commons.api")
 MAX_BODY_BYTES = 1_000_000
@@ -173,10 +174,8 @@ def create_api() -> FastAPI:
 
     @api.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-        if exc.status_code == 401:
-            headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
+        status, headers = error_answer(exc)
+        return JSONResponse({"detail": exc.message}, status_code=status, headers=headers or None)
 
     @api.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -281,5 +280,6 @@ class Compression:
 
 def wrap_with_guard(app: ASGIApp) -> ASGIApp:
     """The outermost layers around the whole backend (pages, websocket and API): the request guard,
+    the REST ballot's hot path (``FastBallots``: it answers only ``POST /api/votes/`` on PostgreSQL),
     then compression."""
-    return RequestGuard(Compression(app))
+    return RequestGuard(FastBallots(Compression(app)))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jwt
 from email_validator import EmailNotValidError, validate_email
@@ -574,13 +575,24 @@ def identify(*, session: Session, token: str, settings: Settings | None = None) 
     if found is None:
         raise NotAuthenticated(N_("Session has ended; log in again."))
     user, revoked_at, expires_at = found
-    if revoked_at is not None or as_utc(expires_at) <= utcnow() or str(user.id) != str(claims["sub"]):  # type: ignore[operator]
+    check_token_session(claims, user, revoked_at=revoked_at, expires_at=expires_at)
+    return Identity(user=user, session_id=session_id)
+
+
+def check_token_session(claims: dict, user: Any, *, revoked_at: Any, expires_at: Any) -> None:
+    """The rules an access token's session and user must meet, decided once for every path that
+    reads them (``user`` needs ``id``, ``is_active`` and ``role``).
+
+    Raises:
+        NotAuthenticated: The session ended or expired, belongs to someone else, or the user is
+            disabled or a guest.
+    """
+    if revoked_at is not None or as_utc(expires_at) <= utcnow() or str(user.id) != str(claims["sub"]):
         raise NotAuthenticated(N_("Session has ended; log in again."))
     if not user.is_active:
         raise NotAuthenticated(N_("This account is disabled."))
     if user.role == GUEST_ROLE:  # guests never get API tokens; should one appear, it is no one
         raise NotAuthenticated(N_("Session has ended; log in again."))
-    return Identity(user=user, session_id=session_id)
 
 
 def change_password(*, session: Session, user: User, current_password: str, new_password: str) -> None:

@@ -9,6 +9,7 @@ only with its receipt, which only they hold.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,13 +150,32 @@ def _poll_for_voting(
     rows = session.execute(statement, {"poll_id": poll_id, "user_id": user.id}).all()
     if not rows:
         raise NotFound(N_("Poll not found."))
-    first = rows[0]
-    poll = VotingPoll(
-        id=first[0], method=first[1], max_choices=first[2], visibility=first[3], created_by=first[4],
-        opens_at=first[5], closes_at=first[6], closed_at=first[7], anonymous=bool(first[8]),
-        anonymity_threshold=int(first[9]), access=str(first[10]), roll_weight=first[11],
-        options=tuple(OptionRef(int(r[12])) for r in rows if r[12] is not None),
+    poll = voting_poll(rows)
+    return poll, voting_weight(poll, user, retracting=retracting)
+
+
+def voting_poll(rows: Sequence[Sequence[Any]], offset: int = 0) -> VotingPoll:
+    """A :class:`VotingPoll` from the rows of :data:`_POLL_FOR_VOTING` (one per option). Its
+    columns start at ``offset`` (the REST hot path reads the caller's session before them)."""
+    f = rows[0][offset:]
+    return VotingPoll(
+        id=f[0], method=f[1], max_choices=f[2], visibility=f[3], created_by=f[4],
+        opens_at=f[5], closes_at=f[6], closed_at=f[7], anonymous=bool(f[8]),
+        anonymity_threshold=int(f[9]), access=str(f[10]), roll_weight=f[11],
+        options=tuple(OptionRef(int(r[offset + 12])) for r in rows if r[offset + 12] is not None),
     )
+
+
+def voting_weight(poll: VotingPoll, user: User, *, retracting: bool = False) -> float:
+    """The rules of voting in a poll (``polls.visible_to``, ``polls.poll_status``,
+    ``polls.weight_from_roll``), decided once for every path that casts, changes or retracts a
+    ballot: the weight the user's ballot carries. ``retracting`` words the refusals for a retraction.
+
+    Raises:
+        NotFound: The poll is private and the user is neither on its roll nor a manager; when
+            retracting, also: the user is not on the roll (so has no ballot).
+        Forbidden: Not open yet, closed, or the user is not eligible.
+    """
     if not visible_to(poll, user, on_the_roll=poll.roll_weight is not None):  # type: ignore[arg-type]
         raise NotFound(N_("Poll not found."))
     status = poll_status(poll)  # type: ignore[arg-type]
@@ -170,7 +190,7 @@ def _poll_for_voting(
         if retracting:  # not on the roll: so no ballot to take back either
             raise NotFound(N_("You have not voted in this poll."))
         raise Forbidden(N_("You are not on this poll's roll of voters."))
-    return poll, weight
+    return weight
 
 
 def _refuse_if_sealed(*, session: Session, poll_id: str) -> None:
@@ -188,6 +208,21 @@ def _refuse_if_sealed(*, session: Session, poll_id: str) -> None:
     if closed_at is not None or sealed:
         session.rollback()
         raise Forbidden(N_("This poll is closed."))
+
+
+def ballot_values(*, poll: VotingPoll, user: User, clean: CleanBallot, weight: float) -> dict[str, Any]:
+    """The columns of a new ballot, with a fresh receipt. In an anonymous poll: a random id, and
+    neither voter nor time."""
+    values: dict[str, Any] = {
+        "poll_id": poll.id, "option_id": clean.option_id, "choices": clean.choices, "scores": clean.scores,
+        "weight": weight, "receipt": new_receipt(),
+    }
+    if poll.anonymous:
+        values |= {"id": _ANON_ID_LOW + secrets.randbelow(_ANON_ID_HIGH - _ANON_ID_LOW), "user_id": None}
+    else:
+        now = utcnow()
+        values |= {"user_id": user.id, "created_at": now, "updated_at": now}
+    return values
 
 
 @dataclass(frozen=True)
@@ -214,16 +249,7 @@ def record_ballot(*, session: Session, user: User, poll_id: str, ballot: BallotI
     ratelimit.hit("ballot", ratelimit.private_key(user.id))  # type: ignore[arg-type]
     poll, weight = _poll_for_voting(session=session, poll_id=poll_id, user=user)
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
-    receipt = new_receipt()
-    values: dict[str, Any] = {
-        "poll_id": poll_id, "option_id": clean.option_id, "choices": clean.choices, "scores": clean.scores,
-        "weight": weight, "receipt": receipt,
-    }
-    if poll.anonymous:
-        values |= {"id": _ANON_ID_LOW + secrets.randbelow(_ANON_ID_HIGH - _ANON_ID_LOW), "user_id": None}
-    else:
-        now = utcnow()
-        values |= {"user_id": user.id, "created_at": now, "updated_at": now}
+    values = ballot_values(poll=poll, user=user, clean=clean, weight=weight)
     try:
         if poll.anonymous:
             session.execute(_INSERT_PARTICIPANT, {"poll_id": poll_id, "user_id": user.id})
