@@ -1,9 +1,11 @@
 """The Reflex app: pages, the REST API on the same backend, and the live-results pusher."""
 
+from typing import Any
+
 import reflex as rx
 
 from commons_app import jobs, routes
-from commons_app.api.app import create_api, wrap_with_guard
+from commons_app.api.app import create_api, with_hot_paths, wrap_with_guard
 from commons_app.i18n import N_
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
@@ -36,7 +38,16 @@ STYLE = {
 
 configure_logging()
 
-app = rx.App(
+
+class CommonsApp(rx.App):
+    """Reflex's app, with the REST ballot's hot path in front of Reflex's own layers."""
+
+    def __call__(self) -> Any:
+        """The backend's ASGI app, as granian serves it."""
+        return with_hot_paths(super().__call__())
+
+
+app = CommonsApp(
     theme=rx.theme(accent_color="teal", radius="medium"),
     style=STYLE,
     # assets/theme.css: WCAG AA colours, focus ring, 44 px targets on phones, skip link, print.

@@ -123,9 +123,10 @@ class AsyncPool:
     closed is dropped on checkout, without a round trip for the healthy ones.
     """
 
-    def __init__(self, conninfo: str, size: int, *, timeout: float = 10.0) -> None:
+    def __init__(self, conninfo: str, size: int, *, timeout: float = 10.0, engine: Engine | None = None) -> None:
         import asyncio
 
+        self.engine = engine  # the engine whose database this pool reaches
         self.conninfo = conninfo
         self.size = max(1, size)
         self.timeout = timeout
@@ -138,10 +139,13 @@ class AsyncPool:
 
         import psycopg
 
-        try:
-            await asyncio.wait_for(self._slots.acquire(), self.timeout)
-        except TimeoutError:
-            raise PoolTimeout(f"no database connection free within {self.timeout} s") from None
+        if self._slots.locked():  # every connection busy: wait, up to the timeout
+            try:
+                await asyncio.wait_for(self._slots.acquire(), self.timeout)
+            except TimeoutError:
+                raise PoolTimeout(f"no database connection free within {self.timeout} s") from None
+        else:  # free now: no timer (wait_for's task and timer cost more than the rest of the checkout)
+            await self._slots.acquire()
         try:
             while self._idle:
                 conn = self._idle.pop()  # the most recently used: its backend is warm
@@ -224,10 +228,10 @@ def async_pool() -> AsyncPool | None:
     if engine.dialect.name != "postgresql":
         return None
     loop = asyncio.get_running_loop()
-    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     pool = _async_pool
-    if pool is None or pool.loop is not loop or pool.conninfo != conninfo:
+    if pool is None or pool.loop is not loop or pool.engine is not engine:
         if pool is not None:
             pool.close()
-        pool = _async_pool = AsyncPool(conninfo, get_settings().db_async_pool_size)
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        pool = _async_pool = AsyncPool(conninfo, get_settings().db_async_pool_size, engine=engine)
     return pool

@@ -62,7 +62,7 @@ import commons_app.models  # noqa: E402,F401 - every table on SQLModel.metadata
 from alembic import command  # noqa: E402
 from commons_app import db as db_module  # noqa: E402
 from commons_app import redis_client  # noqa: E402
-from commons_app.api.app import create_api, wrap_with_guard  # noqa: E402
+from commons_app.api.app import create_api, with_hot_paths, wrap_with_guard  # noqa: E402
 from commons_app.config import PROJECT_ROOT, get_settings, normalize_database_url  # noqa: E402
 from commons_app.models import User  # noqa: E402
 from commons_app.services import ratelimit  # noqa: E402
@@ -318,8 +318,9 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture(scope="session")
 def api_app() -> Any:
-    """The API wrapped in the request guard, as the server runs it (stateless, so shared)."""
-    return wrap_with_guard(create_api())
+    """The API wrapped in the request guard and behind the hot paths, as the server runs it
+    (stateless, so shared)."""
+    return with_hot_paths(wrap_with_guard(create_api()))
 
 
 @pytest.fixture

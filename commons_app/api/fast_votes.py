@@ -1,11 +1,13 @@
 """``POST /api/votes/`` on PostgreSQL without the framework layers: a pure ASGI layer inside the
 request guard (which still adds the request id, the security and caching headers, the metrics and
-the log line) that answers the ballot itself, on the event loop (``services.fast_ballots``).
+the log line) that answers the ballot itself, on the event loop (``services.fast_ballots``). The
+server runs it outside Reflex's own layers (``app.HotPaths``).
 
 It takes only what it can answer exactly as the FastAPI route would: a JSON body that
-``VoteCreate`` accepts, a bearer token, a named poll. Everything else (no token, a body the
-schema refuses, an anonymous poll, SQLite) goes on, untouched and with its body replayed, to the
-FastAPI route, whose answers (401, 422 and their wording) are then the route's own.
+``VoteCreate`` accepts, a bearer token, a named poll, no ``Origin`` (a browser's cross-origin
+call needs the CORS layer's headers). Everything else (no token, a body the schema refuses, an
+anonymous poll, SQLite) goes on, untouched and with its body replayed, to the FastAPI route, whose
+answers (401, 422 and their wording) are then the route's own.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class FastBallots:
                     token = credential
             elif name == b"content-type":
                 content_type = value
+            elif name == b"origin":  # a browser's cross-origin call: the CORS layer answers it
+                token = None
+                break
         pool = async_pool() if token and content_type and content_type.startswith(b"application/json") else None
         if pool is None:
             await self.app(scope, receive, send)
