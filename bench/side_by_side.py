@@ -133,9 +133,11 @@ def _count(url: str, sql: str, params: tuple[Any, ...]) -> int:
 
 
 def run_levels(server: AppServer, levels: list[int], tokens: list[str], warmup: list[str],
-               target: Callable[[int], tuple[str, list[int], Callable[[], int]]]) -> list[dict[str, Any]]:
+               target: Callable[[int], tuple[str, list[int], Callable[[], int]]],
+               profile: str | None = None) -> list[dict[str, Any]]:
     """Cast one ballot per token at each concurrency; ``target(level)`` gives the poll id, its option
-    ids and how to count what was stored for it. The ``warmup`` tokens vote first, unmeasured."""
+    ids and how to count what was stored for it. The ``warmup`` tokens vote first, unmeasured.
+    ``profile``: record the server's processes with py-spy during the last level (collapsed stacks)."""
     rows = []
     assert server.process is not None
     if warmup:
@@ -144,9 +146,20 @@ def run_levels(server: AppServer, levels: list[int], tokens: list[str], warmup: 
         asyncio.run(rest_ballots.cast_all(server.url, warmup, poll_id, option_ids, WORKERS))
     for level in levels:
         poll_id, option_ids, count_stored = target(level)
+        spy = None
+        if profile and level == levels[-1]:
+            spy = subprocess.Popen(
+                [str(VENV_BIN / "py-spy"), "record", "--subprocesses", "-r", "200", "-o", profile, "--format", "raw",
+                 "--pid", str(server.process.pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            time.sleep(2)
         cpu_before = rest_ballots.cpu_seconds(server.process.pid)
         row = asyncio.run(rest_ballots.cast_all(server.url, tokens, poll_id, option_ids, level))
         cpu_after = rest_ballots.cpu_seconds(server.process.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         row["statuses"] = {str(k): v for k, v in row["statuses"].items()}
         row["server_cpu_ms_per_request"] = (cpu_after["app"] - cpu_before["app"]) * 1000 / len(tokens)
         row["postgres_cpu_ms_per_request"] = (cpu_after["postgres"] - cpu_before["postgres"]) * 1000 / len(tokens)
@@ -189,7 +202,7 @@ def bench_app(args: argparse.Namespace, levels: list[int]) -> tuple[list[dict[st
             poll_id, option_ids = rest_ballots.new_poll(url, owner, f"side by side c={level}")
             return poll_id, option_ids, lambda: _count(url, "SELECT count(*) FROM ballots WHERE poll_id = %s", (poll_id,))
 
-        return run_levels(server, levels, tokens, warmup, target), everyone
+        return run_levels(server, levels, tokens, warmup, target, args.profile), everyone
     finally:
         if server is not None:
             server.stop()
@@ -263,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-pages", action="store_true",
                         help="start the app with its pages built (reflex run --single-port), as rest_ballots.py does")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    parser.add_argument("--profile", default=None, metavar="FILE",
+                        help="py-spy record of the app's processes during its last level (collapsed stacks)")
     parser.add_argument("--database", default=os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/test"),
                         help="PostgreSQL server (throwaway databases are made on it)")
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"))

@@ -60,6 +60,7 @@ CLAIM_TTL_MS = 5000
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
 _local_claims: set[str] = set()
+_due: set[str] = set()  # polls this worker will claim, or has claimed and not yet released
 _claims_lock = threading.Lock()
 _tasks: set[asyncio.Task] = set()
 _tally_seconds: dict[str, float] = {}  # how long the last re-tally of each poll took
@@ -84,6 +85,7 @@ def _claim(poll_id: str) -> bool:
 
 
 def _release(poll_id: str) -> None:
+    _due.discard(poll_id)  # first: a ballot after this point claims again (or finds the key still held)
     with _claims_lock:
         _local_claims.discard(poll_id)
     client = get_redis()
@@ -95,19 +97,40 @@ def _release(poll_id: str) -> None:
 
 
 def on_poll_changed(poll_id: str) -> None:
-    """Listener for ``services.notify``: schedule one coalesced push (callable from any thread)."""
+    """Listener for ``services.notify``: see that one coalesced push follows (callable from any
+    thread, and from the event loop by the REST ballot's hot path: it never waits for Redis).
+
+    A change needs a push whose tally starts after it. This worker tries to claim the poll (one
+    push per window across the workers) once for all the changes it sees until that attempt is
+    made (``_due``). The attempt comes after every such change committed: if it fails, the worker
+    holding the claim releases it later, and tallies after releasing, so its push covers them.
+    """
     loop = _loop
-    if loop is None or loop.is_closed():
+    if loop is None or loop.is_closed() or poll_id in _due:
         return
-    if not _claim(poll_id):
-        return
-    loop.call_soon_threadsafe(_spawn_push, poll_id)
+    _due.add(poll_id)
+    if asyncio._get_running_loop() is loop:
+        loop.call_soon(_spawn_claim, poll_id)
+    else:
+        loop.call_soon_threadsafe(_spawn_claim, poll_id)
 
 
-def _spawn_push(poll_id: str) -> None:
-    task = asyncio.create_task(_push(poll_id))
+def _spawn_claim(poll_id: str) -> None:
+    task = asyncio.create_task(_claim_then_push(poll_id))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+
+
+async def _claim_then_push(poll_id: str) -> None:
+    try:
+        claimed = await asyncio.to_thread(_claim, poll_id)  # Redis: off the event loop
+    except BaseException:
+        _due.discard(poll_id)
+        raise
+    if not claimed:
+        _due.discard(poll_id)
+        return
+    await _push(poll_id)
 
 
 def _load_results(*, session: Session, poll_id: str) -> PollResults | None:
