@@ -94,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["DATABASE_URL"] = url
         get_settings.cache_clear()
         db_module.set_engine(None)
-        from commons_app.api.app import create_api, with_hot_paths, wrap_with_guard
+        from commons_app.api import app as api_module
 
-        app = with_hot_paths(wrap_with_guard(create_api()))
+        # (An older checkout, for before/after pairs, has no hot path in front.)
+        in_front = getattr(api_module, "with_hot_paths", lambda inner: inner)
+        app = in_front(api_module.wrap_with_guard(api_module.create_api()))
 
         def jobs(poll: str, options: list[int], chosen: list[str]) -> list[tuple[bytes, str]]:
             return [(json.dumps({"poll_id": poll, "option_id": options[i % len(options)]}).encode(), t)
