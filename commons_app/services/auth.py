@@ -480,9 +480,9 @@ def ended_browser_sessions(*, session: Session, session_ids: list[str], settings
         # Their users in one query too: ``_browser_identity``'s ``session.get(User, ...)`` then
         # finds each in the session's identity map instead of a query per session (with thousands
         # of watching tabs that was most of the periodic sweep's cost).
+        # (Held in ``users`` for the loop: the identity map keeps objects only weakly.)
         user_ids = {s.user_id for s in rows.values()}
-        if user_ids:
-            session.exec(select(User).where(col(User.id).in_(user_ids))).all()
+        users = session.exec(select(User).where(col(User.id).in_(user_ids))).all() if user_ids else []
         for session_id in chunk:
             try:
                 _browser_identity(
@@ -494,6 +494,7 @@ def ended_browser_sessions(*, session: Session, session_ids: list[str], settings
                 )
             except NotAuthenticated:
                 ended.add(session_id)
+        del users
     return ended
 
 
