@@ -4,8 +4,11 @@ Starts the app in production mode (granian workers, Redis state manager) on a th
 PostgreSQL database and opens ``--viewers`` Socket.IO connections to the poll's results page
 (``/polls/<id>/results``, each with its own client token and a browser session cookie, the
 ``hydrate_and_load`` boot event in the CONNECT packet, as the compiled frontend does): the page's
-on_load checks the viewer and links it to the poll's ``LiveResults`` shared state. The viewers
-are spread over ``--client-procs`` processes. Then a driver casts ``--rate`` ballots a second for
+on_load checks the viewer and puts its socket in the poll's room. The viewers are spread over
+``--client-procs`` processes; by default (``--client raw``) each is a bare websocket with the
+engine.io/Socket.IO framing done by hand and the total found in each frame by a string search,
+so that the clients, which share the machine's cores with the server, cost little per delta
+(``--client sio``: the former python-socketio client, decoding every frame). Then a driver casts ``--rate`` ballots a second for
 ``--duration`` seconds through ``POST /api/votes/`` (bearer tokens; open loop: every ballot is
 sent at its scheduled time, however slow the answers).
 
@@ -23,7 +26,7 @@ connected viewer, and the client processes' CPU (they share the 2 cores with the
 Exits non-zero if a viewer could not connect, a viewer received no update or not the final total,
 a ballot was refused, or the stored ballots differ from the accepted ones.
 
-    .venv/bin/python bench/fanout.py [--viewers 1000] [--rate 200] [--duration 20] [--workers N]
+    .venv/bin/python bench/fanout.py [--viewers 1000] [--rate 200] [--duration 20] [--workers N] [--client raw|sio]
 """
 
 from __future__ import annotations
