@@ -4,8 +4,11 @@ Starts the app in production mode (granian workers, Redis state manager) on a th
 PostgreSQL database and opens ``--viewers`` Socket.IO connections to the poll's results page
 (``/polls/<id>/results``, each with its own client token and a browser session cookie, the
 ``hydrate_and_load`` boot event in the CONNECT packet, as the compiled frontend does): the page's
-on_load checks the viewer and links it to the poll's ``LiveResults`` shared state. The viewers
-are spread over ``--client-procs`` processes. Then a driver casts ``--rate`` ballots a second for
+on_load checks the viewer and puts its socket in the poll's room. The viewers are spread over
+``--client-procs`` processes; by default (``--client raw``) each is a bare websocket with the
+engine.io/Socket.IO framing done by hand and the total found in each frame by a string search,
+so that the clients, which share the machine's cores with the server, cost little per delta
+(``--client sio``: the former python-socketio client, decoding every frame). Then a driver casts ``--rate`` ballots a second for
 ``--duration`` seconds through ``POST /api/votes/`` (bearer tokens; open loop: every ballot is
 sent at its scheduled time, however slow the answers).
 
@@ -23,28 +26,34 @@ connected viewer, and the client processes' CPU (they share the 2 cores with the
 Exits non-zero if a viewer could not connect, a viewer received no update or not the final total,
 a ballot was refused, or the stored ballots differ from the accepted ones.
 
-    .venv/bin/python bench/fanout.py [--viewers 1000] [--rate 200] [--duration 20] [--workers N]
+    .venv/bin/python bench/fanout.py [--viewers 1000] [--rate 200] [--duration 20] [--workers N] [--client raw|sio]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import multiprocessing as mp
 import os
 import resource
 import sys
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import aiohttp
 import numpy as np
 
 from bench.common import (
+    EVENT_NAMESPACE,
     NAMES,
+    SESSION_COOKIE,
     BrowserClient,
     Frontend,
     ServerProbe,
@@ -60,6 +69,7 @@ from bench.common import (
     summarize_profile,
     var,
 )
+from bench.common import _router_data as router_data
 
 # The LiveResults delta is found by the state's own name, so that a candidate change that moves the
 # state in the tree (``--app-source``) is measured the same way.
@@ -67,6 +77,7 @@ LIVE_SUFFIX = "." + NAMES.live_state.rpartition(".")[2]
 TOTAL = var("total_ballots")
 POLL_ID = var("poll_id")
 HYDRATED = var("is_hydrated")
+WS_TEXT = aiohttp.WSMsgType.TEXT
 
 
 def own_cpu() -> float:
@@ -109,16 +120,123 @@ class Viewer:
             raise RuntimeError(f"viewer hydrated but is not linked to poll {poll_id} (linked: {self.linked_poll})")
         return time.monotonic() - started
 
+    @property
+    def connected(self) -> bool:
+        return bool(self.client.sio.connected)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class RawViewer:
+    """The same tab as :class:`Viewer` on a bare websocket (aiohttp): the engine.io and Socket.IO
+    framing by hand, the JSON decoded only while connecting. While ballots arrive a frame's total
+    is found with a string search (``"total_ballots_rx_state_":<n>``), so the client's CPU per
+    delta no longer grows with the delta's size: on 2 shared cores python-socketio's decoding
+    made the viewer processes the bottleneck (see docs/BENCHMARKS.md, "Live fan-out")."""
+
+    PREFIX = f"42{EVENT_NAMESPACE},"
+    KEY = f'"{TOTAL}":'
+
+    def __init__(self, base: str, frontend: Frontend, credential: str, http: Any) -> None:
+        self.base, self.frontend, self.credential, self.http = base, frontend, credential, http
+        self.token = str(uuid.uuid4())
+        self.ws: Any = None
+        self.reader: asyncio.Task | None = None
+        self.arrivals: list[tuple[float, int]] = []
+        self.updates = 0
+        self.live_updates = 0
+        self.linked_poll = ""
+        self.hydrated = asyncio.Event()
+        self.recording = False
+        self.frame_bytes = 0  # characters of the live deltas received while recording
+        self.parse = True  # decode whole frames (connect phase) or only search for the total
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None and not self.ws.closed
+
+    async def open(self, poll_id: str, timeout: float) -> float:
+        started = time.monotonic()
+        url = f"{self.base.replace('http', 'ws', 1)}{EVENT_NAMESPACE}/?EIO=4&transport=websocket&token={self.token}"
+        headers = {"Origin": self.base, "Cookie": f"{SESSION_COOKIE}={self.credential}"}
+        self.ws = await self.http.ws_connect(url, headers=headers, autoping=True, max_msg_size=0,
+                                             timeout=aiohttp.ClientWSTimeout(ws_close=10))
+        opening = await asyncio.wait_for(self.ws.receive_str(), timeout)
+        if not opening.startswith("0"):
+            raise RuntimeError(f"no engine.io OPEN: {opening[:80]}")
+        path = f"/polls/{poll_id}/results"
+        event = {"name": NAMES.hydrate_and_load, "payload": {"hashes": self.frontend.hashes},
+                 "router_data": router_data(path, {"poll_id": str(poll_id)})}
+        auth = {"event": event, "state_schema": self.frontend.schema}
+        await self.ws.send_str(f"40{EVENT_NAMESPACE},{json.dumps(auth)}")
+        self.reader = asyncio.ensure_future(self._read())
+        await asyncio.wait_for(self.hydrated.wait(), timeout)
+        if self.linked_poll != poll_id:
+            raise RuntimeError(f"viewer hydrated but is not linked to poll {poll_id} (linked: {self.linked_poll})")
+        self.parse = False
+        return time.monotonic() - started
+
+    async def _read(self) -> None:
+        ws = self.ws
+        async for msg in ws:
+            if msg.type != WS_TEXT:
+                break
+            data: str = msg.data
+            now = time.monotonic()
+            if data == "2":  # engine.io ping
+                await ws.send_str("3")
+                continue
+            if not data.startswith(self.PREFIX):
+                continue
+            self.updates += 1
+            if self.parse:
+                self._seen_parsed(now, json.loads(data[len(self.PREFIX):])[1])
+                continue
+            at = data.find(self.KEY)
+            if at < 0:
+                continue
+            start = at + len(self.KEY)
+            end = start
+            while data[end].isdigit():
+                end += 1
+            total = int(data[start:end])
+            if self.recording:
+                self.live_updates += 1
+                self.frame_bytes += len(data)
+                self.arrivals.append((now, total))
+            else:
+                self.arrivals = [(now, total)]
+
+    def _seen_parsed(self, at: float, update: dict) -> None:
+        delta = update.get("delta") or {}
+        live = next((v for k, v in delta.items() if k.endswith(LIVE_SUFFIX)), {})
+        if POLL_ID in live:
+            self.linked_poll = live[POLL_ID]
+        if state_delta(update, NAMES.root).get(HYDRATED) is True:
+            self.hydrated.set()
+        if TOTAL in live:
+            self.arrivals = [(at, int(live[TOTAL]))]
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+            await asyncio.gather(self.reader, return_exceptions=True)
+
 
 async def viewer_main(conn: Any, base: str, frontend: Frontend, poll_id: str, credentials: list[str],
-                      connect_concurrency: int, timeout: float, budget: float) -> None:
+                      connect_concurrency: int, timeout: float, budget: float, client: str) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar()) as http:
-        viewers = [Viewer(base, frontend, c, http) for c in credentials]
+        kind = RawViewer if client == "raw" else Viewer
+        viewers = [kind(base, frontend, c, http) for c in credentials]
         semaphore = asyncio.Semaphore(connect_concurrency)
 
-        async def open_one(v: Viewer) -> float:
+        async def open_one(v: Viewer | RawViewer) -> float:
             async with semaphore:
                 return await v.open(poll_id, timeout)
 
@@ -134,7 +252,7 @@ async def viewer_main(conn: Any, base: str, frontend: Frontend, poll_id: str, cr
             errors.append(f"{len(pending)} viewers not connected and linked within the {budget:.0f} s connect budget")
         # Only the viewers that made it take part; the others are closed.
         linked = [v for v, t in zip(viewers, tasks, strict=True) if not t.cancelled() and t.exception() is None]
-        await asyncio.gather(*(v.client.close() for v in viewers if v not in linked))
+        await asyncio.gather(*(v.close() for v in viewers if v not in linked))
         viewers = linked
         conn.send({"connected": connect_times, "errors": errors, "cpu": own_cpu() - cpu0,
                    "updates": [v.updates for v in viewers]})
@@ -154,10 +272,11 @@ async def viewer_main(conn: Any, base: str, frontend: Frontend, poll_id: str, cr
                     "arrivals": [v.arrivals for v in viewers],
                     "live_updates": [v.live_updates for v in viewers],
                     "updates": [v.updates for v in viewers],
-                    "connected": [v.client.sio.connected for v in viewers],
+                    "frame_bytes": sum(getattr(v, "frame_bytes", 0) for v in viewers),
+                    "connected": [v.connected for v in viewers],
                 })
                 break
-        await asyncio.gather(*(v.client.close() for v in viewers))
+        await asyncio.gather(*(v.close() for v in viewers))
 
 
 def viewer_process(conn: Any, *args: Any) -> None:
@@ -252,6 +371,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of ballots")
     parser.add_argument("--workers", type=int, default=None, help="granian workers (default: Reflex's choice)")
     parser.add_argument("--client-procs", type=int, default=4, help="processes holding the viewers' sockets")
+    parser.add_argument("--client", choices=("raw", "sio"), default="raw",
+                        help="viewer client: bare websocket with a string search for the total (raw), or python-socketio")
     parser.add_argument("--connect-concurrency", type=int, default=10, help="viewers connecting at once, per process")
     parser.add_argument("--max-in-flight", type=int, default=32, help="the driver's cap on ballots in flight")
     parser.add_argument("--settle", type=float, default=30.0, help="seconds to wait for the last update after the ballots")
@@ -268,6 +389,11 @@ def main() -> int:
     parser.add_argument("--database", default=os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/test"))
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"))
     args = parser.parse_args()
+    # Every viewer holds a socket here and one in a server worker: raise the descriptor limit
+    # (inherited by the client processes and the server) to the hard limit.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ballots = round(args.rate * args.duration)
     seeded: dict[str, Any] = {}
 
@@ -297,7 +423,7 @@ def main() -> int:
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=viewer_process, daemon=True, args=(
                 child, bench.url, bench.frontend, poll_id, share, args.connect_concurrency, args.timeout,
-                args.connect_budget))
+                args.connect_budget, args.client))
             proc.start()
             pipes.append(parent)
             procs.append(proc)
@@ -423,6 +549,9 @@ def main() -> int:
     print(f"live deltas per viewer: p50 {pct(live_updates, 50):.0f}, min {live_updates.min() if live_updates.size else 0}, "
           f"max {live_updates.max() if live_updates.size else 0} over {window_secs:.1f} s "
           f"({pct(live_updates, 50) / window_secs:.2f}/s)")
+    frame_chars = sum(r["frame_bytes"] for r in final)
+    if frame_chars:
+        print(f"live delta frame: {frame_chars / max(int(live_updates.sum()), 1):,.0f} characters on average")
     print(f"server CPU while ballots arrived: {server_cores:.2f} cores ({after['cpu'] - before['cpu']:.1f} s in "
           f"{drive_secs:.1f} s); until settled {(settled['cpu'] - before['cpu']) / window_secs:.2f} cores")
     print(f"client CPU: viewer processes {client_cores:.2f} cores, driver {result['cpu'] / drive_secs:.2f} cores")

@@ -478,6 +478,12 @@ def ended_browser_sessions(*, session: Session, session_ids: list[str], settings
     for start in range(0, len(session_ids), 500):
         chunk = session_ids[start : start + 500]
         rows = {s.id: s for s in session.exec(select(AuthSession).where(col(AuthSession.id).in_(chunk))).all()}
+        # Their users in one query too: ``_browser_identity``'s ``session.get(User, ...)`` then
+        # finds each in the session's identity map instead of a query per session (with thousands
+        # of watching tabs that was most of the periodic sweep's cost).
+        # (Held in ``users`` for the loop: the identity map keeps objects only weakly.)
+        user_ids = {s.user_id for s in rows.values()}
+        users = session.exec(select(User).where(col(User.id).in_(user_ids))).all() if user_ids else []
         for session_id in chunk:
             try:
                 _browser_identity(
@@ -489,6 +495,7 @@ def ended_browser_sessions(*, session: Session, session_ids: list[str], settings
                 )
             except NotAuthenticated:
                 ended.add(session_id)
+        del users
     return ended
 
 

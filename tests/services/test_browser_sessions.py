@@ -62,6 +62,36 @@ def test_a_browser_session_ends_after_an_idle_period_and_use_keeps_it(session, u
     assert {"session_ids": [session_id]} in announced
 
 
+def test_the_session_sweep_reads_many_sessions_in_a_fixed_number_of_queries(session, make_user, announced):
+    """The sweep of every worker re-checks all its sockets' sessions every few seconds: with
+    thousands of watching tabs it must not query once per session (or per user)."""
+    import gc
+
+    from sqlalchemy import event
+
+    users = [make_user() for _ in range(12)]
+    ids = [auth.start_browser_session(session=session, user=u)[0] for u in users]
+    admin = make_user(role="admin")
+    auth.set_active(session=session, actor=admin, user_id=users[3].id, active=False)
+    auth.revoke_session(session=session, session_id=ids[5], reason="logout")
+    del users
+    session.expire_all()
+    gc.collect()  # nothing outside the service holds the users (as in the server's sweep)
+    statements: list[str] = []
+
+    def count(*args) -> None:
+        statements.append(args[2])
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        ended = auth.ended_browser_sessions(session=session, session_ids=ids)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert ended == {ids[3], ids[5]}
+    assert len(statements) <= 2, statements  # the sessions, then their users
+
+
 def test_session_ends_are_announced(session, make_user, announced):
     member, admin = make_user(), make_user(role="admin")
     session_id, _credential = auth.start_browser_session(session=session, user=member)
