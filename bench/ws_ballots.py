@@ -39,6 +39,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
@@ -148,6 +150,36 @@ class Voter:
         return confirmed_at - started, toast_at - started
 
 
+def thread_times(probe: ServerProbe) -> dict[tuple[int, int], tuple[str, float]]:
+    """CPU seconds of every thread of the server's processes, keyed by (pid, thread id), with a
+    kind: the process's main thread (a worker's event loop), or another thread named by the
+    kernel's thread name (service threads, granian's own, Redis/psycopg have none)."""
+    times: dict[tuple[int, int], tuple[str, float]] = {}
+    for proc in probe.processes():
+        try:
+            for t in proc.threads():
+                if t.id == proc.pid:
+                    kind = "main (event loop)"
+                else:
+                    try:
+                        kind = Path(f"/proc/{proc.pid}/task/{t.id}/comm").read_text().strip()
+                    except OSError:
+                        kind = "?"
+                times[(proc.pid, t.id)] = (kind, t.user_time + t.system_time)
+        except psutil.Error:  # a process that went away
+            continue
+    return times
+
+
+def thread_split(before: dict, after: dict, ballots: int) -> str:
+    """Server CPU per ballot, summed by thread kind (where a ballot's CPU goes)."""
+    by_kind: dict[str, float] = {}
+    for key, (kind, cpu) in after.items():
+        by_kind[kind] = by_kind.get(kind, 0.0) + cpu - before.get(key, (kind, 0.0))[1]
+    return ", ".join(f"{kind} {cpu * 1000 / ballots:.1f} ms" for kind, cpu in sorted(by_kind.items(), key=lambda kv: -kv[1])
+                     if cpu * 1000 / ballots >= 0.05)
+
+
 async def gather_limited(coros, limit: int) -> list:
     semaphore = asyncio.Semaphore(limit)
 
@@ -221,12 +253,12 @@ async def run(bench, people, owner, args) -> int:
                 assert bench.server.process is not None
                 spy = start_py_spy(bench.server.process.pid, None, args.profile, args.profile_rate)
                 await asyncio.sleep(1.0)  # py-spy attaches to every worker first
-            before = probe.sample()
+            before, threads_before = probe.sample(), thread_times(probe)
             started = time.monotonic()
             results = await gather_limited(
                 [voters[i].vote(option_ids[i % len(option_ids)], timeout) for i in order], level)
             elapsed = time.monotonic() - started
-            after = probe.sample()
+            after, threads_after = probe.sample(), thread_times(probe)
             if spy is not None:
                 stop_py_spy(spy)
             ok = [r for r in results if not isinstance(r, BaseException)]
@@ -248,6 +280,7 @@ async def run(bench, people, owner, args) -> int:
             print(f"       {row['ballots_per_s']:.0f} ballots/s, confirmed {len(ok)}, failed {len(bad)}, stored {count}, "
                   f"server CPU {row['server_cpu']:.2f} cores ({row['cpu_ms']:.1f} ms per ballot), "
                   f"load average {load_average()}", flush=True)
+            print(f"       CPU per ballot by thread: {thread_split(threads_before, threads_after, max(len(ok), 1))}", flush=True)
             if bad:
                 problems.append(f"c={level}: {len(bad)} ballots not confirmed: {bad[0]!r}")
             if count != len(ok):
