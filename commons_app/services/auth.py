@@ -441,6 +441,15 @@ def identify_browser(
     )
 
 
+# Built once, like _SESSION_AND_USER below. An outer join: a session whose user row is gone is
+# still found (and then refused by _browser_identity as before).
+_BROWSER_SESSION_AND_USER = (
+    select(AuthSession, User)
+    .outerjoin(User, col(User.id) == col(AuthSession.user_id))
+    .where(col(AuthSession.id) == bindparam("session_id"))
+)
+
+
 def identify_browser_session(
     *,
     session: Session,
@@ -459,7 +468,10 @@ def identify_browser_session(
     """
     if not session_id or len(session_id) > 64:
         raise NotAuthenticated(N_("Please log in."))
-    auth_session = session.get(AuthSession, session_id)
+    # The session and its user in one round trip (every websocket event that acts as a user comes
+    # here); the user then sits in the session's identity map, where _browser_identity finds it.
+    found = session.execute(_BROWSER_SESSION_AND_USER, {"session_id": session_id}).first()
+    auth_session = found[0] if found is not None else None
     return _browser_identity(
         session=session,
         auth_session=auth_session,
