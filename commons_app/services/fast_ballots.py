@@ -1,5 +1,5 @@
-"""The REST ballot's hot path on PostgreSQL: psycopg's async API on the event loop, no ORM
-objects, no thread hand-off, two statements.
+"""The ballot's hot path on PostgreSQL (REST, and the vote page's submit): psycopg's async API on
+the event loop, no ORM objects, no thread hand-off, two statements.
 
 1. One read: the caller's session and user, the poll, the caller's roll entry and the poll's
    options, in one join (``votes.record_ballot`` after ``auth.identify`` takes two reads).

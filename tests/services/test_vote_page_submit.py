@@ -1,6 +1,9 @@
 """The vote page's submit (``pages.vote.submit_ballot``) shows the ballot it has just committed
 without reading it back: the page it returns must equal a fresh read of the page, for every
-method, named and anonymous, when casting and when changing a ballot."""
+method, named and anonymous, when casting and when changing a ballot. On PostgreSQL a named
+ballot is cast on the event loop (``pages.vote.cast_on_loop``): its page must equal a fresh read
+too, and everything it refuses must be refused as the service call refuses it, with the database
+unchanged."""
 
 from __future__ import annotations
 
