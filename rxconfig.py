@@ -26,4 +26,9 @@ config = rx.Config(
     plugins=[rx.plugins.RadixThemesPlugin()],
     **({"api_url": _public_url, "deploy_url": _public_url} if _public_url else {}),
     disable_plugins=[SitemapPlugin],
+    # Reflex warns (through its rich console, ~1 ms on the event loop each) when an event held
+    # its tab's lock over 1 s. In a burst of ballots every event waits that long for a worker
+    # thread while holding its own tab's lock (no other tab waits for it), so the warning fired for
+    # most of a 200-voter burst and added to it. Warn at half the lock's 10 s expiry instead.
+    redis_lock_warning_threshold=5000,
 )

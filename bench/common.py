@@ -319,13 +319,13 @@ def metric_value(base_url: str, name: str, labels: str = "") -> float:
     return total
 
 
-def start_py_spy(pid: int, seconds: float | None, out: Path) -> subprocess.Popen:
+def start_py_spy(pid: int, seconds: float | None, out: Path, rate: int = 50) -> subprocess.Popen:
     """Sample the server (``pid`` and its subprocesses) with py-spy, as collapsed stacks
     (``--format raw``) in ``out``: for ``seconds``, or until :func:`stop_py_spy`."""
     duration = ["--duration", str(max(1, round(seconds)))] if seconds else []
     return subprocess.Popen(
         [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
-         "--format", "raw", "--rate", "50", *duration, "--output", str(out)],
+         "--format", "raw", "--rate", str(rate), *duration, "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 

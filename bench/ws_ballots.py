@@ -39,6 +39,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
@@ -148,6 +150,36 @@ class Voter:
         return confirmed_at - started, toast_at - started
 
 
+def thread_times(probe: ServerProbe) -> dict[tuple[int, int], tuple[str, float]]:
+    """CPU seconds of every thread of the server's processes, keyed by (pid, thread id), with a
+    kind: the process's main thread (a worker's event loop), or another thread named by the
+    kernel's thread name (service threads, granian's own, Redis/psycopg have none)."""
+    times: dict[tuple[int, int], tuple[str, float]] = {}
+    for proc in probe.processes():
+        try:
+            for t in proc.threads():
+                if t.id == proc.pid:
+                    kind = "main (event loop)"
+                else:
+                    try:
+                        kind = Path(f"/proc/{proc.pid}/task/{t.id}/comm").read_text().strip()
+                    except OSError:
+                        kind = "?"
+                times[(proc.pid, t.id)] = (kind, t.user_time + t.system_time)
+        except psutil.Error:  # a process that went away
+            continue
+    return times
+
+
+def thread_split(before: dict, after: dict, ballots: int) -> str:
+    """Server CPU per ballot, summed by thread kind (where a ballot's CPU goes)."""
+    by_kind: dict[str, float] = {}
+    for key, (kind, cpu) in after.items():
+        by_kind[kind] = by_kind.get(kind, 0.0) + cpu - before.get(key, (kind, 0.0))[1]
+    return ", ".join(f"{kind} {cpu * 1000 / ballots:.1f} ms" for kind, cpu in sorted(by_kind.items(), key=lambda kv: -kv[1])
+                     if cpu * 1000 / ballots >= 0.05)
+
+
 async def gather_limited(coros, limit: int) -> list:
     semaphore = asyncio.Semaphore(limit)
 
@@ -219,14 +251,14 @@ async def run(bench, people, owner, args) -> int:
             spy = None
             if args.profile is not None and level == levels[-1]:
                 assert bench.server.process is not None
-                spy = start_py_spy(bench.server.process.pid, None, args.profile)
+                spy = start_py_spy(bench.server.process.pid, None, args.profile, args.profile_rate)
                 await asyncio.sleep(1.0)  # py-spy attaches to every worker first
-            before = probe.sample()
+            before, threads_before = probe.sample(), thread_times(probe)
             started = time.monotonic()
             results = await gather_limited(
                 [voters[i].vote(option_ids[i % len(option_ids)], timeout) for i in order], level)
             elapsed = time.monotonic() - started
-            after = probe.sample()
+            after, threads_after = probe.sample(), thread_times(probe)
             if spy is not None:
                 stop_py_spy(spy)
             ok = [r for r in results if not isinstance(r, BaseException)]
@@ -237,13 +269,18 @@ async def run(bench, people, owner, args) -> int:
                 "ballots_per_s": len(ok) / elapsed, "confirm": [r[0] for r in ok], "toast": [r[1] for r in ok],
                 "page": [r for r in loads if not isinstance(r, BaseException)],
                 "server_cpu": (after["cpu"] - before["cpu"]) / (after["at"] - before["at"]),
+                # Server CPU time per confirmed ballot: less sensitive to the machine's other load
+                # than the rate, which is what a shared 2-core machine mostly moves.
+                "cpu_ms": (after["cpu"] - before["cpu"]) * 1000 / max(len(ok), 1),
             }
             rows.append(row)
             print(f"c={level:>3}: vote page load {summary(row['page'])}", flush=True)
             print(f"c={level:>3}: ballot confirmed {summary(row['confirm'])}", flush=True)
             print(f"       final toast      {summary(row['toast'])}", flush=True)
             print(f"       {row['ballots_per_s']:.0f} ballots/s, confirmed {len(ok)}, failed {len(bad)}, stored {count}, "
-                  f"server CPU {row['server_cpu']:.2f} cores, load average {load_average()}", flush=True)
+                  f"server CPU {row['server_cpu']:.2f} cores ({row['cpu_ms']:.1f} ms per ballot), "
+                  f"load average {load_average()}", flush=True)
+            print(f"       CPU per ballot by thread: {thread_split(threads_before, threads_after, max(len(ok), 1))}", flush=True)
             if bad:
                 problems.append(f"c={level}: {len(bad)} ballots not confirmed: {bad[0]!r}")
             if count != len(ok):
@@ -251,14 +288,15 @@ async def run(bench, people, owner, args) -> int:
         await asyncio.gather(*(v.client.close() for v in voters))
 
     print()
-    print("| concurrency | ballots/s | confirm p50 | p95 | p99 | max | toast p99 | confirmed | stored | failed | server CPU |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| concurrency | ballots/s | confirm p50 | p95 | p99 | max | toast p99 | confirmed | stored | failed | server CPU "
+          "| CPU per ballot |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         c = [x * 1000 for x in r["confirm"]] or [float("nan")]
         t = [x * 1000 for x in r["toast"]] or [float("nan")]
         print(f"| {r['level']} | {r['ballots_per_s']:.0f} | {percentile(c, 50):.1f} ms | {percentile(c, 95):.1f} ms | "
               f"{percentile(c, 99):.1f} ms | {max(c):.1f} ms | {percentile(t, 99):.1f} ms | {r['confirmed']} | "
-              f"{r['stored']} | {r['failed']} | {r['server_cpu']:.2f} cores |")
+              f"{r['stored']} | {r['failed']} | {r['server_cpu']:.2f} cores | {r['cpu_ms']:.1f} ms |")
     print(f"load average after: {load_average()}")
     if args.profile is not None and args.profile.exists():
         print(f"server profile while the c={levels[-1]} ballots were cast ({args.profile}):")
@@ -279,6 +317,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any one answer")
     parser.add_argument("--profile", type=Path, default=None,
                         help="record the server with py-spy during the top level; collapsed stacks to this file")
+    parser.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second (--profile)")
     parser.add_argument("--app-source", type=Path, default=None,
                         help="serve the commons_app package of this directory instead of the checkout's")
     parser.add_argument("--database", default=os.environ.get("DATABASE_URL", "postgresql://127.0.0.1:5432/test"))

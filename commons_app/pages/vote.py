@@ -26,14 +26,14 @@ from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
 from commons_app.i18n import N_, t, t_value, tn, tr
 from commons_app.methods.ballots import MAX_SCORE
-from commons_app.models import Ballot, User, utcnow
+from commons_app.models import Ballot, Poll, User, utcnow
 from commons_app.pages.roll_editor import RollEditorState, roll_editor
-from commons_app.services import decisions, guests, polls, schedules, votes
+from commons_app.services import decisions, fast_ballots, guests, polls, schedules, votes
 from commons_app.services import share as sharing
 from commons_app.services.errors import InvalidInput, NotAuthenticated, NotFound, ServiceError
 from commons_app.services.results import results_refusal
 from commons_app.services.votes import BallotInput
-from commons_app.state.session import SessionState, login_redirect, private_state, run_service
+from commons_app.state.session import SessionState, as_connection_on_loop, login_redirect, private_state, run_service
 
 SCORE_CHOICES = [str(n) for n in range(MAX_SCORE + 1)]
 
@@ -65,20 +65,61 @@ def submit_ballot(
         row = votes.change_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot, receipt=receipt)
     else:
         row = votes.cast_ballot(session=session, user=user, poll_id=poll_id, ballot=ballot)
-    return vote_context(session=session, user=user, poll_id=poll_id, lang=lang), row.receipt
+    return vote_context(session=session, user=user, poll_id=poll_id, lang=lang, recorded=row), row.receipt
 
 
-def vote_context(*, session: Session, user: User, poll_id: str, lang: str = "en") -> dict[str, Any]:
-    """Everything the vote page shows, checked for this user."""
+def vote_context(
+    *, session: Session, user: User, poll_id: str, lang: str = "en", recorded: Ballot | None = None
+) -> dict[str, Any]:
+    """Everything the vote page shows, checked for this user.
+
+    ``recorded``: the ballot this user's submit has just committed (the row the service returned),
+    shown as it is instead of being read back: one statement fewer per submit."""
     poll = polls.get_visible_poll(session=session, poll_id=poll_id, user=user)
     options = polls.options_of(session=session, poll_id=poll_id)
-    status = polls.poll_status(poll)
     weight = polls.voter_weight(session=session, poll=poll, user=user)
     # An anonymous ballot is not linked to its voter: only whether they voted is known here.
-    ballot = None if poll.anonymous else session.exec(
-        select(Ballot).where(Ballot.poll_id == poll_id, Ballot.user_id == user.id)
-    ).first()
-    has_voted = votes.has_voted(session=session, user=user, poll_id=poll_id) if poll.anonymous else ballot is not None
+    if recorded is not None:
+        ballot, has_voted = (None if poll.anonymous else recorded), True
+    else:
+        ballot = None if poll.anonymous else session.exec(
+            select(Ballot).where(Ballot.poll_id == poll_id, Ballot.user_id == user.id)
+        ).first()
+        has_voted = votes.has_voted(session=session, user=user, poll_id=poll_id) if poll.anonymous else ballot is not None
+    return page_context(
+        poll=poll, options=options, weight=weight, user=user, ballot=ballot, has_voted=has_voted, lang=lang,
+        results_hidden=results_refusal(session=session, poll=poll, user=user) or "",
+    )
+
+
+async def cast_on_loop(
+    *, conn: Any, session_id: str, allow_guest: bool, poll_id: str, ballot: BallotInput, lang: str = "en"
+) -> tuple[dict[str, Any], str] | None:
+    """:func:`submit_ballot` casting a named ballot on PostgreSQL, on the event loop
+    (``fast_ballots.cast_browser_ballot``: one read, one write, no ORM, no worker thread); the
+    page is built from the poll as read with the cast. ``None``: not this path's (the caller then
+    calls :func:`submit_ballot`)."""
+    cast = await fast_ballots.cast_browser_ballot(
+        conn=conn, session_id=session_id, poll_id=poll_id, ballot=ballot, allow_guest=allow_guest
+    )
+    if cast is None:
+        return None
+    page = page_context(
+        poll=cast.poll, options=cast.options, weight=cast.weight, user=cast.user, ballot=cast.ballot,  # type: ignore[arg-type]
+        has_voted=True, lang=lang,
+        results_hidden=results_refusal(session=None, poll=cast.poll, user=cast.user, voted=True) or "",  # type: ignore[arg-type]
+    )
+    return page, cast.ballot.receipt
+
+
+def page_context(
+    *, poll: Poll, options: list[Any], weight: float | None, user: User, ballot: Any, has_voted: bool,
+    results_hidden: str, lang: str = "en",
+) -> dict[str, Any]:
+    """The vote page from what was read (both submit paths build it here): ``options`` with
+    ``id`` and ``text`` in display order, ``ballot`` the user's named ballot (None in an
+    anonymous poll or without one)."""
+    status = polls.poll_status(poll)
     if status == "scheduled":
         reason = N_("This poll is not open yet.")
     elif status == "closed":
@@ -130,7 +171,7 @@ def vote_context(*, session: Session, user: User, poll_id: str, lang: str = "en"
         "guest": guests.is_guest(user),
         "invited": guests.is_guest(user) and user.guest_poll_id is not None,
         "join_code": polls.join_code_of(poll),
-        "results_hidden": results_refusal(session=session, poll=poll, user=user) or "",
+        "results_hidden": results_hidden,
         **schedules.schedule_of(poll),
     }
 
@@ -191,6 +232,16 @@ class VoteState(SessionState):
         """Run a service as this socket's voter: its signed-in user, or its browser's guest (an
         invitee, or a link poll's voter): the ballot page is the one place a guest counts."""
         return await SessionState._call(self, fn, allow_guest=True, **kwargs)
+
+    async def _cast_on_loop(self, *, poll_id: str, ballot: BallotInput) -> tuple[dict[str, Any], str] | None:
+        """:func:`cast_on_loop` as this socket's voter (guests included, as in :meth:`_call`)."""
+        try:
+            return await as_connection_on_loop(
+                self._socket(), cast_on_loop, allow_guest=True, poll_id=poll_id, ballot=ballot, lang=self.lang
+            )
+        except NotAuthenticated:
+            self._clear_user()
+            raise
 
     def _reset_page(self) -> None:
         self.loaded, self.not_found, self.error, self.ctx, self.options = False, False, "", {}, []
@@ -350,9 +401,12 @@ class VoteState(SessionState):
         yield
         poll_id = self._poll_id()
         try:
-            ctx, new_receipt = await self._call(
-                submit_ballot, poll_id=poll_id, ballot=ballot, changing=changing, receipt=receipt, lang=self.lang
-            )
+            done = None if changing else await self._cast_on_loop(poll_id=poll_id, ballot=ballot)
+            if done is None:  # a change, SQLite, an anonymous poll, an idle session: the service call
+                done = await self._call(
+                    submit_ballot, poll_id=poll_id, ballot=ballot, changing=changing, receipt=receipt, lang=self.lang
+                )
+            ctx, new_receipt = done
         except NotAuthenticated:
             self.busy = False
             yield login_redirect(self.router.url.path)
@@ -374,10 +428,11 @@ class VoteState(SessionState):
             return
         self.busy = False
         self._show(ctx)
-        # The new receipt goes to the browser only (see the class docstring).
-        yield remember_receipt(poll_id, new_receipt)
-        # The focus goes to what happened (the confirmation), not back to <body> with the old form.
+        # One answer: the delta showing the recorded ballot, then the browser events in one packet.
+        # The new receipt goes to the browser only (see the class docstring); the focus goes to what
+        # happened (the confirmation), not back to <body> with the old form.
         yield [
+            *remember_receipt(poll_id, new_receipt),
             rx.toast.success(tr(self.lang, "Your vote was changed.") if changing else tr(self.lang, "Your vote was recorded.")),
             focus_on(CONFIRMATION),
         ]

@@ -384,6 +384,49 @@ def _touch_interval(settings: Settings) -> timedelta:
     return min(timedelta(seconds=60), _idle_limit(settings) / 10)
 
 
+class IdleSession(NotAuthenticated):
+    """A browser session unused for longer than its idle limit: the caller revokes it (a write,
+    so every worker hears of it), then refuses with this message."""
+
+
+def check_browser_session(
+    *,
+    revoked_at: Any,
+    browser_key_hash: str | None,
+    expires_at: Any,
+    last_used_at: Any,
+    created_at: Any,
+    user: Any,
+    settings: Settings,
+    allow_guest: bool,
+    now: Any,
+) -> bool:
+    """The rules a browser session and its user must meet, decided once for every path that reads
+    them (the ORM one, ``_browser_identity``, and the websocket ballot's async one,
+    ``services.fast_ballots``). ``user``: None when its row is gone, else anything with
+    ``is_active`` and ``role``. Returns whether this use should be written as ``last_used_at``
+    (not on every event: see ``_touch_interval``).
+
+    Raises:
+        IdleSession: Unused for too long (the caller revokes the session).
+        NotAuthenticated: Revoked, not a browser's, expired, user gone or disabled, or an
+            unwanted guest.
+    """
+    if revoked_at is not None or browser_key_hash is None:
+        raise NotAuthenticated(N_("Your session has ended; please log in again."))
+    if as_utc(expires_at) <= now:  # type: ignore[operator]
+        raise NotAuthenticated(N_("Your session has ended; please log in again."))
+    last = as_utc(last_used_at) or as_utc(created_at)
+    if last is not None and now - last >= _idle_limit(settings):  # type: ignore[operator]
+        raise IdleSession(N_("Your session ended after a period without use; please log in again."))
+    if user is None or not user.is_active:
+        raise NotAuthenticated(N_("This account is disabled."))
+    # A guest (services.guests) counts only where the caller says so: the ballot page.
+    if user.role == GUEST_ROLE and not allow_guest:
+        raise NotAuthenticated(N_("Please log in."))
+    return last is None or now - last >= _touch_interval(settings)  # type: ignore[operator]
+
+
 def _browser_identity(
     *,
     session: Session,
@@ -393,25 +436,41 @@ def _browser_identity(
     allow_guest: bool = False,
 ) -> Identity:
     now = utcnow()
-    if auth_session is None or auth_session.revoked_at is not None or auth_session.browser_key_hash is None:
+    if auth_session is None:
         raise NotAuthenticated(N_("Your session has ended; please log in again."))
-    if as_utc(auth_session.expires_at) <= now:  # type: ignore[operator]
-        raise NotAuthenticated(N_("Your session has ended; please log in again."))
-    last = as_utc(auth_session.last_used_at) or as_utc(auth_session.created_at)
-    if last is not None and now - last >= _idle_limit(settings):  # type: ignore[operator]
+    # The user is read only past the session's own checks (as before: an ended session reads no user).
+    user: User | None = None
+
+    class _Lazy:
+        # check_browser_session looks at the user only after the session's checks.
+        @property
+        def is_active(self) -> bool:
+            return _user() is not None and _user().is_active  # type: ignore[union-attr]
+
+        @property
+        def role(self) -> str:
+            return _user().role  # type: ignore[union-attr]
+
+    def _user() -> User | None:
+        nonlocal user
+        if user is None:
+            user = session.get(User, auth_session.user_id)
+        return user
+
+    try:
+        due = check_browser_session(
+            revoked_at=auth_session.revoked_at, browser_key_hash=auth_session.browser_key_hash,
+            expires_at=auth_session.expires_at, last_used_at=auth_session.last_used_at,
+            created_at=auth_session.created_at, user=_Lazy(), settings=settings, allow_guest=allow_guest, now=now,
+        )
+    except IdleSession:
         revoke_session(session=session, session_id=auth_session.id, reason="idle")
-        raise NotAuthenticated(N_("Your session ended after a period without use; please log in again."))
-    user = session.get(User, auth_session.user_id)
-    if user is None or not user.is_active:
-        raise NotAuthenticated(N_("This account is disabled."))
-    # A guest (services.guests) counts only where the caller says so: the ballot page.
-    if user.role == GUEST_ROLE and not allow_guest:
-        raise NotAuthenticated(N_("Please log in."))
-    if touch and (last is None or now - last >= _touch_interval(settings)):  # type: ignore[operator]
+        raise
+    if touch and due:
         auth_session.last_used_at = now
         session.add(auth_session)
         session.commit()
-    return Identity(user=user, session_id=auth_session.id)
+    return Identity(user=_user(), session_id=auth_session.id)  # type: ignore[arg-type]
 
 
 def identify_browser(
@@ -441,6 +500,15 @@ def identify_browser(
     )
 
 
+# Built once, like _SESSION_AND_USER below. An outer join: a session whose user row is gone is
+# still found (and then refused by _browser_identity as before).
+_BROWSER_SESSION_AND_USER = (
+    select(AuthSession, User)
+    .outerjoin(User, col(User.id) == col(AuthSession.user_id))
+    .where(col(AuthSession.id) == bindparam("session_id"))
+)
+
+
 def identify_browser_session(
     *,
     session: Session,
@@ -459,7 +527,10 @@ def identify_browser_session(
     """
     if not session_id or len(session_id) > 64:
         raise NotAuthenticated(N_("Please log in."))
-    auth_session = session.get(AuthSession, session_id)
+    # The session and its user in one round trip (every websocket event that acts as a user comes
+    # here); the user then sits in the session's identity map, where _browser_identity finds it.
+    found = session.execute(_BROWSER_SESSION_AND_USER, {"session_id": session_id}).first()
+    auth_session = found[0] if found is not None else None
     return _browser_identity(
         session=session,
         auth_session=auth_session,

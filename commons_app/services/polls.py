@@ -269,8 +269,10 @@ def voters_who_voted(*, session: Session, poll_id: str, user_ids: Sequence[int] 
     return {int(u) for u in session.exec(named).all()} | {int(u) for u in session.exec(anonymous).all()}
 
 
-def results_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
+def results_refusal(*, session: Session | None, poll: Poll, user: User, voted: bool | None = None) -> str | None:
     """Why the user may not see the poll's results yet, or None when they may.
+
+    ``voted``: whether the user has voted, when the caller knows (then ``session`` may be None).
 
     Owners and admins always may. Otherwise: ``live`` shows them to every viewer, ``after_vote``
     once the user has voted (or the poll closed), ``after_close`` once the poll is closed, and
@@ -283,7 +285,7 @@ def results_refusal(*, session: Session, poll: Poll, user: User) -> str | None:
     if rule == "live":
         return None
     if rule == "after_vote":
-        if closed or has_voted(session=session, user=user, poll_id=poll.id):  # type: ignore[arg-type]
+        if closed or (voted if voted is not None else has_voted(session=session, user=user, poll_id=poll.id)):  # type: ignore[arg-type]
             return None
         return "Results are shown once you have voted."
     if rule == "after_close":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -19,7 +19,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from commons_app import i18n, metrics
-from commons_app.db import session_scope
+from commons_app.db import PoolTimeout, async_pool, session_scope
 from commons_app.models import User
 from commons_app.services import auth
 from commons_app.services.errors import NotAuthenticated
@@ -89,6 +89,48 @@ async def as_connection(sid: str, fn: Callable[..., T], /, *, allow_guest: bool 
         elapsed = time.perf_counter() - started
         metrics.EVENT_SECONDS.labels(name).observe(elapsed)
         logger.info("event", extra={"handler": name, "outcome": outcome, "ms": round(elapsed * 1000, 2)})
+
+
+async def as_connection_on_loop(
+    sid: str, fn: Callable[..., Awaitable[T | None]], /, *, allow_guest: bool = False, **kwargs: Any
+) -> T | None:
+    """:func:`as_connection` for a service that runs on the event loop on PostgreSQL (psycopg's
+    async API, ``db.async_pool``): ``await fn(conn=..., session_id=..., allow_guest=..., **kwargs)``,
+    where ``fn`` checks the socket's session itself. ``None``: not this path's (no PostgreSQL, no
+    connection free, or ``fn`` handed it back); the caller then calls :func:`as_connection`.
+
+    Raises:
+        NotAuthenticated: As :func:`as_connection` (an ended session is forgotten the same way).
+    """
+    pool = async_pool()
+    if pool is None:
+        return None
+    started = time.perf_counter()
+    name = getattr(fn, "__name__", "service")
+    outcome = "ok"
+    result: T | None = None
+    try:
+        connection = connections.identity_of(sid)
+        if connection is None:
+            raise NotAuthenticated("Please log in.")
+        try:
+            async with pool.connection() as conn:
+                result = await fn(conn=conn, session_id=connection.session_id, allow_guest=allow_guest, **kwargs)
+        except PoolTimeout:
+            return None  # nothing done yet: the service call in a thread takes it
+        except NotAuthenticated as exc:
+            if str(exc) != "Please log in.":
+                connections.forget(sid)
+            raise
+    except Exception as exc:
+        outcome = type(exc).__name__
+        raise
+    finally:
+        if outcome != "ok" or result is not None:  # a hand-back: the fallback's call is the event's line
+            elapsed = time.perf_counter() - started
+            metrics.EVENT_SECONDS.labels(name).observe(elapsed)
+            logger.info("event", extra={"handler": name, "outcome": outcome, "ms": round(elapsed * 1000, 2)})
+    return result
 
 
 def _whoami(*, session: Session, user: User) -> dict[str, Any]:
