@@ -64,8 +64,13 @@ def client_address(request: Request) -> str:
     return ratelimit.client_address(peer, request.headers.get("x-forwarded-for", ""))
 
 
+API_LIMIT_COUNTED = "commons.api_limit_counted"  # in the ASGI scope: this request was counted
+
+
 async def api_rate_limit(request: Request) -> None:
-    """The limit on the API as a whole, per client address (counted in a worker thread: the
+    """The limit on the API as a whole, per client address, once per request (the ballot's hot
+    path counts it before it hands a ballot on to the route; counted in a worker thread: the
     limiter's storage may be Redis)."""
-    if ratelimit.enabled():
+    if ratelimit.enabled() and not request.scope.get(API_LIMIT_COUNTED):
+        request.scope[API_LIMIT_COUNTED] = True
         await run_in_threadpool(ratelimit.hit, "api", client_address(request))

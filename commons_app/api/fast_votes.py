@@ -18,13 +18,14 @@ from typing import Any
 
 import psycopg
 from pydantic import ValidationError
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from commons_app.api.deps import client_address
+from commons_app.api.deps import api_rate_limit
 from commons_app.api.routes.votes import vote_out
 from commons_app.api.schemas import VoteCreate
 from commons_app.db import PoolTimeout, async_pool
-from commons_app.services import fast_ballots, ratelimit
+from commons_app.services import fast_ballots
 from commons_app.services.errors import RateLimited, ServiceError
 from commons_app.services.votes import BallotInput
 
@@ -88,10 +89,7 @@ class FastBallots:
             return
         scope["route"] = _ROUTE
         try:
-            if ratelimit.enabled():  # the API-wide limit every route has (deps.api_rate_limit)
-                from starlette.requests import Request
-
-                await fast_ballots._limit("api", client_address(Request(scope)))
+            await api_rate_limit(Request(scope))  # the API-wide limit every route has, counted once
             async with pool.connection() as conn:
                 cast = await fast_ballots.cast_ballot(
                     conn=conn,

@@ -147,14 +147,15 @@ async def cast_ballot(
     first = rows[0]
     caller = Caller(id=first[0], role=first[1], is_active=bool(first[2]), guest_poll_id=first[3])
     auth.check_token_session(claims, caller, revoked_at=first[4], expires_at=first[5])
-    await _limit("ballot", ratelimit.private_key(caller.id))
     if first[_POLL_COLUMNS] is None:
+        await _limit("ballot", ratelimit.private_key(caller.id))
         raise NotFound(N_("Poll not found."))
     poll = voting_poll(rows, _POLL_COLUMNS)
+    if poll.anonymous:
+        return None  # before the rate limit: the route counts this ballot
+    await _limit("ballot", ratelimit.private_key(caller.id))
     weight = voting_weight(poll, caller)  # type: ignore[arg-type]
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
-    if poll.anonymous:
-        return None
     return CastBallot(ballot=await _write(conn, poll, caller, clean, weight), method=poll.method)
 
 

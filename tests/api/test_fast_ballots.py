@@ -188,3 +188,18 @@ def test_the_pool_takes_half_the_workers_share_on_postgresql(monkeypatch):
     settings = get_settings()
     assert (settings.db_pool_size, settings.db_async_pool_size) == (10, 10)
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("limit", ["ballot", "api"])
+def test_a_ballot_handed_to_the_route_counts_once_against_each_limit(client, engine, session, admin, user, auth_headers, rate_limits, limit):
+    """An anonymous poll's ballot goes from the hot path to the route: with a limit of one per
+    minute it must still be taken (counted twice, it was refused with 429)."""
+    headers = auth_headers(user)
+    view = factories.make_poll(session, admin, anonymous=True)
+    rate_limits(**{limit: "1/minute"})
+
+    answer = _cast(client, headers, view.poll.id, option_id=view.options[0].id)
+
+    assert answer.status_code == 201, answer.text
+    assert row_counts(engine)["ballots"] == 1
+    assert_error(_cast(client, headers, view.poll.id, option_id=view.options[1].id), 429)
