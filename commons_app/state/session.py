@@ -69,26 +69,45 @@ async def as_connection(sid: str, fn: Callable[..., T], /, *, allow_guest: bool 
             a guest's and ``allow_guest`` is false.
     """
     started = time.perf_counter()
-    name = getattr(fn, "__name__", "service")
     outcome = "ok"
     try:
-        connection = connections.identity_of(sid)
-        if connection is None:
-            raise NotAuthenticated("Please log in.")
+        session_id = _session_of(sid)
         try:
-            return await asyncio.to_thread(_as_session, connection.session_id, fn, kwargs, allow_guest)
+            return await asyncio.to_thread(_as_session, session_id, fn, kwargs, allow_guest)
         except NotAuthenticated as exc:
-            # A guest refused off the ballot page is still connected; only an ended session is forgotten.
-            if str(exc) != "Please log in.":
-                connections.forget(sid)
+            _forget_if_ended(sid, exc)
             raise
     except Exception as exc:
         outcome = type(exc).__name__
         raise
     finally:
-        elapsed = time.perf_counter() - started
-        metrics.EVENT_SECONDS.labels(name).observe(elapsed)
-        logger.info("event", extra={"handler": name, "outcome": outcome, "ms": round(elapsed * 1000, 2)})
+        _log_event(fn, outcome, started)
+
+
+def _session_of(sid: str) -> str:
+    """The session id of a socket's verified connection.
+
+    Raises:
+        NotAuthenticated: The socket presented no live credential.
+    """
+    connection = connections.identity_of(sid)
+    if connection is None:
+        raise NotAuthenticated("Please log in.")
+    return connection.session_id
+
+
+def _forget_if_ended(sid: str, exc: NotAuthenticated) -> None:
+    # A guest refused off the ballot page is still connected; only an ended session is forgotten.
+    if str(exc) != "Please log in.":
+        connections.forget(sid)
+
+
+def _log_event(fn: Callable[..., Any], outcome: str, started: float) -> None:
+    """The one metric and log line of an event handler's service call."""
+    name = getattr(fn, "__name__", "service")
+    elapsed = time.perf_counter() - started
+    metrics.EVENT_SECONDS.labels(name).observe(elapsed)
+    logger.info("event", extra={"handler": name, "outcome": outcome, "ms": round(elapsed * 1000, 2)})
 
 
 async def as_connection_on_loop(
@@ -106,30 +125,24 @@ async def as_connection_on_loop(
     if pool is None:
         return None
     started = time.perf_counter()
-    name = getattr(fn, "__name__", "service")
     outcome = "ok"
     result: T | None = None
     try:
-        connection = connections.identity_of(sid)
-        if connection is None:
-            raise NotAuthenticated("Please log in.")
+        session_id = _session_of(sid)
         try:
             async with pool.connection() as conn:
-                result = await fn(conn=conn, session_id=connection.session_id, allow_guest=allow_guest, **kwargs)
+                result = await fn(conn=conn, session_id=session_id, allow_guest=allow_guest, **kwargs)
         except PoolTimeout:
             return None  # nothing done yet: the service call in a thread takes it
         except NotAuthenticated as exc:
-            if str(exc) != "Please log in.":
-                connections.forget(sid)
+            _forget_if_ended(sid, exc)
             raise
     except Exception as exc:
         outcome = type(exc).__name__
         raise
     finally:
         if outcome != "ok" or result is not None:  # a hand-back: the fallback's call is the event's line
-            elapsed = time.perf_counter() - started
-            metrics.EVENT_SECONDS.labels(name).observe(elapsed)
-            logger.info("event", extra={"handler": name, "outcome": outcome, "ms": round(elapsed * 1000, 2)})
+            _log_event(fn, outcome, started)
     return result
 
 
