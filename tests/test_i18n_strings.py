@@ -11,6 +11,7 @@ import pytest
 
 from commons_app import i18n
 from commons_app.services import decisions
+from tests import aio
 
 
 class _Wrapped(dict):
@@ -95,9 +96,7 @@ def test_admin_times_are_written_the_readers_way_and_say_utc(wrapped):
 
 
 def test_the_slow_down_notice_is_in_the_connections_language(wrapped, monkeypatch):
-    import asyncio
     import json
-    from concurrent.futures import ThreadPoolExecutor
 
     from commons_app.services import ratelimit
     from commons_app.state import throttle
@@ -116,10 +115,8 @@ def test_the_slow_down_notice_is_in_the_connections_language(wrapped, monkeypatc
 
     monkeypatch.setattr(throttle, "allowed", lambda sid: False)
     throttle.remember_language("sid-xx", wrapped)
-    # In a thread of its own: an earlier test of the session may leave this thread's loop running.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, Throttled().on_event("sid-xx", {})).result()
-        pool.submit(asyncio.run, Throttled().on_event("sid-en", {})).result()
+    aio.run(Throttled().on_event("sid-xx", {}))
+    aio.run(Throttled().on_event("sid-en", {}))
     message = ratelimit.MESSAGES[throttle.LIMIT]
     assert [to for to, _ in emitted] == ["sid-xx", "sid-en"]
     assert json.dumps("«" + message + "»") in emitted[0][1]

@@ -13,6 +13,7 @@ import socketio
 from engineio import packet as eio_packet
 
 from commons_app.state.live import _queue_to_room
+from tests import aio
 
 NAMESPACE = "/_event"
 
@@ -64,7 +65,7 @@ async def _scenario() -> None:
 
 
 def test_room_emit_queues_one_encoded_packet_for_each_open_member() -> None:
-    asyncio.run(_scenario())
+    aio.run(_scenario())
 
 
 def test_room_emit_declines_without_socketio_internals() -> None:

@@ -7,8 +7,6 @@ A real two-worker server is exercised in ``tests/browser/test_metrics_workers.py
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import subprocess
 import sys
 import textwrap
@@ -19,6 +17,7 @@ from prometheus_client import CollectorRegistry, multiprocess
 
 from commons_app import metrics
 from commons_app.state import connections
+from tests import aio
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -194,9 +193,7 @@ def test_the_namespace_counts_accepted_clients_around_reflexs_handlers():
             pass
         assert gauge._value.get() == 0
 
-    # In a thread of its own: a session's Playwright (sync API) may hold this thread's event loop.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, scenario()).result(timeout=60)
+    aio.run(scenario(), timeout=60)
     assert ("disconnect", "a") in namespace.calls and namespace.calls.count(("disconnect", "a")) == 2
 
 

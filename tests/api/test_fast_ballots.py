@@ -19,7 +19,7 @@ from commons_app.models import utcnow
 from commons_app.services import auth, fast_ballots
 from commons_app.services.errors import Forbidden
 from commons_app.services.votes import BallotInput
-from tests import factories
+from tests import aio, factories
 from tests.factories import assert_error, row_counts
 
 
@@ -143,7 +143,7 @@ def test_a_ballot_racing_the_seal_is_refused_not_stored(engine, session, admin, 
     if closes_in is not None:
         factories.set_poll_times(session, view.poll.id, closes_at=utcnow() + timedelta(seconds=closes_in))
 
-    outcome = asyncio.run(_ballot_while_locked(engine, session, user, view, close_by_hand=close_by_hand, closes_in=closes_in))
+    outcome = aio.run(_ballot_while_locked(engine, session, user, view, close_by_hand=close_by_hand, closes_in=closes_in))
 
     assert isinstance(outcome, Forbidden) and outcome.message == "This poll is closed."
     assert row_counts(engine)["ballots"] == 0
@@ -154,7 +154,7 @@ def test_a_ballot_racing_the_seal_is_refused_not_stored(engine, session, admin, 
 def test_a_ballot_waiting_on_a_lock_that_does_not_close_is_stored(engine, session, admin, user):
     view = factories.make_poll(session, admin)
 
-    outcome = asyncio.run(_ballot_while_locked(engine, session, user, view, close_by_hand=False, closes_in=None))
+    outcome = aio.run(_ballot_while_locked(engine, session, user, view, close_by_hand=False, closes_in=None))
 
     assert not isinstance(outcome, Exception) and outcome.ballot.id is not None
     assert row_counts(engine)["ballots"] == 1

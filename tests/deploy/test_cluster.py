@@ -54,6 +54,7 @@ import httpx
 import pytest
 
 from commons_app.api.app import SECURITY_HEADERS, cache_control_for, wrap_with_guard
+from tests import aio
 from tests.browser import helpers
 from tests.browser.servers import free_port
 from tests.conftest import (
@@ -670,13 +671,7 @@ class Tab:
 
 
 def run(coroutine: Any) -> Any:
-    """Run ``coroutine`` on an event loop of its own thread (Playwright's sync API keeps a loop
-    running in this one once a browser test has run)."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    return aio.run(coroutine, timeout=None)
 
 
 def test_browser_log_in_limits_count_each_client_behind_the_balancer(cluster: Cluster):

@@ -16,7 +16,6 @@ own ``set_role`` / ``set_active`` handlers with their wrapper.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from commons_app.services.polls import RollEntry
 from commons_app.services.votes import BallotInput
 from commons_app.state import connections
 from commons_app.state.session import SessionState, as_connection
-from tests import factories
+from tests import aio, factories
 from tests.factories import DEFAULT_PASSWORD, assert_error, bearer
 from tests.security.conftest import REPORT
 
@@ -335,7 +334,7 @@ def test_reflex_handler_service_paths(engine, session, handler):
         fn, kwargs = make_call(world)
         before = snapshot(engine)
         credential = credentials[role]
-        outcome = _outcome(lambda fn=fn, kwargs=kwargs, credential=credential: asyncio.run(
+        outcome = _outcome(lambda fn=fn, kwargs=kwargs, credential=credential: aio.run(
             as_socket(credential, fn, **kwargs)))
         expected = expected_row.split()[HANDLER_ROLES.index(role)]
         REPORT["Reflex handler cells checked"] += 1
@@ -384,7 +383,7 @@ def run_admin_handler(credential: str, name: str, *args: Any) -> str:
             connections.forget(sid)
         return tab
 
-    tab = asyncio.run(run())
+    tab = aio.run(run())
     if tab.username == "":
         return "NotAuthenticated"
     if tab.error == "Only administrators may do this.":

@@ -3,9 +3,6 @@ admin and dashboard pages' loaders, which never hand out more than one bounded p
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-
 import pytest
 
 from commons_app.components.pager import clamp_page, page_count, page_text, showing_text
@@ -13,7 +10,7 @@ from commons_app.pages import admin as admin_page
 from commons_app.pages.polls import poll_rows
 from commons_app.services import audit, polls
 from commons_app.services.errors import Forbidden, InvalidInput, NotFound
-from tests import factories
+from tests import aio, factories
 
 
 def _log(session, actor, count: int) -> list[int]:
@@ -165,8 +162,7 @@ class AdminTab:
 
     def run(self, handler: str, *args) -> None:
         coroutine = getattr(admin_page.AdminState, handler).fn(self, *args)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # no event loop of this thread needed
-            pool.submit(asyncio.run, coroutine).result(timeout=60)
+        aio.run(coroutine, timeout=60)
 
 
 def test_admin_paging_handlers_check_the_user_and_stay_on_real_pages(session, admin, user, make_user):

@@ -23,7 +23,7 @@ from commons_app.services import auth, guests
 from commons_app.services.errors import Conflict, Forbidden, NotAuthenticated, ServiceError
 from commons_app.services.votes import BallotInput
 from commons_app.state.session import _as_session
-from tests import factories
+from tests import aio, factories
 from tests.factories import row_counts
 
 
@@ -76,7 +76,7 @@ def _on_loop(engine, session_id: str, poll_id: str, ballot: BallotInput, *, allo
             except ServiceError as exc:
                 return exc
 
-    return asyncio.run(run())
+    return aio.run(run())
 
 
 def _in_thread(session_id: str, poll_id: str, ballot: BallotInput, *, allow_guest: bool = True):
@@ -268,6 +268,6 @@ def test_a_ballot_racing_the_seal_is_refused_not_stored(engine, session, make_us
                 except Forbidden as exc:
                     return exc
 
-    outcome = asyncio.run(race())
+    outcome = aio.run(race())
     assert isinstance(outcome, Forbidden) and outcome.message == "This poll is closed."
     assert row_counts(engine)["ballots"] == 0
