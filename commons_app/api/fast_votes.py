@@ -90,15 +90,14 @@ class FastBallots:
         scope["route"] = _ROUTE
         try:
             await api_rate_limit(Request(scope))  # the API-wide limit every route has, counted once
-            async with pool.connection() as conn:
-                cast = await fast_ballots.cast_ballot(
-                    conn=conn,
-                    token=token,  # type: ignore[arg-type]
-                    poll_id=vote.poll_id,
-                    ballot=BallotInput(
-                        option_id=vote.option_id, option_ids=vote.option_ids, ranking=vote.ranking, scores=vote.scores
-                    ),
-                )
+            cast = await fast_ballots.cast_ballot(
+                pool=pool,
+                token=token,  # type: ignore[arg-type]
+                poll_id=vote.poll_id,
+                ballot=BallotInput(
+                    option_id=vote.option_id, option_ids=vote.option_ids, ranking=vote.ranking, scores=vote.scores
+                ),
+            )
         except ServiceError as exc:
             status, headers = error_answer(exc)
             await _respond(send, status, _detail(exc.message), headers)

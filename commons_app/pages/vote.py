@@ -24,6 +24,7 @@ from commons_app.components.receipts import (
 )
 from commons_app.components.schedule import poll_schedule
 from commons_app.components.share import share_panel
+from commons_app.db import AsyncPool
 from commons_app.i18n import N_, t, t_value, tn, tr
 from commons_app.methods.ballots import MAX_SCORE
 from commons_app.models import Ballot, Poll, User, utcnow
@@ -93,14 +94,14 @@ def vote_context(
 
 
 async def cast_on_loop(
-    *, conn: Any, session_id: str, allow_guest: bool, poll_id: str, ballot: BallotInput, lang: str = "en"
+    *, pool: AsyncPool, session_id: str, allow_guest: bool, poll_id: str, ballot: BallotInput, lang: str = "en"
 ) -> tuple[dict[str, Any], str] | None:
     """:func:`submit_ballot` casting a named ballot on PostgreSQL, on the event loop
     (``fast_ballots.cast_browser_ballot``: one read, one write, no ORM, no worker thread); the
     page is built from the poll as read with the cast. ``None``: not this path's (the caller then
     calls :func:`submit_ballot`)."""
     cast = await fast_ballots.cast_browser_ballot(
-        conn=conn, session_id=session_id, poll_id=poll_id, ballot=ballot, allow_guest=allow_guest
+        pool=pool, session_id=session_id, poll_id=poll_id, ballot=ballot, allow_guest=allow_guest
     )
     if cast is None:
         return None

@@ -4,7 +4,9 @@ the event loop, no ORM objects, no thread hand-off, two statements.
 1. One read: the caller's session and user, the poll, the caller's roll entry and the poll's
    options, in one join (``votes.record_ballot`` after ``auth.identify`` takes two reads).
 2. One write, autocommitted: the ballot and its count in one statement, which is its own
-   transaction, so the ballot is acknowledged only once committed.
+   transaction, so the ballot is acknowledged only once committed. Ballots that reach their write
+   while another is at the database go together in one such statement (``_Group``: group
+   commit, one round trip and one commit for all of them).
 
 The rules are the services' own, decided once for every path: ``auth.check_token_session``,
 ``votes.voting_weight``, ``votes.validate_ballot``, ``votes.ballot_values``, the rate limits.
@@ -32,14 +34,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from psycopg import errors as pg_errors
 
 from commons_app import metrics
 from commons_app.config import Settings, get_settings
+from commons_app.db import AsyncPool
 from commons_app.i18n import N_
 from commons_app.models import Poll, utcnow
 from commons_app.services import auth, counts, notify, ratelimit
@@ -70,11 +73,26 @@ WHERE s.id = %(session_id)s
 """
 _POLL_COLUMNS = 6
 
-# The ballot, and its count as counts.adjust keeps it (same shard rule), in one transaction; no
-# row back: the poll closed since it was read.
-_WRITE = f"""
-WITH locked AS (
-    SELECT id, closed_at, closes_at FROM polls WHERE id = %(poll_id)s FOR KEY SHARE
+# Ballots cast together on one worker (a group of one or more, see ``_Group``), each with its
+# count as counts.adjust keeps it (same shard rule), in one statement and so one transaction; a row
+# back per ballot, in the order given: its id (NULL: not stored), and whether its poll was open.
+# Not stored in an open poll: the voter already has a ballot there (``ON CONFLICT``, which also
+# waits for a concurrent ballot of the same voter to commit or roll back).
+_GIVEN = ("poll_id", "text"), ("user_id", "integer"), ("option_id", "integer"), ("choices", "json"), ("scores", "json"), \
+    ("weight", "float8"), ("receipt", "text"), ("created_at", "timestamptz")
+# A group of many: one array per column. A group of one (every ballot when they come one at a time):
+# plain values, which cost both sides less than arrays of one.
+_GIVEN_MANY = f"""
+    SELECT * FROM unnest({", ".join(f"%({name})s::{kind}[]" for name, kind in _GIVEN)})
+        WITH ORDINALITY AS g({", ".join(name for name, _ in _GIVEN)}, ord)
+"""
+_GIVEN_ONE = f"""
+    SELECT {", ".join(f"%({name})s::{kind} AS {name}" for name, kind in _GIVEN)}, 1 AS ord
+"""
+_WRITE = """
+WITH given AS ({given}), locked AS (
+    -- In one order (by id), so that two groups never wait for each other's polls.
+    SELECT id, closed_at, closes_at FROM polls WHERE id IN (SELECT poll_id FROM given) ORDER BY id FOR KEY SHARE
 ), open_poll AS (
     -- Decided above the lock, so after any wait for it: the row as the sealer left it, the clock
     -- as it is then (a condition inside the locking SELECT is not evaluated again after a wait
@@ -82,17 +100,24 @@ WITH locked AS (
     SELECT id FROM locked WHERE closed_at IS NULL AND (closes_at IS NULL OR closes_at > clock_timestamp())
 ), ballot AS (
     INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, receipt, created_at, updated_at)
-    SELECT id, %(user_id)s, %(option_id)s, %(choices)s::json, %(scores)s::json, %(weight)s, %(receipt)s,
-           %(created_at)s, %(updated_at)s
-    FROM open_poll
-    RETURNING id, option_id, weight
+    SELECT g.poll_id, g.user_id, g.option_id, g.choices, g.scores, g.weight, g.receipt, g.created_at, g.created_at
+    FROM given AS g JOIN open_poll AS o ON o.id = g.poll_id
+    ORDER BY g.ord
+    ON CONFLICT (poll_id, user_id) DO NOTHING
+    RETURNING id, poll_id, option_id, weight, receipt
 ), counted AS (
     INSERT INTO ballot_counts (poll_id, option_id, weight, shard, ballots)
-    SELECT %(poll_id)s, option_id, weight, id %% {counts.SHARDS}, 1 FROM ballot WHERE option_id IS NOT NULL
+    SELECT poll_id, option_id, weight, id %% {shards}, count(*) FROM ballot WHERE option_id IS NOT NULL
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4  -- one row each, locked in one order
     ON CONFLICT (poll_id, option_id, weight, shard) DO UPDATE SET ballots = ballot_counts.ballots + excluded.ballots
 )
-SELECT id FROM ballot
+SELECT b.id, o.id IS NOT NULL
+FROM given AS g LEFT JOIN ballot AS b ON b.receipt = g.receipt LEFT JOIN open_poll AS o ON o.id = g.poll_id
+ORDER BY g.ord
 """
+_WRITE_MANY = _WRITE.format(given=_GIVEN_MANY, shards=counts.SHARDS)
+_WRITE_ONE = _WRITE.format(given=_GIVEN_ONE, shards=counts.SHARDS)
+_GROUP_MAX = 128  # ballots in one statement at most
 
 
 @dataclass(frozen=True)
@@ -129,19 +154,21 @@ async def _limit(name: str, key: str) -> None:
 
 
 async def cast_ballot(
-    *, conn: psycopg.AsyncConnection, token: str, poll_id: str, ballot: BallotInput, settings: Settings | None = None
+    *, pool: AsyncPool, token: str, poll_id: str, ballot: BallotInput, settings: Settings | None = None
 ) -> CastBallot | None:
-    """Cast the token's user's ballot in a named poll, as ``votes.record_ballot`` does, on an
-    autocommitting async connection; ``None`` for a ballot this path does not take (the caller
-    then uses ``votes.record_ballot``, which decides everything again).
+    """Cast the token's user's ballot in a named poll, as ``votes.record_ballot`` does, with the
+    async pool's connections (the read on one, the write with its group); ``None`` for a ballot
+    this path does not take (the caller then uses ``votes.record_ballot``, which decides
+    everything again).
 
     Raises:
         NotAuthenticated: As ``auth.identify``.
         NotFound, Forbidden, InvalidInput, Conflict, RateLimited: As ``votes.record_ballot``.
     """
     claims = auth.decode_access_token(token, settings or get_settings())
-    cursor = await conn.execute(_READ, {"poll_id": poll_id, "session_id": str(claims["sid"])})
-    rows = await cursor.fetchall()
+    async with pool.connection() as conn:
+        cursor = await conn.execute(_READ, {"poll_id": poll_id, "session_id": str(claims["sid"])})
+        rows = await cursor.fetchall()
     if not rows:
         raise NotAuthenticated(N_("Session has ended; log in again."))
     first = rows[0]
@@ -156,30 +183,136 @@ async def cast_ballot(
     await _limit("ballot", ratelimit.private_key(caller.id))
     weight = voting_weight(poll, caller)  # type: ignore[arg-type]
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
-    return CastBallot(ballot=await _write(conn, poll, caller, clean, weight), method=poll.method)
+    return CastBallot(ballot=await _write(pool, poll, caller, clean, weight), method=poll.method)
 
 
-async def _write(conn: psycopg.AsyncConnection, poll: VotingPoll, caller: Caller, clean: CleanBallot, weight: float) -> NewBallot:
-    """The ballot's one autocommitted write (``_WRITE``), shared by the REST and websocket paths.
+async def _write(pool: AsyncPool, poll: VotingPoll, caller: Caller, clean: CleanBallot, weight: float) -> NewBallot:
+    """The ballot's write, shared by the REST and websocket paths: committed with the other
+    ballots of this worker that are waiting for theirs (``_Group``), acknowledged once committed.
 
     Raises:
         Conflict: The caller has already voted (or an option was removed meanwhile).
         Forbidden: The poll closed since it was read.
     """
     values = ballot_values(poll=poll, user=caller, clean=clean, weight=weight)  # type: ignore[arg-type]
-    params = values | {"choices": json.dumps(values["choices"]), "scores": json.dumps(values["scores"])}
-    try:
-        cursor = await conn.execute(_WRITE, params)
-        written = await cursor.fetchone()
-    except pg_errors.UniqueViolation:
-        raise Conflict(N_("You have already voted in this poll.")) from None
-    except pg_errors.IntegrityError:  # an option removed meanwhile: as votes.record_ballot answers
-        raise Conflict(N_("You have already voted in this poll.")) from None
-    if written is None:
-        raise Forbidden(N_("This poll is closed."))
-    metrics.BALLOTS.labels("cast").inc()
-    notify.poll_changed(str(poll.id))
-    return NewBallot(id=written[0], **values)
+    group = _GROUPS.get(pool)
+    if group is None:
+        group = _GROUPS[pool] = _Group(pool)
+    ballot_id = await group.write(values)
+    return NewBallot(id=ballot_id, **values)
+
+
+class _Group:
+    """Group commit: the ballots that reach their write while another group's statement is at
+    the database wait, then go together in one statement (``_WRITE_MANY``): one round trip and one
+    commit for all of them instead of one each, and each ballot is answered only after that
+    commit. A ballot arriving when none is in flight goes at once, alone.
+
+    Each ballot keeps its own outcome: stored, already voted (``ON CONFLICT DO NOTHING``), poll
+    closed. A statement that fails as a whole (an option removed meanwhile, a deadlock with
+    another worker's group on the same voter) is tried again one ballot at a time, so that only
+    the ballot at fault is refused. A voter whose ballot waits in a group and who gives up (a
+    closed connection cancels the request) does not take the ballot out: it is written, like a
+    statement already sent, and announced (the live push) as every stored ballot is.
+    """
+
+    def __init__(self, pool: AsyncPool) -> None:
+        self.pool = pool
+        self.waiting: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
+        self.busy = False  # a statement of this group's is at the database
+        self.drainer: asyncio.Task[None] | None = None  # kept: the loop holds tasks only weakly
+
+    async def write(self, values: dict[str, Any]) -> int:
+        future: asyncio.Future[int] = self.pool.loop.create_future()
+        if self.busy:
+            self.waiting.append((values, future))
+            return await future
+        self.busy = True  # nothing at the database: this ballot goes now, in this task
+        try:
+            await self._commit([(values, future)])
+        finally:
+            self._next()
+        return future.result()
+
+    def _next(self) -> None:
+        """After a statement: the ballots that came meanwhile go next, in a task of their own
+        (not in a request's, which its client may cancel)."""
+        self.busy = bool(self.waiting)
+        if self.waiting:
+            self.drainer = self.pool.loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            group, self.waiting = self.waiting[:_GROUP_MAX], self.waiting[_GROUP_MAX:]
+            await self._commit(group)
+        except BaseException:  # cancelled (the worker stops): so are the ballots still waiting
+            waiting, self.waiting = self.waiting, []
+            for _, future in waiting:
+                future.cancel()
+            raise
+        finally:
+            self._next()
+
+    async def _commit(self, group: list[tuple[dict[str, Any], asyncio.Future[int]]]) -> None:
+        try:
+            async with self.pool.connection() as conn:
+                if len(group) == 1:
+                    cursor = await conn.execute(_WRITE_ONE, _params(group[0][0]))
+                else:
+                    cursor = await conn.execute(_WRITE_MANY, _columns([values for values, _ in group]))
+                rows = await cursor.fetchall()
+        except (pg_errors.IntegrityError, pg_errors.DeadlockDetected) as exc:
+            if len(group) > 1:  # one ballot's fault, or another group's: each alone
+                for one in group:
+                    await self._commit([one])
+                return
+            if isinstance(exc, pg_errors.DeadlockDetected):
+                _settle(group[0][1], exc)
+            else:  # an option removed meanwhile: as votes.record_ballot answers
+                _settle(group[0][1], Conflict(N_("You have already voted in this poll.")))
+            return
+        except Exception as exc:  # noqa: BLE001 - the database unreachable, no connection free: for all alike
+            for _, future in group:
+                _settle(future, exc)
+            return
+        except BaseException:  # cancelled (the worker stops): so are its ballots' requests
+            for _, future in group:
+                future.cancel()
+            raise
+        for (values, future), (ballot_id, poll_open) in zip(group, rows, strict=True):
+            if ballot_id is not None:
+                metrics.BALLOTS.labels("cast").inc()
+                notify.poll_changed(str(values["poll_id"]))
+                _settle(future, ballot_id)
+            elif poll_open:
+                _settle(future, Conflict(N_("You have already voted in this poll.")))
+            else:
+                _settle(future, Forbidden(N_("This poll is closed.")))
+
+
+_GROUPS: weakref.WeakKeyDictionary[AsyncPool, _Group] = weakref.WeakKeyDictionary()
+
+
+def _params(values: dict[str, Any]) -> dict[str, Any]:
+    """A ballot's columns as ``_WRITE``'s parameters."""
+    return {name: values[name] for name, _ in _GIVEN} | {
+        "choices": json.dumps(values["choices"]), "scores": json.dumps(values["scores"]), "weight": float(values["weight"])
+    }
+
+
+def _columns(group: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The group's ballots as ``_WRITE_MANY``'s arrays, one per column."""
+    rows = [_params(values) for values in group]
+    return {name: [row[name] for row in rows] for name, _ in _GIVEN}
+
+
+def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
+    if future.done():  # its request was cancelled
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 # The browser's session and user (columns 0-8), the columns of votes._POLL_FOR_VOTING (from 9),
@@ -228,7 +361,7 @@ class BrowserCast:
 
 async def cast_browser_ballot(
     *,
-    conn: psycopg.AsyncConnection,
+    pool: AsyncPool,
     session_id: str,
     poll_id: str,
     ballot: BallotInput,
@@ -236,8 +369,8 @@ async def cast_browser_ballot(
     settings: Settings | None = None,
 ) -> BrowserCast | None:
     """Cast the ballot of a browser session's user in a named poll, as the vote page's service
-    call (``auth.identify_browser_session``, then ``votes.cast_ballot``) does, on an
-    autocommitting async connection; ``None`` for what this path does not take (an anonymous poll,
+    call (``auth.identify_browser_session``, then ``votes.cast_ballot``) does, with the async
+    pool's connections; ``None`` for what this path does not take (an anonymous poll,
     an idle session): the caller then makes that service call, which decides everything again.
 
     Raises:
@@ -247,23 +380,24 @@ async def cast_browser_ballot(
     if not session_id or len(session_id) > 64:
         raise NotAuthenticated(N_("Please log in."))
     settings = settings or get_settings()
-    cursor = await conn.execute(_BROWSER_READ, {"poll_id": poll_id, "session_id": session_id})
-    rows = await cursor.fetchall()
-    if not rows:
-        raise NotAuthenticated(N_("Your session has ended; please log in again."))
-    first = rows[0]
-    caller = None if first[5] is None else Caller(id=first[5], role=first[6], is_active=bool(first[7]), guest_poll_id=first[8])
-    now = utcnow()
-    try:
-        due = auth.check_browser_session(
-            revoked_at=first[0], browser_key_hash=first[1], expires_at=first[2], last_used_at=first[3],
-            created_at=first[4], user=caller, settings=settings, allow_guest=allow_guest, now=now,
-        )
-    except auth.IdleSession:
-        return None  # revoking it is the service call's (a write every worker hears of)
-    assert caller is not None  # check_browser_session refuses a session without its user
-    if due:
-        await conn.execute(_TOUCH, {"now": now, "session_id": session_id})
+    async with pool.connection() as conn:
+        cursor = await conn.execute(_BROWSER_READ, {"poll_id": poll_id, "session_id": session_id})
+        rows = await cursor.fetchall()
+        if not rows:
+            raise NotAuthenticated(N_("Your session has ended; please log in again."))
+        first = rows[0]
+        caller = None if first[5] is None else Caller(id=first[5], role=first[6], is_active=bool(first[7]), guest_poll_id=first[8])
+        now = utcnow()
+        try:
+            due = auth.check_browser_session(
+                revoked_at=first[0], browser_key_hash=first[1], expires_at=first[2], last_used_at=first[3],
+                created_at=first[4], user=caller, settings=settings, allow_guest=allow_guest, now=now,
+            )
+        except auth.IdleSession:
+            return None  # revoking it is the service call's (a write every worker hears of)
+        assert caller is not None  # check_browser_session refuses a session without its user
+        if due:
+            await conn.execute(_TOUCH, {"now": now, "session_id": session_id})
     if first[_BROWSER_COLUMNS] is None:
         await _limit("ballot", ratelimit.private_key(caller.id))
         raise NotFound(N_("Poll not found."))
@@ -273,7 +407,7 @@ async def cast_browser_ballot(
     await _limit("ballot", ratelimit.private_key(caller.id))
     weight = voting_weight(poll, caller)  # type: ignore[arg-type]
     clean = validate_ballot(poll=poll, options=list(poll.options), ballot=ballot)  # type: ignore[arg-type]
-    written = await _write(conn, poll, caller, clean, weight)
+    written = await _write(pool, poll, caller, clean, weight)
     page_poll = Poll(**dict(zip(_POLL_FIELDS, first[_PAGE_POLL:], strict=True)))
     options = [OptionText(int(r[_BROWSER_COLUMNS + 12]), r[_OPTION_TEXT]) for r in rows if r[_BROWSER_COLUMNS + 12] is not None]
     return BrowserCast(ballot=written, poll=page_poll, options=options, weight=weight, user=caller)

@@ -114,7 +114,7 @@ async def as_connection_on_loop(
     sid: str, fn: Callable[..., Awaitable[T | None]], /, *, allow_guest: bool = False, **kwargs: Any
 ) -> T | None:
     """:func:`as_connection` for a service that runs on the event loop on PostgreSQL (psycopg's
-    async API, ``db.async_pool``): ``await fn(conn=..., session_id=..., allow_guest=..., **kwargs)``,
+    async API, ``db.async_pool``): ``await fn(pool=..., session_id=..., allow_guest=..., **kwargs)``,
     where ``fn`` checks the socket's session itself. ``None``: not this path's (no PostgreSQL, no
     connection free, or ``fn`` handed it back); the caller then calls :func:`as_connection`.
 
@@ -130,8 +130,7 @@ async def as_connection_on_loop(
     try:
         session_id = _session_of(sid)
         try:
-            async with pool.connection() as conn:
-                result = await fn(conn=conn, session_id=session_id, allow_guest=allow_guest, **kwargs)
+            result = await fn(pool=pool, session_id=session_id, allow_guest=allow_guest, **kwargs)
         except PoolTimeout:
             return None  # nothing done yet: the service call in a thread takes it
         except NotAuthenticated as exc:

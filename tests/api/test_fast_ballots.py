@@ -9,12 +9,12 @@ import asyncio
 from datetime import timedelta
 
 import jwt
-import psycopg
 import pytest
 from sqlalchemy import text
 
 from commons_app import db as db_module
 from commons_app.config import get_settings
+from commons_app.db import AsyncPool
 from commons_app.models import utcnow
 from commons_app.services import auth, fast_ballots
 from commons_app.services.errors import Forbidden
@@ -112,20 +112,23 @@ async def _ballot_while_locked(engine, session, user, view, *, close_by_hand: bo
     """Hold the poll's row as sealing does (``counts.lock_poll``), let a hot-path ballot read the
     open poll and reach its write, then close: the ballot must not be stored."""
     token = factories.issue_tokens(session, user).access_token
-    async with await psycopg.AsyncConnection.connect(_conninfo(engine), autocommit=True) as conn:
+    pool = AsyncPool(_conninfo(engine), 2)
+    try:
         with engine.connect() as sealer:
             sealer.execute(text("SELECT id FROM polls WHERE id = :p FOR UPDATE"), {"p": view.poll.id})
             if close_by_hand:
                 sealer.execute(text("UPDATE polls SET closed_at = now() WHERE id = :p"), {"p": view.poll.id})
             task = asyncio.create_task(
                 fast_ballots.cast_ballot(
-                    conn=conn, token=token, poll_id=view.poll.id, ballot=BallotInput(option_id=view.options[0].id)
+                    pool=pool, token=token, poll_id=view.poll.id, ballot=BallotInput(option_id=view.options[0].id)
                 )
             )
             await asyncio.sleep(0.6 if closes_in is None else closes_in + 0.4)
             assert not task.done(), "the write should wait for the sealer's lock"
             sealer.commit()
             return await _outcome(task)
+    finally:
+        pool.close()
 
 
 async def _outcome(task):

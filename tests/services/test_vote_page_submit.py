@@ -11,12 +11,12 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import text
 
 from commons_app import methods
 from commons_app.config import get_settings
+from commons_app.db import AsyncPool
 from commons_app.models import PollVoter, utcnow
 from commons_app.pages.vote import cast_on_loop, submit_ballot, vote_context
 from commons_app.services import auth, guests
@@ -68,13 +68,15 @@ def _on_loop(engine, session_id: str, poll_id: str, ballot: BallotInput, *, allo
     """``cast_on_loop`` on a connection of its own; a refusal comes back as the exception."""
 
     async def run():
-        async with await psycopg.AsyncConnection.connect(_conninfo(engine), autocommit=True) as conn:
-            try:
-                return await cast_on_loop(
-                    conn=conn, session_id=session_id, allow_guest=allow_guest, poll_id=poll_id, ballot=ballot
-                )
-            except ServiceError as exc:
-                return exc
+        pool = AsyncPool(_conninfo(engine), 2)
+        try:
+            return await cast_on_loop(
+                pool=pool, session_id=session_id, allow_guest=allow_guest, poll_id=poll_id, ballot=ballot
+            )
+        except ServiceError as exc:
+            return exc
+        finally:
+            pool.close()
 
     return aio.run(run())
 
@@ -252,12 +254,13 @@ def test_a_ballot_racing_the_seal_is_refused_not_stored(engine, session, make_us
     voter = _browser(session, make_user())
 
     async def race():
-        async with await psycopg.AsyncConnection.connect(_conninfo(engine), autocommit=True) as conn:
+        pool = AsyncPool(_conninfo(engine), 2)
+        try:
             with engine.connect() as sealer:
                 sealer.execute(text("SELECT id FROM polls WHERE id = :p FOR UPDATE"), {"p": view.poll.id})
                 sealer.execute(text("UPDATE polls SET closed_at = now() WHERE id = :p"), {"p": view.poll.id})
                 task = asyncio.create_task(cast_on_loop(
-                    conn=conn, session_id=voter, allow_guest=True, poll_id=view.poll.id,
+                    pool=pool, session_id=voter, allow_guest=True, poll_id=view.poll.id,
                     ballot=BallotInput(option_id=view.options[0].id),
                 ))
                 await asyncio.sleep(0.6)
@@ -267,6 +270,8 @@ def test_a_ballot_racing_the_seal_is_refused_not_stored(engine, session, make_us
                     return await asyncio.wait_for(task, 10)
                 except Forbidden as exc:
                     return exc
+        finally:
+            pool.close()
 
     outcome = aio.run(race())
     assert isinstance(outcome, Forbidden) and outcome.message == "This poll is closed."
