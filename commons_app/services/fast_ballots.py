@@ -73,31 +73,51 @@ WHERE s.id = %(session_id)s
 """
 _POLL_COLUMNS = 6
 
-# Ballots cast together on one worker (a group of one or more, see ``_Group``), each with its
-# count as counts.adjust keeps it (same shard rule), in one statement and so one transaction; a row
-# back per ballot, in the order given: its id (NULL: not stored), and whether its poll was open.
-# Not stored in an open poll: the voter already has a ballot there (``ON CONFLICT``, which also
-# waits for a concurrent ballot of the same voter to commit or roll back).
-_GIVEN = ("poll_id", "text"), ("user_id", "integer"), ("option_id", "integer"), ("choices", "json"), ("scores", "json"), \
-    ("weight", "float8"), ("receipt", "text"), ("created_at", "timestamptz")
-# A group of many: one array per column. A group of one (every ballot when they come one at a time):
-# plain values, which cost both sides less than arrays of one.
-_GIVEN_MANY = f"""
-    SELECT * FROM unnest({", ".join(f"%({name})s::{kind}[]" for name, kind in _GIVEN)})
-        WITH ORDINALITY AS g({", ".join(name for name, _ in _GIVEN)}, ord)
+# Whether a locked poll is still open. Decided above the lock, so after any wait for it: the row
+# as the sealer left it, the clock as it is then (a condition inside the locking SELECT is not
+# evaluated again after a wait for a lock holder that did not change the row, as sealing on time
+# does not).
+_OPEN = "closed_at IS NULL AND (closes_at IS NULL OR closes_at > clock_timestamp())"
+
+# One ballot (a group of one: every ballot when they come one at a time), and its count as
+# counts.adjust keeps it (same shard rule), in one transaction; no row back: the poll closed since
+# it was read. A second ballot of the voter fails on the unique key.
+_WRITE_ONE = f"""
+WITH locked AS (
+    SELECT id, closed_at, closes_at FROM polls WHERE id = %(poll_id)s FOR KEY SHARE
+), open_poll AS (
+    SELECT id FROM locked WHERE {_OPEN}
+), ballot AS (
+    INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, receipt, created_at, updated_at)
+    SELECT id, %(user_id)s, %(option_id)s, %(choices)s::json, %(scores)s::json, %(weight)s, %(receipt)s,
+           %(created_at)s, %(updated_at)s
+    FROM open_poll
+    RETURNING id, option_id, weight
+), counted AS (
+    INSERT INTO ballot_counts (poll_id, option_id, weight, shard, ballots)
+    SELECT %(poll_id)s, option_id, weight, id %% {counts.SHARDS}, 1 FROM ballot WHERE option_id IS NOT NULL
+    ON CONFLICT (poll_id, option_id, weight, shard) DO UPDATE SET ballots = ballot_counts.ballots + excluded.ballots
+)
+SELECT id FROM ballot
 """
-_GIVEN_ONE = f"""
-    SELECT {", ".join(f"%({name})s::{kind} AS {name}" for name, kind in _GIVEN)}, 1 AS ord
-"""
-_WRITE = """
-WITH given AS ({given}), locked AS (
+
+# Ballots cast together on one worker (a group of many, see ``_Group``), the same way, in one
+# statement and so one transaction, from one array per column; a row back per ballot, in the order
+# given: its id (NULL: not stored), and whether its poll was open. Not stored in an open poll: the
+# voter already has a ballot there (``ON CONFLICT``, which also waits for a concurrent ballot of
+# the same voter to commit or roll back, and keeps a second ballot in the same group from failing
+# the others).
+_COLUMNS = ("poll_id", "text"), ("user_id", "integer"), ("option_id", "integer"), ("choices", "json"), \
+    ("scores", "json"), ("weight", "float8"), ("receipt", "text"), ("created_at", "timestamptz")
+_WRITE_MANY = f"""
+WITH given AS (
+    SELECT * FROM unnest({", ".join(f"%({name})s::{kind}[]" for name, kind in _COLUMNS)})
+        WITH ORDINALITY AS g({", ".join(name for name, _ in _COLUMNS)}, ord)
+), locked AS (
     -- In one order (by id), so that two groups never wait for each other's polls.
     SELECT id, closed_at, closes_at FROM polls WHERE id IN (SELECT poll_id FROM given) ORDER BY id FOR KEY SHARE
 ), open_poll AS (
-    -- Decided above the lock, so after any wait for it: the row as the sealer left it, the clock
-    -- as it is then (a condition inside the locking SELECT is not evaluated again after a wait
-    -- for a lock holder that did not change the row, as sealing on time does not).
-    SELECT id FROM locked WHERE closed_at IS NULL AND (closes_at IS NULL OR closes_at > clock_timestamp())
+    SELECT id FROM locked WHERE {_OPEN}
 ), ballot AS (
     INSERT INTO ballots (poll_id, user_id, option_id, choices, scores, weight, receipt, created_at, updated_at)
     SELECT g.poll_id, g.user_id, g.option_id, g.choices, g.scores, g.weight, g.receipt, g.created_at, g.created_at
@@ -107,7 +127,7 @@ WITH given AS ({given}), locked AS (
     RETURNING id, poll_id, option_id, weight, receipt
 ), counted AS (
     INSERT INTO ballot_counts (poll_id, option_id, weight, shard, ballots)
-    SELECT poll_id, option_id, weight, id %% {shards}, count(*) FROM ballot WHERE option_id IS NOT NULL
+    SELECT poll_id, option_id, weight, id %% {counts.SHARDS}, count(*) FROM ballot WHERE option_id IS NOT NULL
     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4  -- one row each, locked in one order
     ON CONFLICT (poll_id, option_id, weight, shard) DO UPDATE SET ballots = ballot_counts.ballots + excluded.ballots
 )
@@ -115,8 +135,6 @@ SELECT b.id, o.id IS NOT NULL
 FROM given AS g LEFT JOIN ballot AS b ON b.receipt = g.receipt LEFT JOIN open_poll AS o ON o.id = g.poll_id
 ORDER BY g.ord
 """
-_WRITE_MANY = _WRITE.format(given=_GIVEN_MANY, shards=counts.SHARDS)
-_WRITE_ONE = _WRITE.format(given=_GIVEN_ONE, shards=counts.SHARDS)
 _GROUP_MAX = 128  # ballots in one statement at most
 
 
@@ -258,9 +276,11 @@ class _Group:
             async with self.pool.connection() as conn:
                 if len(group) == 1:
                     cursor = await conn.execute(_WRITE_ONE, _params(group[0][0]))
+                    written = await cursor.fetchone()
+                    rows = [(written[0], True) if written else (None, False)]
                 else:
                     cursor = await conn.execute(_WRITE_MANY, _columns([values for values, _ in group]))
-                rows = await cursor.fetchall()
+                    rows = await cursor.fetchall()
         except (pg_errors.IntegrityError, pg_errors.DeadlockDetected) as exc:
             if len(group) > 1:  # one ballot's fault, or another group's: each alone
                 for one in group:
@@ -294,8 +314,8 @@ _GROUPS: weakref.WeakKeyDictionary[AsyncPool, _Group] = weakref.WeakKeyDictionar
 
 
 def _params(values: dict[str, Any]) -> dict[str, Any]:
-    """A ballot's columns as ``_WRITE``'s parameters."""
-    return {name: values[name] for name, _ in _GIVEN} | {
+    """A ballot's columns as ``_WRITE_ONE``'s parameters."""
+    return values | {
         "choices": json.dumps(values["choices"]), "scores": json.dumps(values["scores"]), "weight": float(values["weight"])
     }
 
@@ -303,7 +323,7 @@ def _params(values: dict[str, Any]) -> dict[str, Any]:
 def _columns(group: list[dict[str, Any]]) -> dict[str, list[Any]]:
     """The group's ballots as ``_WRITE_MANY``'s arrays, one per column."""
     rows = [_params(values) for values in group]
-    return {name: [row[name] for row in rows] for name, _ in _GIVEN}
+    return {name: [row[name] for row in rows] for name, _ in _COLUMNS}
 
 
 def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
