@@ -134,6 +134,12 @@ class AsyncPool:
         self._slots = asyncio.Semaphore(self.size)
         self._idle: list[Any] = []
 
+    @classmethod
+    def for_engine(cls, engine: Engine, size: int) -> AsyncPool:
+        """A pool of the running loop for ``engine``'s PostgreSQL database."""
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return cls(conninfo, size, engine=engine)
+
     async def _checkout(self) -> Any:
         import asyncio
 
@@ -232,6 +238,5 @@ def async_pool() -> AsyncPool | None:
     if pool is None or pool.loop is not loop or pool.engine is not engine:
         if pool is not None:
             pool.close()
-        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = _async_pool = AsyncPool(conninfo, get_settings().db_async_pool_size, engine=engine)
+        pool = _async_pool = AsyncPool.for_engine(engine, get_settings().db_async_pool_size)
     return pool

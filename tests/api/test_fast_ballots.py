@@ -14,7 +14,6 @@ from sqlalchemy import text
 
 from commons_app import db as db_module
 from commons_app.config import get_settings
-from commons_app.db import AsyncPool
 from commons_app.models import utcnow
 from commons_app.services import auth, fast_ballots
 from commons_app.services.errors import Forbidden
@@ -104,16 +103,11 @@ def test_anonymous_polls_are_handed_to_the_route(client, engine, session, admin,
 
 # --- attacks on the two-statement path (PostgreSQL) ----------------------------------------------------
 
-def _conninfo(engine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def _ballot_while_locked(engine, session, user, view, *, close_by_hand: bool, closes_in: float | None):
     """Hold the poll's row as sealing does (``counts.lock_poll``), let a hot-path ballot read the
     open poll and reach its write, then close: the ballot must not be stored."""
     token = factories.issue_tokens(session, user).access_token
-    pool = AsyncPool(_conninfo(engine), 2)
-    try:
+    async with aio.pool_of(engine) as pool:
         with engine.connect() as sealer:
             sealer.execute(text("SELECT id FROM polls WHERE id = :p FOR UPDATE"), {"p": view.poll.id})
             if close_by_hand:
@@ -127,8 +121,6 @@ async def _ballot_while_locked(engine, session, user, view, *, close_by_hand: bo
             assert not task.done(), "the write should wait for the sealer's lock"
             sealer.commit()
             return await _outcome(task)
-    finally:
-        pool.close()
 
 
 async def _outcome(task):

@@ -7,12 +7,13 @@ answer, and none may cost another voter's ballot or the counts their agreement w
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from commons_app.db import AsyncPool
 from commons_app.models import utcnow
 from commons_app.services import fast_ballots
 from commons_app.services.errors import Conflict, Forbidden
@@ -21,10 +22,6 @@ from tests import aio, factories
 from tests.factories import row_counts
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
-
-
-def _conninfo(engine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _values(poll_id: str, user_id: int, option_id: int) -> dict[str, Any]:
@@ -53,15 +50,11 @@ def groups(monkeypatch) -> list[int]:
 async def _write_all(engine, values: list[dict[str, Any]], *, pools: int = 1) -> list[Any]:
     """Every ballot written at once through ``pools`` pools (workers), each ballot's answer: its
     id or its refusal."""
-    made = [AsyncPool(_conninfo(engine), 3) for _ in range(pools)]
-    try:
-        group_of = [fast_ballots._Group(pool) for pool in made]
+    async with contextlib.AsyncExitStack() as stack:
+        group_of = [fast_ballots._Group(await stack.enter_async_context(aio.pool_of(engine, 3))) for _ in range(pools)]
         return await asyncio.gather(
             *(group_of[i % pools].write(v) for i, v in enumerate(values)), return_exceptions=True
         )
-    finally:
-        for pool in made:
-            pool.close()
 
 
 def _counts_agree(session) -> None:
@@ -118,15 +111,12 @@ def test_a_voter_who_gives_up_waiting_still_has_the_ballot_stored(engine, sessio
     given = [_values(view.poll.id, v.id, view.options[0].id) for v in voters]
 
     async def scenario() -> list[Any]:
-        pool = AsyncPool(_conninfo(engine), 3)
-        try:
+        async with aio.pool_of(engine, 3) as pool:
             group = fast_ballots._Group(pool)
             tasks = [asyncio.create_task(group.write(v)) for v in given]
             await asyncio.sleep(0)  # the first at the database, the others waiting for it
             tasks[2].cancel()
             return await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            pool.close()
 
     answers = aio.run(scenario())
 
@@ -146,4 +136,41 @@ def test_two_workers_groups_on_one_poll_lose_nothing(engine, session, admin, gro
     assert all(isinstance(a, int) for a in answers), [a for a in answers if not isinstance(a, int)][:3]
     assert max(groups) > 1
     assert row_counts(engine)["ballots"] == 120
+    _counts_agree(session)
+
+
+@pytest.mark.parametrize("close_by_hand", [True, False], ids=["closed-by-hand", "closed-on-time"])
+def test_a_group_racing_the_seal_is_refused_not_stored(engine, session, admin, groups, backend, close_by_hand):
+    """The sealer holds the poll's row (``counts.lock_poll``) while a group's statement reaches
+    it; the poll closes (by hand, or on time while the group waits): none of the group's ballots
+    may be stored, and the ballot for another poll, ahead of them, is."""
+    other = factories.make_poll(session, admin)
+    view = factories.make_poll(session, admin)
+    closes_in = None if close_by_hand else 1.0
+    if closes_in is not None:
+        factories.set_poll_times(session, view.poll.id, closes_at=utcnow() + timedelta(seconds=closes_in))
+    voters = [factories.make_user(session) for _ in range(4)]
+    given = [_values(other.poll.id, voters[0].id, other.options[0].id)]  # alone, while the others queue
+    given += [_values(view.poll.id, v.id, view.options[0].id) for v in voters[1:]]
+
+    async def race() -> list[Any]:
+        async with aio.pool_of(engine, 3) as pool:
+            with engine.connect() as sealer:
+                sealer.execute(text("SELECT id FROM polls WHERE id = :p FOR UPDATE"), {"p": view.poll.id})
+                if close_by_hand:
+                    sealer.execute(text("UPDATE polls SET closed_at = now() WHERE id = :p"), {"p": view.poll.id})
+                group = fast_ballots._Group(pool)
+                tasks = [asyncio.create_task(group.write(v)) for v in given]
+                await asyncio.sleep(0.6 if closes_in is None else closes_in + 0.4)
+                assert not any(t.done() for t in tasks[1:]), "the group should wait for the sealer's lock"
+                sealer.commit()
+                return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+
+    answers = aio.run(race())
+
+    assert groups == [1, 3]  # the three for the sealed poll in one statement
+    assert isinstance(answers[0], int)
+    assert all(isinstance(a, Forbidden) and a.message == "This poll is closed." for a in answers[1:]), answers
+    stored = session.execute(text("SELECT poll_id FROM ballots")).scalars().all()
+    assert stored == [other.poll.id]
     _counts_agree(session)

@@ -16,7 +16,6 @@ from sqlalchemy import text
 
 from commons_app import methods
 from commons_app.config import get_settings
-from commons_app.db import AsyncPool
 from commons_app.models import PollVoter, utcnow
 from commons_app.pages.vote import cast_on_loop, submit_ballot, vote_context
 from commons_app.services import auth, guests
@@ -60,23 +59,17 @@ def test_submit_shows_what_a_fresh_read_shows(session, make_user, make_poll, met
 
 # --- the named ballot cast on the event loop (PostgreSQL: pages.vote.cast_on_loop) ---------------------
 
-def _conninfo(engine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def _on_loop(engine, session_id: str, poll_id: str, ballot: BallotInput, *, allow_guest: bool = True):
     """``cast_on_loop`` on a connection of its own; a refusal comes back as the exception."""
 
     async def run():
-        pool = AsyncPool(_conninfo(engine), 2)
-        try:
-            return await cast_on_loop(
-                pool=pool, session_id=session_id, allow_guest=allow_guest, poll_id=poll_id, ballot=ballot
-            )
-        except ServiceError as exc:
-            return exc
-        finally:
-            pool.close()
+        async with aio.pool_of(engine) as pool:
+            try:
+                return await cast_on_loop(
+                    pool=pool, session_id=session_id, allow_guest=allow_guest, poll_id=poll_id, ballot=ballot
+                )
+            except ServiceError as exc:
+                return exc
 
     return aio.run(run())
 
@@ -254,8 +247,7 @@ def test_a_ballot_racing_the_seal_is_refused_not_stored(engine, session, make_us
     voter = _browser(session, make_user())
 
     async def race():
-        pool = AsyncPool(_conninfo(engine), 2)
-        try:
+        async with aio.pool_of(engine) as pool:
             with engine.connect() as sealer:
                 sealer.execute(text("SELECT id FROM polls WHERE id = :p FOR UPDATE"), {"p": view.poll.id})
                 sealer.execute(text("UPDATE polls SET closed_at = now() WHERE id = :p"), {"p": view.poll.id})
@@ -270,8 +262,6 @@ def test_a_ballot_racing_the_seal_is_refused_not_stored(engine, session, make_us
                     return await asyncio.wait_for(task, 10)
                 except Forbidden as exc:
                     return exc
-        finally:
-            pool.close()
 
     outcome = aio.run(race())
     assert isinstance(outcome, Forbidden) and outcome.message == "This poll is closed."
