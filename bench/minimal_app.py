@@ -3,7 +3,7 @@
 A bare ASGI callable (no framework, no middleware, no authentication) that answers
 ``POST /api/votes/`` by parsing the JSON body and running one ``INSERT`` of its ``poll_id`` and
 ``option_id`` into ``minimal_ballots``, committed before the 201 is sent, on psycopg's async API
-with a small per-worker connection pool; ``GET`` answers 200 (readiness). Served by granian with
+with a small per-worker connection pool, opened at start; ``GET`` answers 200 (readiness). Served by granian with
 the same worker count as the app, it measures what HTTP plus the one durable insert cost on this
 machine, which is the floor the app's ballot path is compared with.
 
@@ -48,6 +48,19 @@ async def _connection() -> psycopg.AsyncConnection:
     return await _idle.get()
 
 
+async def _warm() -> None:
+    """Open the whole pool at start, as the app does (``db.AsyncPool.warm``), so that neither pays
+    for its connections in the first round of requests."""
+    global _idle, _opened
+    if _idle is None:
+        _idle = asyncio.Queue()
+    url = os.environ["MINIMAL_DATABASE_URL"]
+    conns = await asyncio.gather(*(psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(POOL_SIZE)))
+    _opened += len(conns)
+    for conn in conns:
+        _idle.put_nowait(conn)
+
+
 async def _respond(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
@@ -60,6 +73,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await _warm()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
