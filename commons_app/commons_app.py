@@ -1,5 +1,6 @@
 """The Reflex app: pages, the REST API on the same backend, and the live-results pusher."""
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ import reflex as rx
 
 from commons_app import jobs, routes
 from commons_app.api.app import create_api, with_hot_paths, wrap_with_guard
+from commons_app.db import async_pool
 from commons_app.i18n import N_
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
@@ -97,3 +99,19 @@ async def _freeze_start_heap() -> AsyncIterator[None]:
 
 
 app.register_lifespan_task(_freeze_start_heap)
+
+
+@contextlib.asynccontextmanager
+async def _open_ballot_connections() -> AsyncIterator[None]:
+    """Open the worker's async connections for the ballot's hot path in the background at start
+    (``db.AsyncPool.warm``) rather than in the first voters' requests."""
+    pool = async_pool()
+    task = asyncio.create_task(pool.warm()) if pool is not None else None
+    yield
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+app.register_lifespan_task(_open_ballot_connections)

@@ -198,3 +198,66 @@ def test_a_ballot_handed_to_the_route_counts_once_against_each_limit(client, eng
     assert answer.status_code == 201, answer.text
     assert row_counts(engine)["ballots"] == 1
     assert_error(_cast(client, headers, view.poll.id, option_id=view.options[1].id), 429)
+
+
+# --- the pool opened at start (db.AsyncPool.warm) -------------------------------------------------------
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_a_warmed_pool_serves_a_burst_without_opening_a_connection(engine, monkeypatch):
+    import psycopg
+
+    opened: list[int] = []
+    real_connect = psycopg.AsyncConnection.connect
+
+    async def counted(*args, **kwargs):
+        opened.append(1)
+        return await real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", counted)
+
+    async def scenario():
+        async with aio.pool_of(engine, size=4) as pool:
+            assert await pool.warm() == 4 and len(opened) == 4
+            opened.clear()
+            started = asyncio.Event()
+
+            async def ballot():
+                async with pool.connection() as conn:
+                    await started.wait()
+                    return (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
+
+            burst = [asyncio.create_task(ballot()) for _ in range(4)]
+            await asyncio.sleep(0.05)
+            started.set()
+            pids = await asyncio.gather(*burst)
+            assert len(set(pids)) == 4 and opened == []  # four backends, all opened before the burst
+            assert await pool.warm() == 4 and opened == []  # warming again opens nothing more
+            return len(pool._idle)
+
+    assert aio.run(scenario()) == 4
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_warming_while_connections_are_out_stays_within_the_pool_size(engine):
+    import contextlib
+
+    async def scenario():
+        async with aio.pool_of(engine, size=3) as pool:
+            async with contextlib.AsyncExitStack() as in_use:
+                held = [await in_use.enter_async_context(pool.connection()) for _ in range(2)]
+                warming = asyncio.create_task(pool.warm())
+                await asyncio.sleep(0.1)
+                assert not warming.done(), "warm waits for the connections in use rather than opening more"
+            warmed = await asyncio.wait_for(warming, 10)
+            return warmed, {id(c) for c in held} <= {id(c) for c in pool._idle}, len(pool._idle)
+
+    assert aio.run(scenario()) == (3, True, 3)
+
+
+def test_a_pool_that_cannot_reach_the_database_warms_nothing_and_says_so(caplog):
+    async def scenario():
+        pool = db_module.AsyncPool("postgresql://127.0.0.1:1/nowhere?connect_timeout=2", 2)
+        return await pool.warm(), pool._idle
+
+    assert aio.run(scenario()) == (0, [])
+    assert "opened 0 of 2 async connections" in caplog.text
