@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,8 +26,11 @@ from commons_app.pages.polls import PollListState, index_page, polls_page
 from commons_app.pages.present import PresentState, present_page
 from commons_app.pages.results import ResultsState, results_page
 from commons_app.pages.vote import VoteState, invitation_page, vote_page
+from commons_app.redis_client import warm_redis_pool
 from commons_app.state import connections, live, throttle
 from commons_app.state.session import SessionState
+
+logger = logging.getLogger("commons.app")
 
 STYLE = {
     ".commons-select": {
@@ -102,16 +106,23 @@ app.register_lifespan_task(_freeze_start_heap)
 
 
 @contextlib.asynccontextmanager
-async def _open_ballot_connections() -> AsyncIterator[None]:
-    """Open the worker's async connections for the ballot's hot path in the background at start
-    (``db.AsyncPool.warm``) rather than in the first voters' requests."""
-    pool = async_pool()
-    task = asyncio.create_task(pool.warm()) if pool is not None else None
+async def _open_worker_connections() -> AsyncIterator[None]:
+    """Open the worker's connections in the background at start rather than in the first
+    requests and events that need them: the async PostgreSQL connections of the ballot's hot path
+    (``db.AsyncPool.warm``) and Reflex's Redis connections for the tabs' states."""
+    async def open_all() -> None:
+        pool = async_pool()
+        redis = getattr(app._state_manager, "redis", None)
+        database = await pool.warm() if pool is not None else 0
+        state = await warm_redis_pool(redis.connection_pool) if redis is not None else 0
+        logger.info("worker connections opened", extra={"database": database, "redis": state})
+
+    task = asyncio.create_task(open_all())
     yield
-    if task is not None and not task.done():
+    if not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
 
 
-app.register_lifespan_task(_open_ballot_connections)
+app.register_lifespan_task(_open_worker_connections)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -27,3 +29,24 @@ def get_async_redis() -> redis.asyncio.Redis | None:
     if not url:
         return None
     return redis.asyncio.Redis.from_url(url, max_connections=8, socket_connect_timeout=2)
+
+
+# A pool that caps its connections (REFLEX_REDIS_MAX_CONNECTIONS, as deploy/ sets it) is opened
+# whole; an uncapped one grows on demand and is left to do so.
+WARM_MAX = 200
+
+
+async def warm_redis_pool(pool: Any) -> int:
+    """Open an asyncio pool's connections now; how many are open afterwards.
+
+    For Reflex's state manager: a burst of events (a room voting at once) otherwise opens them
+    itself, each a connect, a handshake and redis-py reading its own package metadata, which was
+    about a tenth of the first burst's CPU in ``bench/ws_ballots.py``'s profile."""
+    size = getattr(pool, "max_connections", 0)
+    if not 0 < size <= WARM_MAX:
+        return 0
+    opened = await asyncio.gather(*(pool.get_connection() for _ in range(size)), return_exceptions=True)
+    ready = [conn for conn in opened if not isinstance(conn, BaseException)]
+    for conn in ready:
+        await pool.release(conn)
+    return len(ready)
