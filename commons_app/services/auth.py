@@ -540,33 +540,52 @@ def identify_browser_session(
     )
 
 
+# What the periodic sweep needs of each session and its user: columns, not ORM objects (building
+# an AuthSession and a User per watching tab, every few seconds, was most of the sweep's cost).
+_SWEPT_SESSIONS = (
+    select(
+        AuthSession.id, AuthSession.revoked_at, AuthSession.browser_key_hash, AuthSession.expires_at,
+        AuthSession.last_used_at, AuthSession.created_at, User.is_active, User.role,
+    )
+    .outerjoin(User, col(User.id) == col(AuthSession.user_id))
+    .where(col(AuthSession.id).in_(bindparam("ids", expanding=True)))
+)
+
+
+@dataclass(frozen=True)
+class _SweptUser:
+    is_active: bool
+    role: str
+
+
 def ended_browser_sessions(*, session: Session, session_ids: list[str], settings: Settings | None = None) -> set[str]:
-    """Which of ``session_ids`` are no longer live (revoked, expired, idle, user disabled); idle
-    ones are revoked on the way, so that every worker hears of it. A guest's session is live
-    like any other (its role limits where it counts, not how long it lasts)."""
+    """Which of ``session_ids`` are no longer live (revoked, expired, idle, user disabled), by the
+    same rule as every other path (:func:`check_browser_session`); idle ones are revoked on the
+    way, so that every worker hears of it. A guest's session is live like any other (its role
+    limits where it counts, not how long it lasts). One query per 500 sessions."""
     settings = settings or get_settings()
     ended: set[str] = set()
     for start in range(0, len(session_ids), 500):
         chunk = session_ids[start : start + 500]
-        rows = {s.id: s for s in session.exec(select(AuthSession).where(col(AuthSession.id).in_(chunk))).all()}
-        # Their users in one query too: ``_browser_identity``'s ``session.get(User, ...)`` then
-        # finds each in the session's identity map instead of a query per session (with thousands
-        # of watching tabs that was most of the periodic sweep's cost).
-        # (Held in ``users`` for the loop: the identity map keeps objects only weakly.)
-        user_ids = {s.user_id for s in rows.values()}
-        users = session.exec(select(User).where(col(User.id).in_(user_ids))).all() if user_ids else []
+        rows = {row.id: row for row in session.execute(_SWEPT_SESSIONS, {"ids": chunk})}
+        now = utcnow()
         for session_id in chunk:
+            row = rows.get(session_id)
+            if row is None:
+                ended.add(session_id)
+                continue
+            user = _SweptUser(row.is_active, row.role) if row.is_active is not None else None
             try:
-                _browser_identity(
-                    session=session,
-                    auth_session=rows.get(session_id),
-                    settings=settings,
-                    touch=False,
-                    allow_guest=True,
+                check_browser_session(
+                    revoked_at=row.revoked_at, browser_key_hash=row.browser_key_hash, expires_at=row.expires_at,
+                    last_used_at=row.last_used_at, created_at=row.created_at, user=user, settings=settings,
+                    allow_guest=True, now=now,
                 )
+            except IdleSession:
+                revoke_session(session=session, session_id=session_id, reason="idle")
+                ended.add(session_id)
             except NotAuthenticated:
                 ended.add(session_id)
-        del users
     return ended
 
 
