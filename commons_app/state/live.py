@@ -406,6 +406,52 @@ def _queue_to_room(namespace: Any, event: str, data: Any, room: str) -> bool:
     return True
 
 
+async def _poll_with_timeout(self: Any) -> list[Any]:
+    """engine.io's ``AsyncSocket.poll`` (python-engineio 4.x), the same packets, with
+    ``asyncio.timeout`` instead of ``asyncio.wait_for``: each websocket's writer task calls it once
+    per frame, and on Python 3.11 ``wait_for`` wraps the queue's ``get`` in a task of its own. At a
+    push to thousands of watching tabs that was the largest item of the writer's cost."""
+    from engineio import exceptions as eio_exceptions
+
+    queue = self.queue
+    try:
+        if queue.empty():
+            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                first = await queue.get()
+        else:
+            first = queue.get_nowait()
+        queue.task_done()
+    except (TimeoutError, asyncio.CancelledError):
+        raise eio_exceptions.QueueEmpty() from None
+    if first is None:
+        return []
+    packets = [first]
+    while True:
+        try:
+            pkt = queue.get_nowait()
+        except asyncio.QueueEmpty:
+            break
+        queue.task_done()
+        if pkt is None:
+            queue.put_nowait(None)
+            break
+        packets.append(pkt)
+    return packets
+
+
+_engineio_poll: Any = None  # python-engineio's own, kept for the tests that compare the two
+
+
+def _install_writer_poll() -> None:
+    """Use :func:`_poll_with_timeout` for engine.io's websocket writers (once per process)."""
+    global _engineio_poll
+    from engineio.async_socket import AsyncSocket
+
+    if AsyncSocket.poll is not _poll_with_timeout:
+        _engineio_poll = AsyncSocket.poll
+        AsyncSocket.poll = _poll_with_timeout  # type: ignore[method-assign]
+
+
 def _channel_name(message: dict[str, Any]) -> str:
     channel = message.get("channel")
     return channel.decode() if isinstance(channel, bytes) else str(channel)
@@ -445,6 +491,7 @@ def install(app: Any) -> None:
     """Hook the pusher into the app: call once where the app is built."""
     global _app
     _app = app
+    _install_writer_poll()
 
     async def _capture_loop() -> None:
         global _loop
