@@ -11,7 +11,6 @@ import reflex as rx
 
 from commons_app import jobs, routes
 from commons_app.api.app import create_api, with_hot_paths, wrap_with_guard
-from commons_app.db import async_pool
 from commons_app.i18n import N_
 from commons_app.logs import configure_logging
 from commons_app.pages.admin import AdminState, admin_page
@@ -107,15 +106,17 @@ app.register_lifespan_task(_freeze_start_heap)
 
 @contextlib.asynccontextmanager
 async def _open_worker_connections() -> AsyncIterator[None]:
-    """Open the worker's connections in the background at start rather than in the first
-    requests and events that need them: the async PostgreSQL connections of the ballot's hot path
-    (``db.AsyncPool.warm``) and Reflex's Redis connections for the tabs' states."""
+    """Open Reflex's Redis connections for the tabs' states in the background at start rather
+    than in the middle of the first burst of events (``redis_client.warm_redis_pool``).
+
+    (The ballot path's PostgreSQL connections are not opened ahead: each instance's share,
+    ``DB_CONNECTIONS``, is a ceiling that lazily opened pools rarely reach, and opening it whole
+    took the test suite's instances together past PostgreSQL's 100 connections.)"""
+
     async def open_all() -> None:
-        pool = async_pool()
         redis = getattr(app._state_manager, "redis", None)
-        database = await pool.warm() if pool is not None else 0
         state = await warm_redis_pool(redis.connection_pool) if redis is not None else 0
-        logger.info("worker connections opened", extra={"database": database, "redis": state})
+        logger.info("worker connections opened", extra={"redis": state})
 
     task = asyncio.create_task(open_all())
     yield

@@ -193,22 +193,6 @@ class AsyncPool:
         finally:
             self._checkin(conn, broken=broken)
 
-    async def warm(self) -> int:
-        """Open every connection of the pool now, so that the first burst of ballots after a
-        worker starts does not wait for them: one opened on demand costs its request a PostgreSQL
-        backend's start, and the first round of 64 at once waited for ten of them (the side-by-side
-        benchmark's slowest requests). Returns how many could be opened; a failure is logged."""
-        import asyncio
-
-        opened = await asyncio.gather(*(self._checkout() for _ in range(self.size)), return_exceptions=True)
-        ready = [conn for conn in opened if not isinstance(conn, BaseException)]
-        for conn in ready:
-            self._checkin(conn, broken=False)
-        if len(ready) < len(opened):
-            error = next(conn for conn in opened if isinstance(conn, BaseException))
-            logger.warning("opened %d of %d async connections: %s", len(ready), len(opened), error)
-        return len(ready)
-
     def close(self) -> None:
         """Close the idle connections at once (synchronously: the loop may be gone)."""
         while self._idle:
