@@ -163,6 +163,9 @@ def test_retracting_a_ballot_and_removing_a_voter_ask_first(new_page, app_server
     assert extra.username in {v["username"] for v in api.get(f"/polls/{pid}/voters", owner).json()["voters"]}
     editor.get_by_role("button", name=f"Remove {extra.username}").click()
     dialog.get_by_role("button", name="Remove voter").click()
+    # The toast comes after the commit; the row alone counts as gone while the dialog hides the page.
+    expect(dialog).to_have_count(0, timeout=UI_TIMEOUT)
+    expect(own.get_by_text(f"{extra.username} was removed.")).to_be_visible(timeout=UI_TIMEOUT)
     expect(editor.get_by_role("rowheader", name=extra.username)).to_have_count(0, timeout=UI_TIMEOUT)
     assert extra.username not in {v["username"] for v in api.get(f"/polls/{pid}/voters", owner).json()["voters"]}
 
