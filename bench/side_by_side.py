@@ -141,9 +141,11 @@ def run_levels(server: AppServer, levels: list[int], tokens: list[str], warmup: 
     rows = []
     assert server.process is not None
     if warmup:
-        # Not measured: the first requests of each worker open connections and fill caches.
+        # Not measured: the first requests of each worker open connections and fill caches. They
+        # come as many at once as the highest level, so that each worker's pool has opened the
+        # connections that level needs (otherwise its first round waited for them: up to ~130 ms).
         poll_id, option_ids, _ = target(0)
-        asyncio.run(rest_ballots.cast_all(server.url, warmup, poll_id, option_ids, WORKERS))
+        asyncio.run(rest_ballots.cast_all(server.url, warmup, poll_id, option_ids, min(len(warmup), max(levels))))
     for level in levels:
         poll_id, option_ids, count_stored = target(level)
         spy = None
@@ -270,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
     parser.add_argument("--voters", type=int, default=1500, help="voters, one ballot each, per run (default 1500)")
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated concurrencies (default 1,16,64)")
-    parser.add_argument("--warmup", type=int, default=50,
-                        help="extra voters who vote first on a poll of their own, not measured (default 50)")
+    parser.add_argument("--warmup", type=int, default=200,
+                        help="extra voters who vote first on a poll of their own, as many at once as the highest "
+                        "concurrency, not measured (default 200)")
     parser.add_argument("--pgbench-seconds", type=int, default=10, help="length of each pgbench run (default 10)")
     parser.add_argument("--with-pages", action="store_true",
                         help="start the app with its pages built (reflex run --single-port), as rest_ballots.py does")
