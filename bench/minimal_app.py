@@ -49,8 +49,8 @@ async def _connection() -> psycopg.AsyncConnection:
 
 
 async def _warm() -> None:
-    """Open the whole pool at start, as the app does (``db.AsyncPool.warm``), so that neither pays
-    for its connections in the first round of requests."""
+    """Open the whole pool at start, so that the reference does not pay for its connections in the
+    first round of requests (the app's are opened by ``side_by_side``'s warm-up at the top level)."""
     global _idle, _opened
     if _idle is None:
         _idle = asyncio.Queue()

@@ -198,4 +198,3 @@ def test_a_ballot_handed_to_the_route_counts_once_against_each_limit(client, eng
     assert answer.status_code == 201, answer.text
     assert row_counts(engine)["ballots"] == 1
     assert_error(_cast(client, headers, view.poll.id, option_id=view.options[1].id), 429)
-
