@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -116,7 +117,10 @@ async def _open_worker_connections() -> AsyncIterator[None]:
     async def open_all() -> None:
         redis = getattr(app._state_manager, "redis", None)
         state = await warm_redis_pool(redis.connection_pool) if redis is not None else 0
-        logger.info("worker connections opened", extra={"redis": state})
+        # The loop too: granian runs its workers on uvloop when it is installed (requirements.txt).
+        loop = type(asyncio.get_running_loop())
+        logger.info("worker connections opened", extra={
+            "redis": state, "loop": f"{loop.__module__}.{loop.__name__}", "pid": os.getpid()})
 
     task = asyncio.create_task(open_all())
     yield

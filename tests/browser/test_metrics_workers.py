@@ -103,6 +103,21 @@ def test_the_app_prepared_a_directory_for_its_workers(two_workers):
     assert any(directory.glob("*.db"))
 
 
+def test_each_worker_runs_on_uvloop(two_workers):
+    """requirements.txt installs uvloop, and granian runs its workers on it when it is there: on the
+    default asyncio loop a push to thousands of tabs cost about twice the time (docs/BENCHMARKS.md,
+    "Live fan-out"). Each worker says so when it has opened its connections."""
+    deadline = time.monotonic() + SETTLE
+    while True:
+        lines = [json.loads(line) for line in two_workers.log_path.read_text(errors="replace").splitlines()
+                 if line.startswith("{") and '"worker connections opened"' in line]
+        if len({line["pid"] for line in lines}) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len({line["pid"] for line in lines}) >= 2, lines
+    assert {line["loop"] for line in lines} == {"uvloop.Loop"}
+
+
 def test_request_counters_are_summed_over_the_workers(two_workers):
     labels = {"method": "GET", "route": ROUTE, "status": "200"}
     before = scrape(two_workers, REQUESTS, **labels)
