@@ -53,6 +53,10 @@ from commons_app.state import connections
 logger = logging.getLogger("commons.live")
 
 PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
+# A push costs each worker a websocket frame per tab of the poll's room it holds (engine.io's
+# writer, the server's send and its wake-up of the loop): in a large room the window lengthens so
+# that one poll's pushes cost a worker at most this many frames a second (see push_window).
+FRAMES_PER_SECOND = float(os.environ.get("LIVE_FRAMES_PER_SECOND", "5000"))
 # How often each worker checks that the sessions of its sockets are still live (expiry needs no
 # one's action, so nobody announces it).
 SESSION_SWEEP_SECONDS = float(os.environ.get("SESSION_SWEEP_SECONDS", "5"))
@@ -140,13 +144,22 @@ def _load_results(*, session: Session, poll_id: str) -> PollResults | None:
     return compute_results(session=session, poll=poll, options=options_of(session=session, poll_id=poll_id))
 
 
+def push_window(poll_id: str) -> float:
+    """How long a claimed poll's changes are gathered before its tally is read and pushed: at least
+    ``LIVE_PUSH_INTERVAL``; four times the last tally's time, so that re-tallying a huge poll takes
+    at most about a fifth of a core however fast its ballots arrive; and the room's frames over
+    ``LIVE_FRAMES_PER_SECOND``, so that a room of thousands of tabs does not take the worker's
+    loop from everything else. The room is this worker's share of it: the tabs' sockets are spread
+    over the workers, and each worker sends frames only to its own."""
+    room = len(_watchers.get(poll_id, ()))
+    return max(PUSH_INTERVAL, 4 * _tally_seconds.get(poll_id, 0.0), room / FRAMES_PER_SECOND)
+
+
 async def _push(poll_id: str) -> None:
     from commons_app.state.session import run_service
 
     try:
-        # The window grows with the cost of a tally, so that re-tallying a huge poll takes at most
-        # about a fifth of a core however fast its ballots arrive.
-        await asyncio.sleep(max(PUSH_INTERVAL, 4 * _tally_seconds.get(poll_id, 0.0)))
+        await asyncio.sleep(push_window(poll_id))
         await asyncio.to_thread(_release, poll_id)
         started = time.perf_counter()
         results = await run_service(_load_results, poll_id=poll_id)
