@@ -103,7 +103,7 @@ def test_the_app_prepared_a_directory_for_its_workers(two_workers):
     assert any(directory.glob("*.db"))
 
 
-def test_each_worker_runs_on_uvloop(two_workers):
+def test_each_worker_runs_on_uvloop_with_its_heap_settled(two_workers):
     """requirements.txt installs uvloop, and granian runs its workers on it when it is there: on the
     default asyncio loop a push to thousands of tabs cost about twice the time (docs/BENCHMARKS.md,
     "Live fan-out"). Each worker says so when it has opened its connections."""
@@ -116,6 +116,11 @@ def test_each_worker_runs_on_uvloop(two_workers):
         time.sleep(0.5)
     assert len({line["pid"] for line in lines}) >= 2, lines
     assert {line["loop"] for line in lines} == {"uvloop.Loop"}
+    # ... and has settled its heap (commons_app.heap): start-up objects frozen, young collections rarer.
+    settled = [json.loads(line) for line in two_workers.log_path.read_text(errors="replace").splitlines()
+               if line.startswith("{") and '"worker heap settled"' in line]
+    assert {line["pid"] for line in lines} <= {line["pid"] for line in settled}, settled
+    assert all(line["gc_threshold"][0] == 50_000 and line["frozen"] > 100_000 for line in settled), settled
 
 
 def test_request_counters_are_summed_over_the_workers(two_workers):
