@@ -91,11 +91,18 @@ PHONE_MAX_WIDTH = 767  # px: assets/theme.css switches to the phone layout (and 
 
 
 def settled(page: Page, timeout: float = 15_000) -> None:
-    """Content loaded (no "Loading…" spinner), fonts and two frames painted: axe sees what a
-    person sees."""
+    """Content loaded (no "Loading…" spinner), finite animations and transitions ended (a dialog
+    fading in has text of too little contrast until it has), fonts and two frames painted: axe
+    sees what a person sees."""
     expect(page.get_by_role("status").filter(has_text="Loading…")).to_have_count(0, timeout=timeout)
     page.evaluate(
-        "() => document.fonts.ready.then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))"
+        """() => Promise.race([
+            Promise.all(document.getAnimations()
+                .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+                .map((a) => a.finished.catch(() => null))),
+            new Promise((r) => setTimeout(r, 3000)),
+        ]).then(() => document.fonts.ready)
+          .then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))"""
     )
 
 

@@ -81,5 +81,5 @@ def test_member_cannot_manage_others_polls_or_reach_admin(new_page, app_server, 
     goto(owner_page, base + "/dashboard")
     expect(owner_page.locator(".dashboard-poll").filter(has_text=victim["title"])).to_have_count(1, timeout=UI_TIMEOUT)
     send_event(owner_page, handler(DashboardState, "close_poll"), {"poll_id": victim["id"]})
-    expect(owner_page.locator(".dashboard-poll").filter(has_text=victim["title"]).get_by_text("closed")).to_be_visible()
+    expect(owner_page.locator(".dashboard-poll").filter(has_text=victim["title"]).get_by_text("closed", exact=True)).to_be_visible()
     assert api.get(f"/polls/{victim['id']}", owner).json()["status"] == "closed"
