@@ -1,4 +1,5 @@
-"""The garbage collector's settings for a server worker (see ``commons_app.freeze_start_heap``)."""
+"""The garbage collector's settings for a server worker (run at each worker's start by
+``commons_app.commons_app._freeze_start_heap``)."""
 
 from __future__ import annotations
 

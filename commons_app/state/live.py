@@ -56,7 +56,7 @@ PUSH_INTERVAL = float(os.environ.get("LIVE_PUSH_INTERVAL", "0.25"))
 # A push costs each worker a websocket frame per tab of the poll's room it holds (engine.io's
 # writer, the server's send and its wake-up of the loop): in a large room the window lengthens so
 # that one poll's pushes cost a worker at most this many frames a second (see push_window).
-FRAMES_PER_SECOND = float(os.environ.get("LIVE_FRAMES_PER_SECOND", "5000"))
+FRAMES_PER_SECOND = max(1.0, float(os.environ.get("LIVE_FRAMES_PER_SECOND", "5000")))  # 0 would divide by zero
 # How often each worker checks that the sessions of its sockets are still live (expiry needs no
 # one's action, so nobody announces it).
 SESSION_SWEEP_SECONDS = float(os.environ.get("SESSION_SWEEP_SECONDS", "5"))
